@@ -1,0 +1,71 @@
+// Checks on a token's claims that run on every connection, cached or not:
+// time (exp, nbf, iat) against the gateway clock, and verifyClaims against this
+// connection's username and client id.
+import type { JWTPayload } from 'jose';
+import type { Identity } from './acl.js';
+import { AuthRefusal } from './reasons.js';
+
+export interface TimeRules {
+  clockToleranceSec: number;
+  maxAgeSec: number;
+}
+
+function numericClaim(payload: JWTPayload, name: 'exp' | 'nbf' | 'iat'): number | undefined {
+  const v = payload[name];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new AuthRefusal('JWT_MALFORMED', `${name} is not a number`);
+  return v;
+}
+
+/** Throws AuthRefusal unless the token is valid at `nowMs` (RFC 7519 4.1.4, 4.1.5, 4.1.6). */
+export function checkTimes(payload: JWTPayload, nowMs: number, rules: TimeRules): void {
+  const now = nowMs / 1000;
+  const tol = rules.clockToleranceSec;
+  const exp = numericClaim(payload, 'exp');
+  const nbf = numericClaim(payload, 'nbf');
+  const iat = numericClaim(payload, 'iat');
+  if (exp !== undefined && exp <= now - tol) throw new AuthRefusal('JWT_EXPIRED');
+  if (nbf !== undefined && nbf > now + tol) throw new AuthRefusal('JWT_NOT_YET_VALID');
+  if (rules.maxAgeSec > 0) {
+    if (iat === undefined) throw new AuthRefusal('JWT_TOO_OLD', 'iat is required when auth.jwt.maxAgeSec is set');
+    if (now - iat > rules.maxAgeSec + tol) throw new AuthRefusal('JWT_TOO_OLD');
+  }
+}
+
+/** When the connection must end: exp plus the tolerance that let it in; null if no exp. */
+export function expiryMs(payload: JWTPayload, clockToleranceSec: number): number | null {
+  return typeof payload.exp === 'number' ? (payload.exp + clockToleranceSec) * 1000 : null;
+}
+
+/** Expands %u and %c in an expected value; null if the placeholder has no value. */
+function expand(template: string, id: Identity): string | null {
+  let missing = false;
+  const out = template.replace(/%[uc]/g, (m) => {
+    const v = m === '%u' ? id.username : id.clientId;
+    if (v === undefined || v === '') missing = true;
+    return v ?? '';
+  });
+  return missing ? null : out;
+}
+
+/**
+ * Every configured claim must be present and match: a string claim must equal
+ * the expected value, an array claim must contain it; numbers and booleans
+ * compare by their text. A missing claim fails.
+ */
+export function checkClaims(payload: JWTPayload, verifyClaims: Record<string, string>, id: Identity): void {
+  for (const [name, template] of Object.entries(verifyClaims)) {
+    const expected = expand(template, id);
+    const actual = payload[name];
+    const ok =
+      expected !== null &&
+      (Array.isArray(actual)
+        ? actual.some((v) => scalarText(v) === expected)
+        : scalarText(actual) === expected);
+    if (!ok) throw new AuthRefusal('JWT_CLAIM_MISMATCH', `claim ${JSON.stringify(name)}`);
+  }
+}
+
+function scalarText(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
+}

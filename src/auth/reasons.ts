@@ -1,0 +1,30 @@
+// Stable reason codes for refused connections. They appear in logs, metrics
+// (`edgegate_auth_attempts_total{reason}`) and `edgegate token verify`.
+
+export const REASONS = {
+  JWT_MISSING: 'no token where auth.jwt.from says it is',
+  JWT_TOO_LARGE: 'token longer than auth.jwt.maxTokenBytes',
+  JWT_MALFORMED: 'not a well-formed JWS compact token with a JSON claims set',
+  JWT_ALG_NOT_ALLOWED: 'algorithm is none or not allowed',
+  JWT_NO_KEY: 'no trusted key fits the token algorithm (or kid)',
+  JWT_SIGNATURE: 'signature does not verify',
+  JWT_EXPIRED: 'exp is in the past (beyond the clock tolerance)',
+  JWT_NOT_YET_VALID: 'nbf is in the future (beyond the clock tolerance)',
+  JWT_TOO_OLD: 'iat is older than auth.jwt.maxAgeSec',
+  JWT_CLAIM_MISMATCH: 'a claim does not match auth.jwt.verifyClaims',
+  JWT_ACL_INVALID: 'the ACL claim is not in a known form',
+  JWT_REVOKED: 'token revoked by jti or sub',
+  RATE_LIMITED: 'too many failed authentications from this address',
+  AUTH_UNAVAILABLE: 'internal error while authenticating',
+} as const;
+
+export type ReasonCode = keyof typeof REASONS;
+
+export class AuthRefusal extends Error {
+  readonly reason: ReasonCode;
+  constructor(reason: ReasonCode, detail?: string) {
+    super(detail ? `${REASONS[reason]}: ${detail}` : REASONS[reason]);
+    this.name = 'AuthRefusal';
+    this.reason = reason;
+  }
+}

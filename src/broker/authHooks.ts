@@ -1,0 +1,108 @@
+// aedes hooks adapting the authenticator and the token ACL to aedes's callbacks.
+// Safe defaults: a client with no session is refused everything.
+import type { AedesOptions, AedesPublishPacket, AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
+import type { Socket } from 'node:net';
+import type { AuthResult, Authenticator } from '../auth/authenticator.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../ops/metrics.js';
+import type { PublishOrigin } from './broker.js';
+import type { SessionRegistry } from './sessions.js';
+
+/**
+ * Where a denied publish goes under aclDenyAction "ignore": MQTT 3.1.1 has no
+ * way to refuse a PUBLISH but closing the connection (4.11), and an error from
+ * authorizePublish closes it. So the packet is acknowledged as usual and routed
+ * to this topic, which no client may subscribe to and nothing forwards.
+ */
+export const DENIED_SINK_TOPIC = '$edgegate/denied';
+
+/** Topics only the gateway itself publishes on. */
+export function isReservedTopic(topic: string): boolean {
+  return topic.startsWith('$SYS/') || topic === '$SYS' || topic.startsWith('$edgegate/');
+}
+
+export interface AuthHooksDeps {
+  authenticator: Authenticator;
+  sessions: SessionRegistry;
+  aclDenyAction: 'ignore' | 'disconnect';
+  logger: Logger;
+  metrics: Metrics;
+  intercept: (packet: PublishPacket, origin: PublishOrigin) => Promise<void>;
+}
+
+function remoteAddress(client: Client): string {
+  const conn = client.conn as Partial<Socket>;
+  return conn.remoteAddress ?? 'unknown';
+}
+
+export class AuthHooks {
+  constructor(private readonly deps: AuthHooksDeps) {}
+
+  aedesHooks(): Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'> {
+    return {
+      authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
+      authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
+      authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub, done),
+      authorizeForward: (_client, packet) => this.authorizeForward(packet),
+    };
+  }
+
+  private authenticate(
+    client: Client,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): void {
+    const facts = { clientId: client.id, username, password, remoteAddress: remoteAddress(client) };
+    this.deps.authenticator.authenticate(facts).then(
+      (result) => this.answer(client, result, done),
+      () => this.answer(client, { ok: false, reason: 'AUTH_UNAVAILABLE', detail: 'internal error' }, done),
+    );
+  }
+
+  private answer(client: Client, result: AuthResult, done: (error: AuthenticateError | null, success: boolean | null) => void): void {
+    const m = this.deps.metrics;
+    if (result.ok) {
+      m.authAttempts.inc({ result: 'accepted', reason: result.cached ? 'CACHED' : 'VERIFIED' });
+      if (result.cached) m.authCacheHits.inc();
+      this.deps.sessions.add(client, result.session);
+      return done(null, true);
+    }
+    m.authAttempts.inc({ result: 'refused', reason: result.reason });
+    // CONNACK 4, "bad user name or password" (MQTT 3.1.1 section 3.2.2.3).
+    const err = new Error(`authentication refused: ${result.reason}`) as AuthenticateError;
+    err.returnCode = 4;
+    done(err, false);
+  }
+
+  private authorizePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
+    if (!client) return done(null); // will messages and internal publishes come without a client
+    const session = this.deps.sessions.get(client);
+    const allowed = session !== undefined && !isReservedTopic(packet.topic) && session.acl.canPublish(packet.topic);
+    if (!allowed) return this.deny(client, packet, done);
+    this.deps.metrics.messagesReceived.inc();
+    this.deps.intercept(packet, { kind: 'client', clientId: client.id }).then(() => done(null), () => done(null));
+  }
+
+  private deny(client: Client, packet: PublishPacket, done: (error?: Error | null) => void): void {
+    this.deps.metrics.aclDenied.inc({ action: 'publish' });
+    this.deps.logger.info({ clientId: client.id, topic: packet.topic, action: this.deps.aclDenyAction }, 'publish denied by ACL');
+    if (this.deps.aclDenyAction === 'disconnect') return done(new Error('publish denied'));
+    packet.topic = DENIED_SINK_TOPIC;
+    packet.retain = false;
+    done(null);
+  }
+
+  private authorizeSubscribe(client: Client, sub: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {
+    const session = this.deps.sessions.get(client);
+    const allowed = session !== undefined && !sub.topic.startsWith('$edgegate/') && session.acl.canSubscribe(sub.topic);
+    if (allowed) return done(null, sub);
+    this.deps.metrics.aclDenied.inc({ action: 'subscribe' });
+    this.deps.logger.info({ clientId: client.id, filter: sub.topic }, 'subscription denied by ACL');
+    done(null, null); // SUBACK 0x80 (MQTT 3.1.1 section 3.9.3)
+  }
+
+  private authorizeForward(packet: AedesPublishPacket): AedesPublishPacket | null {
+    return packet.topic === DENIED_SINK_TOPIC ? null : packet;
+  }
+}

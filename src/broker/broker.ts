@@ -1,0 +1,143 @@
+// The local MQTT broker: aedes behind our listeners, with hooks that apply token
+// authentication and the token's ACL. Other components (bridge, serial, ops) use
+// it through publishInternal/subscribeInternal and publish interceptors.
+import { Aedes, type AedesPublishPacket, type Client, type PublishPacket } from 'aedes';
+import type { Socket } from 'node:net';
+import type { Authenticator } from '../auth/authenticator.js';
+import type { GatewayClock } from '../clock/gatewayClock.js';
+import type { AuthConfig, BrokerConfig, GatewayConfig } from '../config/types.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../ops/metrics.js';
+import { AuthHooks } from './authHooks.js';
+import { Listeners, type ListenerAddresses } from './listeners.js';
+import { SessionRegistry } from './sessions.js';
+
+export type PublishOrigin = { kind: 'client'; clientId: string } | { kind: 'internal'; source: string };
+
+/**
+ * Sees every accepted publish before it is acknowledged and routed: client
+ * publishes after the ACL allowed them (so a QoS 1 PUBACK waits for it), and
+ * internal ones. An interceptor's failure is logged, never fatal to the publish.
+ */
+export type PublishInterceptor = (packet: PublishPacket, origin: PublishOrigin) => Promise<void> | void;
+
+export type InternalPacket = Pick<PublishPacket, 'topic' | 'payload'> & Partial<Pick<PublishPacket, 'qos' | 'retain'>>;
+
+export interface LocalBrokerDeps {
+  config: Pick<GatewayConfig, 'listeners'> & { broker: BrokerConfig; auth: AuthConfig };
+  authenticator: Authenticator;
+  clock: GatewayClock;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+export class LocalBroker {
+  private aedes?: Aedes;
+  private listeners?: Listeners;
+  private readonly interceptors: PublishInterceptor[] = [];
+  readonly sessions: SessionRegistry;
+  private serving = false;
+
+  constructor(private readonly deps: LocalBrokerDeps) {
+    this.sessions = new SessionRegistry(deps.clock, deps.config.auth.jwt.disconnectOnExpiry, deps.logger);
+  }
+
+  async start(): Promise<void> {
+    const { broker: b } = this.deps.config;
+    const hooks = new AuthHooks({
+      authenticator: this.deps.authenticator,
+      sessions: this.sessions,
+      aclDenyAction: this.deps.config.auth.aclDenyAction,
+      logger: this.deps.logger,
+      metrics: this.deps.metrics,
+      intercept: (packet, origin) => this.runInterceptors(packet, origin),
+    });
+    this.aedes = await Aedes.createBroker({
+      id: 'edgegate',
+      connectTimeout: b.connectTimeoutSec * 1000,
+      drainTimeout: b.drainTimeoutSec * 1000,
+      queueLimit: b.queueLimit,
+      maxInflightInbound: b.maxInflightInbound,
+      // Client ids are bounded by MQTT itself; EMQX accepts long ids, so do we.
+      maxClientsIdLength: 65_535,
+      heartbeatInterval: 60_000,
+      ...hooks.aedesHooks(),
+    });
+    this.aedes.on('clientReady', () => this.deps.metrics.clientsConnected.set(this.aedes?.connectedClients ?? 0));
+    this.aedes.on('clientDisconnect', () => this.deps.metrics.clientsConnected.set(this.aedes?.connectedClients ?? 0));
+    this.aedes.on('clientError', (client, err) => this.deps.logger.debug({ clientId: client.id, err: err.message }, 'client error'));
+    this.aedes.on('connectionError', (_client, err) => this.deps.logger.debug({ err: err.message }, 'connection error'));
+    this.sessions.start();
+    this.listeners = new Listeners(this.deps.config.listeners, (s: Socket) => this.aedes!.handle(s), this.deps.logger);
+    await this.listeners.start();
+    this.serving = true;
+  }
+
+  /** Stop accepting, close every client, close aedes. */
+  async stop(): Promise<void> {
+    this.serving = false;
+    await this.listeners?.stopAccepting();
+    this.sessions.stop();
+    const aedes = this.aedes;
+    if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    this.listeners?.destroyRemaining();
+    this.deps.metrics.clientsConnected.set(0);
+  }
+
+  isServing(): boolean {
+    return this.serving;
+  }
+
+  addresses(): ListenerAddresses {
+    return this.listeners?.addresses() ?? {};
+  }
+
+  connectedClients(): number {
+    return this.aedes?.connectedClients ?? 0;
+  }
+
+  addPublishInterceptor(fn: PublishInterceptor): void {
+    this.interceptors.push(fn);
+  }
+
+  /** Publishes as the gateway itself (serial ports, the bridge, $SYS status); no ACL applies. */
+  async publishInternal(message: InternalPacket, source: string): Promise<void> {
+    const aedes = this.aedes;
+    if (!aedes || aedes.closed) return;
+    const packet = { cmd: 'publish', qos: 0, retain: false, dup: false, ...message } as PublishPacket;
+    await this.runInterceptors(packet, { kind: 'internal', source });
+    this.deps.metrics.messagesReceived.inc();
+    await new Promise<void>((resolve, reject) => aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Receives every message published on `filter` (after authorization); returns an unsubscribe. */
+  subscribeInternal(filter: string, handler: (packet: AedesPublishPacket) => void): () => void {
+    const aedes = this.aedes;
+    if (!aedes) throw new Error('broker not started');
+    const deliver = (packet: AedesPublishPacket, cb: () => void): void => {
+      try {
+        handler(packet);
+      } catch (err) {
+        this.deps.logger.error({ err, filter }, 'internal subscriber failed');
+      }
+      cb();
+    };
+    aedes.subscribe(filter, deliver, () => undefined);
+    return () => aedes.unsubscribe(filter, deliver, () => undefined);
+  }
+
+  clientOf(clientId: string): Client | undefined {
+    const clients = (this.aedes as unknown as { clients?: Record<string, Client> })?.clients;
+    return clients?.[clientId];
+  }
+
+  private async runInterceptors(packet: PublishPacket, origin: PublishOrigin): Promise<void> {
+    for (const fn of this.interceptors) {
+      try {
+        await fn(packet, origin);
+      } catch (err) {
+        this.deps.logger.error({ err, topic: packet.topic }, 'publish interceptor failed');
+      }
+    }
+  }
+}

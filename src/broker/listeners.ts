@@ -1,0 +1,86 @@
+// The sockets sensors connect to: plain TCP and TLS (1.2 or newer). Each accepted
+// stream is handed to aedes; a listener never dies of a bad peer.
+import { readFileSync } from 'node:fs';
+import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import type { TcpListenerConfig, TlsListenerConfig } from '../config/types.js';
+import type { Logger } from '../log.js';
+
+export interface ListenerAddresses {
+  tcp?: AddressInfo;
+  tls?: AddressInfo;
+}
+
+export class Listeners {
+  private servers = new Map<'tcp' | 'tls', Server>();
+  private sockets = new Set<Socket>();
+
+  constructor(
+    private readonly config: { tcp: TcpListenerConfig; tls: TlsListenerConfig },
+    private readonly handle: (socket: Socket) => void,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    if (this.config.tcp.enabled) {
+      await this.listen('tcp', createTcpServer((s) => this.accept(s)), this.config.tcp);
+    }
+    const tls = this.config.tls;
+    if (tls.enabled) {
+      const server = createTlsServer(
+        {
+          cert: readFileSync(tls.certFile),
+          key: readFileSync(tls.keyFile),
+          ca: tls.caFile ? readFileSync(tls.caFile) : undefined,
+          requestCert: tls.requestClientCert,
+          rejectUnauthorized: tls.requestClientCert,
+          minVersion: 'TLSv1.2',
+        },
+        (s) => this.accept(s),
+      );
+      // A failed handshake (plain MQTT on the TLS port, old TLS) only concerns that peer.
+      server.on('tlsClientError', (err) => this.logger.debug({ err: err.message }, 'TLS handshake failed'));
+      await this.listen('tls', server, tls);
+    }
+  }
+
+  addresses(): ListenerAddresses {
+    const out: ListenerAddresses = {};
+    for (const [name, server] of this.servers) out[name] = server.address() as AddressInfo;
+    return out;
+  }
+
+  /** Stops accepting; existing connections are left to the broker to close. */
+  async stopAccepting(): Promise<void> {
+    await Promise.all([...this.servers.values()].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    this.servers.clear();
+  }
+
+  /** Destroys sockets that are still open (e.g. never sent CONNECT). */
+  destroyRemaining(): void {
+    for (const s of this.sockets) s.destroy();
+    this.sockets.clear();
+  }
+
+  private accept(socket: Socket): void {
+    this.sockets.add(socket);
+    socket.once('close', () => this.sockets.delete(socket));
+    socket.on('error', () => undefined); // aedes reports it; never an uncaught error
+    socket.setNoDelay(true);
+    this.handle(socket);
+  }
+
+  private listen(name: 'tcp' | 'tls', server: Server, cfg: TcpListenerConfig): Promise<void> {
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(cfg.port, cfg.host, () => {
+        server.off('error', reject);
+        server.on('error', (err) => this.logger.error({ err, listener: name }, 'listener error'));
+        this.servers.set(name, server);
+        const a = server.address() as AddressInfo;
+        this.logger.info({ listener: name, host: a.address, port: a.port }, 'listening');
+        resolve();
+      });
+    });
+  }
+}

@@ -1,0 +1,29 @@
+// Shared CLI plumbing: loading config with the right exit codes.
+import { ConfigError, EdgegateError, errorMessage } from '../errors.js';
+import { loadConfig } from '../config/load.js';
+import type { GatewayConfig } from '../config/types.js';
+
+/** Loads and validates the configuration; on failure prints why and exits 2. */
+export async function configOrExit(): Promise<GatewayConfig> {
+  try {
+    return await loadConfig();
+  } catch (err) {
+    failAndExit(err);
+  }
+}
+
+/** Prints an error the way a user can act on and exits (2 for config, 1 otherwise). */
+export function failAndExit(err: unknown): never {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`edgegate: ${err.message}\n`);
+    process.exit(ConfigError.EXIT_CODE);
+  }
+  const code = err instanceof EdgegateError ? ` [${err.code}]` : '';
+  process.stderr.write(`edgegate: ${errorMessage(err)}${code}\n`);
+  process.exit(1);
+}
+
+/** Collects a repeatable option into an array. */
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}

@@ -1,0 +1,43 @@
+// `edgegate keys generate`: a key pair for signing sensor tokens (or the bridge's own).
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export const KEY_ALGS = ['ES256', 'ES384', 'ES512', 'RS256', 'PS256', 'EdDSA'] as const;
+export type KeyAlg = (typeof KEY_ALGS)[number];
+
+export function generateKeyPairPem(alg: KeyAlg): { privateKey: string; publicKey: string } {
+  const pair = (() => {
+    switch (alg) {
+      case 'ES256':
+        return generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      case 'ES384':
+        return generateKeyPairSync('ec', { namedCurve: 'P-384' });
+      case 'ES512':
+        return generateKeyPairSync('ec', { namedCurve: 'P-521' });
+      case 'RS256':
+      case 'PS256':
+        return generateKeyPairSync('rsa', { modulusLength: 2048 });
+      case 'EdDSA':
+        return generateKeyPairSync('ed25519');
+    }
+  })();
+  return {
+    privateKey: pair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicKey: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
+}
+
+export function keysGenerate(opts: { alg: string; out: string }): void {
+  if (!KEY_ALGS.includes(opts.alg as KeyAlg)) {
+    process.stderr.write(`edgegate: --alg must be one of ${KEY_ALGS.join(', ')}\n`);
+    process.exit(1);
+  }
+  const { privateKey, publicKey } = generateKeyPairPem(opts.alg as KeyAlg);
+  mkdirSync(opts.out, { recursive: true, mode: 0o700 });
+  const priv = join(opts.out, 'private.pem');
+  const pub = join(opts.out, 'public.pem');
+  writeFileSync(priv, privateKey, { mode: 0o600 });
+  writeFileSync(pub, publicKey, { mode: 0o644 });
+  process.stdout.write(`${priv}\n${pub}\n`);
+}

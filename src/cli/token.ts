@@ -1,0 +1,109 @@
+// `edgegate token mint|verify`: tokens made and checked exactly as the broker checks them.
+import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { SignJWT, type JWTPayload } from 'jose';
+import { KeyRing, algorithmsForPublicKey } from '../auth/keys.js';
+import { configuredSecret, generatedSecret, loadConfiguredKeys } from '../auth/keySetup.js';
+import { AuthRefusal } from '../auth/reasons.js';
+import { verifyToken } from '../auth/verifier.js';
+import { GatewayClock } from '../clock/gatewayClock.js';
+import { systemTimeSource } from '../clock/timeSource.js';
+import type { GatewayConfig } from '../config/types.js';
+import { ensureDataDir } from '../storage/dataDir.js';
+import { buildTimeMs } from '../buildInfo.js';
+import { configOrExit, failAndExit } from './common.js';
+
+export interface MintOptions {
+  sub: string;
+  ttl: string;
+  claim?: string[];
+  aclPub?: string[];
+  aclSub?: string[];
+  aclAll?: string[];
+  alg?: string;
+  key?: string;
+  kid?: string;
+  jti?: string;
+}
+
+/** "90", "90s", "15m", "1h", "7d" -> seconds; "0" means no exp claim. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+)(s|m|h|d)?$/.exec(text.trim());
+  if (!m) throw new Error(`--ttl must look like 3600, 90s, 15m, 1h or 7d; got ${JSON.stringify(text)}`);
+  return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
+}
+
+/** `k=v`: v is JSON when it parses (numbers, booleans, arrays), else a string. */
+export function parseClaim(text: string): [string, unknown] {
+  const i = text.indexOf('=');
+  if (i <= 0) throw new Error(`--claim must be key=value; got ${JSON.stringify(text)}`);
+  const raw = text.slice(i + 1);
+  try {
+    return [text.slice(0, i), JSON.parse(raw)];
+  } catch {
+    return [text.slice(0, i), raw];
+  }
+}
+
+function signingKey(config: GatewayConfig, opts: MintOptions): { key: KeyObject | Uint8Array; alg: string } {
+  if (opts.key) {
+    const key = createPrivateKey(readFileSync(opts.key));
+    const fits = algorithmsForPublicKey(key).algs as string[];
+    const alg = opts.alg ?? fits[0];
+    if (!fits.includes(alg)) throw new Error(`--alg ${alg} does not fit a ${key.asymmetricKeyType} key (use ${fits.join(', ')})`);
+    return { key, alg };
+  }
+  const alg = opts.alg ?? 'HS256';
+  if (!/^HS(256|384|512)$/.test(alg)) throw new Error(`--alg ${alg} needs --key with a private key`);
+  const secret = configuredSecret(config.auth.jwt) ?? generatedSecret(ensureDataDir(config.dataDir), true).secret;
+  if (!secret) throw new Error('no HMAC secret configured; pass --key');
+  return { key: secret, alg };
+}
+
+export async function mintToken(config: GatewayConfig, opts: MintOptions, nowSec = Math.floor(Date.now() / 1000)): Promise<string> {
+  const { key, alg } = signingKey(config, opts);
+  const payload: JWTPayload = {};
+  for (const c of opts.claim ?? []) {
+    const [k, v] = parseClaim(c);
+    payload[k] = v;
+  }
+  const acl: Record<string, string[]> = {};
+  if (opts.aclPub?.length) acl.pub = opts.aclPub;
+  if (opts.aclSub?.length) acl.sub = opts.aclSub;
+  if (opts.aclAll?.length) acl.all = opts.aclAll;
+  if (Object.keys(acl).length > 0) payload[config.auth.jwt.aclClaim] = acl;
+  const ttl = parseDuration(opts.ttl);
+  const jwt = new SignJWT(payload)
+    .setProtectedHeader({ alg, typ: 'JWT', ...(opts.kid ? { kid: opts.kid } : {}) })
+    .setSubject(opts.sub)
+    .setIssuedAt(nowSec)
+    .setJti(opts.jti ?? randomUUID());
+  if (ttl > 0) jwt.setExpirationTime(nowSec + ttl);
+  return jwt.sign(key);
+}
+
+export async function tokenMint(opts: MintOptions): Promise<void> {
+  const config = await configOrExit();
+  try {
+    process.stdout.write((await mintToken(config, opts)) + '\n');
+  } catch (err) {
+    failAndExit(err);
+  }
+}
+
+export async function tokenVerify(token: string, opts: { username?: string; clientId?: string }): Promise<void> {
+  const config = await configOrExit();
+  const keys = new KeyRing(config.auth.jwt.algorithms);
+  const configured = await loadConfiguredKeys(config.auth.jwt, config.dataDir, { createSecret: false });
+  keys.replace('config', configured.keys);
+  const clock = new GatewayClock(systemTimeSource, { floorMs: buildTimeMs() });
+  try {
+    const verdict = await verifyToken(token, { username: opts.username, clientId: opts.clientId ?? '' }, keys, clock.now(), config.auth.jwt);
+    process.stdout.write(`valid\n${JSON.stringify(verdict.payload, null, 2)}\n`);
+    process.exit(0);
+  } catch (err) {
+    if (!(err instanceof AuthRefusal)) failAndExit(err);
+    process.stdout.write(`invalid ${err.reason}: ${err.message}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,61 @@
+// Loading: node-config documents (embedded defaults first, then NODE_CONFIG_DIR,
+// NODE_ENV, local.json, environment variables, NODE_CONFIG), then validation.
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { delimiter, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ConfigOverrides, GatewayConfig } from './types.js';
+import { validateConfig } from './validate.js';
+
+/** The package's own config directory (the embedded defaults). */
+export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const EMBEDDED_CONFIG_DIR = join(PACKAGE_ROOT, 'config');
+
+/**
+ * The directories node-config reads, in order. The embedded defaults always come
+ * first so that a NODE_CONFIG_DIR holding only local.json still yields a full config.
+ */
+export function configDirs(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string[] {
+  const user = env.NODE_CONFIG_DIR
+    ? env.NODE_CONFIG_DIR.split(delimiter).filter(Boolean).map((d) => resolve(cwd, d))
+    : [join(cwd, 'config')].filter((d) => existsSync(d));
+  const seen = new Set<string>();
+  const dirs: string[] = [];
+  for (const dir of [EMBEDDED_CONFIG_DIR, ...user]) {
+    const key = existsSync(dir) ? realpathSync(dir) : dir;
+    if (!seen.has(key)) {
+      seen.add(key);
+      dirs.push(dir);
+    }
+  }
+  return dirs;
+}
+
+/** Reads the configuration through node-config and validates it (throws ConfigError). */
+export async function loadConfig(): Promise<GatewayConfig> {
+  process.env.NODE_CONFIG_DIR = configDirs().join(delimiter);
+  process.env.SUPPRESS_NO_CONFIG_WARNING = 'y';
+  const { default: config } = await import('config');
+  return validateConfig(config.util.toObject());
+}
+
+export function embeddedDefaults(): Record<string, unknown> {
+  return JSON.parse(readFileSync(join(EMBEDDED_CONFIG_DIR, 'default.json'), 'utf8')) as Record<string, unknown>;
+}
+
+/** Defaults merged with overrides, validated: how tests and embedders build a config. */
+export function buildConfig(overrides: ConfigOverrides = {}): GatewayConfig {
+  return validateConfig(deepMerge(embeddedDefaults(), overrides as Record<string, unknown>));
+}
+
+function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isPlainObject(v) && isPlainObject(b) ? deepMerge(b, v) : v;
+  }
+  return out;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}

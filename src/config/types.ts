@@ -1,0 +1,103 @@
+// Typed view of the validated configuration (see schema.ts for the rules).
+import type { JwtAlgorithm } from './schema.js';
+
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+export interface TcpListenerConfig { enabled: boolean; host: string; port: number }
+export interface TlsListenerConfig extends TcpListenerConfig {
+  certFile: string; keyFile: string; caFile: string; requestClientCert: boolean;
+}
+
+export interface BrokerConfig {
+  connectTimeoutSec: number; drainTimeoutSec: number; queueLimit: number; maxInflightInbound: number;
+}
+
+export interface JwksConfig {
+  url: string; refreshIntervalSec: number; timeoutSec: number; maxStaleSec: number; caFile: string;
+}
+
+export interface JwtConfig {
+  from: 'password' | 'username';
+  secret: string;
+  secretBase64: boolean;
+  pubkey: string;
+  algorithms: JwtAlgorithm[];
+  verifyClaims: Record<string, string>;
+  clockToleranceSec: number;
+  maxAgeSec: number;
+  maxTokenBytes: number;
+  aclClaim: string;
+  defaultAcl: 'allow' | 'deny';
+  disconnectOnExpiry: boolean;
+  jwks: JwksConfig;
+}
+
+export interface AuthConfig {
+  jwt: JwtConfig;
+  aclDenyAction: 'ignore' | 'disconnect';
+  cache: { enabled: boolean; maxEntries: number; negativeTtlSec: number };
+  rateLimit: { maxFailures: number; windowSec: number; banSec: number };
+  revocation: { pollIntervalSec: number; topic: string };
+}
+
+export interface ClockConfig { persistIntervalSec: number; maxOffsetSec: number }
+
+export interface BridgeTopicRule {
+  pattern: string; direction: 'in' | 'out' | 'both'; qos: 0 | 1; localPrefix: string; remotePrefix: string;
+}
+
+export interface BridgeConfig {
+  enabled: boolean;
+  url: string;
+  clientId: string;
+  username: string;
+  password: string;
+  jwt: { privateKeyFile: string; alg: JwtAlgorithm; ttlSec: number; audience: string; claims: Record<string, string> };
+  protocolVersion: 4 | 5;
+  keepaliveSec: number;
+  cleanSession: boolean;
+  tls: { caFile: string; certFile: string; keyFile: string; rejectUnauthorized: boolean };
+  reconnect: { minSec: number; maxSec: number };
+  maxInflight: number;
+  topics: BridgeTopicRule[];
+  queue: {
+    maxMessages: number; maxBytes: number; ttlSec: number;
+    overflow: 'drop-oldest' | 'reject-new'; qos0: boolean; sync: 'normal' | 'full';
+  };
+  stateTopic: string;
+}
+
+export interface SerialPortConfig {
+  name: string;
+  path: string;
+  baudRate: number;
+  dataBits: 5 | 6 | 7 | 8;
+  parity: 'none' | 'even' | 'odd' | 'mark' | 'space';
+  stopBits: 1 | 1.5 | 2;
+  delimiter: string;
+  format: 'json' | 'kv' | 'text';
+  topic: string;
+  qos: 0 | 1;
+  retain: boolean;
+  commandTopic: string;
+  maxLineBytes: number;
+  reopen: { minSec: number; maxSec: number };
+}
+
+export interface HttpConfig { enabled: boolean; host: string; port: number }
+
+export interface GatewayConfig {
+  dataDir: string;
+  log: { level: LogLevel };
+  listeners: { tcp: TcpListenerConfig; tls: TlsListenerConfig };
+  broker: BrokerConfig;
+  auth: AuthConfig;
+  clock: ClockConfig;
+  bridge: BridgeConfig;
+  serial: { ports: SerialPortConfig[] };
+  http: HttpConfig;
+}
+
+/** Deep partial, for tests and overrides. */
+export type ConfigOverrides = { [K in keyof GatewayConfig]?: DeepPartial<GatewayConfig[K]> };
+export type DeepPartial<T> = T extends unknown[] ? T : T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;

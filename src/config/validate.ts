@@ -1,0 +1,67 @@
+// Validation of the whole configuration: the schema first, then the rules that
+// span keys (files readable, ranges ordered, names unique).
+import { accessSync, constants, statSync } from 'node:fs';
+import { ConfigError, type ConfigProblem } from '../errors.js';
+import { configSpec } from './schema.js';
+import { check, walkFlagged } from './spec.js';
+import type { GatewayConfig } from './types.js';
+
+export function validateConfig(raw: unknown): GatewayConfig {
+  const problems: ConfigProblem[] = [];
+  const config = check(configSpec, raw, '', problems) as GatewayConfig;
+  if (problems.length === 0) crossChecks(config, problems);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function crossChecks(c: GatewayConfig, problems: ConfigProblem[]): void {
+  const add = (path: string, message: string): void => void problems.push({ path, message });
+
+  walkFlagged(configSpec, c, 'file', (path, value) => {
+    if (value === '') return;
+    try {
+      accessSync(value, constants.R_OK);
+      if (!statSync(value).isFile()) add(path, `${value} is not a regular file`);
+    } catch (err) {
+      add(path, `cannot read ${value}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  });
+
+  if (c.listeners.tls.enabled) {
+    if (!c.listeners.tls.certFile) add('listeners.tls.certFile', 'is required when listeners.tls.enabled is true');
+    if (!c.listeners.tls.keyFile) add('listeners.tls.keyFile', 'is required when listeners.tls.enabled is true');
+  }
+  if (c.listeners.tls.requestClientCert && !c.listeners.tls.caFile) {
+    add('listeners.tls.caFile', 'is required when listeners.tls.requestClientCert is true');
+  }
+  if (c.auth.jwt.jwks.url && !/^https?:\/\//.test(c.auth.jwt.jwks.url)) {
+    add('auth.jwt.jwks.url', `must be an http:// or https:// URL, got ${JSON.stringify(c.auth.jwt.jwks.url)}`);
+  }
+  if (c.bridge.enabled) {
+    if (!c.bridge.url) add('bridge.url', 'is required when bridge.enabled is true');
+    else if (!/^(mqtts?|wss?):\/\/[^/]/.test(c.bridge.url)) {
+      add('bridge.url', `must be an mqtt://, mqtts://, ws:// or wss:// URL, got ${JSON.stringify(c.bridge.url)}`);
+    }
+  }
+  if (c.bridge.reconnect.minSec > c.bridge.reconnect.maxSec) {
+    add('bridge.reconnect.minSec', 'must not be greater than bridge.reconnect.maxSec');
+  }
+  if (c.auth.revocation.topic && /[+#]/.test(c.auth.revocation.topic)) {
+    add('auth.revocation.topic', 'must be a topic name without wildcards');
+  }
+  const names = new Set<string>();
+  c.serial.ports.forEach((p, i) => {
+    if (names.has(p.name)) add(`serial.ports[${i}].name`, `duplicates the name ${JSON.stringify(p.name)}`);
+    names.add(p.name);
+    if (p.reopen.minSec > p.reopen.maxSec) add(`serial.ports[${i}].reopen.minSec`, 'must not be greater than reopen.maxSec');
+  });
+}
+
+/** A copy of the config with every secret replaced, for printing and logging. */
+export function redactConfig(c: GatewayConfig): GatewayConfig {
+  const copy = structuredClone(c);
+  walkFlagged(configSpec, copy, 'secret', (_path, value, set) => {
+    if (value !== '') set('[redacted]');
+  });
+  return copy;
+}

@@ -1,0 +1,181 @@
+// Builds the components, starts them in order and stops them in reverse.
+import { Authenticator } from './auth/authenticator.js';
+import { KeyRing } from './auth/keys.js';
+import { loadConfiguredKeys } from './auth/keySetup.js';
+import { buildTimeMs } from './buildInfo.js';
+import { LocalBroker } from './broker/broker.js';
+import { GatewayClock } from './clock/gatewayClock.js';
+import { systemTimeSource, type TimeSource } from './clock/timeSource.js';
+import type { Component } from './component.js';
+import type { GatewayConfig } from './config/types.js';
+import { componentLogger, createRootLogger, type Logger } from './log.js';
+import { Metrics } from './ops/metrics.js';
+import { StatusBoard } from './ops/status.js';
+import { ensureDataDir } from './storage/dataDir.js';
+import { DATABASE_FILE, openDatabase, type Sqlite } from './storage/database.js';
+import { bridgeComponents } from './bridge/index.js';
+import { serialComponents } from './serial/index.js';
+import { opsComponents } from './ops/index.js';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { DestinationStream } from 'pino';
+
+export interface DaemonOptions {
+  timeSource?: TimeSource;
+  logDestination?: DestinationStream;
+  logger?: Logger;
+  /** Collect Node.js process metrics (off in tests running many daemons). */
+  processMetrics?: boolean;
+}
+
+/** What components are built from: the validated config and the shared services. */
+export interface DaemonContext {
+  config: GatewayConfig;
+  dataDir: string;
+  clock: GatewayClock;
+  logger: Logger;
+  metrics: Metrics;
+  status: StatusBoard;
+  keys: KeyRing;
+  /** The SQLite database; an in-memory one when the file could not be opened. */
+  database: Sqlite;
+  /** False when `database` is the in-memory fallback (nothing survives a restart). */
+  persistent: boolean;
+  broker: LocalBroker;
+  authenticator: Authenticator;
+}
+
+export class Daemon {
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+  readonly clock: GatewayClock;
+  readonly metrics: Metrics;
+  readonly status = new StatusBoard();
+  readonly keys: KeyRing;
+  broker?: LocalBroker;
+  authenticator?: Authenticator;
+  database?: Sqlite;
+  private started: Component[] = [];
+  private stopping?: Promise<void>;
+
+  constructor(config: GatewayConfig, private readonly options: DaemonOptions = {}) {
+    this.config = config;
+    this.logger = options.logger ?? createRootLogger(config.log.level, options.logDestination);
+    this.metrics = new Metrics({ processMetrics: options.processMetrics });
+    this.clock = new GatewayClock(options.timeSource ?? systemTimeSource, {
+      floorMs: buildTimeMs(),
+      maxOffsetSec: config.clock.maxOffsetSec,
+      onStatusChange: (s, previous) =>
+        componentLogger(this.logger, 'clock')[s.status === 'synced' ? 'info' : 'warn'](
+          { status: s.status, previous, offsetSec: s.offsetSec, floor: new Date(s.floorMs).toISOString() },
+          s.status === 'unsynchronized'
+            ? 'system clock is behind the time floor; token checks use the floor'
+            : s.status === 'skewed'
+              ? 'system clock differs from a trusted source; token checks use the corrected time'
+              : 'system clock synchronized',
+        ),
+    });
+    this.keys = new KeyRing(config.auth.jwt.algorithms);
+  }
+
+  async start(): Promise<void> {
+    const log = componentLogger(this.logger, 'daemon');
+    const dataDir = ensureDataDir(this.config.dataDir);
+    const { database, persistent } = this.openStorage(dataDir, log);
+    this.database = database;
+    this.status.register('storage', () => ({ persistent, file: join(dataDir, DATABASE_FILE) }));
+    const configured = await loadConfiguredKeys(this.config.auth.jwt, dataDir);
+    this.keys.replace('config', configured.keys.filter((k) => k.source === 'config'));
+    this.keys.replace('generated', configured.keys.filter((k) => k.source === 'generated'));
+    if (configured.generatedNow) {
+      log.warn({ file: configured.generatedSecretFile }, 'no JWT key configured: generated a random secret; mint a token with `edgegate token mint --sub <name>`');
+    } else if (configured.generatedSecretFile) {
+      log.info({ file: configured.generatedSecretFile }, 'using the generated JWT secret; mint tokens with `edgegate token mint --sub <name>`');
+    }
+    this.status.register('clock', () => {
+      const s = this.clock.snapshot();
+      this.metrics.clockOffsetSeconds.set(s.offsetSec);
+      this.metrics.clockSynchronized.set(s.status === 'synced' ? 1 : 0);
+      return { status: s.status, offsetSec: s.offsetSec, now: new Date(s.nowMs).toISOString(), floor: new Date(s.floorMs).toISOString() };
+    });
+
+    this.authenticator = new Authenticator({
+      keys: this.keys,
+      clock: this.clock,
+      rules: this.config.auth.jwt,
+      logger: componentLogger(this.logger, 'auth'),
+    });
+    this.broker = new LocalBroker({
+      config: this.config,
+      authenticator: this.authenticator,
+      clock: this.clock,
+      logger: componentLogger(this.logger, 'broker'),
+      metrics: this.metrics,
+    });
+    const brokerComponent: Component = { name: 'broker', start: () => this.broker!.start(), stop: () => this.broker!.stop() };
+    this.status.register(
+      'broker',
+      () => ({ serving: this.broker?.isServing() ?? false, listeners: this.broker?.addresses() ?? {}, clientsConnected: this.broker?.connectedClients() ?? 0 }),
+      () => this.broker?.isServing() ?? false,
+    );
+
+    const ctx: DaemonContext = {
+      config: this.config,
+      dataDir,
+      clock: this.clock,
+      logger: this.logger,
+      metrics: this.metrics,
+      status: this.status,
+      keys: this.keys,
+      database,
+      persistent,
+      broker: this.broker,
+      authenticator: this.authenticator,
+    };
+    const components = [brokerComponent, ...bridgeComponents(ctx), ...serialComponents(ctx), ...opsComponents(ctx)];
+    for (const component of components) {
+      await component.start();
+      this.started.push(component);
+    }
+    log.info({ listeners: this.broker.addresses() }, 'edgegate started');
+  }
+
+  /**
+   * Opens the database. A corrupt or unreadable file must not stop sensors from
+   * authenticating: the daemon then runs on an in-memory database, loudly.
+   */
+  private openStorage(dataDir: string, log: Logger): { database: Sqlite; persistent: boolean } {
+    const file = join(dataDir, DATABASE_FILE);
+    try {
+      return { database: openDatabase(file, { synchronous: this.config.bridge.queue.sync }), persistent: true };
+    } catch (err) {
+      log.error({ err: (err as Error).message, file }, 'database unusable: running from memory, nothing will persist until it is repaired or removed');
+      const database = new Database(':memory:');
+      database.exec('CREATE TABLE IF NOT EXISTS schema_versions (owner TEXT PRIMARY KEY, version INTEGER NOT NULL)');
+      return { database, persistent: false };
+    }
+  }
+
+  /** Stops components in reverse order; safe to call more than once. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const log = componentLogger(this.logger, 'daemon');
+      for (const component of this.started.reverse()) {
+        try {
+          await component.stop();
+        } catch (err) {
+          log.error({ err, component: component.name }, 'error while stopping');
+        }
+      }
+      this.started = [];
+      try {
+        this.database?.close();
+      } catch (err) {
+        log.error({ err }, 'error while closing the database');
+      }
+      log.info('edgegate stopped');
+      this.logger.flush?.();
+    })();
+    return this.stopping;
+  }
+}

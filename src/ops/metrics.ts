@@ -1,0 +1,56 @@
+// The Prometheus registry of one daemon. One instance per daemon (not prom-client's
+// global registry) so tests can run several daemons in one process.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly clientsConnected = new Gauge({ name: 'edgegate_clients_connected', help: 'MQTT clients connected now', registers: [this.registry] });
+  readonly authAttempts = new Counter({
+    name: 'edgegate_auth_attempts_total',
+    help: 'Authentication attempts by result (accepted/refused) and reason code',
+    labelNames: ['result', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly authCacheHits = new Counter({ name: 'edgegate_auth_cache_hits_total', help: 'Authentications answered from the verified-token cache', registers: [this.registry] });
+  readonly aclDenied = new Counter({
+    name: 'edgegate_acl_denied_total',
+    help: 'Publishes and subscriptions denied by the token ACL',
+    labelNames: ['action'] as const,
+    registers: [this.registry],
+  });
+  readonly messagesReceived = new Counter({ name: 'edgegate_messages_received_total', help: 'PUBLISH packets accepted from clients and internal sources', registers: [this.registry] });
+  readonly bridgeConnected = new Gauge({ name: 'edgegate_bridge_connected', help: '1 when the cloud bridge is connected', registers: [this.registry] });
+  readonly bridgeQueueMessages = new Gauge({ name: 'edgegate_bridge_queue_messages', help: 'Messages waiting in the durable bridge queue', registers: [this.registry] });
+  readonly bridgeQueueBytes = new Gauge({ name: 'edgegate_bridge_queue_bytes', help: 'Payload bytes waiting in the durable bridge queue', registers: [this.registry] });
+  readonly bridgeForwarded = new Counter({
+    name: 'edgegate_bridge_messages_total',
+    help: 'Messages carried by the bridge, by direction (in/out)',
+    labelNames: ['direction'] as const,
+    registers: [this.registry],
+  });
+  readonly bridgeDropped = new Counter({
+    name: 'edgegate_bridge_dropped_total',
+    help: 'Messages dropped by the bridge queue, by reason (overflow/ttl/rejected)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly serialLines = new Counter({
+    name: 'edgegate_serial_lines_total',
+    help: 'Lines read from serial ports, by port and result (published/invalid/oversized)',
+    labelNames: ['port', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly serialCommands = new Counter({
+    name: 'edgegate_serial_commands_total',
+    help: 'Commands for serial ports, by port and result (written/dropped)',
+    labelNames: ['port', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly serialPortOpen = new Gauge({ name: 'edgegate_serial_port_open', help: '1 when the serial port is open', labelNames: ['port'] as const, registers: [this.registry] });
+  readonly clockOffsetSeconds = new Gauge({ name: 'edgegate_clock_offset_seconds', help: 'Trusted time minus system time', registers: [this.registry] });
+  readonly clockSynchronized = new Gauge({ name: 'edgegate_clock_synchronized', help: '1 synced, 0 unsynchronized or skewed', registers: [this.registry] });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+}

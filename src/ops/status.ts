@@ -1,0 +1,37 @@
+// One status object for the whole daemon: every component registers a provider
+// of its state; /healthz, /metrics, $SYS/edgegate/... and `edgegate status` read it.
+
+export type StatusProvider = () => Record<string, unknown>;
+
+export class StatusBoard {
+  private readonly providers = new Map<string, StatusProvider>();
+  private readonly checks = new Map<string, () => boolean>();
+
+  register(name: string, provider: StatusProvider, healthy?: () => boolean): void {
+    this.providers.set(name, provider);
+    if (healthy) this.checks.set(name, healthy);
+  }
+
+  unregister(name: string): void {
+    this.providers.delete(name);
+    this.checks.delete(name);
+  }
+
+  /** Healthy when every component that declared a health check passes it. */
+  healthy(): boolean {
+    for (const check of this.checks.values()) if (!check()) return false;
+    return true;
+  }
+
+  snapshot(): Record<string, unknown> {
+    const out: Record<string, unknown> = { healthy: this.healthy() };
+    for (const [name, provider] of this.providers) {
+      try {
+        out[name] = provider();
+      } catch (err) {
+        out[name] = { error: err instanceof Error ? err.message : String(err) };
+      }
+    }
+    return out;
+  }
+}
