@@ -1,5 +1,6 @@
 // Builds the components, starts them in order and stops them in reverse.
 import { Authenticator } from './auth/authenticator.js';
+import { createOfflineAuth } from './auth/offline.js';
 import { KeyRing } from './auth/keys.js';
 import { loadConfiguredKeys } from './auth/keySetup.js';
 import { buildTimeMs } from './buildInfo.js';
@@ -99,11 +100,14 @@ export class Daemon {
       return { status: s.status, offsetSec: s.offsetSec, now: new Date(s.nowMs).toISOString(), floor: new Date(s.floorMs).toISOString() };
     });
 
+    // Persisted time floor, JWKS, token cache and revocations: loaded before the broker listens.
+    const offline = await createOfflineAuth({ config: this.config, clock: this.clock, logger: this.logger, status: this.status, keys: this.keys, database });
     this.authenticator = new Authenticator({
       keys: this.keys,
       clock: this.clock,
       rules: this.config.auth.jwt,
       logger: componentLogger(this.logger, 'auth'),
+      ...offline.ports,
     });
     this.broker = new LocalBroker({
       config: this.config,
@@ -132,7 +136,7 @@ export class Daemon {
       broker: this.broker,
       authenticator: this.authenticator,
     };
-    const components = [brokerComponent, ...bridgeComponents(ctx), ...serialComponents(ctx), ...opsComponents(ctx)];
+    const components = [...offline.components(this.broker), brokerComponent, ...bridgeComponents(ctx), ...serialComponents(ctx), ...opsComponents(ctx)];
     for (const component of components) {
       await component.start();
       this.started.push(component);

@@ -1,10 +1,12 @@
 // Topic permissions carried in the token. Two forms are understood:
 //  - EMQX 4 style: {"pub": [filters], "sub": [filters], "all": [filters]}
-//  - EMQX 5 style: [{"permission": "allow"|"deny", "action": "publish"|"subscribe"|"all", "topic": filter}],
-//    first matching rule wins, no match denies.
-// Filters may use %u (username) and %c (client id). A placeholder whose value
-// holds a wildcard character makes that filter match nothing, so a username
-// like "#" can never widen a grant.
+//  - EMQX 5 style: [{"permission": "allow"|"deny", "action": "publish"|"subscribe"|"all",
+//    "topic": filter (or "topics": [filters]), "qos": [0,1,2]?, "retain": bool?}],
+//    first matching rule wins, no match denies. A topic "eq t/#" matches only
+//    that exact text (no wildcard expansion), as in EMQX.
+// Filters may use %u / ${username} and %c / ${clientid}. A placeholder whose
+// value holds a wildcard character makes that filter match nothing, so a
+// username like "#" can never widen a grant.
 import { AuthRefusal } from './reasons.js';
 import { filterContains, isValidFilter, topicMatches } from './topics.js';
 
@@ -14,13 +16,24 @@ interface AclRule {
   permission: 'allow' | 'deny';
   action: AclAction | 'all';
   filter: string;
+  /** "eq" topic: compared as text, wildcards are literal. */
+  exact: boolean;
+  /** QoS levels the rule applies to; undefined = all. */
+  qos?: number[];
+  /** Publish only: the rule applies to retained (true) or non-retained (false) messages; undefined = both. */
+  retain?: boolean;
+}
+
+export interface PublishFacts {
+  qos?: number;
+  retain?: boolean;
 }
 
 export interface Acl {
-  /** Publishing to a topic name. */
-  canPublish(topic: string): boolean;
-  /** Subscribing with a topic filter: allowed when contained in a granted filter. */
-  canSubscribe(filter: string): boolean;
+  /** Publishing to a topic name (with its QoS and retain flag, for EMQX 5 rules that name them). */
+  canPublish(topic: string, facts?: PublishFacts): boolean;
+  /** Subscribing with a topic filter at a QoS: allowed when contained in a granted filter. */
+  canSubscribe(filter: string, qos?: number): boolean;
 }
 
 export const ALLOW_ALL: Acl = { canPublish: () => true, canSubscribe: () => true };
@@ -34,26 +47,29 @@ export interface Identity {
 class RuleAcl implements Acl {
   constructor(private readonly rules: AclRule[]) {}
 
-  canPublish(topic: string): boolean {
-    return this.decide('publish', (f) => topicMatches(f, topic));
+  canPublish(topic: string, facts: PublishFacts = {}): boolean {
+    for (const r of this.rules) {
+      if (r.action === 'subscribe' || !qosFits(r, facts.qos)) continue;
+      if (r.retain !== undefined && facts.retain !== undefined && r.retain !== facts.retain) continue;
+      if (r.exact ? r.filter === topic : topicMatches(r.filter, topic)) return r.permission === 'allow';
+    }
+    return false;
   }
 
-  canSubscribe(filter: string): boolean {
+  canSubscribe(filter: string, qos?: number): boolean {
     // A deny rule applies to a subscription that overlaps it at all; an allow
     // rule only when it contains the whole requested filter.
     for (const r of this.rules) {
-      if (r.action !== 'all' && r.action !== 'subscribe') continue;
-      if (r.permission === 'allow' ? filterContains(r.filter, filter) : overlaps(r.filter, filter)) return r.permission === 'allow';
+      if (r.action === 'publish' || !qosFits(r, qos)) continue;
+      const hit = r.exact ? r.filter === filter : r.permission === 'allow' ? filterContains(r.filter, filter) : overlaps(r.filter, filter);
+      if (hit) return r.permission === 'allow';
     }
     return false;
   }
+}
 
-  private decide(action: AclAction, matches: (filter: string) => boolean): boolean {
-    for (const r of this.rules) {
-      if ((r.action === action || r.action === 'all') && matches(r.filter)) return r.permission === 'allow';
-    }
-    return false;
-  }
+function qosFits(r: AclRule, qos: number | undefined): boolean {
+  return r.qos === undefined || qos === undefined || r.qos.includes(qos);
 }
 
 /** Is there any topic that both filters match? */
@@ -68,10 +84,17 @@ function overlaps(a: string, b: string): boolean {
   return true;
 }
 
+/** %u, %c (EMQX 4) and ${username}, ${clientid} (EMQX 5). */
+export const PLACEHOLDER = /%[uc]|\$\{(?:username|clientid)\}/g;
+
+export function placeholderValue(placeholder: string, id: Identity): string | undefined {
+  return placeholder === '%u' || placeholder === '${username}' ? id.username : id.clientId;
+}
+
 function substitute(filter: string, id: Identity): string | null {
   let ok = true;
-  const out = filter.replace(/%[uc]/g, (m) => {
-    const value = m === '%u' ? id.username : id.clientId;
+  const out = filter.replace(PLACEHOLDER, (m) => {
+    const value = placeholderValue(m, id);
     if (value === undefined || value === '' || /[+#]/.test(value)) ok = false;
     return value ?? '';
   });
@@ -80,24 +103,46 @@ function substitute(filter: string, id: Identity): string | null {
 
 const ACTIONS: Record<string, AclRule['action']> = { pub: 'publish', sub: 'subscribe', all: 'all', publish: 'publish', subscribe: 'subscribe' };
 
+/** EMQX 5.9 rule conditions this gateway does not evaluate. */
+const UNSUPPORTED_CONDITIONS = ['clientid_re', 'username_re', 'ipaddr', 'zone', 'zone_re', 'listener', 'listener_re'];
+
+function ruleOptions(r: Record<string, unknown>): Pick<AclRule, 'qos' | 'retain'> {
+  const out: Pick<AclRule, 'qos' | 'retain'> = {};
+  if (r.qos !== undefined) {
+    const list = Array.isArray(r.qos) ? r.qos : [r.qos];
+    if (!list.every((q) => q === 0 || q === 1 || q === 2)) throw new AuthRefusal('JWT_ACL_INVALID', 'qos must list 0, 1 or 2');
+    out.qos = list as number[];
+  }
+  if (r.retain !== undefined) {
+    if (typeof r.retain !== 'boolean') throw new AuthRefusal('JWT_ACL_INVALID', 'retain must be true or false');
+    out.retain = r.retain;
+  }
+  return out;
+}
+
 /** Builds the ACL from the claim value; `undefined` means the token has no ACL claim. */
 export function parseAclClaim(claim: unknown, id: Identity, defaultAcl: 'allow' | 'deny'): Acl {
   if (claim === undefined) return defaultAcl === 'allow' ? ALLOW_ALL : DENY_ALL;
   const rules: AclRule[] = [];
-  const add = (permission: AclRule['permission'], action: AclRule['action'], raw: unknown): void => {
+  const add = (permission: AclRule['permission'], action: AclRule['action'], raw: unknown, options: Pick<AclRule, 'qos' | 'retain'> = {}): void => {
     if (typeof raw !== 'string') throw new AuthRefusal('JWT_ACL_INVALID', 'topic filters must be strings');
-    const filter = substitute(raw, id);
-    if (filter !== null) rules.push({ permission, action, filter });
+    const exact = raw.startsWith('eq ');
+    const filter = substitute(exact ? raw.slice(3) : raw, id);
+    if (filter !== null) rules.push({ permission, action, filter, exact, ...options });
   };
   if (Array.isArray(claim)) {
     for (const rule of claim) {
-      if (typeof rule !== 'object' || rule === null) throw new AuthRefusal('JWT_ACL_INVALID', 'rules must be objects');
+      if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) throw new AuthRefusal('JWT_ACL_INVALID', 'rules must be objects');
       const r = rule as Record<string, unknown>;
       const permission = r.permission ?? 'allow';
       const action = ACTIONS[String(r.action ?? 'all')];
       if ((permission !== 'allow' && permission !== 'deny') || !action) throw new AuthRefusal('JWT_ACL_INVALID', 'bad permission or action');
+      const options = ruleOptions(r);
+      // A condition we cannot evaluate: an allow rule never matches (no widening),
+      // a deny rule applies regardless (fail closed).
+      if (permission === 'allow' && UNSUPPORTED_CONDITIONS.some((k) => k in r)) continue;
       const topics = Array.isArray(r.topics) ? r.topics : [r.topic];
-      for (const t of topics) add(permission, action, t);
+      for (const t of topics) add(permission, action, t, options);
     }
     return new RuleAcl(rules);
   }

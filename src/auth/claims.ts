@@ -2,7 +2,7 @@
 // time (exp, nbf, iat) against the gateway clock, and verifyClaims against this
 // connection's username and client id.
 import type { JWTPayload } from 'jose';
-import type { Identity } from './acl.js';
+import { PLACEHOLDER, placeholderValue, type Identity } from './acl.js';
 import { AuthRefusal } from './reasons.js';
 
 export interface TimeRules {
@@ -37,11 +37,11 @@ export function expiryMs(payload: JWTPayload, clockToleranceSec: number): number
   return typeof payload.exp === 'number' ? (payload.exp + clockToleranceSec) * 1000 : null;
 }
 
-/** Expands %u and %c in an expected value; null if the placeholder has no value. */
+/** Expands %u / ${username} and %c / ${clientid} in an expected value; null if a placeholder has no value. */
 function expand(template: string, id: Identity): string | null {
   let missing = false;
-  const out = template.replace(/%[uc]/g, (m) => {
-    const v = m === '%u' ? id.username : id.clientId;
+  const out = template.replace(PLACEHOLDER, (m) => {
+    const v = placeholderValue(m, id);
     if (v === undefined || v === '') missing = true;
     return v ?? '';
   });

@@ -25,6 +25,12 @@ const HASH_OF: Record<string, string> = { HS256: 'SHA-256', HS384: 'SHA-384', HS
 
 /** Algorithms a public key of this type may verify. */
 export function algorithmsForPublicKey(key: KeyObject): { type: TrustedKey['type']; algs: JwtAlgorithm[] } {
+  const bits = key.asymmetricKeyDetails?.modulusLength;
+  // jose (WebCrypto) refuses to verify with RSA keys under 2048 bits: say so at
+  // start-up instead of refusing every token with a puzzling JWT_SIGNATURE.
+  if ((key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss') && bits !== undefined && bits < 2048) {
+    throw new Error(`RSA keys must have at least 2048 bits, this one has ${bits}`);
+  }
   switch (key.asymmetricKeyType) {
     case 'rsa':
       return { type: 'rsa', algs: RSA_ALGS };
@@ -127,7 +133,11 @@ export class KeyRing {
       return { error: 'JWT_ALG_NOT_ALLOWED' };
     }
     const fitting = this.keys.filter((k) => k.byAlg.has(alg as JwtAlgorithm));
-    if (fitting.length === 0) return { error: this.algorithms().length > 0 && !isKnownAlg(alg) ? 'JWT_ALG_NOT_ALLOWED' : 'JWT_NO_KEY' };
+    if (fitting.length === 0) {
+      if (this.algorithms().length > 0 && !isKnownAlg(alg)) return { error: 'JWT_ALG_NOT_ALLOWED' };
+      // A kid no key carries (e.g. a JWKS rotated to a new algorithm): a JWKS refresh may help.
+      return { error: 'JWT_NO_KEY', ...(typeof kid === 'string' ? { unknownKid: kid } : {}) };
+    }
     const withKid = typeof kid === 'string' ? fitting.find((k) => k.kid === kid) : undefined;
     const key = withKid ?? fitting.find((k) => k.kid === undefined) ?? (typeof kid === 'string' ? undefined : fitting[0]);
     if (!key) return { error: 'JWT_NO_KEY', unknownKid: kid as string };

@@ -3,6 +3,7 @@
 import type { AedesOptions, AedesPublishPacket, AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
 import type { Socket } from 'node:net';
 import type { AuthResult, Authenticator } from '../auth/authenticator.js';
+import { topicMatches } from '../auth/topics.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { PublishOrigin } from './broker.js';
@@ -43,7 +44,7 @@ export class AuthHooks {
       authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub, done),
-      authorizeForward: (_client, packet) => this.authorizeForward(packet),
+      authorizeForward: (client, packet) => this.authorizeForward(client, packet),
     };
   }
 
@@ -53,7 +54,8 @@ export class AuthHooks {
     password: Buffer | undefined,
     done: (error: AuthenticateError | null, success: boolean | null) => void,
   ): void {
-    const facts = { clientId: client.id, username, password, remoteAddress: remoteAddress(client) };
+    // The address is read only when needed (a ban exists, a refusal, debug logs): it costs a getpeername syscall.
+    const facts = { clientId: client.id, username, password, get remoteAddress() { return remoteAddress(client); } };
     this.deps.authenticator.authenticate(facts).then(
       (result) => this.answer(client, result, done),
       () => this.answer(client, { ok: false, reason: 'AUTH_UNAVAILABLE', detail: 'internal error' }, done),
@@ -78,7 +80,7 @@ export class AuthHooks {
   private authorizePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
     if (!client) return done(null); // will messages and internal publishes come without a client
     const session = this.deps.sessions.get(client);
-    const allowed = session !== undefined && !isReservedTopic(packet.topic) && session.acl.canPublish(packet.topic);
+    const allowed = session !== undefined && !isReservedTopic(packet.topic) && session.acl.canPublish(packet.topic, { qos: packet.qos, retain: packet.retain });
     if (!allowed) return this.deny(client, packet, done);
     this.deps.metrics.messagesReceived.inc();
     this.deps.intercept(packet, { kind: 'client', clientId: client.id }).then(() => done(null), () => done(null));
@@ -95,14 +97,23 @@ export class AuthHooks {
 
   private authorizeSubscribe(client: Client, sub: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {
     const session = this.deps.sessions.get(client);
-    const allowed = session !== undefined && !sub.topic.startsWith('$edgegate/') && session.acl.canSubscribe(sub.topic);
+    const allowed = session !== undefined && !sub.topic.startsWith('$edgegate/') && session.acl.canSubscribe(sub.topic, sub.qos);
     if (allowed) return done(null, sub);
     this.deps.metrics.aclDenied.inc({ action: 'subscribe' });
     this.deps.logger.info({ clientId: client.id, filter: sub.topic }, 'subscription denied by ACL');
     done(null, null); // SUBACK 0x80 (MQTT 3.1.1 section 3.9.3)
   }
 
-  private authorizeForward(packet: AedesPublishPacket): AedesPublishPacket | null {
-    return packet.topic === DENIED_SINK_TOPIC ? null : packet;
+  private authorizeForward(client: Client | null, packet: AedesPublishPacket): AedesPublishPacket | null {
+    if (packet.topic === DENIED_SINK_TOPIC) return null;
+    // MQTT 3.1.1 section 4.7.2: a filter starting with a wildcard never matches a
+    // topic starting with '$'. aedes honours that for live messages but sends
+    // retained ones (e.g. $SYS status) to a '#' subscriber; only deliver a '$'
+    // topic to a client holding a subscription that really matches it.
+    if (client && packet.topic.startsWith('$')) {
+      const filters = Object.keys((client as unknown as { subscriptions?: Record<string, unknown> }).subscriptions ?? {});
+      if (!filters.some((f) => topicMatches(f, packet.topic))) return null;
+    }
+    return packet;
   }
 }

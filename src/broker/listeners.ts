@@ -5,6 +5,15 @@ import { createServer as createTcpServer, type AddressInfo, type Server, type So
 import { createServer as createTlsServer } from 'node:tls';
 import type { TcpListenerConfig, TlsListenerConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
+import { guardFirstPacket } from './connectGuard.js';
+
+/**
+ * Pending-connection queue of the listening socket. Node's default (511)
+ * overflows when a thousand sensors reconnect at once after a gateway restart:
+ * the kernel drops the excess SYNs and those clients retry only after a 1 s
+ * timeout. EMQX uses 1024 too; the kernel caps it at net.core.somaxconn.
+ */
+export const LISTEN_BACKLOG = 1024;
 
 export interface ListenerAddresses {
   tcp?: AddressInfo;
@@ -50,9 +59,14 @@ export class Listeners {
     return out;
   }
 
-  /** Stops accepting; existing connections are left to the broker to close. */
+  /**
+   * Stops accepting; existing connections are left to the broker to close.
+   * `server.close()` stops listening at once but calls back only when every
+   * connection has ended, so waiting for it here (before the broker closes
+   * its clients) would never return while a client is connected.
+   */
   async stopAccepting(): Promise<void> {
-    await Promise.all([...this.servers.values()].map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    for (const server of this.servers.values()) server.close();
     this.servers.clear();
   }
 
@@ -67,13 +81,17 @@ export class Listeners {
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', () => undefined); // aedes reports it; never an uncaught error
     socket.setNoDelay(true);
+    guardFirstPacket(socket, (why) => {
+      this.logger.debug({ address: socket.remoteAddress, why }, 'connection closed: first packet is not a valid CONNECT');
+      socket.destroy();
+    });
     this.handle(socket);
   }
 
   private listen(name: 'tcp' | 'tls', server: Server, cfg: TcpListenerConfig): Promise<void> {
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen(cfg.port, cfg.host, () => {
+      server.listen({ port: cfg.port, host: cfg.host, backlog: LISTEN_BACKLOG }, () => {
         server.off('error', reject);
         server.on('error', (err) => this.logger.error({ err, listener: name }, 'listener error'));
         this.servers.set(name, server);

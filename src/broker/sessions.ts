@@ -38,6 +38,9 @@ export class SessionRegistry {
 
   add(client: Client, session: Session): void {
     this.remove(client);
+    // The socket may have gone while the token was being verified: its 'close'
+    // has fired already, so an entry added now would never be removed.
+    if ((client.conn as { destroyed?: boolean }).destroyed) return;
     const entry: Entry = { client, session };
     this.entries.set(client, entry);
     client.conn.once('close', () => this.remove(client));

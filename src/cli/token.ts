@@ -1,11 +1,12 @@
 // `edgegate token mint|verify`: tokens made and checked exactly as the broker checks them.
 import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { SignJWT, type JWTPayload } from 'jose';
+import { decodeJwt, SignJWT, type JWTPayload } from 'jose';
 import { KeyRing, algorithmsForPublicKey } from '../auth/keys.js';
 import { configuredSecret, generatedSecret, loadConfiguredKeys } from '../auth/keySetup.js';
 import { AuthRefusal } from '../auth/reasons.js';
 import { verifyToken } from '../auth/verifier.js';
+import { loadOfflineState } from '../auth/offlineState.js';
 import { GatewayClock } from '../clock/gatewayClock.js';
 import { systemTimeSource } from '../clock/timeSource.js';
 import type { GatewayConfig } from '../config/types.js';
@@ -94,16 +95,32 @@ export async function tokenMint(opts: MintOptions): Promise<void> {
 export async function tokenVerify(token: string, opts: { username?: string; clientId?: string }): Promise<void> {
   const config = await configOrExit();
   const keys = new KeyRing(config.auth.jwt.algorithms);
-  const configured = await loadConfiguredKeys(config.auth.jwt, config.dataDir, { createSecret: false });
+  // An unreadable key file is a configuration error (exit 2), not a crash.
+  const configured = await loadConfiguredKeys(config.auth.jwt, config.dataDir, { createSecret: false }).catch((err: unknown) => failAndExit(err));
   keys.replace('config', configured.keys);
-  const clock = new GatewayClock(systemTimeSource, { floorMs: buildTimeMs() });
+  // The daemon's persisted JWKS, revocations and time floor, as the broker would use them.
+  const offline = await loadOfflineState(config, keys);
+  const clock = new GatewayClock(systemTimeSource, { floorMs: Math.max(buildTimeMs(), offline.floorMs) });
   try {
     const verdict = await verifyToken(token, { username: opts.username, clientId: opts.clientId ?? '' }, keys, clock.now(), config.auth.jwt);
+    if (offline.isRevoked(verdict.payload)) throw new AuthRefusal('JWT_REVOKED');
     process.stdout.write(`valid\n${JSON.stringify(verdict.payload, null, 2)}\n`);
     process.exit(0);
   } catch (err) {
     if (!(err instanceof AuthRefusal)) failAndExit(err);
     process.stdout.write(`invalid ${err.reason}: ${err.message}\n`);
+    const claims = unverifiedClaims(token, config.auth.jwt.maxTokenBytes);
+    if (claims) process.stdout.write(`claims (NOT verified):\n${JSON.stringify(claims, null, 2)}\n`);
     process.exit(1);
+  }
+}
+
+/** The claims set of a refused token, decoded without trusting it (for the operator's eyes only). */
+function unverifiedClaims(token: string, maxTokenBytes: number): JWTPayload | undefined {
+  if (Buffer.byteLength(token) > maxTokenBytes) return undefined;
+  try {
+    return decodeJwt(token);
+  } catch {
+    return undefined;
   }
 }

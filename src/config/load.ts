@@ -4,6 +4,8 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConfigOverrides, GatewayConfig } from './types.js';
+import { ConfigError, errorMessage } from '../errors.js';
+import { environmentProblems } from './envCheck.js';
 import { validateConfig } from './validate.js';
 
 /** The package's own config directory (the embedded defaults). */
@@ -32,10 +34,20 @@ export function configDirs(env: NodeJS.ProcessEnv = process.env, cwd = process.c
 
 /** Reads the configuration through node-config and validates it (throws ConfigError). */
 export async function loadConfig(): Promise<GatewayConfig> {
-  process.env.NODE_CONFIG_DIR = configDirs().join(delimiter);
+  const dirs = configDirs();
+  const envProblems = environmentProblems(dirs);
+  if (envProblems.length > 0) throw new ConfigError(envProblems);
+  process.env.NODE_CONFIG_DIR = dirs.join(delimiter);
   process.env.SUPPRESS_NO_CONFIG_WARNING = 'y';
-  const { default: config } = await import('config');
-  return validateConfig(config.util.toObject());
+  let raw: unknown;
+  try {
+    const { default: config } = await import('config');
+    raw = config.util.toObject();
+  } catch (err) {
+    // A config file node-config cannot parse is a configuration error too (exit 2).
+    throw ConfigError.at('NODE_CONFIG_DIR', `a configuration file cannot be read: ${errorMessage(err)}`);
+  }
+  return validateConfig(raw);
 }
 
 export function embeddedDefaults(): Record<string, unknown> {

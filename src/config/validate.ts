@@ -5,6 +5,7 @@ import { ConfigError, type ConfigProblem } from '../errors.js';
 import { configSpec } from './schema.js';
 import { check, walkFlagged } from './spec.js';
 import type { GatewayConfig } from './types.js';
+import { serialConfigProblems } from '../serial/portConfig.js';
 
 export function validateConfig(raw: unknown): GatewayConfig {
   const problems: ConfigProblem[] = [];
@@ -55,6 +56,7 @@ function crossChecks(c: GatewayConfig, problems: ConfigProblem[]): void {
     names.add(p.name);
     if (p.reopen.minSec > p.reopen.maxSec) add(`serial.ports[${i}].reopen.minSec`, 'must not be greater than reopen.maxSec');
   });
+  problems.push(...serialConfigProblems(c.serial.ports));
 }
 
 /** A copy of the config with every secret replaced, for printing and logging. */

@@ -49,6 +49,8 @@ export class Metrics {
   readonly serialPortOpen = new Gauge({ name: 'edgegate_serial_port_open', help: '1 when the serial port is open', labelNames: ['port'] as const, registers: [this.registry] });
   readonly clockOffsetSeconds = new Gauge({ name: 'edgegate_clock_offset_seconds', help: 'Trusted time minus system time', registers: [this.registry] });
   readonly clockSynchronized = new Gauge({ name: 'edgegate_clock_synchronized', help: '1 synced, 0 unsynchronized or skewed', registers: [this.registry] });
+  readonly healthy = new Gauge({ name: 'edgegate_healthy', help: '1 when the gateway is serving and every health check passes (as GET /healthz)', registers: [this.registry] });
+  readonly buildInfo = new Gauge({ name: 'edgegate_build_info', help: 'Always 1; the labels say which edgegate and Node.js run', labelNames: ['version', 'node'] as const, registers: [this.registry] });
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry });

@@ -1,8 +1,29 @@
-// Builds one component per serial.ports[] entry.
+// Builds one component per serial.ports[] entry and one `serial` status entry
+// listing every port's state. A serial port never affects the daemon's health:
+// a missing sensor must not take the gateway out of service.
 import type { Component } from '../component.js';
 import type { DaemonContext } from '../daemon.js';
+import { componentLogger } from '../log.js';
+import { SerialSensor } from './serialSensor.js';
+import { systemStreamFactory, type SerialStreamFactory } from './serialPort.js';
 
-export function serialComponents(ctx: DaemonContext): Component[] {
-  void ctx;
-  return [];
+export interface SerialOptions {
+  /** How streams are made; tests inject one over @serialport/binding-mock. */
+  factory?: SerialStreamFactory;
+}
+
+export function serialComponents(ctx: DaemonContext, options: SerialOptions = {}): Component[] {
+  const log = componentLogger(ctx.logger, 'serial');
+  const sensors = ctx.config.serial.ports.map(
+    (port) =>
+      new SerialSensor(port, {
+        broker: ctx.broker,
+        clock: ctx.clock,
+        logger: log.child({ port: port.name }),
+        metrics: ctx.metrics,
+        factory: options.factory ?? systemStreamFactory,
+      }),
+  );
+  ctx.status.register('serial', () => ({ ports: sensors.map((s) => s.status()) }));
+  return sensors;
 }

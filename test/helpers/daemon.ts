@@ -15,6 +15,8 @@ export interface TestDaemon {
   dataDir: string;
   port: number;
   tlsPort?: number;
+  /** The bound port of the health/metrics HTTP endpoint (when http.enabled). */
+  httpPort?: number;
   /** Every log line the daemon wrote, parsed. */
   logs: Array<Record<string, unknown>>;
   /** The raw log text (to assert that no token or secret ever appears). */
@@ -74,6 +76,7 @@ export async function startDaemon(
     dataDir,
     port: addrs.tcp?.port ?? 0,
     tlsPort: addrs.tls?.port,
+    httpPort: (daemon.status.snapshot().http as { port?: number } | undefined)?.port,
     logs,
     logText: () => text,
     async stop() {

@@ -40,6 +40,10 @@ export async function connectOk(port: number, opts: IClientOptions = {}): Promis
 export function subscribe(client: MqttClient, filter: string | string[], qos: 0 | 1 | 2 = 0): Promise<number[]> {
   return new Promise((resolve, reject) => {
     client.subscribe(filter, { qos }, (err, granted) => {
+      // mqtt.js reports any 0x80 in the SUBACK as an error carrying the packet,
+      // and leaves `granted` with the requested QoS: read the SUBACK itself.
+      const suback = (err as (Error & { packet?: { granted?: number[] } }) | undefined)?.packet?.granted;
+      if (suback) return resolve(suback);
       if (err && !granted) return reject(err);
       resolve((granted ?? []).map((g) => g.qos));
     });

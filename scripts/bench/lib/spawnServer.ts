@@ -5,12 +5,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { freePort } from './freePort.js';
+import { REPO_ROOT } from './paths.js';
 import { cpuTimeMs, peakRssKiB, rssKiB } from './procStats.js';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export { REPO_ROOT };
 /** `node --import tsx src/cli/main.ts`: the CLI from source, no build needed. */
 export const EDGEGATE_CLI = ['--import', 'tsx', join(REPO_ROOT, 'src', 'cli', 'main.ts')];
 
@@ -126,6 +126,8 @@ export interface SpawnEdgegateOptions {
   /** Extra node flags before the CLI (e.g. ['--max-old-space-size=64']). */
   nodeArgs?: string[];
   readyTimeoutMs?: number;
+  /** Run this bundled CLI file (see bundle.ts) with plain node instead of src/ through tsx. */
+  cliFile?: string;
 }
 
 /**
@@ -146,7 +148,7 @@ export async function spawnEdgegate(opts: SpawnEdgegateOptions = {}): Promise<Ed
   };
   const proc = await spawnServer({
     name: 'edgegate',
-    args: [...(opts.nodeArgs ?? []), ...EDGEGATE_CLI, 'run'],
+    args: [...(opts.nodeArgs ?? []), ...(opts.cliFile ? [opts.cliFile] : EDGEGATE_CLI), 'run'],
     port,
     env: { NODE_CONFIG: JSON.stringify(config), NODE_CONFIG_DIR: join(REPO_ROOT, 'config'), ...opts.env },
     readyTimeoutMs: opts.readyTimeoutMs,
@@ -155,11 +157,12 @@ export async function spawnEdgegate(opts: SpawnEdgegateOptions = {}): Promise<Ed
 }
 
 /** Plain aedes without authentication (scripts/bench/lib/servers/plainAedes.ts) in a child process. */
-export async function spawnPlainAedes(opts: { port?: number; nodeArgs?: string[] } = {}): Promise<ServerProcess> {
+export async function spawnPlainAedes(opts: { port?: number; nodeArgs?: string[]; file?: string } = {}): Promise<ServerProcess> {
   const port = opts.port ?? (await freePort());
+  const entry = opts.file ? [opts.file] : ['--import', 'tsx', join(REPO_ROOT, 'scripts', 'bench', 'lib', 'servers', 'plainAedes.ts')];
   return spawnServer({
     name: 'aedes',
-    args: [...(opts.nodeArgs ?? []), '--import', 'tsx', join(REPO_ROOT, 'scripts', 'bench', 'lib', 'servers', 'plainAedes.ts'), String(port)],
+    args: [...(opts.nodeArgs ?? []), ...entry, String(port)],
     port,
   });
 }

@@ -11,7 +11,8 @@ const server = createServer((socket) => {
   socket.setNoDelay(true);
   broker.handle(socket);
 });
-server.listen(port, '127.0.0.1', () => {
+// Same listen backlog as edgegate's listeners (src/broker/listeners.ts), so the comparison is fair.
+server.listen({ port, host: '127.0.0.1', backlog: 1024 }, () => {
   const address = server.address();
   process.stdout.write(`ready ${typeof address === 'object' && address ? address.port : port}\n`);
 });

@@ -1,0 +1,224 @@
+// Bridge benchmark, QoS 1 end to end:
+//   mosquitto_pub -l (stdin lines) → local broker → its bridge → cloud Mosquitto → mosquitto_sub -C N
+// with the local broker being (a) edgegate (durable SQLite queue) and (b) Mosquitto
+// with its own bridge (in-memory queue), alternating in the same run; then the
+// drain rate of a backlog filled while the cloud is down (cloud started, time until
+// the subscriber has everything). Every process on 127.0.0.1, free ports; bounded.
+//
+//   npx tsx scripts/bench/bridge.ts [--messages 20000] [--backlog 100000] [--rounds 3]
+import { spawn } from 'node:child_process';
+import { createHmac, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { freePort } from './lib/freePort.js';
+import { spawnEdgegate, spawnServer, type ServerProcess } from './lib/spawnServer.js';
+
+const arg = (name: string, fallback: number): number => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const MESSAGES = arg('messages', 20_000);
+const BACKLOG = arg('backlog', 100_000);
+const ROUNDS = arg('rounds', 3);
+const SECRET = 'bench-' + randomUUID();
+const MOSQUITTO = '/usr/sbin/mosquitto';
+const b64 = (x: string | Buffer): string => Buffer.from(x).toString('base64url');
+const TOKEN = ((): string => {
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${b64(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${b64(JSON.stringify({ sub: 'bench', iat: now, exp: now + 86_400 }))}`;
+  return `${input}.${b64(createHmac('sha256', SECRET).update(input).digest())}`;
+})();
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function mosquitto(name: string, port: number, lines: string[]): Promise<ServerProcess & { dir: string }> {
+  const dir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
+  writeFileSync(join(dir, 'm.conf'), ['user root', 'log_dest none', `listener ${port} 127.0.0.1`, 'allow_anonymous true', ...lines].join('\n') + '\n');
+  const server = await spawnServer({ name, command: MOSQUITTO, args: ['-c', join(dir, 'm.conf')], port });
+  return Object.assign(server, { dir });
+}
+
+/** The cloud: Mosquitto with persistence, so the subscriber's session (and queue) survives it being down. */
+const cloudConf = (dir: string): string[] => ['persistence true', `persistence_location ${dir}/`, 'max_queued_messages 0', 'max_queued_bytes 0'];
+
+/** Creates the subscriber's persistent session on the cloud (subscribe, then leave). */
+async function createSession(cloudPort: number, id: string): Promise<void> {
+  await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(cloudPort), '-i', id, '-c', '-q', '1', '-t', 'bench/#', '-E']);
+}
+
+function run(cmd: string, args: string[], stdin?: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'ignore', 'inherit'] });
+    if (stdin !== undefined) p.stdin!.end(stdin);
+    p.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} exited ${code}`))));
+  });
+}
+
+/** mosquitto_sub -C n on the persistent session; resolves with first-line and exit times. */
+function subscriber(cloudPort: number, id: string, n: number, timeoutMs: number): { done: Promise<{ firstAt: number; endAt: number }> } {
+  const p = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(cloudPort), '-i', id, '-c', '-q', '1', '-t', 'bench/#', '-C', String(n)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let firstAt = 0;
+  p.stdout!.on('data', () => {
+    if (!firstAt) firstAt = performance.now();
+  });
+  const t = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
+  return {
+    done: new Promise((resolve, reject) =>
+      p.once('exit', (code) => {
+        clearTimeout(t);
+        if (code === 0) resolve({ firstAt, endAt: performance.now() });
+        else reject(new Error(`mosquitto_sub did not get ${n} messages (exit ${code})`));
+      }),
+    ),
+  };
+}
+
+/** Publishes a probe locally until the cloud has it: the bridge is connected and forwarding. */
+async function waitForwarding(localPort: number, cloudPort: number, auth: boolean): Promise<void> {
+  const cloud = await mqtt.connectAsync({ host: '127.0.0.1', port: cloudPort, reconnectPeriod: 0 });
+  let got = false;
+  cloud.on('message', () => (got = true));
+  await cloud.subscribeAsync('probe/#', { qos: 1 });
+  const local = await mqtt.connectAsync({ host: '127.0.0.1', port: localPort, reconnectPeriod: 0, ...(auth ? { username: 'bench', password: TOKEN } : {}) });
+  for (let i = 0; i < 100 && !got; i++) {
+    await local.publishAsync('probe/x', 'p', { qos: 1 });
+    await sleep(100);
+  }
+  await Promise.all([local.endAsync(), cloud.endAsync()]);
+  if (!got) throw new Error('bridge is not forwarding');
+}
+
+const lines = (n: number, tag: string): string => Array.from({ length: n }, (_, i) => `${tag}-${i}-${'x'.repeat(40)}`).join('\n') + '\n';
+
+type Kind = 'edgegate' | 'mosquitto';
+
+async function localBroker(kind: Kind, cloudPort: number): Promise<ServerProcess & { cleanup(): void }> {
+  if (kind === 'edgegate') {
+    const e = await spawnEdgegate({
+      // e.g. BENCH_EDGEGATE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the daemon.
+      nodeArgs: process.env.BENCH_EDGEGATE_NODE_ARGS?.split(' ').filter(Boolean),
+      config: {
+        log: { level: 'warn' },
+        auth: { jwt: { secret: SECRET } },
+        bridge: {
+          enabled: true,
+          url: `mqtt://127.0.0.1:${cloudPort}`,
+          clientId: 'bench-edgegate',
+          reconnect: { minSec: 0.1, maxSec: 1 },
+          topics: [{ pattern: 'bench/#', direction: 'out', qos: 1 }, { pattern: 'probe/#', direction: 'out', qos: 1 }],
+        },
+      },
+    });
+    return e;
+  }
+  const port = await freePort();
+  const m = await mosquitto('local-mosquitto', port, [
+    'persistence false',
+    // Its bridge queues in memory while the cloud is down; no bound, as edgegate's durable queue.
+    'max_queued_messages 0',
+    'max_queued_bytes 0',
+    'connection cloud',
+    `address 127.0.0.1:${cloudPort}`,
+    'clientid bench-mosquitto',
+    'restart_timeout 1 1',
+    'topic bench/# out 1',
+    'topic probe/# out 1',
+  ]);
+  return Object.assign(m, { cleanup: () => rmSync(m.dir, { recursive: true, force: true }) });
+}
+
+async function throughputRound(kind: Kind, r: number): Promise<number> {
+  const cloudPort = await freePort();
+  const cloudDir = mkdtempSync(join(tmpdir(), 'bench-cloud-'));
+  const cloud = await mosquitto('cloud', cloudPort, cloudConf(cloudDir));
+  const local = await localBroker(kind, cloudPort);
+  try {
+    await waitForwarding(local.port, cloudPort, kind === 'edgegate');
+    const id = `sub-${kind}-${r}`;
+    await createSession(cloudPort, id);
+    const sub = subscriber(cloudPort, id, MESSAGES, 120_000);
+    await sleep(300);
+    const t0 = performance.now();
+    const auth = kind === 'edgegate' ? ['-u', 'bench', '-P', TOKEN] : [];
+    await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(local.port), '-q', '1', '-t', 'bench/t', '-l', ...auth], lines(MESSAGES, `r${r}`));
+    const { endAt } = await sub.done;
+    return MESSAGES / ((endAt - t0) / 1000);
+  } finally {
+    await local.stop();
+    local.cleanup();
+    await cloud.stop();
+    rmSync(cloudDir, { recursive: true, force: true });
+  }
+}
+
+async function drainRound(kind: Kind, r: number): Promise<{ fillRate: number; drainRate: number; totalSec: number }> {
+  const cloudPort = await freePort();
+  const cloudDir = mkdtempSync(join(tmpdir(), 'bench-cloud-'));
+  let cloud = await mosquitto('cloud', cloudPort, cloudConf(cloudDir));
+  const local = await localBroker(kind, cloudPort);
+  try {
+    await waitForwarding(local.port, cloudPort, kind === 'edgegate');
+    const id = `drain-${kind}-${r}`;
+    await createSession(cloudPort, id);
+    await cloud.stop();
+    await sleep(500);
+    const f0 = performance.now();
+    const auth = kind === 'edgegate' ? ['-u', 'bench', '-P', TOKEN] : [];
+    await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(local.port), '-q', '1', '-t', 'bench/backlog', '-l', ...auth], lines(BACKLOG, `d${r}`));
+    const fillRate = BACKLOG / ((performance.now() - f0) / 1000);
+    const t0 = performance.now();
+    cloud = await mosquitto('cloud', cloudPort, cloudConf(cloudDir));
+    const sub = subscriber(cloudPort, id, BACKLOG, 300_000);
+    const { firstAt, endAt } = await sub.done;
+    return { fillRate, drainRate: BACKLOG / ((endAt - Math.min(firstAt || endAt, endAt)) / 1000), totalSec: (endAt - t0) / 1000 };
+  } finally {
+    await local.stop();
+    local.cleanup();
+    await cloud.stop();
+    rmSync(cloudDir, { recursive: true, force: true });
+  }
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
+
+async function main(): Promise<void> {
+  console.log(`bridge benchmark: ${MESSAGES} QoS 1 messages x ${ROUNDS} rounds each, backlog ${BACKLOG}; ${cpus().length} CPUs, node ${process.version}`);
+  const rates: Record<Kind, number[]> = { edgegate: [], mosquitto: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const kind of (r % 2 ? ['mosquitto', 'edgegate'] : ['edgegate', 'mosquitto']) as Kind[]) {
+      const rate = await throughputRound(kind, r);
+      rates[kind].push(rate);
+      console.log(`  round ${r + 1} ${kind.padEnd(9)} ${fmt(rate)} msg/s end to end`);
+    }
+  }
+  const drains: Record<Kind, Array<{ fillRate: number; drainRate: number; totalSec: number }>> = { edgegate: [], mosquitto: [] };
+  const drainRounds = Math.max(1, Math.min(ROUNDS, arg('drain-rounds', 1)));
+  for (let r = 0; r < drainRounds; r++) {
+    for (const kind of (r % 2 ? ['mosquitto', 'edgegate'] : ['edgegate', 'mosquitto']) as Kind[]) {
+      const d = await drainRound(kind, r);
+      drains[kind].push(d);
+      console.log(`  drain ${r + 1} ${kind.padEnd(9)} fill ${fmt(d.fillRate)} msg/s, drain ${fmt(d.drainRate)} msg/s (first to last), ${d.totalSec.toFixed(2)} s from cloud start`);
+    }
+  }
+  const e = median(rates.edgegate);
+  const m = median(rates.mosquitto);
+  const ed = median(drains.edgegate.map((d) => d.drainRate));
+  const md = median(drains.mosquitto.map((d) => d.drainRate));
+  const ef = median(drains.edgegate.map((d) => d.fillRate));
+  const mf = median(drains.mosquitto.map((d) => d.fillRate));
+  console.log('\n| measure (median) | edgegate (durable SQLite queue) | Mosquitto bridge (memory) | ratio |');
+  console.log('|---|---|---|---|');
+  console.log(`| QoS 1 end to end, ${MESSAGES} msgs | ${fmt(e)} msg/s | ${fmt(m)} msg/s | ${(e / m).toFixed(2)}x |`);
+  console.log(`| backlog fill while cloud down, ${BACKLOG} msgs | ${fmt(ef)} msg/s | ${fmt(mf)} msg/s | ${(ef / mf).toFixed(2)}x |`);
+  console.log(`| backlog drain, ${BACKLOG} msgs | ${fmt(ed)} msg/s | ${fmt(md)} msg/s | ${(ed / md).toFixed(2)}x |`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

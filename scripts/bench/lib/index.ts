@@ -1,0 +1,14 @@
+// Reusable pieces for benchmarks (scripts/bench/*.ts):
+//  - spawnEdgegate / spawnPlainAedes / spawnServer: servers in child processes on loopback
+//  - bundleEntry: plain-JS bundle of an entry point (no tsx loader in the measured process)
+//  - connectMany / connectOne / closeAll: many raw MQTT connections, CONNACK codes, timing
+//  - connectPacket / connackCode / encodeRemainingLength: MQTT 3.1.1 wire helpers
+//  - rssKiB / peakRssKiB / cpuTimeMs / measureCpu: /proc figures of a process
+//  - freePort
+export { bundleEntry, type Bundle } from './bundle.js';
+export { closeAll, connectMany, connectOne, type ConnectManyOptions, type ConnectManyResult } from './connectClients.js';
+export { freePort } from './freePort.js';
+export { connackCode, connectPacket, encodeRemainingLength, type ConnectFields } from './mqttWire.js';
+export { REPO_ROOT } from './paths.js';
+export { cpuTimeMs, formatMiB, measureCpu, peakRssKiB, rssKiB } from './procStats.js';
+export { EDGEGATE_CLI, spawnEdgegate, spawnPlainAedes, spawnServer, type EdgegateProcess, type ServerProcess, type SpawnEdgegateOptions, type SpawnServerOptions } from './spawnServer.js';

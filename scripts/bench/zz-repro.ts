@@ -1,0 +1,17 @@
+import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import Database from 'better-sqlite3';
+import { spawnEdgegate } from './lib/spawnServer.js';
+import { freePort } from './lib/freePort.js';
+const SECRET='s'; const b64=(x:any)=>Buffer.from(x).toString('base64url');
+const now=Math.floor(Date.now()/1000); const input=`${b64(JSON.stringify({alg:'HS256',typ:'JWT'}))}.${b64(JSON.stringify({sub:'b',exp:now+3600}))}`;
+const TOKEN=`${input}.${b64(createHmac('sha256',SECRET).update(input).digest())}`;
+const cloud = await freePort();
+const e = await spawnEdgegate({ config: { log:{level:'info'}, auth:{jwt:{secret:SECRET}}, bridge: { enabled:true, url:`mqtt://127.0.0.1:${cloud}`, topics:[{pattern:'bench/#',direction:'out',qos:1}] } } });
+const N=Number(process.argv[2] ?? 30000); const data=Array.from({length:N},(_,i)=>`m-${i}-${'x'.repeat(40)}`).join('\n')+'\n';
+const t0=performance.now();
+await new Promise<void>((res)=>{const p=spawn('mosquitto_pub',['-h','127.0.0.1','-p',String(e.port),'-q','1','-t','bench/t','-l','-u','b','-P',TOKEN, '-d'],{stdio:['pipe','pipe','inherit']}); let out=''; p.stdout!.on('data',(d)=>{out+=d; if(out.length>200000) out=out.slice(-100000)}); p.stdin!.end(data); p.once('exit',(c)=>{console.log('pub exit',c, out.split('\n').filter(l=>!/PUBLISH|PUBACK/.test(l)).slice(-10).join('\n')); res();});});
+console.log(Math.round(N/((performance.now()-t0)/1000)),'msg/s');
+const db = new Database(e.dataDir + '/edgegate.db', { readonly: true });
+console.log('rows', db.prepare('select count(*) n from bridge_outbox').get());
+await e.stop(); console.log(e.output().split('\n').filter(l=>/warn|error|bridge/i.test(l)).slice(-10).join('\n')); e.cleanup();

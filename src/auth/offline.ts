@@ -1,0 +1,115 @@
+// Offline verification, assembled for the daemon: the persisted time floor, the
+// persisted JWKS, the verified-token cache, revocations and failed-auth rate
+// limiting. createOfflineAuth() loads every persisted piece BEFORE the broker
+// listens (so a gateway rebooting without uplink verifies at once) and returns
+// the authenticator's ports plus the components to start before the broker.
+import type { GatewayClock } from '../clock/gatewayClock.js';
+import { ClockPersister } from '../clock/clockPersister.js';
+import { TimeFloorStore } from '../clock/timeFloorStore.js';
+import type { Component } from '../component.js';
+import type { GatewayConfig } from '../config/types.js';
+import { componentLogger, type Logger } from '../log.js';
+import type { StatusBoard } from '../ops/status.js';
+import type { Sqlite } from '../storage/database.js';
+import type { KeyRefreshPort, RateLimitPort, RevocationPort, TokenCachePort } from './authenticator.js';
+import { migrateAuth } from './authSchema.js';
+import { JwksKeySource } from './jwks.js';
+import { JwksStore } from './jwksStore.js';
+import type { KeyRing } from './keys.js';
+import { FailureRateLimiter } from './rateLimit.js';
+import { RevocationWatcher, type RevocationBrokerView } from './revocationWatcher.js';
+import { RevocationList, RevocationStore } from './revocations.js';
+import { TokenCache } from './tokenCache.js';
+
+export interface OfflineAuthContext {
+  config: GatewayConfig;
+  clock: GatewayClock;
+  logger: Logger;
+  status: StatusBoard;
+  keys: KeyRing;
+  database: Sqlite;
+}
+
+export interface OfflineAuth {
+  ports: { cache?: TokenCachePort; revocations: RevocationPort; rateLimit: RateLimitPort; keyRefresh: KeyRefreshPort };
+  /** Components to start before the broker (so they stop after it). */
+  components(broker: RevocationBrokerView): Component[];
+}
+
+/** Runs `fn` against the database; on failure logs clearly and returns undefined (memory-only operation). */
+function tryStorage<T>(log: Logger, what: string, fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch (err) {
+    log.error({ err: (err as Error).message }, `${what}: database unusable; continuing from memory`);
+    return undefined;
+  }
+}
+
+export async function createOfflineAuth(ctx: OfflineAuthContext): Promise<OfflineAuth> {
+  const { config, clock, keys } = ctx;
+  const log = componentLogger(ctx.logger, 'offline-auth');
+  const db = tryStorage(log, 'auth tables', () => (migrateAuth(ctx.database), ctx.database));
+
+  // 1. The time floor first: every later check of a token's time depends on it.
+  const floorStore = tryStorage(log, 'clock floor', () => new TimeFloorStore(ctx.database));
+  const persister = floorStore ? new ClockPersister(clock, floorStore, config.clock.persistIntervalSec, componentLogger(ctx.logger, 'clock')) : undefined;
+  persister?.loadFloor();
+
+  // 2. The token cache (filled from disk after the JWKS keys are back in the ring).
+  const cacheCfg = config.auth.cache;
+  const cache = cacheCfg.enabled
+    ? new TokenCache(
+        db,
+        clock,
+        { maxEntries: cacheCfg.maxEntries, negativeTtlSec: cacheCfg.negativeTtlSec, clockToleranceSec: config.auth.jwt.clockToleranceSec },
+        componentLogger(ctx.logger, 'token-cache'),
+      )
+    : undefined;
+  const isTrusted = (keyId: string): boolean => keys.has(keyId);
+
+  // 3. The persisted JWKS, before any network call.
+  const jwks = new JwksKeySource({
+    config: config.auth.jwt.jwks,
+    keys,
+    clock,
+    store: db ? new JwksStore(db) : undefined,
+    logger: componentLogger(ctx.logger, 'jwks'),
+    onKeysChanged: () => cache?.dropUntrusted(isTrusted),
+  });
+  await jwks.loadPersisted();
+  const loaded = cache?.load(isTrusted) ?? 0;
+  if (loaded > 0) log.info({ entries: loaded }, 'loaded the persisted token cache');
+
+  // 4. Revocations and the rate limiter.
+  const revocations = new RevocationList();
+  const revocationStore = db ? new RevocationStore(db) : undefined;
+  const rateLimit = new FailureRateLimiter(config.auth.rateLimit, clock, componentLogger(ctx.logger, 'rate-limit'));
+
+  ctx.status.register('auth', () => ({
+    persistent: db !== undefined,
+    cache: cache?.size() ?? null,
+    jwks: jwks.enabled ? jwks.status() : null,
+    revocations: revocations.size(),
+    rateLimit: rateLimit.status(),
+  }));
+
+  return {
+    ports: { cache, revocations, rateLimit, keyRefresh: jwks },
+    components(broker) {
+      const watcher = new RevocationWatcher({
+        store: revocationStore,
+        list: revocations,
+        clock,
+        logger: componentLogger(ctx.logger, 'revocations'),
+        pollIntervalSec: config.auth.revocation.pollIntervalSec,
+        clockToleranceSec: config.auth.jwt.clockToleranceSec,
+        topic: config.auth.revocation.topic,
+        broker,
+        knownPayloads: () => cache?.payloads() ?? [],
+      });
+      watcher.loadNow();
+      return [persister, cache, jwks, watcher].filter((c): c is NonNullable<typeof c> => c !== undefined);
+    },
+  };
+}

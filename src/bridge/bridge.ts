@@ -1,0 +1,325 @@
+// The cloud bridge: one uplink connection with an explicit state machine
+//   stopped → connecting → connected → waiting (backoff) → connecting → … → stopping → stopped
+// Local publishes matching `out` rules go through the durable outbox (QoS 1) or
+// straight to the cloud (QoS 0 while connected); cloud messages on `in` rules are
+// republished locally as source 'bridge', which the interceptor never sends back.
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import type { TimerHandle } from '../clock/timeSource.js';
+import type { PublishInterceptor, PublishOrigin } from '../broker/broker.js';
+import type { BridgeConfig } from '../config/types.js';
+import { ConfigError, errorMessage } from '../errors.js';
+import type { Component } from '../component.js';
+import type { DaemonContext } from '../daemon.js';
+import { componentLogger, type Logger } from '../log.js';
+import { DecorrelatedJitterBackoff } from './backoff.js';
+import { DropLog } from './dropLog.js';
+import { Outbox, type OutboxMessage } from './outbox.js';
+import { TopicRules } from './rules.js';
+import { OutboxSender } from './sender.js';
+import { UplinkCredentialSource } from './uplinkCredentials.js';
+import { attemptOptions, bridgeModeOnConnect, loadUplinkTls, type UplinkTls } from './uplinkOptions.js';
+
+type PublishPacket = Parameters<PublishInterceptor>[0];
+
+export type BridgeState = 'stopped' | 'connecting' | 'connected' | 'waiting' | 'stopping';
+
+/** The origin source of messages the bridge brings in from the cloud. */
+export const BRIDGE_SOURCE = 'bridge';
+
+/** Renew the self-signed JWT this long before it expires (reconnect with a fresh one). */
+const RENEW_MARGIN_SEC = 60;
+
+export class Bridge implements Component {
+  readonly name = 'bridge';
+  private state: BridgeState = 'stopped';
+  private readonly log: Logger;
+  private readonly config: BridgeConfig;
+  private rules!: TopicRules;
+  private outbox!: Outbox;
+  private sender!: OutboxSender;
+  private credentials!: UplinkCredentialSource;
+  private backoff!: DecorrelatedJitterBackoff;
+  private drops!: DropLog;
+  private tls!: UplinkTls;
+  private client?: MqttClient;
+  private generation = 0;
+  private bridgeMode = true;
+  private renewing = false;
+  private reconnectTimer?: TimerHandle;
+  private renewTimer?: TimerHandle;
+  private ttlTimer?: TimerHandle;
+  private connectedSince?: number;
+  private lastError?: string;
+  private readonly remoteStateTopic: string;
+
+  constructor(private readonly ctx: DaemonContext, readonly clientId: string) {
+    this.config = ctx.config.bridge;
+    this.log = componentLogger(ctx.logger, 'bridge');
+    // With several rules, the first rule's remotePrefix places the state topic.
+    this.remoteStateTopic = `${this.config.topics[0]?.remotePrefix ?? ''}edgegate/${clientId}/state`;
+  }
+
+  async start(): Promise<void> {
+    const { config, ctx } = this;
+    if (!/^(mqtts?|wss?):\/\//.test(config.url)) throw ConfigError.at('bridge.url', 'an mqtt://, mqtts://, ws:// or wss:// URL is required when bridge.enabled is true');
+    this.rules = new TopicRules(config.topics);
+    this.tls = loadUplinkTls(config.tls);
+    this.credentials = new UplinkCredentialSource(config, this.clientId, () => ctx.clock.now());
+    this.credentials.load();
+    this.backoff = new DecorrelatedJitterBackoff(config.reconnect.minSec * 1000, Math.max(config.reconnect.minSec, config.reconnect.maxSec) * 1000);
+    this.drops = new DropLog(this.log, ctx.metrics, () => ctx.clock.monotonic());
+    this.outbox = new Outbox(ctx.database, {
+      ...config.queue,
+      nowMs: () => ctx.clock.now(),
+      // With synchronous=FULL each commit is an fsync: gather a little longer.
+      commitDelayMs: config.queue.sync === 'full' ? 2 : 0,
+      onDrop: (reason, n, bytes) => this.drops.record(reason, n, bytes),
+      onCommitted: (rows, droppedThrough) => {
+        this.updateQueueMetrics();
+        this.sender.committed(rows, droppedThrough);
+      },
+      onError: (err) => this.log.error({ err: errorMessage(err) }, 'bridge queue write failed'),
+    });
+    this.sender = new OutboxSender(this.outbox, config.maxInflight, () => ctx.metrics.bridgeForwarded.inc({ direction: 'out' }), () => ctx.clock.now());
+    if (!ctx.persistent) this.log.error('database is in memory: the bridge queue will not survive a restart');
+    if (this.outbox.messages > 0) this.log.info({ messages: this.outbox.messages, bytes: this.outbox.bytes }, 'bridge backlog from a previous run will be sent first');
+    ctx.broker.addPublishInterceptor((packet, origin) => this.intercept(packet, origin));
+    ctx.status.register('bridge', () => this.status());
+    this.updateQueueMetrics();
+    ctx.metrics.bridgeConnected.set(0);
+    if (config.queue.ttlSec > 0) {
+      this.ttlTimer = ctx.clock.setInterval(Math.min(60, Math.max(1, config.queue.ttlSec / 4)) * 1000, () => this.outbox.expireOld());
+    }
+    await this.publishLocalState('offline');
+    this.state = 'waiting';
+    void this.connect();
+  }
+
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'stopping';
+    this.reconnectTimer?.cancel();
+    this.renewTimer?.cancel();
+    this.ttlTimer?.cancel();
+    // From here every queued message commits at once: nothing waits in memory.
+    this.outbox.close();
+    const client = this.client;
+    if (client?.connected) {
+      await this.settle(client, 1000);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, 1000);
+        client.publish(this.remoteStateTopic, 'offline', { qos: 1, retain: true }, () => (clearTimeout(t), resolve()));
+      });
+    }
+    this.generation++;
+    this.sender.detach();
+    if (client) await this.end(client, 1000);
+    this.client = undefined;
+    this.ctx.metrics.bridgeConnected.set(0);
+    await this.publishLocalState('offline');
+    this.drops.emit();
+    this.updateQueueMetrics();
+    this.state = 'stopped';
+    this.log.info({ queued: this.outbox.messages }, 'bridge stopped');
+  }
+
+  /** Local publish path (runs before the sensor's PUBACK): map, then queue durably or send. */
+  private intercept(packet: PublishPacket, origin: PublishOrigin): Promise<void> | void {
+    if (origin.kind === 'internal' && origin.source === BRIDGE_SOURCE) return; // came from the cloud: never back
+    // Even once stopped (the broker stops after the bridge), QoS 1 rows are still
+    // committed (synchronously) before the PUBACK, and sent after the next start.
+    const mapped = this.rules.mapOut(packet.topic);
+    if (!mapped) return;
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload ?? '');
+    const qos: 0 | 1 = Math.min(packet.qos ?? 0, mapped.qos) >= 1 ? 1 : 0;
+    const message: OutboxMessage = { topic: mapped.topic, payload, qos, retain: packet.retain === true };
+    if (qos === 1) return this.outbox.enqueue(message);
+    if (this.state === 'connected' && this.client && (this.outbox.messages === 0 || !this.config.queue.qos0)) {
+      this.client.publish(message.topic, payload, { qos: 0, retain: message.retain });
+      this.ctx.metrics.bridgeForwarded.inc({ direction: 'out' });
+      return;
+    }
+    if (this.config.queue.qos0) return this.outbox.enqueue(message);
+    this.drops.record('offline', 1, payload.length);
+  }
+
+  /** Cloud → local, on an `in`/`both` rule; the cloud's PUBACK waits for the local publish. */
+  private async fromCloud(packet: IPublishPacket): Promise<void> {
+    const mapped = this.rules.mapIn(packet.topic);
+    if (!mapped) {
+      this.log.debug({ topic: packet.topic }, 'cloud message matches no in rule: ignored');
+      return;
+    }
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload ?? '');
+    const qos: 0 | 1 = Math.min(packet.qos, mapped.qos) >= 1 ? 1 : 0;
+    await this.ctx.broker.publishInternal({ topic: mapped.topic, payload, qos, retain: packet.retain === true }, BRIDGE_SOURCE);
+    this.ctx.metrics.bridgeForwarded.inc({ direction: 'in' });
+  }
+
+  private async connect(): Promise<void> {
+    if (this.state !== 'waiting') return;
+    this.setState('connecting');
+    let credentials;
+    try {
+      credentials = await this.credentials.next();
+    } catch (err) {
+      this.lastError = errorMessage(err);
+      this.log.error({ err: this.lastError }, 'cannot build uplink credentials');
+      return this.scheduleReconnect();
+    }
+    if ((this.state as BridgeState) !== 'connecting') return; // stopped meanwhile
+    const generation = ++this.generation;
+    const options = attemptOptions({ config: this.config, clientId: this.clientId, tls: this.tls, credentials, remoteStateTopic: this.remoteStateTopic, bridgeMode: this.bridgeMode });
+    const client = mqtt.connect(this.config.url, options);
+    if (this.bridgeMode && this.config.protocolVersion === 4) bridgeModeOnConnect(client);
+    this.client = client;
+    client.handleMessage = (packet, done) => {
+      this.fromCloud(packet).then(
+        () => done(),
+        (err) => {
+          this.log.warn({ err: errorMessage(err), topic: packet.topic }, 'could not republish a cloud message locally');
+          done();
+        },
+      );
+    };
+    client.on('connect', (connack) => {
+      if (generation === this.generation) this.onConnected(client, connack.sessionPresent === true);
+    });
+    client.on('error', (err: Error & { code?: unknown }) => {
+      if (generation !== this.generation) return;
+      this.lastError = errorMessage(err);
+      // CONNACK 1 "unacceptable protocol version": the cloud does not know bridge mode; retry without it.
+      if (err.code === 1 && this.bridgeMode && this.config.protocolVersion === 4) {
+        this.bridgeMode = false;
+        this.log.warn('cloud refused the bridge protocol flag; using plain MQTT 3.1.1 (both-direction echoes are then possible)');
+      }
+      this.log.debug({ err: this.lastError, code: err.code }, 'uplink error');
+    });
+    let closed = false;
+    client.on('close', () => {
+      if (closed || generation !== this.generation) return;
+      closed = true;
+      this.onClosed(client);
+    });
+    client.connect();
+  }
+
+  private onConnected(client: MqttClient, sessionPresent: boolean): void {
+    if (this.state !== 'connecting') return;
+    this.setState('connected');
+    this.connectedSince = this.ctx.clock.now();
+    this.lastError = undefined;
+    this.backoff.reset();
+    this.ctx.metrics.bridgeConnected.set(1);
+    this.log.info({ url: this.config.url, clientId: this.clientId, sessionPresent, backlog: this.outbox.messages }, 'connected to the cloud');
+    const subs = this.rules.remoteSubscriptions();
+    if (subs.size > 0) {
+      const v5 = this.config.protocolVersion === 5;
+      const both = new Set(this.rules.rules.filter((r) => r.direction === 'both').map((r) => r.remotePrefix + r.pattern));
+      const map = Object.fromEntries(
+        [...subs].map(([filter, qos]) => [filter, v5 ? { qos, nl: both.has(filter), rap: true } : { qos }]),
+      );
+      client.subscribe(map, (err, granted) => {
+        if (err) this.log.warn({ err: errorMessage(err) }, 'cloud subscription failed');
+        const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);
+        if (refused.length > 0) this.log.warn({ refused }, 'cloud refused subscriptions');
+      });
+    }
+    client.publish(this.remoteStateTopic, 'online', { qos: 1, retain: true });
+    void this.publishLocalState('online');
+    this.outbox.expireOld();
+    this.sender.attach((row, done) => client.publish(row.topic, row.payload, { qos: row.qos, retain: row.retain }, (err) => done(err)));
+    this.scheduleRenewal();
+  }
+
+  private onClosed(client: MqttClient): void {
+    const wasConnected = this.state === 'connected';
+    this.renewTimer?.cancel();
+    this.sender.detach();
+    client.removeAllListeners('connect');
+    client.end(true);
+    if (this.client === client) this.client = undefined;
+    if (wasConnected) {
+      this.connectedSince = undefined;
+      this.ctx.metrics.bridgeConnected.set(0);
+      void this.publishLocalState('offline');
+      if (!this.renewing) this.log.warn({ err: this.lastError, queued: this.outbox.messages }, 'cloud connection lost');
+    } else {
+      this.log.warn({ err: this.lastError, url: this.config.url }, 'cannot connect to the cloud');
+    }
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.state === 'stopping' || this.state === 'stopped') return;
+    const delayMs = this.renewing ? 0 : this.backoff.next();
+    this.renewing = false;
+    this.setState('waiting');
+    this.reconnectTimer = this.ctx.clock.setTimer(delayMs, () => void this.connect());
+  }
+
+  /** A self-signed JWT must be replaced before it expires: reconnect with a fresh one. */
+  private scheduleRenewal(): void {
+    if (!this.credentials.usesJwt) return;
+    const ttl = this.config.jwt.ttlSec;
+    const renewInSec = Math.max(ttl / 2, ttl - RENEW_MARGIN_SEC);
+    this.renewTimer = this.ctx.clock.setTimer(renewInSec * 1000, () => {
+      const client = this.client;
+      if (this.state !== 'connected' || !client) return;
+      this.log.info('renewing the uplink JWT: reconnecting');
+      this.renewing = true;
+      client.end(false);
+    });
+  }
+
+  /** Waits (bounded) until nothing is in flight, to leave fewer duplicates behind. */
+  private async settle(client: MqttClient, ms: number): Promise<void> {
+    const until = Date.now() + ms;
+    while (this.sender.inFlight > 0 && client.connected && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  private end(client: MqttClient, ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const t = setTimeout(() => {
+        client.end(true);
+        resolve();
+      }, ms);
+      client.end(false, {}, () => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  private async publishLocalState(state: 'online' | 'offline'): Promise<void> {
+    if (!this.config.stateTopic) return;
+    try {
+      await this.ctx.broker.publishInternal({ topic: this.config.stateTopic, payload: Buffer.from(state), qos: 1, retain: true }, BRIDGE_SOURCE);
+    } catch (err) {
+      this.log.debug({ err: errorMessage(err) }, 'could not publish the local bridge state');
+    }
+  }
+
+  private setState(next: BridgeState): void {
+    if (next !== this.state) this.log.debug({ from: this.state, to: next }, 'bridge state');
+    this.state = next;
+  }
+
+  private updateQueueMetrics(): void {
+    this.ctx.metrics.bridgeQueueMessages.set(this.outbox.messages);
+    this.ctx.metrics.bridgeQueueBytes.set(this.outbox.bytes);
+  }
+
+  private status(): Record<string, unknown> {
+    return {
+      state: this.state,
+      url: this.config.url.replace(/\/\/[^@/]*@/, '//'),
+      clientId: this.clientId,
+      connectedSince: this.connectedSince ? new Date(this.connectedSince).toISOString() : null,
+      lastError: this.lastError ?? null,
+      queue: { messages: this.outbox.messages, bytes: this.outbox.bytes, durable: this.ctx.persistent, inflight: this.sender.inFlight },
+      remoteStateTopic: this.remoteStateTopic,
+    };
+  }
+}

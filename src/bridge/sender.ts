@@ -1,0 +1,139 @@
+// Moves rows from the outbox to the cloud while connected: oldest first, at most
+// maxInflight unacknowledged. A row is deleted only when the cloud acknowledged
+// it; after a disconnect everything still in the table is sent again from the
+// oldest row (duplicates are possible, loss is not: MQTT QoS 1 "at least once").
+import type { Outbox, OutboxRow } from './outbox.js';
+
+export type PublishRow = (row: OutboxRow, done: (err?: Error) => void) => void;
+
+/** Rows read from SQLite per query. */
+const READ_BATCH = 512;
+/** Rows held in memory ahead of sending; beyond that they are re-read from SQLite. */
+const BUFFER_MAX = 4096;
+
+export class OutboxSender {
+  private buffer: OutboxRow[] = [];
+  /** Index of the next row of `buffer` to send (avoids O(n) shifts). */
+  private head = 0;
+  /** Highest id read into the buffer (or sent). */
+  private readThrough = 0;
+  /** True when every committed row with id > readThrough is known to be absent. */
+  private caughtUp = false;
+  private inflight = 0;
+  private generation = 0;
+  private publish?: PublishRow;
+  private pumping = false;
+  private pumpScheduled = false;
+
+  constructor(
+    private readonly outbox: Outbox,
+    private readonly maxInflight: number,
+    private readonly onDelivered: (row: OutboxRow) => void,
+    private readonly nowMs: () => number,
+  ) {}
+
+  get inFlight(): number {
+    return this.inflight;
+  }
+
+  /** Connected: start sending from the oldest row. */
+  attach(publish: PublishRow): void {
+    this.reset();
+    this.publish = publish;
+    this.pump();
+  }
+
+  /** Disconnected: forget what was in flight (it stays in the table), commit pending deletions. */
+  detach(): void {
+    this.reset();
+    this.publish = undefined;
+    this.outbox.flush();
+  }
+
+  /** Called by the outbox after each commit. */
+  committed(rows: OutboxRow[], droppedThroughId: number): void {
+    if (droppedThroughId > 0 && this.buffer.length > this.head) {
+      this.buffer = this.buffer.slice(this.head).filter((r) => r.id > droppedThroughId);
+      this.head = 0;
+    }
+    if (this.caughtUp && this.publish) {
+      if (this.head > 1024) {
+        this.buffer = this.buffer.slice(this.head);
+        this.head = 0;
+      }
+      for (const row of rows) {
+        if (row.id <= this.readThrough) continue;
+        if (this.buffer.length - this.head >= BUFFER_MAX) {
+          this.caughtUp = false; // the rest is read back from SQLite later
+          break;
+        }
+        this.buffer.push(row);
+        this.readThrough = row.id;
+      }
+    }
+    this.pump();
+  }
+
+  pump(): void {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      const now = this.nowMs();
+      while (this.publish && this.inflight < this.maxInflight) {
+        if (this.head >= this.buffer.length) {
+          this.buffer = [];
+          this.head = 0;
+          if (this.caughtUp) break;
+          const rows = this.outbox.read(this.readThrough, READ_BATCH);
+          if (rows.length < READ_BATCH) this.caughtUp = true;
+          if (rows.length === 0) break;
+          this.buffer = rows;
+          this.readThrough = rows[rows.length - 1].id;
+        }
+        const row = this.buffer[this.head++];
+        if (this.outbox.isExpired(row, now)) {
+          this.outbox.expired(row);
+          continue;
+        }
+        this.send(row);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /**
+   * PUBACKs arrive in bursts: refill the window once per event-loop turn, so the
+   * next publishes leave in one socket write (mqtt-packet corks until nextTick).
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      this.pump();
+    });
+  }
+
+  private send(row: OutboxRow): void {
+    const generation = this.generation;
+    this.inflight++;
+    this.publish!(row, (err) => {
+      if (generation !== this.generation) return; // a previous connection's late callback
+      this.inflight--;
+      if (err) return; // the connection is failing; the row is sent again after reconnecting
+      this.outbox.ack(row);
+      this.onDelivered(row);
+      this.schedulePump();
+    });
+  }
+
+  private reset(): void {
+    this.generation++;
+    this.buffer = [];
+    this.head = 0;
+    this.readThrough = 0;
+    this.caughtUp = false;
+    this.inflight = 0;
+  }
+}

@@ -1,0 +1,73 @@
+// `edgegate token revoke|unrevoke|revocations`: edit the revocation list in the
+// daemon's database. A running daemon applies a change within
+// auth.revocation.pollIntervalSec (default 2 s): clients holding a revoked token
+// are disconnected and refused from then on (JWT_REVOKED).
+import { join } from 'node:path';
+import { migrateAuth } from '../auth/authSchema.js';
+import { RevocationStore, type RevocationKind } from '../auth/revocations.js';
+import { ensureDataDir } from '../storage/dataDir.js';
+import { DATABASE_FILE, openDatabase, type Sqlite } from '../storage/database.js';
+import { configOrExit, failAndExit } from './common.js';
+
+export interface RevokeOptions {
+  jti?: string;
+  sub?: string;
+  reason?: string;
+}
+
+function target(opts: RevokeOptions): { kind: RevocationKind; value: string } {
+  if ((opts.jti === undefined) === (opts.sub === undefined)) throw new Error('give exactly one of --jti ID or --sub SUBJECT');
+  return opts.jti !== undefined ? { kind: 'jti', value: opts.jti } : { kind: 'sub', value: opts.sub! };
+}
+
+async function withStore<T>(fn: (store: RevocationStore) => T): Promise<T> {
+  const config = await configOrExit();
+  let db: Sqlite | undefined;
+  try {
+    db = openDatabase(join(ensureDataDir(config.dataDir), DATABASE_FILE));
+    migrateAuth(db);
+    return fn(new RevocationStore(db));
+  } finally {
+    db?.close();
+  }
+}
+
+export async function tokenRevoke(opts: RevokeOptions): Promise<void> {
+  try {
+    const { kind, value } = target(opts);
+    const added = await withStore((s) => s.revoke(kind, value, opts.reason ?? '', Date.now()));
+    process.stdout.write(`${added ? 'revoked' : 'already revoked (reason updated)'}: ${kind} ${value}\n`);
+  } catch (err) {
+    failAndExit(err);
+  }
+}
+
+export async function tokenUnrevoke(opts: RevokeOptions): Promise<void> {
+  try {
+    const { kind, value } = target(opts);
+    const removed = await withStore((s) => s.unrevoke(kind, value));
+    process.stdout.write(`${removed ? 'unrevoked' : 'was not revoked'}: ${kind} ${value}\n`);
+  } catch (err) {
+    failAndExit(err);
+  }
+}
+
+export async function tokenRevocations(opts: { json?: boolean }): Promise<void> {
+  try {
+    const list = await withStore((s) => s.list());
+    if (opts.json) {
+      process.stdout.write(JSON.stringify(list.map((r) => ({ ...r, revokedAt: new Date(r.revokedAtMs).toISOString() })), null, 2) + '\n');
+      return;
+    }
+    if (list.length === 0) {
+      process.stdout.write('no revocations\n');
+      return;
+    }
+    for (const r of list) {
+      const expiry = r.kind === 'sub' ? 'until unrevoked' : r.latestExpSec === null ? 'until its token is seen and expires' : r.latestExpSec >= 1e15 ? 'never (token has no exp)' : `after ${new Date(r.latestExpSec * 1000).toISOString()}`;
+      process.stdout.write(`${r.kind}\t${r.value}\trevoked ${new Date(r.revokedAtMs).toISOString()}\tkept ${expiry}${r.reason ? `\treason: ${r.reason}` : ''}\n`);
+    }
+  } catch (err) {
+    failAndExit(err);
+  }
+}

@@ -1,0 +1,32 @@
+// Gauges that mirror state are set from the health report at every scrape, so
+// /metrics and /healthz always agree (components may also set them as things
+// happen; the report is the single source of truth either way).
+import type { HealthReport } from './health.js';
+import type { Metrics } from './metrics.js';
+
+function record(value: unknown): Record<string, unknown> | undefined {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
+}
+
+export function refreshGaugesFromReport(metrics: Metrics, report: HealthReport, serving: boolean): void {
+  metrics.healthy.set(report.healthy && serving ? 1 : 0);
+  metrics.clientsConnected.set(report.clientsConnected);
+
+  const bridge = report.bridge;
+  metrics.bridgeConnected.set(bridge.enabled !== false && bridge.state === 'connected' ? 1 : 0);
+  const queue = record(bridge.queue);
+  if (typeof queue?.messages === 'number') metrics.bridgeQueueMessages.set(queue.messages);
+  if (typeof queue?.bytes === 'number') metrics.bridgeQueueBytes.set(queue.bytes);
+
+  const ports = record(report.serial)?.ports;
+  if (Array.isArray(ports)) {
+    for (const p of ports) {
+      const port = record(p);
+      if (port && typeof port.name === 'string' && typeof port.state === 'string') metrics.serialPortOpen.set({ port: port.name }, port.state === 'open' ? 1 : 0);
+    }
+  }
+
+  const clock = record(report.clock);
+  if (typeof clock?.offsetSec === 'number') metrics.clockOffsetSeconds.set(clock.offsetSec);
+  if (typeof clock?.status === 'string') metrics.clockSynchronized.set(clock.status === 'synced' ? 1 : 0);
+}

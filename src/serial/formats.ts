@@ -1,0 +1,85 @@
+// Turns one framed line into an MQTT payload according to the port's format:
+//  json: the line must be JSON; published compact (insignificant whitespace removed,
+//        numbers and strings kept exactly as the device wrote them)
+//  kv:   `t=21.5 h=40 ok=true` → {"t":21.5,"h":40,"ok":true}
+//  text: the line's bytes as they are
+// A line that does not parse yields a stable reason code instead of a payload.
+
+export type LineFormat = 'json' | 'kv' | 'text';
+export type ParseFailure = 'SERIAL_INVALID_UTF8' | 'SERIAL_INVALID_JSON' | 'SERIAL_INVALID_KV';
+export type FormatResult = { ok: true; payload: Buffer } | { ok: false; reason: ParseFailure };
+
+// fatal: a line with invalid UTF-8 (line noise) is rejected rather than "repaired" with U+FFFD.
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+export function formatLine(format: LineFormat, line: Buffer): FormatResult {
+  if (format === 'text') return { ok: true, payload: Buffer.from(line) };
+  let text: string;
+  try {
+    text = utf8.decode(line);
+  } catch {
+    return { ok: false, reason: 'SERIAL_INVALID_UTF8' };
+  }
+  if (format === 'json') {
+    const compact = compactJson(text);
+    return compact === undefined ? { ok: false, reason: 'SERIAL_INVALID_JSON' } : { ok: true, payload: Buffer.from(compact, 'utf8') };
+  }
+  const object = parseKeyValues(text);
+  return object === undefined ? { ok: false, reason: 'SERIAL_INVALID_KV' } : { ok: true, payload: Buffer.from(JSON.stringify(object), 'utf8') };
+}
+
+/** The JSON text without insignificant whitespace, or undefined when it is not JSON. */
+export function compactJson(text: string): string | undefined {
+  try {
+    JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (!/[ \t\r\n]/.test(text)) return text;
+  // Valid JSON, so the only whitespace that matters is inside strings.
+  let out = '';
+  let runStart = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) {
+      inString = true;
+    } else if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) {
+      out += text.slice(runStart, i);
+      runStart = i + 1;
+    }
+  }
+  return out + text.slice(runStart);
+}
+
+// A JSON number (with an optional leading "+"). Integers with leading zeros such as
+// serial numbers ("id=00123") stay strings so nothing is lost.
+const NUMBER = /^[-+]?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?$/;
+
+/** `k=v` pairs separated by spaces or tabs; undefined when a token is not `key=value`. */
+export function parseKeyValues(text: string): Record<string, unknown> | undefined {
+  // A prototype-less object: a key named "__proto__" is just a key.
+  const out = Object.create(null) as Record<string, unknown>;
+  let pairs = 0;
+  for (const token of text.split(/[ \t]+/)) {
+    if (token === '') continue;
+    const eq = token.indexOf('=');
+    if (eq <= 0) return undefined;
+    out[token.slice(0, eq)] = typedValue(token.slice(eq + 1));
+    pairs++;
+  }
+  return pairs > 0 ? out : undefined;
+}
+
+function typedValue(value: string): unknown {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  if (NUMBER.test(value)) {
+    const n = Number(value);
+    if (Number.isFinite(n)) return n;
+  }
+  return value;
+}

@@ -1,0 +1,144 @@
+// One serial.ports[] entry as a daemon component: device bytes → lines → payloads
+// → local publishes under the source `serial:<name>` (interceptors, so the bridge,
+// retained messages and subscribers all apply), and commandTopic → device.
+import type { AedesPublishPacket } from 'aedes';
+import type { GatewayClock } from '../clock/gatewayClock.js';
+import type { Component } from '../component.js';
+import type { SerialPortConfig } from '../config/types.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Metrics } from '../ops/metrics.js';
+import type { InternalPacket } from '../broker/broker.js';
+import { CommandWriter } from './commands.js';
+import { formatLine } from './formats.js';
+import { LineFramer } from './lineFramer.js';
+import { ParseFailureLog } from './parseFailureLog.js';
+import { expandTopic } from './portConfig.js';
+import { PublishQueue } from './publishQueue.js';
+import { ReopeningSerialPort, type SerialStreamFactory } from './serialPort.js';
+
+/** What a serial sensor needs of the broker. */
+export interface SerialBroker {
+  publishInternal(message: InternalPacket, source: string): Promise<void>;
+  subscribeInternal(filter: string, handler: (packet: AedesPublishPacket) => void): () => void;
+}
+
+export interface SerialSensorDeps {
+  broker: SerialBroker;
+  clock: GatewayClock;
+  logger: Logger;
+  metrics: Metrics;
+  factory: SerialStreamFactory;
+}
+
+export class SerialSensor implements Component {
+  readonly name: string;
+  readonly topic: string;
+  readonly commandTopic: string;
+  private readonly port: ReopeningSerialPort;
+  private readonly framer: LineFramer;
+  private readonly queue: PublishQueue;
+  private readonly failures: ParseFailureLog;
+  private readonly commands?: CommandWriter;
+  private readonly source: string;
+  readonly counts = { published: 0, invalid: 0, oversized: 0, publishFailed: 0, commandsWritten: 0, commandsDropped: 0 };
+
+  constructor(private readonly config: SerialPortConfig, private readonly deps: SerialSensorDeps) {
+    this.name = `serial:${config.name}`;
+    this.source = `serial:${config.name}`;
+    this.topic = expandTopic(config.topic, config.name);
+    this.commandTopic = config.commandTopic ? expandTopic(config.commandTopic, config.name) : '';
+    const m = deps.metrics;
+    const label = config.name;
+    const linesPublished = m.serialLines.labels(label, 'published');
+    const linesInvalid = m.serialLines.labels(label, 'invalid');
+    const linesOversized = m.serialLines.labels(label, 'oversized');
+    const open = m.serialPortOpen.labels(label);
+    open.set(0);
+    this.failures = new ParseFailureLog(deps.clock, deps.logger);
+    this.framer = new LineFramer(config.delimiter, config.maxLineBytes);
+    const sink = {
+      line: (line: Buffer): void => {
+        const result = formatLine(config.format, line);
+        if (result.ok) {
+          this.queue.enqueue(result.payload);
+          return;
+        }
+        this.counts.invalid++;
+        linesInvalid.inc();
+        this.failures.failed(result.reason, line);
+      },
+      oversized: (): void => {
+        this.counts.oversized++;
+        linesOversized.inc();
+        this.failures.failed('SERIAL_LINE_TOO_LONG');
+      },
+    };
+    this.port = new ReopeningSerialPort(config, {
+      clock: deps.clock,
+      logger: deps.logger,
+      factory: deps.factory,
+      handlers: {
+        data: (chunk) => this.framer.push(chunk, sink),
+        lost: () => this.framer.reset(),
+        stateChanged: (state) => open.set(state === 'open' ? 1 : 0),
+      },
+    });
+    this.queue = new PublishQueue({
+      publish: (payload) => deps.broker.publishInternal({ topic: this.topic, payload, qos: config.qos, retain: config.retain }, this.source),
+      published: () => {
+        this.counts.published++;
+        linesPublished.inc();
+      },
+      failed: (err) => {
+        this.counts.publishFailed++;
+        deps.logger.debug({ err: errorMessage(err) }, 'serial line could not be published');
+      },
+      pause: () => this.port.pause(),
+      resume: () => this.port.resume(),
+    });
+    if (this.commandTopic) {
+      const written = m.serialCommands.labels(label, 'written');
+      const dropped = m.serialCommands.labels(label, 'dropped');
+      this.commands = new CommandWriter(this.commandTopic, config.delimiter, {
+        broker: deps.broker,
+        target: this.port,
+        logger: deps.logger,
+        counters: {
+          written: () => (this.counts.commandsWritten++, written.inc()),
+          dropped: () => (this.counts.commandsDropped++, dropped.inc()),
+        },
+      });
+    }
+  }
+
+  async start(): Promise<void> {
+    this.commands?.start();
+    // Not awaited: a missing device is normal and must not hold up the daemon.
+    this.port.start();
+  }
+
+  async stop(): Promise<void> {
+    this.commands?.stop();
+    await this.port.stop();
+    this.framer.reset();
+    // Lines already read go out while the broker is still up (it stops after us).
+    await this.queue.drain();
+  }
+
+  status(): Record<string, unknown> {
+    const c = this.counts;
+    return {
+      name: this.config.name,
+      path: this.config.path,
+      state: this.port.getState(),
+      format: this.config.format,
+      topic: this.topic,
+      commandTopic: this.commandTopic || null,
+      lines: { published: c.published, invalid: c.invalid, oversized: c.oversized },
+      commands: { written: c.commandsWritten, dropped: c.commandsDropped },
+      errors: this.port.errors,
+      lastError: this.port.lastError ?? null,
+    };
+  }
+}

@@ -1,0 +1,116 @@
+// The bridge against a real Mosquitto "cloud": rules with prefixes, both
+// directions without loops, retained messages, state topics.
+import assert from 'node:assert/strict';
+import type { MqttClient } from 'mqtt';
+import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { Mosquitto } from '../helpers/mosquitto.js';
+import { collector, connectOk, end, publish, sleep, subscribe } from '../helpers/mqtt.js';
+import { bridgeConfig, bridgeStatus, rule, sensor, waitUntil } from './support.js';
+
+describe('bridge topic rules against a real Mosquitto', function () {
+  let cloud: Mosquitto;
+  let d: TestDaemon;
+  let cloudClient: MqttClient;
+  let cloudInbox: ReturnType<typeof collector>;
+  let local: MqttClient;
+
+  before(async () => {
+    cloud = await Mosquitto.start();
+    cloudClient = await connectOk(cloud.port, { clientId: 'cloud-watch' });
+    cloudInbox = collector(cloudClient);
+    await subscribe(cloudClient, ['cloud/gw1/#', 'gw/#', 'edgegate/#'], 1);
+    d = await startDaemon(
+      bridgeConfig(`mqtt://127.0.0.1:${cloud.port}`, [
+        rule('sensors/#', 'out', 1, 'site/', 'cloud/gw1/'),
+        rule('cmd/#', 'in', 1, 'local/', 'cloud/gw1/'),
+        rule('sync/#', 'both', 1, '', 'gw/'),
+        rule('telemetry/#', 'out', 0, '', 'gw/'),
+      ]),
+    );
+    // The SUBSCRIBEs go before the retained `online`, so once the cloud has it the rules are active.
+    await waitUntil(() => cloudInbox.messages.some((m) => m.topic === 'cloud/gw1/edgegate/gw-test/state' && m.payload === 'online'), 5000, 'online state');
+    local = await sensor(d.port);
+  });
+  after(async () => {
+    await end(local, cloudClient);
+    await d?.stop();
+    await cloud?.dispose();
+  });
+
+  it('publishes retained online on the cloud (first rule remotePrefix) and mirrors it locally', async () => {
+    const watcher = await sensor(d.port, 'state-watch');
+    const inbox = collector(watcher);
+    await subscribe(watcher, '$SYS/edgegate/bridge/state', 1);
+    await inbox.waitFor(1);
+    assert.deepEqual(inbox.messages[0], { topic: '$SYS/edgegate/bridge/state', payload: 'online', retain: true });
+    await end(watcher);
+    assert.equal(bridgeStatus(d.daemon).state, 'connected');
+  });
+
+  it('out: local localPrefix+pattern goes to remotePrefix+pattern; other topics stay local', async () => {
+    const before = cloudInbox.messages.length;
+    await publish(local, 'other/sensors/t1', 'not-bridged', { qos: 1 });
+    await publish(local, 'sensors/t1', 'no-prefix', { qos: 1 });
+    await publish(local, 'site/sensors/t1', '21.5', { qos: 1 });
+    await publish(local, 'telemetry/rssi', '-70', { qos: 0 });
+    await waitUntil(() => cloudInbox.messages.length >= before + 2, 5000, 'out messages');
+    await sleep(200);
+    const got = cloudInbox.messages.slice(before).map((m) => `${m.topic}=${m.payload}`);
+    assert.deepEqual(got.sort(), ['cloud/gw1/sensors/t1=21.5', 'gw/telemetry/rssi=-70']);
+  });
+
+  it('in: remotePrefix+pattern on the cloud arrives at localPrefix+pattern locally', async () => {
+    const inbox = collector(local);
+    await subscribe(local, 'local/#', 1);
+    await publish(cloudClient, 'cloud/gw1/cmd/valve', 'open', { qos: 1 });
+    await publish(cloudClient, 'cloud/gw1/elsewhere', 'ignored', { qos: 1 });
+    await inbox.waitFor(1);
+    await sleep(150);
+    assert.deepEqual(inbox.messages.map((m) => `${m.topic}=${m.payload}`), ['local/cmd/valve=open']);
+    local.unsubscribe('local/#');
+  });
+
+  it('both: each side gets the other side\'s message exactly once, nothing loops back', async () => {
+    const watcher = await sensor(d.port, 'sync-watch');
+    const localInbox = collector(watcher);
+    await subscribe(watcher, 'sync/#', 1);
+    const before = cloudInbox.messages.length;
+    await publish(local, 'sync/from-local', 'L', { qos: 1 });
+    await publish(cloudClient, 'gw/sync/from-cloud', 'C', { qos: 1 });
+    await localInbox.waitFor(2);
+    await waitUntil(() => cloudInbox.messages.length >= before + 2, 5000, 'cloud copies');
+    await sleep(400); // any echo would arrive within this quiet period
+    assert.deepEqual(localInbox.messages.map((m) => `${m.topic}=${m.payload}`).sort(), ['sync/from-cloud=C', 'sync/from-local=L']);
+    assert.deepEqual(cloudInbox.messages.slice(before).map((m) => `${m.topic}=${m.payload}`).sort(), ['gw/sync/from-cloud=C', 'gw/sync/from-local=L']);
+    await end(watcher);
+  });
+
+  it('retained: cloud retained messages are retained locally, local retained ones on the cloud', async () => {
+    await publish(cloudClient, 'cloud/gw1/cmd/config', 'interval=5', { qos: 1, retain: true });
+    await publish(local, 'site/sensors/fw', 'v1.2', { qos: 1, retain: true });
+    // Late subscribers on each side see them as retained messages.
+    const lateLocal = await sensor(d.port, 'late-local');
+    const li = collector(lateLocal);
+    for (let i = 0; i < 50 && li.messages.length === 0; i++) {
+      await subscribe(lateLocal, 'local/cmd/config', 1);
+      await sleep(50);
+    }
+    await li.waitFor(1);
+    assert.deepEqual(li.messages[0], { topic: 'local/cmd/config', payload: 'interval=5', retain: true });
+    const lateCloud = await connectOk(cloud.port, { clientId: 'late-cloud' });
+    const ci = collector(lateCloud);
+    for (let i = 0; i < 50 && ci.messages.length === 0; i++) {
+      await subscribe(lateCloud, 'cloud/gw1/sensors/fw', 1);
+      await sleep(50);
+    }
+    await ci.waitFor(1);
+    assert.deepEqual(ci.messages[0], { topic: 'cloud/gw1/sensors/fw', payload: 'v1.2', retain: true });
+    await end(lateLocal, lateCloud);
+  });
+
+  it('on stop: offline on the cloud state topic and locally', async () => {
+    const before = cloudInbox.messages.length;
+    await d.stop();
+    await waitUntil(() => cloudInbox.messages.slice(before).some((m) => m.topic === 'cloud/gw1/edgegate/gw-test/state' && m.payload === 'offline'), 5000, 'offline state');
+  });
+});

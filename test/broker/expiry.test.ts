@@ -1,0 +1,70 @@
+// Disconnect at token expiry (exp + clockToleranceSec) with an injected clock:
+// no sleeping, the FakeTimeSource is moved by hand.
+import assert from 'node:assert/strict';
+import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
+import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { closed, end, sleep } from '../helpers/mqtt.js';
+import { hsToken } from '../helpers/tokens.js';
+import { acceptedClient, expectRefused, waitForLog } from './support/expect.js';
+
+const SECRET = 'expiry-test-secret-0123456789abcdef';
+const T0 = (Math.floor(Date.now() / 1000) + 7200) * 1000;
+
+describe('disconnect at token expiry (FakeTimeSource)', () => {
+  let time: FakeTimeSource;
+  let d: TestDaemon;
+  afterEach(() => d?.stop());
+
+  const start = async (jwt: Record<string, unknown> = {}): Promise<void> => {
+    time = new FakeTimeSource(T0);
+    d = await startDaemon({ auth: { jwt: { secret: SECRET, ...jwt } } }, { timeSource: time });
+  };
+  const token = (expSec: number): Promise<string> => hsToken(SECRET, { sub: 'exp-test', exp: T0 / 1000 + expSec });
+
+  it('closes the connection at exp + clockToleranceSec, not before', async () => {
+    await start({ clockToleranceSec: 30 });
+    const c = await acceptedClient(d, await token(60), { clientId: 'expiring' });
+    const forever = await acceptedClient(d, await hsToken(SECRET, { sub: 'no-exp' }), { clientId: 'no-exp' });
+    time.advance(89_000);
+    await sleep(30);
+    assert.ok(c.connected, 'still inside exp + tolerance');
+    time.advance(1_000);
+    await closed(c);
+    const line = await waitForLog(d, (l) => l.msg === 'disconnecting client' && l.clientId === 'expiring');
+    assert.equal(line.reason, 'JWT_EXPIRED');
+    assert.ok(forever.connected, 'a token without exp is never disconnected');
+    time.advance(3_600_000);
+    await sleep(30);
+    assert.ok(forever.connected);
+    await end(forever);
+  });
+
+  it('closes at exp exactly when clockToleranceSec = 0', async () => {
+    await start({ clockToleranceSec: 0 });
+    const c = await acceptedClient(d, await token(10));
+    time.advance(9_999);
+    await sleep(20);
+    assert.ok(c.connected);
+    time.advance(1);
+    await closed(c);
+  });
+
+  it('catches a forward jump of the wall clock (NTP step) within the sweep interval', async () => {
+    await start({ clockToleranceSec: 0 });
+    const c = await acceptedClient(d, await token(3600));
+    time.setSystemTime(T0 + 7_200_000); // wall clock stepped 2 h ahead, monotonic unchanged
+    time.advance(15_000);
+    await closed(c);
+  });
+
+  it('disconnectOnExpiry = false keeps the connection; a new connection with the token is refused', async () => {
+    await start({ clockToleranceSec: 0, disconnectOnExpiry: false });
+    const t = await token(10);
+    const c = await acceptedClient(d, t);
+    time.advance(3_600_000);
+    await sleep(30);
+    assert.ok(c.connected, 'left connected');
+    await expectRefused(d, t, 'JWT_EXPIRED');
+    await end(c);
+  });
+});

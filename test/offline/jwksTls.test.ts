@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
+import { startDaemon, tempDir } from '../helpers/daemon.js';
+import { connect, end } from '../helpers/mqtt.js';
+import { JwksServer, makeKey, signWith } from './jwksServer.js';
+import { logsWith, nowSecOf } from './util.js';
+
+/** A private CA and a server certificate for 127.0.0.1 signed by it (openssl). */
+function makePki(dir: string): { caFile: string; key: string; cert: string } {
+  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=edgegate test CA');
+  run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
+  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf');
+  return { caFile: join(dir, 'ca.pem'), key: readFileSync(join(dir, 'server.key'), 'utf8'), cert: readFileSync(join(dir, 'server.pem'), 'utf8') };
+}
+
+describe('offline: JWKS over https with auth.jwt.jwks.caFile', function () {
+  this.timeout(30_000);
+  const dir = tempDir('edgegate-pki-');
+  const key = makeKey('tls-k', 'ES256');
+  const time = new FakeTimeSource(Date.now());
+  let pki: ReturnType<typeof makePki>;
+  let server: JwksServer;
+
+  before(async () => {
+    pki = makePki(dir);
+    server = new JwksServer({ key: pki.key, cert: pki.cert });
+    server.keys = [key];
+    server.dateMs = () => time.systemNow();
+    await server.start();
+  });
+  after(async () => {
+    await server.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('trusts the endpoint through caFile and verifies its keys', async () => {
+    const d = await startDaemon({ auth: { jwt: { jwks: { url: server.url, caFile: pki.caFile, timeoutSec: 2 } } } }, { timeSource: time });
+    try {
+      const out = await connect(d.port, { clientId: 'tls', username: 'u', password: await signWith(key, { sub: 's', exp: nowSecOf(time.systemNow()) + 600 }) });
+      assert.equal(out.returnCode, 0);
+      await end(out.client);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  it('without caFile the endpoint is not trusted: no keys, tokens refused, a clear log line', async () => {
+    const d = await startDaemon({ auth: { jwt: { jwks: { url: server.url, timeoutSec: 2 } } } }, { timeSource: time });
+    try {
+      const failure = logsWith(d, 'JWKS refresh failed; keeping the last good key set')[0];
+      assert.ok(failure, 'refresh failure logged');
+      assert.match(String(failure.err), /certificate|self.signed|issuer/i);
+      const out = await connect(d.port, { clientId: 'tls2', username: 'u', password: await signWith(key, { sub: 's', exp: nowSecOf(time.systemNow()) + 600 }) });
+      assert.equal(out.returnCode, 4);
+    } finally {
+      await d.stop();
+    }
+  });
+});
