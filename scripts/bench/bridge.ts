@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
+import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { freePort } from './lib/freePort.js';
@@ -30,6 +31,36 @@ const TOKEN = ((): string => {
   const input = `${b64(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${b64(JSON.stringify({ sub: 'bench', iat: now, exp: now + 86_400 }))}`;
   return `${input}.${b64(createHmac('sha256', SECRET).update(input).digest())}`;
 })();
+/**
+ * "The cloud is down" for the drain test: the bridges point at this TCP proxy in
+ * front of the (always running) cloud Mosquitto, closed while the backlog fills,
+ * opened to let it drain. The subscriber is connected all along.
+ */
+class GatedProxy {
+  private server?: Server;
+  private readonly sockets = new Set<Socket>();
+  constructor(readonly port: number, private readonly targetPort: number) {}
+  open(): Promise<void> {
+    this.server = createServer((inbound) => {
+      const outbound = connect({ host: '127.0.0.1', port: this.targetPort });
+      for (const s of [inbound, outbound]) {
+        this.sockets.add(s);
+        s.setNoDelay(true);
+        s.on('close', () => this.sockets.delete(s));
+        s.on('error', () => undefined);
+      }
+      inbound.pipe(outbound).pipe(inbound);
+      inbound.on('close', () => outbound.destroy());
+      outbound.on('close', () => inbound.destroy());
+    });
+    return new Promise((resolve) => this.server!.listen(this.port, '127.0.0.1', () => resolve()));
+  }
+  close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    return new Promise((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function mosquitto(name: string, port: number, lines: string[]): Promise<ServerProcess & { dir: string }> {
@@ -39,13 +70,8 @@ async function mosquitto(name: string, port: number, lines: string[]): Promise<S
   return Object.assign(server, { dir });
 }
 
-/** The cloud: Mosquitto with persistence, so the subscriber's session (and queue) survives it being down. */
-const cloudConf = (dir: string): string[] => ['persistence true', `persistence_location ${dir}/`, 'max_queued_messages 0', 'max_queued_bytes 0'];
-
-/** Creates the subscriber's persistent session on the cloud (subscribe, then leave). */
-async function createSession(cloudPort: number, id: string): Promise<void> {
-  await run('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(cloudPort), '-i', id, '-c', '-q', '1', '-t', 'bench/#', '-E']);
-}
+/** The cloud: plain Mosquitto, queues unbounded so a slow subscriber loses nothing. */
+const cloudConf = (): string[] => ['persistence false', 'max_queued_messages 10000000', 'max_inflight_messages 1000'];
 
 function run(cmd: string, args: string[], stdin?: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -57,7 +83,7 @@ function run(cmd: string, args: string[], stdin?: string): Promise<void> {
 
 /** mosquitto_sub -C n on the persistent session; resolves with first-line and exit times. */
 function subscriber(cloudPort: number, id: string, n: number, timeoutMs: number): { done: Promise<{ firstAt: number; endAt: number }> } {
-  const p = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(cloudPort), '-i', id, '-c', '-q', '1', '-t', 'bench/#', '-C', String(n)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const p = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(cloudPort), '-i', id, '-q', '1', '-t', 'bench/#', '-C', String(n)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let firstAt = 0;
   p.stdout!.on('data', () => {
     if (!firstAt) firstAt = performance.now();
@@ -116,8 +142,7 @@ async function localBroker(kind: Kind, cloudPort: number): Promise<ServerProcess
   const m = await mosquitto('local-mosquitto', port, [
     'persistence false',
     // Its bridge queues in memory while the cloud is down; no bound, as edgegate's durable queue.
-    'max_queued_messages 0',
-    'max_queued_bytes 0',
+    'max_queued_messages 10000000',
     'connection cloud',
     `address 127.0.0.1:${cloudPort}`,
     'clientid bench-mosquitto',
@@ -130,13 +155,11 @@ async function localBroker(kind: Kind, cloudPort: number): Promise<ServerProcess
 
 async function throughputRound(kind: Kind, r: number): Promise<number> {
   const cloudPort = await freePort();
-  const cloudDir = mkdtempSync(join(tmpdir(), 'bench-cloud-'));
-  const cloud = await mosquitto('cloud', cloudPort, cloudConf(cloudDir));
+  const cloud = await mosquitto('cloud', cloudPort, cloudConf());
   const local = await localBroker(kind, cloudPort);
   try {
     await waitForwarding(local.port, cloudPort, kind === 'edgegate');
     const id = `sub-${kind}-${r}`;
-    await createSession(cloudPort, id);
     const sub = subscriber(cloudPort, id, MESSAGES, 120_000);
     await sleep(300);
     const t0 = performance.now();
@@ -148,35 +171,35 @@ async function throughputRound(kind: Kind, r: number): Promise<number> {
     await local.stop();
     local.cleanup();
     await cloud.stop();
-    rmSync(cloudDir, { recursive: true, force: true });
+    rmSync(cloud.dir, { recursive: true, force: true });
   }
 }
 
 async function drainRound(kind: Kind, r: number): Promise<{ fillRate: number; drainRate: number; totalSec: number }> {
   const cloudPort = await freePort();
-  const cloudDir = mkdtempSync(join(tmpdir(), 'bench-cloud-'));
-  let cloud = await mosquitto('cloud', cloudPort, cloudConf(cloudDir));
-  const local = await localBroker(kind, cloudPort);
+  const cloud = await mosquitto('cloud', cloudPort, cloudConf());
+  const proxy = new GatedProxy(await freePort(), cloudPort);
+  await proxy.open();
+  const local = await localBroker(kind, proxy.port);
   try {
     await waitForwarding(local.port, cloudPort, kind === 'edgegate');
-    const id = `drain-${kind}-${r}`;
-    await createSession(cloudPort, id);
-    await cloud.stop();
+    const sub = subscriber(cloudPort, `drain-${kind}-${r}`, BACKLOG, 600_000);
+    await proxy.close(); // the cloud is "down" for the bridge
     await sleep(500);
     const f0 = performance.now();
     const auth = kind === 'edgegate' ? ['-u', 'bench', '-P', TOKEN] : [];
     await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(local.port), '-q', '1', '-t', 'bench/backlog', '-l', ...auth], lines(BACKLOG, `d${r}`));
     const fillRate = BACKLOG / ((performance.now() - f0) / 1000);
     const t0 = performance.now();
-    cloud = await mosquitto('cloud', cloudPort, cloudConf(cloudDir));
-    const sub = subscriber(cloudPort, id, BACKLOG, 300_000);
+    await proxy.open();
     const { firstAt, endAt } = await sub.done;
     return { fillRate, drainRate: BACKLOG / ((endAt - Math.min(firstAt || endAt, endAt)) / 1000), totalSec: (endAt - t0) / 1000 };
   } finally {
     await local.stop();
     local.cleanup();
+    await proxy.close();
     await cloud.stop();
-    rmSync(cloudDir, { recursive: true, force: true });
+    rmSync(cloud.dir, { recursive: true, force: true });
   }
 }
 

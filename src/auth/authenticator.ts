@@ -9,8 +9,7 @@ import type { Logger } from '../log.js';
 import type { Acl } from './acl.js';
 import type { KeyRing } from './keys.js';
 import { AuthRefusal, type ReasonCode } from './reasons.js';
-import { checkShape, checkVerifiedClaims, UnknownKid, verifySignature, type SignedClaims, type Verdict } from './verifier.js';
-import { checkTimes } from './claims.js';
+import { checkShape, checkVerifiedClaims, UnknownKid, verifySignature, type SignedClaims } from './verifier.js';
 
 export interface ConnectFacts {
   clientId: string;
@@ -77,14 +76,6 @@ export function tokenHash(token: string): string {
 }
 
 export class Authenticator {
-  /**
-   * Per cached verification, the verdict for the identity (username, client id)
-   * that last used it: parsing the ACL claim is the costly part of a cache hit,
-   * and its result depends only on the claims and that identity. Time checks
-   * always rerun.
-   */
-  private readonly verdicts = new WeakMap<SignedClaims, { clientId: string; username?: string; verdict: Verdict }>();
-
   constructor(private readonly deps: AuthenticatorDeps) {}
 
   /** Where the token is: the MQTT password or username, per auth.jwt.from. */
@@ -121,7 +112,7 @@ export class Authenticator {
       let signed = hit?.kind === 'valid' && this.deps.keys.has(hit.signed.keyId) ? hit.signed : undefined;
       const cached = signed !== undefined;
       if (!signed) signed = await this.verifyAndRemember(token, hash, now);
-      const verdict = this.claimsVerdict(signed, facts, cached);
+      const verdict = checkVerifiedClaims(signed, facts, this.deps.clock.now(), this.deps.rules);
       if (this.deps.revocations?.isRevoked(signed.payload)) throw new AuthRefusal('JWT_REVOKED');
       const p = signed.payload;
       return {
@@ -144,18 +135,6 @@ export class Authenticator {
       this.deps.logger.error({ err, clientId: facts.clientId }, 'authentication failed internally');
       return { ok: false, reason: 'AUTH_UNAVAILABLE', detail: 'internal error' };
     }
-  }
-
-  private claimsVerdict(signed: SignedClaims, facts: ConnectFacts, cached: boolean): Verdict {
-    const now = this.deps.clock.now();
-    const memo = cached ? this.verdicts.get(signed) : undefined;
-    if (memo && memo.clientId === facts.clientId && memo.username === facts.username) {
-      checkTimes(signed.payload, now, this.deps.rules);
-      return memo.verdict;
-    }
-    const verdict = checkVerifiedClaims(signed, facts, now, this.deps.rules);
-    if (this.deps.cache) this.verdicts.set(signed, { clientId: facts.clientId, username: facts.username, verdict });
-    return verdict;
   }
 
   private async verifyAndRemember(token: string, hash: string, now: number): Promise<SignedClaims> {

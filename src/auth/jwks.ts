@@ -81,10 +81,10 @@ export class JwksKeySource implements Component, KeyRefreshPort {
     else await this.refresh('start');
   }
 
+  /** Does not wait for a fetch in flight (it may take timeoutSec): its result is dropped once stopped. */
   async stop(): Promise<void> {
     this.stopped = true;
     this.timer?.cancel();
-    await this.inFlight?.catch(() => undefined);
   }
 
   async refreshForUnknownKid(kid: string): Promise<boolean> {
@@ -145,6 +145,7 @@ export class JwksKeySource implements Component, KeyRefreshPort {
       }
       return changed;
     } catch (err) {
+      if (this.stopped) return false;
       this.failures++;
       this.lastError = (err as Error).message;
       // First failure of a streak at warn, the rest at debug: an offline gateway should not flood its log.

@@ -141,7 +141,8 @@ export class Outbox {
   /** The row outlived the TTL before it could be sent. */
   expired(row: Pick<OutboxRow, 'id' | 'payload'>): void {
     this.removals.push({ id: row.id, bytes: row.payload.length, reason: 'ttl' });
-    this.schedule(Math.max(this.options.commitDelayMs, 20));
+    if (this.closed) this.flush();
+    else this.schedule(Math.max(this.options.commitDelayMs, 20));
   }
 
   isExpired(row: Pick<OutboxRow, 'enqueuedAt'>, nowMs = this.options.nowMs()): boolean {

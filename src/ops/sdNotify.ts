@@ -10,6 +10,10 @@
 //  - systemd attributes a message to a unit by the sender's PID, which must still
 //    be alive when systemd reads it. `systemd-notify` (systemd >= 246) waits for a
 //    BARRIER=1 round trip before exiting, so we never pass `--no-block`.
+// The datagram leaves as soon as the process runs; only the confirmation waits
+// (up to 5 s when a receiver keeps the barrier's descriptor, as socat does). So
+// messages are not queued behind each other's confirmations: each goes out at
+// once, with a cap on the processes alive at the same time.
 import { execFile } from 'node:child_process';
 import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { TimerHandle } from '../clock/timeSource.js';
@@ -19,6 +23,8 @@ import type { Logger } from '../log.js';
 export type NotifySender = (assignments: string[]) => Promise<void>;
 
 const SEND_TIMEOUT_MS = 10_000;
+/** Watchdog pings are skipped while this many notifications await confirmation. */
+const MAX_IN_FLIGHT = 3;
 /** How long shutdown waits for STOPPING=1 to be delivered. */
 const STOPPING_WAIT_MS = 1_500;
 /** Never ping faster than this, whatever WATCHDOG_USEC says (each ping is a process). */
@@ -72,8 +78,7 @@ export class SdNotifier {
   readonly enabled: boolean;
   readonly watchdogMs: number | null;
   private readonly send: NotifySender;
-  private chain: Promise<void> = Promise.resolve();
-  private pending = 0;
+  private inFlight = 0;
   private timer?: TimerHandle;
   private lastStatus = '';
   private failed = false;
@@ -86,11 +91,14 @@ export class SdNotifier {
     this.send = options.send ?? systemdNotifySender('systemd-notify', env);
   }
 
-  /** READY=1 (with the first STATUS=), then the watchdog if systemd asked for one. */
+  /**
+   * READY=1 (with the first STATUS=), then the watchdog if systemd asked for one.
+   * Returns once READY=1 is on its way; its confirmation is not awaited.
+   */
   async ready(): Promise<void> {
     if (!this.enabled) return;
     this.stopped = false;
-    await this.notify(['READY=1', ...this.statusIfChanged()]);
+    void this.notify(['READY=1', ...this.statusIfChanged()], true);
     if (this.watchdogMs !== null) {
       this.options.logger.info({ intervalMs: this.watchdogMs }, 'systemd watchdog enabled');
       this.timer = this.options.clock.setInterval(this.watchdogMs, () => this.ping());
@@ -107,7 +115,7 @@ export class SdNotifier {
     // for a slow notification; the exit deadline in `edgegate run` is a few seconds.
     let deadline: TimerHandle | undefined;
     await Promise.race([
-      this.notify(['STOPPING=1', statusAssignment('stopping')]),
+      this.notify(['STOPPING=1', statusAssignment('stopping')], true),
       new Promise<void>((resolve) => (deadline = this.options.clock.setTimer(STOPPING_WAIT_MS, resolve))),
     ]);
     deadline?.cancel();
@@ -115,13 +123,11 @@ export class SdNotifier {
 
   private ping(): void {
     if (this.stopped) return;
-    // A ping still in flight (slow SD card, busy CPU) is enough; never pile up processes.
-    if (this.pending > 0) return;
     if (this.options.alive && !this.options.alive()) {
       this.options.logger.warn('not sending the watchdog ping: the broker is not serving');
       return;
     }
-    void this.notify(['WATCHDOG=1', ...this.statusIfChanged()]);
+    void this.notify(['WATCHDOG=1', ...this.statusIfChanged()], false);
   }
 
   private statusIfChanged(): string[] {
@@ -131,22 +137,27 @@ export class SdNotifier {
     return [statusAssignment(text)];
   }
 
-  /** Messages leave one at a time, in order; a failure is logged, never thrown. */
-  private notify(assignments: string[]): Promise<void> {
-    this.pending++;
-    this.chain = this.chain.then(async () => {
-      try {
-        await this.send(assignments);
-        if (this.failed) this.options.logger.info('systemd notification works again');
-        this.failed = false;
-      } catch (err) {
-        // Logged once per failure streak: a missing binary must not flood the journal.
-        if (!this.failed) this.options.logger.warn({ err: (err as Error).message, message: assignments[0] }, 'systemd notification failed');
-        this.failed = true;
-      } finally {
-        this.pending--;
-      }
-    });
-    return this.chain;
+  /**
+   * Sends at once; a failure is logged (once per streak), never thrown. A watchdog
+   * ping is dropped while MAX_IN_FLIGHT others await confirmation: processes never
+   * pile up on a slow system, and the next tick tries again.
+   */
+  private async notify(assignments: string[], essential: boolean): Promise<void> {
+    if (!essential && this.inFlight >= MAX_IN_FLIGHT) {
+      this.options.logger.debug({ inFlight: this.inFlight }, 'watchdog ping skipped: earlier notifications still unconfirmed');
+      return;
+    }
+    this.inFlight++;
+    try {
+      await this.send(assignments);
+      if (this.failed) this.options.logger.info('systemd notification works again');
+      this.failed = false;
+    } catch (err) {
+      // A missing binary or an unreachable socket must not flood the journal.
+      if (!this.failed) this.options.logger.warn({ err: (err as Error).message, message: assignments[0] }, 'systemd notification failed');
+      this.failed = true;
+    } finally {
+      this.inFlight--;
+    }
   }
 }

@@ -10,6 +10,7 @@ import type { SerialPortConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { ReopenBackoff } from './reopenBackoff.js';
 
+/** closed: not running; waiting: opening, or missing/failed with a reopen scheduled; open. */
 export type PortState = 'closed' | 'waiting' | 'open';
 
 export interface SerialOpenOptions {
@@ -59,6 +60,8 @@ export interface LastError {
 /** Commands beyond this many unwritten bytes are refused: a slow UART must not grow memory. */
 const MAX_PENDING_WRITE_BYTES = 64 * 1024;
 const CLOSE_TIMEOUT_MS = 2000;
+/** An open that never completes (a wedged driver) is abandoned and retried like a failure. */
+const OPEN_TIMEOUT_MS = 10_000;
 
 export class ReopeningSerialPort {
   private state: PortState = 'closed';
@@ -66,6 +69,7 @@ export class ReopeningSerialPort {
   /** Bumped whenever a stream is abandoned, so its late events are ignored. */
   private generation = 0;
   private timer?: TimerHandle;
+  private openTimer?: TimerHandle;
   private running = false;
   /** Backpressure applies to every stream, including one opened while paused. */
   private paused = false;
@@ -94,6 +98,7 @@ export class ReopeningSerialPort {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.setState('waiting'); // until the first open succeeds
     this.attempt();
   }
 
@@ -101,6 +106,7 @@ export class ReopeningSerialPort {
     this.running = false;
     this.timer?.cancel();
     this.timer = undefined;
+    this.openTimer?.cancel();
     const stream = this.stream;
     this.abandon();
     if (stream?.isOpen) await this.closeBounded(stream);
@@ -175,7 +181,11 @@ export class ReopeningSerialPort {
       if (current()) this.deps.handlers.data(chunk);
     });
     if (this.paused) stream.pause();
+    const openTimer = (this.openTimer = this.deps.clock.setTimer(OPEN_TIMEOUT_MS, () => {
+      if (current()) this.openFailed(Object.assign(new Error(`open did not complete within ${OPEN_TIMEOUT_MS / 1000} s`), { code: 'ETIMEDOUT' }));
+    }));
     stream.open((err) => {
+      openTimer.cancel();
       if (!current()) {
         if (!err) stream.close();
         return;
@@ -263,7 +273,7 @@ function errnoCode(message: string | undefined): string | undefined {
   if (!message) return undefined;
   if (/no such file/i.test(message)) return 'ENOENT';
   if (/permission denied/i.test(message)) return 'EACCES';
-  if (/resource busy|locked/i.test(message)) return 'EBUSY';
+  if (/resource busy|cannot lock port/i.test(message)) return 'EBUSY'; // another program holds the port
   if (/input\/output error/i.test(message)) return 'EIO';
   if (/inappropriate ioctl/i.test(message)) return 'ENOTTY'; // the path is not a serial device
   if (/is a directory/i.test(message)) return 'EISDIR';

@@ -17,6 +17,8 @@ import { expandTopic } from './portConfig.js';
 import { PublishQueue } from './publishQueue.js';
 import { ReopeningSerialPort, type SerialStreamFactory } from './serialPort.js';
 
+const STOP_DRAIN_MS = 2000;
+
 /** What a serial sensor needs of the broker. */
 export interface SerialBroker {
   publishInternal(message: InternalPacket, source: string): Promise<void>;
@@ -41,6 +43,9 @@ export class SerialSensor implements Component {
   private readonly failures: ParseFailureLog;
   private readonly commands?: CommandWriter;
   private readonly source: string;
+  private readonly openGauge: { set(value: number): void };
+  /** Every series of this port, so it shows (as 0) from the start rather than after its first event. */
+  private readonly series: Array<{ inc(value?: number): void }> = [];
   readonly counts = { published: 0, invalid: 0, oversized: 0, publishFailed: 0, commandsWritten: 0, commandsDropped: 0 };
 
   constructor(private readonly config: SerialPortConfig, private readonly deps: SerialSensorDeps) {
@@ -54,7 +59,8 @@ export class SerialSensor implements Component {
     const linesInvalid = m.serialLines.labels(label, 'invalid');
     const linesOversized = m.serialLines.labels(label, 'oversized');
     const open = m.serialPortOpen.labels(label);
-    open.set(0);
+    this.openGauge = open;
+    this.series.push(linesPublished, linesInvalid, linesOversized);
     this.failures = new ParseFailureLog(deps.clock, deps.logger);
     this.framer = new LineFramer(config.delimiter, config.maxLineBytes);
     const sink = {
@@ -100,6 +106,7 @@ export class SerialSensor implements Component {
     if (this.commandTopic) {
       const written = m.serialCommands.labels(label, 'written');
       const dropped = m.serialCommands.labels(label, 'dropped');
+      this.series.push(written, dropped);
       this.commands = new CommandWriter(this.commandTopic, config.delimiter, {
         broker: deps.broker,
         target: this.port,
@@ -113,6 +120,8 @@ export class SerialSensor implements Component {
   }
 
   async start(): Promise<void> {
+    this.openGauge.set(0);
+    for (const counter of this.series) counter.inc(0);
     this.commands?.start();
     // Not awaited: a missing device is normal and must not hold up the daemon.
     this.port.start();
@@ -122,8 +131,18 @@ export class SerialSensor implements Component {
     this.commands?.stop();
     await this.port.stop();
     this.framer.reset();
-    // Lines already read go out while the broker is still up (it stops after us).
-    await this.queue.drain();
+    // Lines already read go out while the broker is still up (it stops after us),
+    // but a stuck publish must not hold up the daemon's shutdown.
+    await new Promise<void>((resolve) => {
+      const timer = this.deps.clock.setTimer(STOP_DRAIN_MS, () => {
+        this.deps.logger.warn({ waiting: this.queue.length }, 'serial lines still unpublished at shutdown: dropped');
+        resolve();
+      });
+      void this.queue.drain().then(() => {
+        timer.cancel();
+        resolve();
+      });
+    });
   }
 
   status(): Record<string, unknown> {

@@ -114,3 +114,63 @@ describe('bridge topic rules against a real Mosquitto', function () {
     await waitUntil(() => cloudInbox.messages.slice(before).some((m) => m.topic === 'cloud/gw1/edgegate/gw-test/state' && m.payload === 'offline'), 5000, 'offline state');
   });
 });
+
+describe('bridge session and MQTT 5 against a real Mosquitto', function () {
+  this.timeout(20_000);
+
+  it('cleanSession false: cloud QoS 1 commands sent while the gateway was away arrive after it reconnects', async () => {
+    const cloud = await Mosquitto.start({ persistence: true });
+    const topics = [rule('cmd/#', 'in', 1, 'local/', 'cloud/gw1/')];
+    let d = await startDaemon(bridgeConfig(`mqtt://127.0.0.1:${cloud.port}`, topics));
+    const dataDir = d.dataDir;
+    const cloudClient = await connectOk(cloud.port, { clientId: 'cloud-cmd' });
+    try {
+      await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', 5000, 'connected');
+      await sleep(100); // let the SUBSCRIBE reach the cloud before the gateway goes away
+      await d.daemon.stop();
+      await publish(cloudClient, 'cloud/gw1/cmd/reboot', 'now', { qos: 1 });
+      d = await startDaemon(bridgeConfig(`mqtt://127.0.0.1:${cloud.port}`, topics), { dataDir });
+      // The queued command comes right after CONNACK: listen inside the daemon at once.
+      const got: string[] = [];
+      d.daemon.broker!.subscribeInternal('local/cmd/#', (p) => got.push(`${p.topic}=${p.payload.toString()}`));
+      const inCount = async (): Promise<number> => (await d.daemon.metrics.bridgeForwarded.get()).values.find((v) => v.labels.direction === 'in')?.value ?? 0;
+      for (let i = 0; i < 100 && (await inCount()) < 1; i++) await sleep(50);
+      assert.equal(await inCount(), 1, 'the cloud kept the session and delivered the queued command');
+      assert.deepEqual(got, ['local/cmd/reboot=now']);
+    } finally {
+      await end(cloudClient);
+      await d.stop();
+      await cloud.dispose();
+    }
+  });
+
+  it('protocolVersion 5: out, in and both (noLocal: no echo)', async () => {
+    const cloud = await Mosquitto.start();
+    const watch = await connectOk(cloud.port, { clientId: 'cloud-v5', protocolVersion: 5 });
+    const cloudInbox = collector(watch);
+    await subscribe(watch, ['v5/#'], 1);
+    const d = await startDaemon(
+      bridgeConfig(`mqtt://127.0.0.1:${cloud.port}`, [rule('up/#', 'out', 1, '', 'v5/'), rule('sync/#', 'both', 1, '', 'v5/')], { protocolVersion: 5 }),
+    );
+    try {
+      await waitUntil(() => cloudInbox.messages.some((m) => m.topic === 'v5/edgegate/gw-test/state' && m.payload === 'online'), 5000, 'online');
+      const s = await sensor(d.port);
+      const localInbox = collector(s);
+      await subscribe(s, 'sync/#', 1);
+      const before = cloudInbox.messages.length;
+      await publish(s, 'up/t', '1', { qos: 1 });
+      await publish(s, 'sync/a', 'L', { qos: 1 });
+      await publish(watch, 'v5/sync/b', 'C', { qos: 1 });
+      await localInbox.waitFor(2);
+      await waitUntil(() => cloudInbox.messages.length >= before + 3, 5000, 'cloud copies');
+      await sleep(300);
+      assert.deepEqual(localInbox.messages.map((m) => `${m.topic}=${m.payload}`).sort(), ['sync/a=L', 'sync/b=C']);
+      assert.deepEqual(cloudInbox.messages.slice(before).map((m) => `${m.topic}=${m.payload}`).sort(), ['v5/sync/a=L', 'v5/sync/b=C', 'v5/up/t=1']);
+      await end(s);
+    } finally {
+      await end(watch);
+      await d.stop();
+      await cloud.dispose();
+    }
+  });
+});

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { MqttClient } from 'mqtt';
 import { tempDir } from '../helpers/daemon.js';
 import { freePort, Mosquitto, waitForPort } from '../helpers/mosquitto.js';
-import { end, publish } from '../helpers/mqtt.js';
+import { connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
 import { cloudSubscriber, distinct, rule, SECRET, sensor, waitUntil } from './support.js';
 
 const REPO = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
@@ -59,6 +59,27 @@ describe('bridge backlog across daemon restarts (child process)', function () {
   afterEach(async () => {
     await cloud.dispose();
     rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('SIGKILL → the cloud publishes the retained last will offline; a restart publishes online again', async () => {
+    const watch = await connectOk(cloud.port, { clientId: 'will-watch' });
+    const states: string[] = [];
+    watch.on('message', (topic, payload) => topic === 'up/edgegate/gw-proc/state' && states.push(payload.toString()));
+    await subscribe(watch, 'up/edgegate/gw-proc/state', 1);
+    const port = await freePort();
+    let daemon = await runDaemon(dataDir, port, cloud.port);
+    try {
+      await waitUntil(() => states.at(-1) === 'online', 10_000, 'online');
+      daemon.child.kill('SIGKILL');
+      await daemon.exited;
+      await waitUntil(() => states.at(-1) === 'offline', 10_000, 'last will offline');
+      daemon = await runDaemon(dataDir, port, cloud.port);
+      await waitUntil(() => states.at(-1) === 'online', 10_000, 'online again');
+    } finally {
+      await end(watch);
+      daemon.child.kill('SIGKILL');
+      await daemon.exited;
+    }
   });
 
   for (const signal of ['SIGKILL', 'SIGTERM'] as const) {

@@ -15,10 +15,10 @@ const dropped = async (d: TestDaemon, reason: string): Promise<number> => {
 describe('bridge store-and-forward', function () {
   this.timeout(30_000);
 
-  it('cloud down → messages queued (PUBACKed) → cloud back → all delivered in order', async () => {
+  for (const sync of ['normal', 'full'] as const) it(`cloud down → messages queued (PUBACKed) → cloud back → all delivered in order (sync ${sync})`, async () => {
     const cloud = await Mosquitto.start({ persistence: true });
     const sub = await cloudSubscriber(cloud, 'up/data/#');
-    const d = await startDaemon(bridgeConfig(`mqtt://127.0.0.1:${cloud.port}`, [rule('data/#', 'out', 1, '', 'up/')]));
+    const d = await startDaemon(bridgeConfig(`mqtt://127.0.0.1:${cloud.port}`, [rule('data/#', 'out', 1, '', 'up/')], { queue: { sync } }));
     try {
       await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', 5000, 'bridge connected');
       const s = await sensor(d.port);

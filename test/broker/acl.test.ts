@@ -170,6 +170,26 @@ describe('token ACL over TCP', function () {
     });
   });
 
+  describe('persistent sessions', () => {
+    it('restored subscriptions are re-checked against the new token: a narrower token loses them', async () => {
+      const d = await start();
+      const broad = await tok({ acl: { sub: ['a/#'] } });
+      const narrow = await tok({ acl: { sub: ['b/#'] } });
+      const first = await acceptedClient(d, broad, { clientId: 'persist', clean: false });
+      assert.deepEqual(await subscribe(first, 'a/#', 1), [1]);
+      await end(first);
+      const again = await acceptedClient(d, narrow, { clientId: 'persist', clean: false });
+      clients.push(again);
+      const got = collector(again);
+      assert.deepEqual(await subscribe(again, 'b/#', 1), [1]);
+      await d.daemon.broker!.publishInternal({ topic: 'a/x', payload: Buffer.from('old grant'), qos: 1 }, 'test');
+      await d.daemon.broker!.publishInternal({ topic: 'b/x', payload: Buffer.from('new grant'), qos: 1 }, 'test');
+      await got.waitFor(1);
+      await sleep(50);
+      assert.deepEqual(got.messages.map((m) => m.topic), ['b/x']);
+    });
+  });
+
   describe('%u placeholders', () => {
     let d: TestDaemon;
     before(async () => (d = await start()));

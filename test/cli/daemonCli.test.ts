@@ -87,6 +87,7 @@ describe('edgegate run / token / keys (real CLI)', function () {
       assert.match(forged.stdout, /^invalid JWT_SIGNATURE/);
       assert.equal(expired.code, 1);
       assert.match(expired.stdout, /^invalid JWT_EXPIRED/);
+      assert.match(expired.stdout, /claims \(NOT verified\):\n\{\n  "sub": "x"/, 'the refused token\'s claims are shown, marked unverified');
     });
 
     it('a refusal is logged with reason code, client id and address; no token or secret ever appears', async () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
 import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
@@ -85,6 +85,7 @@ describe('offline: verified-token cache', function () {
       }
     };
     check('running');
+    for (const f of files) assert.equal(statSync(f).mode & 0o777, 0o600, `${f} is owner-only`);
     // The cache rows are there, keyed by SHA-256 (proof the check looked at the right place).
     const { tokenHash } = await import('../../src/auth/authenticator.js');
     const all = files.map((f) => readFileSync(f).toString('latin1')).join('');

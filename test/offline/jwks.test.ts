@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
 import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
@@ -62,6 +63,18 @@ describe('offline: JWKS keys', function () {
     assert.equal(out.returnCode, 0);
     assert.equal(lastAuthCached(d, 'c3'), false, 'verified by signature, not from the cache');
     await end(out.client);
+    // `edgegate token verify` uses the persisted set too (the endpoint is still down).
+    const neverSeen = await token();
+    const cli = await new Promise<{ code: number; stdout: string }>((resolve) =>
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli/main.ts', 'token', 'verify', neverSeen],
+        { env: { ...process.env, NODE_CONFIG: JSON.stringify({ dataDir, auth: { jwt: { jwks: { url: server.url } } } }) }, timeout: 20_000 },
+        (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout }),
+      ),
+    );
+    assert.equal(cli.code, 0, cli.stdout);
+    assert.match(cli.stdout, /^valid/);
   });
 
   it('kid rotation: an unknown kid triggers one out-of-cycle refresh, at most once per 30 s', async () => {

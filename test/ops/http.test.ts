@@ -1,10 +1,10 @@
 // GET /healthz and GET /metrics of a real daemon after real MQTT connections
 // and refusals; 503 when not serving; garbage requests.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import type { MqttClient } from 'mqtt';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
 import { connect, end } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
 
@@ -217,10 +217,12 @@ describe('health endpoint when not serving', () => {
 
   it('fails the start when its port is taken', async () => {
     const first = await startDaemon({ http: { enabled: true } });
+    const dataDir = tempDir();
     try {
-      await assert.rejects(startDaemon({ http: { enabled: true, port: first.httpPort } }), /EADDRINUSE/);
+      await assert.rejects(startDaemon({ http: { enabled: true, port: first.httpPort } }, { dataDir }), /EADDRINUSE/);
     } finally {
       await first.stop();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   });
 });

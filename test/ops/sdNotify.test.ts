@@ -5,10 +5,12 @@ import { randomUUID } from 'node:crypto';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { pino } from 'pino';
 import { GatewayClock } from '../../src/clock/gatewayClock.js';
 import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
+import { systemTimeSource } from '../../src/clock/timeSource.js';
 import { SdNotifier, statusAssignment, systemdNotifySender, watchdogIntervalMs } from '../../src/ops/sdNotify.js';
 import { tempDir } from '../helpers/daemon.js';
 import { spawnDaemon } from './support/childDaemon.js';
@@ -191,6 +193,36 @@ describe('sd_notify', () => {
       await notifier.stopping();
       await receiver.waitFor((n) => count(n, 'STOPPING=1') === 1, 'STOPPING=1');
       assert.deepEqual(receiver.notifications(), [['READY=1'], ['STOPPING=1', 'STATUS=stopping']]);
+    });
+
+    it('keeps pinging when the receiver holds the barrier descriptors (socat as NOTIFY_SOCKET)', async function () {
+      if (!haveCommand('socat')) return this.skip();
+      // socat keeps the file descriptor systemd-notify passes with BARRIER=1, so every
+      // confirmation times out (5 s); the messages themselves must still flow.
+      const path = join(dir, 'socat.sock');
+      const socat = spawn('socat', ['-u', `UNIX-RECV:${path}`, '-'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let received = '';
+      socat.stdout.on('data', (d: Buffer) => (received += d.toString()));
+      try {
+        const deadline = Date.now() + 5000;
+        while (!existsSync(path) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        const env = { ...process.env, NOTIFY_SOCKET: path, WATCHDOG_USEC: '1000000' };
+        const { logger } = captureLogger();
+        const notifier = new SdNotifier({ clock: new GatewayClock(systemTimeSource), logger, env, send: systemdNotifySender('systemd-notify', env) });
+        await notifier.ready();
+        const occurrences = (a: string): number => received.split(a).length - 1;
+        const until = Date.now() + 10_000;
+        while (occurrences('WATCHDOG=1') < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+        await notifier.stopping();
+        const stopUntil = Date.now() + 5000;
+        while (occurrences('STOPPING=1') < 1 && Date.now() < stopUntil) await new Promise((r) => setTimeout(r, 50));
+        assert.equal(occurrences('READY=1'), 1, received);
+        assert.ok(occurrences('WATCHDOG=1') >= 2, received);
+        assert.equal(occurrences('STOPPING=1'), 1, received);
+        assert.ok(received.indexOf('READY=1') < received.indexOf('WATCHDOG=1'));
+      } finally {
+        socat.kill('SIGTERM');
+      }
     });
 
     it('the daemon sends READY=1 once it accepts connections, WATCHDOG=1 at WATCHDOG_USEC/2, STOPPING=1 on SIGTERM', async () => {

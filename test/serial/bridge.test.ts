@@ -32,12 +32,14 @@ describe('serial ports over the cloud bridge (real Mosquitto)', function () {
         url: `mqtt://127.0.0.1:${cloud.port}`,
         clientId: 'gw1-serial',
         reconnect: { minSec: 0.05, maxSec: 0.3 },
+        // fsync per commit: serial lines in flight together share the group commits.
+        queue: { sync: 'full' },
         topics: [
           { pattern: 'sensors/#', direction: 'out', qos: 1, localPrefix: '', remotePrefix: 'gw1/' },
           { pattern: 'cmd/#', direction: 'in', qos: 1, localPrefix: '', remotePrefix: 'cloud/gw1/' },
         ],
       },
-      serial: { ports: [{ name: 'meter', path: pair.daemonSide, format: 'kv', commandTopic: 'cmd/%n', reopen: { minSec: 0.05, maxSec: 0.2 } }] },
+      serial: { ports: [{ name: 'meter', path: pair.daemonSide, format: 'kv', qos: 1, commandTopic: 'cmd/%n', reopen: { minSec: 0.05, maxSec: 0.2 } }] },
     } as never);
     // The bridge subscribes to its `in` rules before it publishes its retained "online" state.
     await waitUntil(() => cloudInbox.messages.some((m) => m.payload === 'online'), 10_000, 'the bridge online state');
@@ -57,6 +59,14 @@ describe('serial ports over the cloud bridge (real Mosquitto)', function () {
     await device.write('kwh=1234.5 ok=true\n');
     await waitUntil(() => cloudInbox.messages.some((m) => m.topic === 'gw1/sensors/meter/data'), 10_000, 'the reading at the cloud');
     assert.deepEqual(cloudInbox.messages.filter((m) => m.topic === 'gw1/sensors/meter/data').map((m) => m.payload), ['{"kwh":1234.5,"ok":true}']);
+  });
+
+  it('a burst of lines reaches the cloud complete and in order (QoS 1 through the durable queue)', async () => {
+    const N = 500;
+    await device.write(Array.from({ length: N }, (_, i) => `seq=${i}`).join('\n') + '\n');
+    const seqs = (): number[] => cloudInbox.messages.filter((m) => m.topic === 'gw1/sensors/meter/data' && m.payload.startsWith('{"seq"')).map((m) => (JSON.parse(m.payload) as { seq: number }).seq);
+    await waitUntil(() => seqs().length >= N, 20_000, `${N} lines at the cloud (have ${seqs().length})`);
+    assert.deepEqual(seqs(), Array.from({ length: N }, (_, i) => i));
   });
 
   it('a command published in the cloud reaches the device', async () => {

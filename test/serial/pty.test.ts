@@ -216,6 +216,7 @@ describe('serial ports end to end over socat PTYs', function () {
     assert.match(metrics, /edgegate_serial_port_open\{port="late"\} 1/);
     assert.match(metrics, /edgegate_serial_port_open\{port="notty"\} 0/);
     assert.match(metrics, /edgegate_serial_commands_total\{port="js",result="dropped"\} 1/);
+    assert.match(metrics, /edgegate_serial_lines_total\{port="notty",result="invalid"\} 0/, 'series exist from the start');
     // Information, not an assertion (docs/serial.md quotes it).
     console.log(`      ${3 * N} lines from 3 PTY ports delivered to an MQTT subscriber in ${ms.toFixed(0)} ms (${Math.round((3 * N) / (ms / 1000))} lines/s)`);
   });

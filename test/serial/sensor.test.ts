@@ -157,6 +157,53 @@ describe('serial sensor over binding-mock', () => {
     assert.deepEqual(broker.payloads(), ['{"back":1}']);
   });
 
+  it('names the reason of a failed open from bindings-cpp messages, logging again only when it changes', async () => {
+    mocks.create('/dev/mock1');
+    const s = make({ reopen: { minSec: 1, maxSec: 1 } });
+    const steps: Array<[string, string]> = [
+      ['Error: Permission denied, cannot open /dev/mock1', 'EACCES'],
+      ['Error: Permission denied, cannot open /dev/mock1', 'EACCES'],
+      ['Error Resource temporarily unavailable Cannot lock port', 'EBUSY'],
+      ['Error: Inappropriate ioctl for device setting custom baud rate of 9600', 'ENOTTY'],
+      ['Error: No such file or directory, cannot open /dev/mock1', 'ENOENT'],
+      ['something else entirely', 'ERROR'],
+    ];
+    mocks.failWith('/dev/mock1', steps[0]![0]);
+    await s.start();
+    for (const [i, [message, code]] of steps.entries()) {
+      mocks.failWith('/dev/mock1', message);
+      if (i > 0) time.advance(1000);
+      await settle();
+      assert.equal((s.status().lastError as { code: string }).code, code, message);
+    }
+    const warned = logs.filter((l) => l.msg === 'serial port unavailable; retrying with backoff');
+    assert.deepEqual(warned.map((l) => l.code), ['EACCES', 'EBUSY', 'ENOTTY', 'ENOENT', 'ERROR']);
+    assert.equal(warned[0]!.hint, 'add the user running edgegate to the dialout group');
+    mocks.failWith('/dev/mock1', undefined);
+    time.advance(1000);
+    await settle();
+    assert.equal(s.status().state, 'open');
+  });
+
+  it('an open that never completes is abandoned after 10 s and retried', async () => {
+    mocks.create('/dev/mock1');
+    mocks.hanging.add('/dev/mock1');
+    const s = make();
+    await s.start();
+    await settle();
+    time.advance(9999);
+    await settle();
+    assert.equal(mocks.opens, 1);
+    time.advance(1);
+    await settle();
+    assert.equal((s.status().lastError as { code: string }).code, 'ETIMEDOUT');
+    mocks.hanging.delete('/dev/mock1');
+    time.advance(1000);
+    await settle();
+    assert.equal(mocks.opens, 2);
+    assert.equal(s.status().state, 'open');
+  });
+
   it('an unplugged device is closed, reopened with backoff, and delivers again; a partial line is dropped', async () => {
     mocks.create('/dev/mock1');
     const s = make();

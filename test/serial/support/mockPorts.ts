@@ -14,6 +14,8 @@ export type MockPortBinding = Awaited<ReturnType<MockBindingInterface['open']>>;
 
 export class MockPorts {
   private readonly absent = new Set<string>();
+  /** Opening these paths fails with exactly this message (as bindings-cpp words it, no code). */
+  private readonly failures = new Map<string, string>();
   readonly streams: SerialPortStream[] = [];
   opens = 0;
 
@@ -27,6 +29,14 @@ export class MockPorts {
     MockBinding.createPort(path, { record: true });
   }
 
+  /** Opening these paths never completes (a wedged driver). */
+  readonly hanging = new Set<string>();
+
+  failWith(path: string, message: string | undefined): void {
+    if (message === undefined) this.failures.delete(path);
+    else this.failures.set(path, message);
+  }
+
   /** Opening `path` fails as if the device were not plugged in. */
   remove(path: string): void {
     this.absent.add(path);
@@ -34,9 +44,14 @@ export class MockPorts {
 
   readonly factory: SerialStreamFactory = (o) => {
     const absent = this.absent;
+    const failures = this.failures;
+    const hanging = this.hanging;
     const binding: MockBindingInterface = {
       ...MockBinding,
       open: async (options: OpenOptions) => {
+        if (hanging.has(options.path)) return new Promise<never>(() => undefined);
+        const failure = failures.get(options.path);
+        if (failure) throw new Error(failure);
         if (absent.has(options.path)) throw Object.assign(new Error(`Error: No such file or directory, cannot open ${options.path}`), { code: 'ENOENT' });
         return MockBinding.open(options);
       },
