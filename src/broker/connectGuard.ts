@@ -1,7 +1,8 @@
 // A cheap check of the first packet on a new connection, before aedes buffers
 // it: the parser (mqtt-packet) would otherwise keep reading a packet whose
 // remaining length claims up to 256 MB from a client nobody has authenticated,
-// which on a 512 MB gateway is an easy way to exhaust memory.
+// which on a 512 MB gateway is an easy way to exhaust memory. The streaming
+// check of every packet (first one included) is in packetGuard.ts.
 
 /**
  * The largest CONNECT that MQTT 3.1.1 allows (section 3.1): a 10-byte variable
@@ -24,22 +25,4 @@ export function judgeFirstPacket(head: Buffer): FirstPacketVerdict {
     if ((byte & 0x80) === 0) return length > MAX_CONNECT_REMAINING_LENGTH ? 'too-large' : 'ok';
   }
   return 'bad-length'; // a fifth continuation byte is malformed (section 2.2.3)
-}
-
-/**
- * Watches the first bytes read from `socket` and calls `reject` (which should
- * destroy it) when they cannot start a valid CONNECT. Adds a 'data' listener
- * only until the verdict; aedes reads the socket with 'readable', which keeps
- * control of the flow, so this listener sees exactly what aedes reads.
- */
-export function guardFirstPacket(socket: NodeJS.ReadableStream, reject: (why: FirstPacketVerdict) => void): void {
-  let head = Buffer.alloc(0);
-  const onData = (chunk: Buffer | string): void => {
-    head = Buffer.concat([head, Buffer.from(chunk).subarray(0, 5)]).subarray(0, 5);
-    const verdict = judgeFirstPacket(head);
-    if (verdict === 'need-more') return;
-    socket.removeListener('data', onData);
-    if (verdict !== 'ok') reject(verdict);
-  };
-  socket.on('data', onData);
 }

@@ -5,7 +5,7 @@ import { createServer as createTcpServer, type AddressInfo, type Server, type So
 import { createServer as createTlsServer } from 'node:tls';
 import type { TcpListenerConfig, TlsListenerConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
-import { guardFirstPacket } from './connectGuard.js';
+import { guardPackets, type PacketRejection } from './packetGuard.js';
 
 /**
  * Pending-connection queue of the listening socket. Node's default (511)
@@ -20,6 +20,13 @@ export interface ListenerAddresses {
   tls?: AddressInfo;
 }
 
+export interface PacketLimits {
+  /** Largest remaining length accepted for any packet (broker.maxPacketBytes). */
+  maxPacketBytes: number;
+  /** Told about each closed connection (counts the metric). */
+  onReject?: (why: PacketRejection) => void;
+}
+
 export class Listeners {
   private servers = new Map<'tcp' | 'tls', Server>();
   private sockets = new Set<Socket>();
@@ -28,6 +35,7 @@ export class Listeners {
     private readonly config: { tcp: TcpListenerConfig; tls: TlsListenerConfig },
     private readonly handle: (socket: Socket) => void,
     private readonly logger: Logger,
+    private readonly limits: PacketLimits,
   ) {}
 
   async start(): Promise<void> {
@@ -81,9 +89,16 @@ export class Listeners {
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', () => undefined); // aedes reports it; never an uncaught error
     socket.setNoDelay(true);
-    guardFirstPacket(socket, (why) => {
-      this.logger.debug({ address: socket.remoteAddress, why }, 'connection closed: first packet is not a valid CONNECT');
+    const address = socket.remoteAddress;
+    guardPackets(socket, this.limits.maxPacketBytes, (why) => {
       socket.destroy();
+      this.limits.onReject?.(why);
+      // Sizes only, never content. Junk from port scanners stays at debug.
+      if (why.reason === 'too_large') {
+        this.logger.info({ address, packetType: why.packetType, announcedBytes: why.announced, limitBytes: why.limit }, 'connection closed: packet too large');
+      } else {
+        this.logger.debug({ address, reason: why.reason, packetType: why.packetType }, 'connection closed: malformed or unexpected packet');
+      }
     });
     this.handle(socket);
   }
