@@ -68,7 +68,10 @@ export class LocalBroker {
     this.aedes.on('clientError', (client, err) => this.deps.logger.debug({ clientId: client.id, err: err.message }, 'client error'));
     this.aedes.on('connectionError', (_client, err) => this.deps.logger.debug({ err: err.message }, 'connection error'));
     this.sessions.start();
-    this.listeners = new Listeners(this.deps.config.listeners, (s: Socket) => this.aedes!.handle(s), this.deps.logger);
+    this.listeners = new Listeners(this.deps.config.listeners, (s: Socket) => this.aedes!.handle(s), this.deps.logger, {
+      maxPacketBytes: b.maxPacketBytes,
+      onReject: (why) => this.deps.metrics.packetsRejected.inc({ reason: why.reason }),
+    });
     await this.listeners.start();
     this.serving = true;
   }

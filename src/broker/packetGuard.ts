@@ -4,6 +4,7 @@
 // (MQTT 3.1.1 section 2.2.3), which a 512 MB gateway cannot afford. The scan reads
 // only fixed headers (section 2.2: one type/flags byte, then a 1-4 byte remaining
 // length) and steps over bodies by counting, so it never copies a payload.
+import type { Readable } from 'node:stream';
 import { MAX_CONNECT_REMAINING_LENGTH } from './connectGuard.js';
 
 /** Stable reason codes (also the `reason` label of edgegate_packets_rejected_total). */
@@ -40,14 +41,23 @@ export class PacketScanner {
   private packetType = 0;
   private firstPacket = true;
   private rejection?: PacketRejection;
+  /** Fixed headers completed so far (packet boundaries found). */
+  headersSeen = 0;
+  /** Bytes of the last scanned chunk before the packet that broke a rule (all of it when none did). */
+  passable = 0;
+  private headerStart = 0;
 
   constructor(private readonly maxRemainingLength: number) {}
 
   /** Scans one chunk; returns the rejection once the stream broke a rule, else undefined. */
   scan(chunk: Buffer): PacketRejection | undefined {
-    if (this.rejection) return this.rejection;
+    if (this.rejection) {
+      this.passable = 0;
+      return this.rejection;
+    }
     const n = chunk.length;
     let i = 0;
+    this.headerStart = 0; // a header begun in an earlier chunk counts from here
     while (i < n) {
       if (this.bodyLeft > 0) {
         const step = Math.min(this.bodyLeft, n - i);
@@ -57,6 +67,7 @@ export class PacketScanner {
       }
       const byte = chunk[i++]!;
       if (this.lengthBytes === EXPECT_TYPE_BYTE) {
+        this.headerStart = i - 1;
         // CONNECT with flags 0 (section 3.1.1); later types are aedes's to judge.
         if (this.firstPacket && byte !== 0x10) return this.reject({ reason: 'not_connect', packetType: byte >> 4 });
         this.packetType = byte >> 4;
@@ -74,13 +85,16 @@ export class PacketScanner {
       const limit = this.firstPacket ? Math.min(MAX_CONNECT_REMAINING_LENGTH, this.maxRemainingLength) : this.maxRemainingLength;
       if (this.length > limit) return this.reject({ reason: 'too_large', packetType: this.packetType, announced: this.length, limit });
       this.firstPacket = false;
+      this.headersSeen++;
       this.bodyLeft = this.length;
       this.lengthBytes = EXPECT_TYPE_BYTE;
     }
+    this.passable = n;
     return undefined;
   }
 
   private reject(r: PacketRejection): PacketRejection {
+    this.passable = this.headerStart;
     this.rejection = r;
     return r;
   }
@@ -89,17 +103,25 @@ export class PacketScanner {
 /**
  * Scans everything read from `socket` and calls `reject` once (it should
  * destroy the socket) when a packet breaks a rule. aedes reads the socket with
- * 'readable' + read(), which keeps control of the flow: a 'data' listener is
- * then called synchronously inside each read(), before aedes parses the chunk,
- * so this sees exactly what aedes reads, no earlier and no more.
+ * 'readable' + read(null), so the guard wraps this socket's read(): it sees
+ * each chunk before aedes parses it and hands on only the bytes before the
+ * offending packet, so an oversized packet that arrived whole in one chunk is
+ * never parsed, let alone delivered. (A 'data' listener would see the chunk
+ * too, but could not keep it from the parser.) No copy, no extra event.
  */
-export function guardPackets(socket: NodeJS.ReadableStream, maxRemainingLength: number, reject: (why: PacketRejection) => void): void {
+export function guardPackets(socket: Readable, maxRemainingLength: number, reject: (why: PacketRejection) => void): void {
   const scanner = new PacketScanner(maxRemainingLength);
-  const onData = (chunk: Buffer | string): void => {
-    const why = scanner.scan(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
-    if (!why) return;
-    socket.removeListener('data', onData);
-    reject(why);
+  const read = socket.read;
+  let reported = false;
+  socket.read = function guardedRead(this: Readable, size?: number): unknown {
+    const chunk: unknown = read.call(this, size);
+    if (!Buffer.isBuffer(chunk)) return chunk; // null, or a string if someone set an encoding (aedes never does)
+    const why = scanner.scan(chunk);
+    if (!why) return chunk;
+    if (!reported) {
+      reported = true;
+      reject(why);
+    }
+    return scanner.passable > 0 ? chunk.subarray(0, scanner.passable) : null;
   };
-  socket.on('data', onData);
 }

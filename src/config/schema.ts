@@ -60,6 +60,7 @@ export const configSpec: Spec = obj({
     drainTimeoutSec: num({ min: 1, max: 3600 }),
     queueLimit: int(1, 1_000_000),
     maxInflightInbound: int(0, 65_535),
+    maxPacketBytes: int(1024, 268_435_455),
   }),
   auth: obj({
     jwt: obj({

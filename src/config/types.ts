@@ -10,6 +10,8 @@ export interface TlsListenerConfig extends TcpListenerConfig {
 
 export interface BrokerConfig {
   connectTimeoutSec: number; drainTimeoutSec: number; queueLimit: number; maxInflightInbound: number;
+  /** Largest remaining length of any client packet; larger ones close the connection. */
+  maxPacketBytes: number;
 }
 
 export interface JwksConfig {

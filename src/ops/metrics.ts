@@ -18,6 +18,12 @@ export class Metrics {
     labelNames: ['action'] as const,
     registers: [this.registry],
   });
+  readonly packetsRejected = new Counter({
+    name: 'edgegate_packets_rejected_total',
+    help: 'Client connections closed for a bad packet, by reason (too_large/malformed_length/not_connect)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly messagesReceived = new Counter({ name: 'edgegate_messages_received_total', help: 'PUBLISH packets accepted from clients and internal sources', registers: [this.registry] });
   readonly bridgeConnected = new Gauge({ name: 'edgegate_bridge_connected', help: '1 when the cloud bridge is connected', registers: [this.registry] });
   readonly bridgeQueueMessages = new Gauge({ name: 'edgegate_bridge_queue_messages', help: 'Messages waiting in the durable bridge queue', registers: [this.registry] });
