@@ -25,13 +25,8 @@ if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -euo pipefail
 
 NODE_MIN_MAJOR=20
-SERVICE=edgegate
-SERVICE_USER=edgegate
-APP_DIR=/opt/edgegate
-CONF_DIR=/etc/edgegate
-DATA_DIR=/var/lib/edgegate
-UNIT_FILE=/etc/systemd/system/edgegate.service
-CLI_LINK=/usr/local/bin/edgegate
+# shellcheck source=layout.sh
+source "$(dirname "${BASH_SOURCE[0]}")/layout.sh"
 
 SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DESTDIR=${DESTDIR:-}

@@ -8,7 +8,7 @@
 // value holds a wildcard character makes that filter match nothing, so a
 // username like "#" can never widen a grant.
 import { AuthRefusal } from './reasons.js';
-import { filterContains, isValidFilter, topicMatches } from './topics.js';
+import { filterContains, isValidFilter, topicMatches } from '../mqtt/topics.js';
 
 export type AclAction = 'publish' | 'subscribe';
 

@@ -16,7 +16,7 @@ import type { Component } from '../component.js';
 import type { Logger } from '../log.js';
 import type { Session } from './authenticator.js';
 import { checkValue, type RevocationKind, type RevocationList, type RevocationStore } from './revocations.js';
-import { topicMatches } from './topics.js';
+import { topicMatches } from '../mqtt/topics.js';
 
 /** What the watcher needs from the broker (kept structural: auth/ knows nothing of aedes). */
 export interface RevocationBrokerView {

@@ -2,20 +2,7 @@
 // The local topic is localPrefix + pattern, the remote topic remotePrefix + pattern;
 // a message keeps the part of its topic after the prefix when it crosses over.
 import type { BridgeTopicRule } from '../config/types.js';
-
-/** Topic name vs filter (MQTT 3.1.1 section 4.7); wildcards never match `$` topics (4.7.2). */
-export function topicMatches(filter: string, topic: string): boolean {
-  if (topic.startsWith('$') && (filter.startsWith('+') || filter.startsWith('#'))) return false;
-  const f = filter.split('/');
-  const t = topic.split('/');
-  for (let i = 0; i < f.length; i++) {
-    const level = f[i];
-    if (level === '#') return i === f.length - 1;
-    if (i >= t.length) return false;
-    if (level !== '+' && level !== t[i]) return false;
-  }
-  return f.length === t.length;
-}
+import { topicMatches } from '../mqtt/topics.js';
 
 export interface Mapped {
   topic: string;

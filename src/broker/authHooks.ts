@@ -3,7 +3,7 @@
 import type { AedesOptions, AedesPublishPacket, AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
 import type { Socket } from 'node:net';
 import type { AuthResult, Authenticator } from '../auth/authenticator.js';
-import { topicMatches } from '../auth/topics.js';
+import { topicMatches } from '../mqtt/topics.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { PublishOrigin } from './broker.js';

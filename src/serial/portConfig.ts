@@ -1,6 +1,6 @@
 // Topic templates of a serial port and the checks that span its keys. Called from
 // config validation, so `edgegate config check` reports them with key paths.
-import { isValidFilter, topicMatches } from '../auth/topics.js';
+import { isValidFilter, topicMatches } from '../mqtt/topics.js';
 import type { ConfigProblem } from '../errors.js';
 import type { SerialPortConfig } from '../config/types.js';
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { parseAclClaim } from '../../src/auth/acl.js';
 import { checkClaims, checkTimes, expiryMs } from '../../src/auth/claims.js';
 import { AuthRefusal } from '../../src/auth/reasons.js';
-import { filterContains, isValidFilter, topicMatches } from '../../src/auth/topics.js';
+import { filterContains, isValidFilter, topicMatches } from '../../src/mqtt/topics.js';
 
 const reasonOf = (fn: () => unknown): string | undefined => {
   try {

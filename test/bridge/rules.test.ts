@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { DecorrelatedJitterBackoff } from '../../src/bridge/backoff.js';
-import { TopicRules, topicMatches } from '../../src/bridge/rules.js';
+import { TopicRules } from '../../src/bridge/rules.js';
+import { topicMatches } from '../../src/mqtt/topics.js';
 import { rule } from './support.js';
 
 describe('bridge topic rules (Mosquitto mapping)', () => {
