@@ -28,7 +28,8 @@ export interface AuthHooksDeps {
   aclDenyAction: 'ignore' | 'disconnect';
   logger: Logger;
   metrics: Metrics;
-  intercept: (packet: PublishPacket, origin: PublishOrigin) => Promise<void>;
+  /** Undefined when every interceptor finished synchronously. */
+  intercept: (packet: PublishPacket, origin: PublishOrigin) => Promise<void> | undefined;
 }
 
 function remoteAddress(client: Client): string {
@@ -83,7 +84,11 @@ export class AuthHooks {
     const allowed = session !== undefined && !isReservedTopic(packet.topic) && session.acl.canPublish(packet.topic, { qos: packet.qos, retain: packet.retain });
     if (!allowed) return this.deny(client, packet, done);
     this.deps.metrics.messagesReceived.inc();
-    this.deps.intercept(packet, { kind: 'client', clientId: client.id }).then(() => done(null), () => done(null));
+    const pending = this.deps.intercept(packet, { kind: 'client', clientId: client.id });
+    if (!pending) return done(null);
+    // Not taken care of (the durable queue could not commit): no PUBACK; aedes closes
+    // the connection and the client sends the message again after reconnecting.
+    pending.then(() => done(null), (err: Error) => done(err));
   }
 
   private deny(client: Client, packet: PublishPacket, done: (error?: Error | null) => void): void {

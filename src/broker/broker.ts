@@ -17,7 +17,9 @@ export type PublishOrigin = { kind: 'client'; clientId: string } | { kind: 'inte
 /**
  * Sees every accepted publish before it is acknowledged and routed: client
  * publishes after the ACL allowed them (so a QoS 1 PUBACK waits for it), and
- * internal ones. An interceptor's failure is logged, never fatal to the publish.
+ * internal ones. A rejection (or throw) refuses the publish: a client's QoS 1
+ * message is not acknowledged and its connection closes, so the client sends it
+ * again after reconnecting (MQTT 3.1.1 section 4.4); publishInternal rejects.
  */
 export type PublishInterceptor = (packet: PublishPacket, origin: PublishOrigin) => Promise<void> | void;
 
@@ -134,13 +136,28 @@ export class LocalBroker {
     return clients?.[clientId];
   }
 
-  private async runInterceptors(packet: PublishPacket, origin: PublishOrigin): Promise<void> {
+  /**
+   * Runs every interceptor; undefined when all finished synchronously (the common
+   * case: no promise, no extra turn before the PUBACK). A failure means the message
+   * could not be taken care of (e.g. the durable queue could not commit it), so the
+   * returned promise rejects and the publisher gets no acknowledgement.
+   */
+  private runInterceptors(packet: PublishPacket, origin: PublishOrigin): Promise<void> | undefined {
+    let pending: Array<Promise<void>> | undefined;
     for (const fn of this.interceptors) {
       try {
-        await fn(packet, origin);
+        const result = fn(packet, origin);
+        if (result) (pending ??= []).push(result.catch((err: unknown) => this.interceptorFailed(err, packet)));
       } catch (err) {
-        this.deps.logger.error({ err, topic: packet.topic }, 'publish interceptor failed');
+        (pending ??= []).push(Promise.resolve().then(() => this.interceptorFailed(err, packet)));
       }
     }
+    return pending && Promise.all(pending).then(() => undefined);
   }
+
+  private interceptorFailed(err: unknown, packet: PublishPacket): never {
+    this.deps.logger.error({ err, topic: packet.topic }, 'publish interceptor failed: message not accepted');
+    throw err;
+  }
+
 }
