@@ -8,13 +8,16 @@
 //   npx tsx scripts/bench/bridge.ts [--messages 20000] [--backlog 100000] [--rounds 3]
 import { spawn } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { freePort } from './lib/freePort.js';
+import { REPO_ROOT } from './lib/paths.js';
 import { spawnEdgegate, spawnServer, type ServerProcess } from './lib/spawnServer.js';
+
+const BUILT_CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -175,6 +178,8 @@ type Kind = 'edgegate' | 'mosquitto';
 async function localBroker(kind: Kind, cloudPort: number): Promise<ServerProcess & { cleanup(): void }> {
   if (kind === 'edgegate') {
     const e = await spawnEdgegate({
+      // The compiled daemon, as installed gateways run it (`npm run build` first).
+      cliFile: existsSync(BUILT_CLI) ? BUILT_CLI : undefined,
       // e.g. BENCH_EDGEGATE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the daemon.
       nodeArgs: process.env.BENCH_EDGEGATE_NODE_ARGS?.split(' ').filter(Boolean),
       config: {
