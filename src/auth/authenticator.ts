@@ -83,7 +83,7 @@ export class Authenticator {
     if (this.deps.rules.from === 'username') return facts.username || undefined;
     if (!facts.password || facts.password.length === 0) return undefined;
     // Refuse oversized passwords before decoding them (64 KiB of garbage costs nothing).
-    if (facts.password.length > this.deps.rules.maxTokenBytes) return 'x'.repeat(this.deps.rules.maxTokenBytes + 1);
+    if (facts.password.length > this.deps.rules.maxTokenBytes) throw new AuthRefusal('JWT_TOO_LARGE');
     return facts.password.toString('utf8');
   }
 
