@@ -91,14 +91,35 @@ export function placeholderValue(placeholder: string, id: Identity): string | un
   return placeholder === '%u' || placeholder === '${username}' ? id.username : id.clientId;
 }
 
-function substitute(filter: string, id: Identity): string | null {
-  let ok = true;
-  const out = filter.replace(PLACEHOLDER, (m) => {
-    const value = placeholderValue(m, id);
-    if (value === undefined || value === '' || /[+#]/.test(value)) ok = false;
-    return value ?? '';
-  });
-  return ok && isValidFilter(out) ? out : null;
+/** A filter with its placeholders located once: literal parts, and between them the placeholders. */
+interface FilterTemplate {
+  literals: string[];
+  placeholders: string[];
+}
+
+function filterTemplate(filter: string): FilterTemplate | string {
+  const literals: string[] = [];
+  const placeholders: string[] = [];
+  let last = 0;
+  for (const m of filter.matchAll(PLACEHOLDER)) {
+    literals.push(filter.slice(last, m.index));
+    placeholders.push(m[0]);
+    last = m.index! + m[0].length;
+  }
+  if (placeholders.length === 0) return filter;
+  literals.push(filter.slice(last));
+  return { literals, placeholders };
+}
+
+function substitute(filter: FilterTemplate | string, id: Identity): string | null {
+  if (typeof filter === 'string') return isValidFilter(filter) ? filter : null;
+  let out = filter.literals[0]!;
+  for (let i = 0; i < filter.placeholders.length; i++) {
+    const value = placeholderValue(filter.placeholders[i]!, id);
+    if (value === undefined || value === '' || value.includes('+') || value.includes('#')) return null;
+    out += value + filter.literals[i + 1]!;
+  }
+  return isValidFilter(out) ? out : null;
 }
 
 const ACTIONS: Record<string, AclRule['action']> = { pub: 'publish', sub: 'subscribe', all: 'all', publish: 'publish', subscribe: 'subscribe' };
@@ -120,15 +141,48 @@ function ruleOptions(r: Record<string, unknown>): Pick<AclRule, 'qos' | 'retain'
   return out;
 }
 
+/** A rule as the claim states it, before %u / %c are filled in for one connection. */
+interface RuleTemplate extends Omit<AclRule, 'filter'> {
+  filter: FilterTemplate | string;
+}
+
+// Parsed claims by their JSON text: fleets mint the same ACL shape for every
+// device, so a reconnect storm parses it once and only fills in placeholders
+// per connection. Bounded (oldest dropped) so garbage tokens cannot grow it.
+const TEMPLATE_MEMO_MAX = 128;
+const TEMPLATE_KEY_MAX_CHARS = 4096;
+const templateMemo = new Map<string, RuleTemplate[]>();
+
+function ruleTemplates(claim: unknown): RuleTemplate[] {
+  const key = JSON.stringify(claim);
+  if (key === undefined || key.length > TEMPLATE_KEY_MAX_CHARS) return compileClaim(claim);
+  let templates = templateMemo.get(key);
+  if (!templates) {
+    templates = compileClaim(claim);
+    if (templateMemo.size >= TEMPLATE_MEMO_MAX) templateMemo.delete(templateMemo.keys().next().value as string);
+    templateMemo.set(key, templates);
+  }
+  return templates;
+}
+
 /** Builds the ACL from the claim value; `undefined` means the token has no ACL claim. */
 export function parseAclClaim(claim: unknown, id: Identity, defaultAcl: 'allow' | 'deny'): Acl {
   if (claim === undefined) return defaultAcl === 'allow' ? ALLOW_ALL : DENY_ALL;
   const rules: AclRule[] = [];
+  for (const t of ruleTemplates(claim)) {
+    const filter = substitute(t.filter, id);
+    if (filter !== null) rules.push({ ...t, filter });
+  }
+  return new RuleAcl(rules);
+}
+
+/** Validates the claim (throws JWT_ACL_INVALID) and lists its rules in order, placeholders unfilled. */
+function compileClaim(claim: unknown): RuleTemplate[] {
+  const rules: RuleTemplate[] = [];
   const add = (permission: AclRule['permission'], action: AclRule['action'], raw: unknown, options: Pick<AclRule, 'qos' | 'retain'> = {}): void => {
     if (typeof raw !== 'string') throw new AuthRefusal('JWT_ACL_INVALID', 'topic filters must be strings');
     const exact = raw.startsWith('eq ');
-    const filter = substitute(exact ? raw.slice(3) : raw, id);
-    if (filter !== null) rules.push({ permission, action, filter, exact, ...options });
+    rules.push({ permission, action, filter: filterTemplate(exact ? raw.slice(3) : raw), exact, ...options });
   };
   if (Array.isArray(claim)) {
     for (const rule of claim) {
@@ -144,7 +198,7 @@ export function parseAclClaim(claim: unknown, id: Identity, defaultAcl: 'allow' 
       const topics = Array.isArray(r.topics) ? r.topics : [r.topic];
       for (const t of topics) add(permission, action, t, options);
     }
-    return new RuleAcl(rules);
+    return rules;
   }
   if (typeof claim === 'object' && claim !== null) {
     for (const [key, filters] of Object.entries(claim as Record<string, unknown>)) {
@@ -152,7 +206,7 @@ export function parseAclClaim(claim: unknown, id: Identity, defaultAcl: 'allow' 
       if (!action || !Array.isArray(filters)) throw new AuthRefusal('JWT_ACL_INVALID', `unknown key ${JSON.stringify(key).slice(0, 40)} or not a list`);
       for (const f of filters) add('allow', action, f);
     }
-    return new RuleAcl(rules);
+    return rules;
   }
   throw new AuthRefusal('JWT_ACL_INVALID', 'must be an object or a list of rules');
 }

@@ -112,7 +112,8 @@ export class Authenticator {
       let signed = hit?.kind === 'valid' && this.deps.keys.has(hit.signed.keyId) ? hit.signed : undefined;
       const cached = signed !== undefined;
       if (!signed) signed = await this.verifyAndRemember(token, hash, now);
-      const verdict = checkVerifiedClaims(signed, facts, this.deps.clock.now(), this.deps.rules);
+      // A hit ran synchronously since `now` was read; a verification awaited, so read the clock again.
+      const verdict = checkVerifiedClaims(signed, facts, cached ? now : this.deps.clock.now(), this.deps.rules);
       if (this.deps.revocations?.isRevoked(signed.payload)) throw new AuthRefusal('JWT_REVOKED');
       const p = signed.payload;
       return {

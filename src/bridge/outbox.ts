@@ -45,8 +45,23 @@ export interface OutboxOptions extends OutboxLimits {
 interface PendingInsert {
   message: OutboxMessage;
   enqueuedAt: number;
+}
+
+/** One promise for every insert of a group commit: they all commit (or fail) together. */
+interface PendingBatch {
+  promise: Promise<void>;
   resolve: () => void;
   reject: (err: unknown) => void;
+}
+
+function newBatch(): PendingBatch {
+  let resolve!: () => void;
+  let reject!: (err: unknown) => void;
+  const promise = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
 }
 
 interface PendingRemoval {
@@ -94,6 +109,7 @@ const toRow = (r: DbRow): OutboxRow => ({
 
 export class Outbox {
   private inserts: PendingInsert[] = [];
+  private batch?: PendingBatch;
   private removals: PendingRemoval[] = [];
   private scheduled?: { cancel(): void; delayMs: number };
   private closed = false;
@@ -101,7 +117,7 @@ export class Outbox {
   bytes = 0;
   private readonly sql: {
     insert: Statement;
-    remove: Statement;
+    removeRange: Statement;
     removeThrough: Statement;
     oldest: Statement;
     after: Statement;
@@ -111,7 +127,7 @@ export class Outbox {
     migrate(db, 'bridge', MIGRATIONS);
     this.sql = {
       insert: db.prepare('INSERT INTO bridge_outbox (topic, payload, qos, retain, enqueued_at) VALUES (?, ?, ?, ?, ?)'),
-      remove: db.prepare('DELETE FROM bridge_outbox WHERE id = ?'),
+      removeRange: db.prepare('DELETE FROM bridge_outbox WHERE id BETWEEN ? AND ?'),
       removeThrough: db.prepare('DELETE FROM bridge_outbox WHERE id <= ?'),
       oldest: db.prepare('SELECT id, length(payload) AS bytes, enqueued_at FROM bridge_outbox WHERE id > ? ORDER BY id LIMIT 256'),
       after: db.prepare('SELECT id, topic, payload, qos, retain, enqueued_at FROM bridge_outbox WHERE id > ? ORDER BY id LIMIT ?'),
@@ -123,11 +139,11 @@ export class Outbox {
 
   /** Resolves once the message's row is committed (or it was dropped by a bound, counted). */
   enqueue(message: OutboxMessage): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.inserts.push({ message, enqueuedAt: this.options.nowMs(), resolve, reject });
-      if (this.closed || this.inserts.length >= MAX_BATCH) this.flush();
-      else this.schedule(this.options.commitDelayMs);
-    });
+    const batch = (this.batch ??= newBatch());
+    this.inserts.push({ message, enqueuedAt: this.options.nowMs() });
+    if (this.closed || this.inserts.length >= MAX_BATCH) this.flush();
+    else this.schedule(this.options.commitDelayMs);
+    return batch.promise;
   }
 
   /** The cloud acknowledged the row: it goes in the next commit. */
@@ -200,6 +216,8 @@ export class Outbox {
     if (this.inserts.length === 0 && this.removals.length === 0) return;
     const inserts = this.inserts;
     const removals = this.removals;
+    const batch = this.batch;
+    this.batch = undefined;
     this.inserts = [];
     this.removals = [];
     const committed: OutboxRow[] = [];
@@ -210,14 +228,25 @@ export class Outbox {
     let bytes = this.bytes;
     try {
       this.db.transaction(() => {
-        for (const r of removals) {
-          if (this.sql.remove.run(r.id).changes === 0) continue;
-          messages--;
-          bytes -= r.bytes;
-          if (r.reason) {
-            dropped.ttl[0]++;
-            dropped.ttl[1] += r.bytes;
+        // Acknowledged ids are mostly consecutive (PUBACKs come in order, MQTT 3.1.1
+        // section 4.6): one range DELETE per run of consecutive ids instead of one per row.
+        if (removals.length > 1) removals.sort((a, b) => a.id - b.id);
+        for (let i = 0; i < removals.length; ) {
+          let j = i + 1;
+          while (j < removals.length && removals[j].id === removals[j - 1].id + 1) j++;
+          // Rows of the run already gone were dropped from the head of the queue
+          // (drop-oldest or TTL, counted then): they are the lowest ids of the run.
+          const missing = j - i - this.sql.removeRange.run(removals[i].id, removals[j - 1].id).changes;
+          for (let k = i + missing; k < j; k++) {
+            const r = removals[k];
+            messages--;
+            bytes -= r.bytes;
+            if (r.reason) {
+              dropped.ttl[0]++;
+              dropped.ttl[1] += r.bytes;
+            }
           }
+          i = j;
         }
         for (const p of inserts) {
           const size = p.message.payload.length;
@@ -256,7 +285,7 @@ export class Outbox {
       // The transaction rolled back: nothing of this batch is stored (disk full, I/O error).
       this.options.onError(err);
       if (inserts.length > 0) this.options.onDrop('error', inserts.length, inserts.reduce((s, p) => s + p.message.payload.length, 0));
-      for (const p of inserts) p.reject(err);
+      batch?.reject(err);
       return;
     }
     this.messages = messages;
@@ -264,7 +293,7 @@ export class Outbox {
     for (const reason of ['rejected', 'overflow', 'ttl'] as const) {
       if (dropped[reason][0] > 0) this.options.onDrop(reason, dropped[reason][0], dropped[reason][1]);
     }
-    for (const p of inserts) p.resolve();
+    batch?.resolve();
     if (committed.length > 0 || droppedThrough > 0) {
       this.options.onCommitted(droppedThrough > 0 ? committed.filter((r) => r.id > droppedThrough) : committed, droppedThrough);
     }

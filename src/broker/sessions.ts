@@ -1,5 +1,7 @@
-// Authenticated clients and their token sessions: the ACL to apply, and a timer
-// that closes the connection when the token expires.
+// Authenticated clients and their token sessions: the ACL to apply, and the
+// timer that closes connections when their tokens expire. One shared timer is
+// armed for the earliest expiry (not one per session): a per-session timer with
+// its own delay costs Node a timer list each, which showed in reconnect storms.
 import type { Client } from 'aedes';
 import type { Session } from '../auth/authenticator.js';
 import type { GatewayClock } from '../clock/gatewayClock.js';
@@ -9,7 +11,6 @@ import type { Logger } from '../log.js';
 interface Entry {
   client: Client;
   session: Session;
-  timer?: TimerHandle;
 }
 
 // Timers fire on monotonic time; a wall-clock jump (NTP stepping a Pi's clock)
@@ -19,6 +20,9 @@ const SWEEP_MS = 15_000;
 export class SessionRegistry {
   private readonly entries = new Map<Client, Entry>();
   private sweep?: TimerHandle;
+  /** The shared expiry timer and the expiresAtMs it is armed for (Infinity when none). */
+  private expiryTimer?: TimerHandle;
+  private armedForMs = Infinity;
 
   constructor(
     private readonly clock: GatewayClock,
@@ -32,7 +36,9 @@ export class SessionRegistry {
 
   stop(): void {
     this.sweep?.cancel();
-    for (const e of this.entries.values()) e.timer?.cancel();
+    this.expiryTimer?.cancel();
+    this.expiryTimer = undefined;
+    this.armedForMs = Infinity;
     this.entries.clear();
   }
 
@@ -44,7 +50,8 @@ export class SessionRegistry {
     const entry: Entry = { client, session };
     this.entries.set(client, entry);
     client.conn.once('close', () => this.remove(client));
-    if (this.disconnectOnExpiry && session.expiresAtMs !== null) this.arm(entry);
+    const exp = session.expiresAtMs;
+    if (this.disconnectOnExpiry && exp !== null && exp < this.armedForMs) this.armExpiry(exp);
   }
 
   get(client: Client | null | undefined): Session | undefined {
@@ -54,7 +61,7 @@ export class SessionRegistry {
   remove(client: Client): void {
     const e = this.entries.get(client);
     if (!e) return;
-    e.timer?.cancel();
+    // The shared timer stays armed: when it fires it finds the next earliest expiry.
     this.entries.delete(client);
   }
 
@@ -79,13 +86,23 @@ export class SessionRegistry {
     return n;
   }
 
-  private arm(entry: Entry): void {
-    const left = (entry.session.expiresAtMs ?? 0) - this.clock.now();
-    entry.timer = this.clock.setTimer(Math.max(0, left), () => {
-      if (this.entries.get(entry.client) !== entry) return;
-      if ((entry.session.expiresAtMs ?? Infinity) > this.clock.now()) return this.arm(entry);
-      this.disconnectWhere((s) => s === entry.session, 'JWT_EXPIRED');
-    });
+  private armExpiry(atMs: number): void {
+    this.expiryTimer?.cancel();
+    this.armedForMs = atMs;
+    this.expiryTimer = this.clock.setTimer(Math.max(0, atMs - this.clock.now()), () => this.onExpiryTimer());
+  }
+
+  /** Closes what has expired, then re-arms for the earliest expiry left (timers run on monotonic time, expiry on wall time). */
+  private onExpiryTimer(): void {
+    this.expiryTimer = undefined;
+    this.armedForMs = Infinity;
+    this.closeExpired();
+    let next = Infinity;
+    for (const e of this.entries.values()) {
+      const exp = e.session.expiresAtMs;
+      if (exp !== null && exp < next) next = exp;
+    }
+    if (next !== Infinity) this.armExpiry(next);
   }
 
   private closeExpired(): void {

@@ -116,7 +116,21 @@ describe('ACL claim', () => {
   it('refuses unknown forms with JWT_ACL_INVALID', () => {
     for (const bad of ['x', 42, { pub: 'a/b' }, { write: ['a'] }, [{ permission: 'allow', action: 'read', topic: 'a' }], [null], { pub: [1] }, [{ topic: 'a', qos: [3] }], [{ topic: 'a', retain: 'yes' }]]) {
       assert.equal(reasonOf(() => parseAclClaim(bad, id, 'allow')), 'JWT_ACL_INVALID', JSON.stringify(bad));
+      // Parsed claims are memoised by their text: a refused claim must be refused again.
+      assert.equal(reasonOf(() => parseAclClaim(bad, id, 'allow')), 'JWT_ACL_INVALID', JSON.stringify(bad));
     }
+  });
+  it('the same claim text fills placeholders per connection (the parsed claim is shared)', () => {
+    const claim = { pub: ['sensors/%c/#', 'eq raw/%u/+'], sub: ['cmd/${clientid}/%u'] };
+    const a = parseAclClaim(JSON.parse(JSON.stringify(claim)), { clientId: 'ca', username: 'ua' }, 'deny');
+    const b = parseAclClaim(JSON.parse(JSON.stringify(claim)), { clientId: 'cb', username: 'ub' }, 'deny');
+    const wild = parseAclClaim(JSON.parse(JSON.stringify(claim)), { clientId: '#', username: 'ua' }, 'deny');
+    assert.ok(a.canPublish('sensors/ca/t') && !a.canPublish('sensors/cb/t'));
+    assert.ok(b.canPublish('sensors/cb/t') && !b.canPublish('sensors/ca/t'));
+    assert.ok(a.canPublish('raw/ua/+') && !a.canPublish('raw/ua/x') && b.canPublish('raw/ub/+'));
+    assert.ok(a.canSubscribe('cmd/ca/ua') && !a.canSubscribe('cmd/cb/ub') && b.canSubscribe('cmd/cb/ub'));
+    assert.ok(!wild.canPublish('sensors/#/t') && !wild.canPublish('sensors/x/t'), 'a wildcard client id never widens');
+    assert.ok(wild.canPublish('raw/ua/+'), 'rules without that placeholder still apply');
   });
 });
 

@@ -49,6 +49,26 @@ describe('disconnect at token expiry (FakeTimeSource)', () => {
     await closed(c);
   });
 
+  it('closes several sessions each at its own expiry, also after the earliest one left early', async () => {
+    // One shared timer serves every session: it must re-arm for the next expiry.
+    await start({ clockToleranceSec: 0 });
+    const gone = await acceptedClient(d, await token(10), { clientId: 'leaves-early' });
+    const late = await acceptedClient(d, await token(40), { clientId: 'late' });
+    const mid = await acceptedClient(d, await token(20), { clientId: 'mid' });
+    await end(gone);
+    time.advance(19_999);
+    await sleep(30);
+    assert.ok(mid.connected && late.connected, 'nothing expired yet');
+    time.advance(1);
+    await closed(mid);
+    assert.ok(late.connected, 'a later expiry is not closed early');
+    time.advance(19_999);
+    await sleep(30);
+    assert.ok(late.connected);
+    time.advance(1);
+    await closed(late);
+  });
+
   it('catches a forward jump of the wall clock (NTP step) within the sweep interval', async () => {
     await start({ clockToleranceSec: 0 });
     const c = await acceptedClient(d, await token(3600));
