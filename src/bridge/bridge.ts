@@ -67,7 +67,7 @@ export class Bridge implements Component {
     this.credentials = new UplinkCredentialSource(config, this.clientId, () => ctx.clock.now());
     this.credentials.load();
     this.backoff = new DecorrelatedJitterBackoff(config.reconnect.minSec * 1000, Math.max(config.reconnect.minSec, config.reconnect.maxSec) * 1000);
-    this.drops = new DropLog(this.log, ctx.metrics, () => ctx.clock.monotonic());
+    this.drops = new DropLog(this.log, ctx.metrics, ctx.clock);
     this.outbox = new Outbox(ctx.database, {
       ...config.queue,
       nowMs: () => ctx.clock.now(),
@@ -105,7 +105,7 @@ export class Bridge implements Component {
     this.outbox.close();
     const client = this.client;
     if (client?.connected) {
-      await this.settle(client, 1000);
+      await this.settle(1000);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, 1000);
         client.publish(this.remoteStateTopic, 'offline', { qos: 1, retain: true }, () => (clearTimeout(t), resolve()));
@@ -274,9 +274,10 @@ export class Bridge implements Component {
   }
 
   /** Waits (bounded) until nothing is in flight, to leave fewer duplicates behind. */
-  private async settle(client: MqttClient, ms: number): Promise<void> {
-    const until = Date.now() + ms;
-    while (this.sender.inFlight > 0 && client.connected && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
+  private async settle(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.sender.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
   }
 
   private end(client: MqttClient, ms: number): Promise<void> {

@@ -1,17 +1,19 @@
 // Drops are never silent, but a full queue under a sensor flood must not flood the
 // log either: the first drop is logged at once, later ones summed per interval.
+import type { GatewayClock } from '../clock/gatewayClock.js';
+import type { TimerHandle } from '../clock/timeSource.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
 
 export class DropLog {
   private pending = new Map<string, { messages: number; bytes: number }>();
   private lastLogAt = -Infinity;
-  private timer?: NodeJS.Timeout;
+  private timer?: TimerHandle;
 
   constructor(
     private readonly logger: Logger,
     private readonly metrics: Metrics,
-    private readonly monotonicMs: () => number,
+    private readonly clock: Pick<GatewayClock, 'monotonic' | 'setTimer'>,
     private readonly intervalMs = 10_000,
   ) {}
 
@@ -22,20 +24,17 @@ export class DropLog {
     p.messages += messages;
     p.bytes += bytes;
     this.pending.set(reason, p);
-    const wait = this.lastLogAt + this.intervalMs - this.monotonicMs();
+    const wait = this.lastLogAt + this.intervalMs - this.clock.monotonic();
     if (wait <= 0) this.emit();
-    else if (!this.timer) {
-      this.timer = setTimeout(() => this.emit(), wait);
-      this.timer.unref();
-    }
+    else this.timer ??= this.clock.setTimer(wait, () => this.emit());
   }
 
   /** Logs what was dropped since the last line. */
   emit(): void {
-    clearTimeout(this.timer);
+    this.timer?.cancel();
     this.timer = undefined;
     if (this.pending.size === 0) return;
-    this.lastLogAt = this.monotonicMs();
+    this.lastLogAt = this.clock.monotonic();
     const dropped = Object.fromEntries(this.pending);
     this.pending.clear();
     this.logger.warn({ dropped }, 'bridge dropped messages (queue bound, TTL, or QoS 0 while offline)');

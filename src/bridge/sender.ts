@@ -20,6 +20,7 @@ export class OutboxSender {
   /** True when every committed row with id > readThrough is known to be absent. */
   private caughtUp = false;
   private inflight = 0;
+  private idleWaiters: Array<() => void> = [];
   private generation = 0;
   private publish?: PublishRow;
   private pumping = false;
@@ -34,6 +35,12 @@ export class OutboxSender {
 
   get inFlight(): number {
     return this.inflight;
+  }
+
+  /** Resolves once nothing is in flight (or the connection was detached). */
+  idle(): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Connected: start sending from the oldest row. */
@@ -121,6 +128,7 @@ export class OutboxSender {
     this.publish!(row, (err) => {
       if (generation !== this.generation) return; // a previous connection's late callback
       this.inflight--;
+      if (this.inflight === 0) this.wakeIdle();
       if (err) return; // the connection is failing; the row is sent again after reconnecting
       this.outbox.ack(row);
       this.onDelivered(row);
@@ -130,7 +138,14 @@ export class OutboxSender {
     });
   }
 
+  private wakeIdle(): void {
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
   private reset(): void {
+    this.wakeIdle();
     this.generation++;
     this.buffer = [];
     this.head = 0;

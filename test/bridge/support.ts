@@ -5,6 +5,7 @@ import type { BridgeTopicRule, ConfigOverrides } from '../../src/config/types.js
 import { hsToken, nowSec } from '../helpers/tokens.js';
 import { collector, connectOk, subscribe } from '../helpers/mqtt.js';
 import type { Mosquitto } from '../helpers/mosquitto.js';
+import { waitUntil as waitFor } from '../helpers/wait.js';
 
 export const SECRET = 'bridge-test-secret';
 
@@ -37,13 +38,7 @@ export async function sensor(port: number, clientId = 'sensor-1'): Promise<MqttC
 }
 
 /** Resolves when `pred()` holds; rejects after `ms`. */
-export async function waitUntil(pred: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const until = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+export const waitUntil = (pred: () => boolean, ms = 5000, what = 'condition'): Promise<void> => waitFor(what, pred, ms);
 
 export function bridgeStatus(daemon: { status: { snapshot(): Record<string, unknown> } }): { state: string; queue: { messages: number; bytes: number }; lastError: string | null } {
   return daemon.status.snapshot().bridge as { state: string; queue: { messages: number; bytes: number }; lastError: string | null };

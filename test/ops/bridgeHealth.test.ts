@@ -8,6 +8,7 @@ import { Mosquitto, freePort } from '../helpers/mosquitto.js';
 import { collector, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
 import { hsToken } from '../helpers/tokens.js';
 import { haveCommand } from './support/notifyReceiver.js';
+import { waitUntil as waitFor } from '../helpers/wait.js';
 
 const SECRET = 'bridge-health-secret-0123456789abcdef';
 
@@ -21,13 +22,7 @@ async function metric(d: TestDaemon, series: string): Promise<number | undefined
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-async function waitUntil(what: string, check: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitUntil = (what: string, check: () => Promise<boolean>, ms = 15_000): Promise<void> => waitFor(what, check, ms, 50);
 
 describe('bridge state and queue depth in health, metrics and $SYS', function () {
   this.timeout(30_000);

@@ -7,6 +7,7 @@ import type { MqttClient } from 'mqtt';
 import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
 import { connect, end } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
+import { waitUntil as waitFor } from '../helpers/wait.js';
 
 const SECRET = 'ops-test-secret-0123456789abcdef';
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -34,13 +35,7 @@ function raw(port: number, bytes: string | Buffer): Promise<string> {
   });
 }
 
-async function waitUntil(what: string, check: () => Promise<boolean>, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const waitUntil = (what: string, check: () => Promise<boolean>, ms = 5000): Promise<void> => waitFor(what, check, ms, 25);
 
 describe('health and metrics endpoint', () => {
   let d: TestDaemon;

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { SocatPair, unplugAll } from '../serial/support/socat.js';
 import { haveCommand } from './support/notifyReceiver.js';
+import { waitUntil as waitFor } from '../helpers/wait.js';
 
 async function healthz(d: TestDaemon): Promise<{ status: number; body: Record<string, any> }> {
   const res = await fetch(`http://127.0.0.1:${d.httpPort}/healthz`);
@@ -21,13 +22,7 @@ function sample(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-async function waitUntil(what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+const waitUntil = (what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> => waitFor(what, check, ms, 25);
 
 describe('serial port states in health and metrics', function () {
   this.timeout(30_000);

@@ -7,14 +7,9 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SerialPort } from 'serialport';
+import { waitUntil as waitFor } from '../../helpers/wait.js';
 
-export async function waitUntil(pred: () => boolean, ms = 5000, what = 'condition'): Promise<void> {
-  const until = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > until) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export const waitUntil = (pred: () => boolean, ms = 5000, what = 'condition'): Promise<void> => waitFor(what, pred, ms, 10);
 
 const started = new Set<SocatPair>();
 // Should mocha exit before the after hooks ran (--exit, a crash), no socat outlives it.
