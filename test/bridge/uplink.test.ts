@@ -1,7 +1,6 @@
 // Uplink security: self-signed JWT credentials (checked by a second edgegate
 // acting as the cloud) and TLS to a Mosquitto TLS listener (test CA by openssl).
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { collector, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
 import { bridgeConfig, bridgeStatus, rule, sensor, waitUntil } from './support.js';
+import { makeTestPki, type TestPki } from '../helpers/pki.js';
 
 describe('bridge uplink credentials and TLS', function () {
   this.timeout(30_000);
@@ -104,15 +104,12 @@ describe('bridge uplink credentials and TLS', function () {
 
   describe('TLS uplink (mqtts://)', () => {
     let tlsDir: string;
+    let pki: TestPki;
     let cloud: Mosquitto;
     before(async () => {
       tlsDir = tempDir('edgegate-bridge-tls-');
-      const run = (args: string[]): void => void execFileSync('openssl', args, { cwd: tlsDir, stdio: 'ignore' });
-      run(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=edgegate test CA']);
-      run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
-      writeFileSync(join(tlsDir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
-      run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'san.ext']);
-      cloud = await Mosquitto.start({ tls: { caFile: join(tlsDir, 'ca.crt'), certFile: join(tlsDir, 'server.crt'), keyFile: join(tlsDir, 'server.key') } });
+      pki = makeTestPki(tlsDir);
+      cloud = await Mosquitto.start({ tls: pki });
     });
     after(async () => {
       await cloud?.dispose();
@@ -120,12 +117,12 @@ describe('bridge uplink credentials and TLS', function () {
     });
 
     it('connects over TLS with the test CA and forwards', async () => {
-      const watcher = mqtt.connect(`mqtts://127.0.0.1:${cloud.port}`, { ca: readFileSync(join(tlsDir, 'ca.crt')), reconnectPeriod: 0 });
+      const watcher = mqtt.connect(`mqtts://127.0.0.1:${cloud.port}`, { ca: readFileSync(pki.caFile), reconnectPeriod: 0 });
       await new Promise<void>((resolve, reject) => (watcher.once('connect', () => resolve()), watcher.once('error', reject)));
       const inbox = collector(watcher);
       await subscribe(watcher, 'tls/#', 1);
       const gw = await startDaemon(
-        bridgeConfig(`mqtts://127.0.0.1:${cloud.port}`, [rule('data/#', 'out', 1, '', 'tls/')], { tls: { caFile: join(tlsDir, 'ca.crt'), rejectUnauthorized: true } }),
+        bridgeConfig(`mqtts://127.0.0.1:${cloud.port}`, [rule('data/#', 'out', 1, '', 'tls/')], { tls: { caFile: pki.caFile, rejectUnauthorized: true } }),
       );
       try {
         await waitUntil(() => bridgeStatus(gw.daemon).state === 'connected', 5000, 'bridge connected over TLS');

@@ -1,21 +1,16 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
 import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
 import { startDaemon, tempDir } from '../helpers/daemon.js';
 import { connect, end } from '../helpers/mqtt.js';
 import { JwksServer, makeKey, signWith } from './jwksServer.js';
 import { logsWith, nowSecOf } from './util.js';
+import { makeTestPki } from '../helpers/pki.js';
 
-/** A private CA and a server certificate for 127.0.0.1 signed by it (openssl). */
+/** The CA file, and the server key and certificate as text (node:https wants them inline). */
 function makePki(dir: string): { caFile: string; key: string; cert: string } {
-  const run = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
-  run('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'ca.key', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=edgegate test CA');
-  run('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
-  writeFileSync(join(dir, 'ext.cnf'), 'subjectAltName=IP:127.0.0.1\n');
-  run('x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'ext.cnf');
-  return { caFile: join(dir, 'ca.pem'), key: readFileSync(join(dir, 'server.key'), 'utf8'), cert: readFileSync(join(dir, 'server.pem'), 'utf8') };
+  const pki = makeTestPki(dir);
+  return { caFile: pki.caFile, key: readFileSync(pki.keyFile, 'utf8'), cert: readFileSync(pki.certFile, 'utf8') };
 }
 
 describe('offline: JWKS over https with auth.jwt.jwks.caFile', function () {
