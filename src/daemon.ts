@@ -86,8 +86,7 @@ export class Daemon {
     this.database = database;
     this.status.register('storage', () => ({ persistent, file: join(dataDir, DATABASE_FILE) }));
     const configured = await loadConfiguredKeys(this.config.auth.jwt, dataDir);
-    this.keys.replace('config', configured.keys.filter((k) => k.source === 'config'));
-    this.keys.replace('generated', configured.keys.filter((k) => k.source === 'generated'));
+    this.keys.replaceConfigured(configured.keys);
     if (configured.generatedNow) {
       log.warn({ file: configured.generatedSecretFile }, 'no JWT key configured: generated a random secret; mint a token with `edgegate token mint --sub <name>`');
     } else if (configured.generatedSecretFile) {

@@ -105,6 +105,11 @@ export class KeyRing {
     this.keys = [...this.keys.filter((k) => k.source !== source), ...keys];
   }
 
+  /** Replaces the keys from configuration: configured ones and the generated secret. */
+  replaceConfigured(keys: TrustedKey[]): void {
+    this.keys = [...this.keys.filter((k) => k.source !== 'config' && k.source !== 'generated'), ...keys];
+  }
+
   list(): readonly TrustedKey[] {
     return this.keys;
   }

@@ -97,7 +97,7 @@ export async function tokenVerify(token: string, opts: { username?: string; clie
   const keys = new KeyRing(config.auth.jwt.algorithms);
   // An unreadable key file is a configuration error (exit 2), not a crash.
   const configured = await loadConfiguredKeys(config.auth.jwt, config.dataDir, { createSecret: false }).catch((err: unknown) => failAndExit(err));
-  keys.replace('config', configured.keys);
+  keys.replaceConfigured(configured.keys);
   // The daemon's persisted JWKS, revocations and time floor, as the broker would use them.
   const offline = await loadOfflineState(config, keys);
   const clock = new GatewayClock(systemTimeSource, { floorMs: Math.max(buildTimeMs(), offline.floorMs) });
