@@ -24,7 +24,9 @@
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 set -euo pipefail
 
+# The oldest Node.js edgegate runs on (src/cli/nodeVersion.ts: 20.12 brought crypto.hash).
 NODE_MIN_MAJOR=20
+NODE_MIN_MINOR=12
 # shellcheck source=layout.sh
 source "$(dirname "${BASH_SOURCE[0]}")/layout.sh"
 
@@ -76,9 +78,9 @@ esac
 node_help() {
   cat >&2 <<EOF
 
-edgegate needs Node.js >= $NODE_MIN_MAJOR. On Raspberry Pi OS / Debian:
+edgegate needs Node.js >= $NODE_MIN_MAJOR.$NODE_MIN_MINOR. On Raspberry Pi OS / Debian:
 
-  # Debian 13 (trixie) and newer ship Node.js 20+ (check: apt-cache policy nodejs):
+  # Debian 13 (trixie) and newer ship Node.js 20.19+ (check: apt-cache policy nodejs):
   sudo apt-get install -y nodejs npm
 
   # Debian 12 (bookworm) / Raspberry Pi OS bookworm ship Node.js 18: use NodeSource,
@@ -98,8 +100,11 @@ if [ -z "$NODE" ] || ! [ -x "$NODE" ]; then
 fi
 NODE_VERSION=$("$NODE" -p 'process.versions.node' 2>/dev/null || echo 0)
 NODE_MAJOR=${NODE_VERSION%%.*}
+NODE_MINOR=${NODE_VERSION#*.}
+NODE_MINOR=${NODE_MINOR%%.*}
 case "$NODE_MAJOR" in '' | *[!0-9]*) NODE_MAJOR=0 ;; esac
-if [ "$NODE_MAJOR" -lt "$NODE_MIN_MAJOR" ]; then
+case "$NODE_MINOR" in '' | *[!0-9]*) NODE_MINOR=0 ;; esac
+if [ "$NODE_MAJOR" -lt "$NODE_MIN_MAJOR" ] || { [ "$NODE_MAJOR" -eq "$NODE_MIN_MAJOR" ] && [ "$NODE_MINOR" -lt "$NODE_MIN_MINOR" ]; }; then
   printf 'error: Node.js %s found at %s is too old.\n' "$NODE_VERSION" "$NODE" >&2
   node_help
   exit 1

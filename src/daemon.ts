@@ -8,17 +8,16 @@ import { LocalBroker } from './broker/broker.js';
 import { GatewayClock } from './clock/gatewayClock.js';
 import { systemTimeSource, type TimeSource } from './clock/timeSource.js';
 import type { Component } from './component.js';
+import type { DaemonContext } from './context.js';
 import type { GatewayConfig } from './config/types.js';
 import { componentLogger, createRootLogger, type Logger } from './log.js';
 import { Metrics } from './ops/metrics.js';
 import { StatusBoard } from './ops/status.js';
 import { ensureDataDir } from './storage/dataDir.js';
 import { DATABASE_FILE, openDatabase, type Sqlite } from './storage/database.js';
-import { bridgeComponents } from './bridge/index.js';
-import { serialComponents } from './serial/index.js';
+import { openSqlite } from './storage/sqlite.js';
 import { opsComponents } from './ops/index.js';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
 import type { DestinationStream } from 'pino';
 
 export interface DaemonOptions {
@@ -27,23 +26,6 @@ export interface DaemonOptions {
   logger?: Logger;
   /** Collect Node.js process metrics (off in tests running many daemons). */
   processMetrics?: boolean;
-}
-
-/** What components are built from: the validated config and the shared services. */
-export interface DaemonContext {
-  config: GatewayConfig;
-  dataDir: string;
-  clock: GatewayClock;
-  logger: Logger;
-  metrics: Metrics;
-  status: StatusBoard;
-  keys: KeyRing;
-  /** The SQLite database; an in-memory one when the file could not be opened. */
-  database: Sqlite;
-  /** False when `database` is the in-memory fallback (nothing survives a restart). */
-  persistent: boolean;
-  broker: LocalBroker;
-  authenticator: Authenticator;
 }
 
 export class Daemon {
@@ -61,7 +43,7 @@ export class Daemon {
 
   constructor(config: GatewayConfig, private readonly options: DaemonOptions = {}) {
     this.config = config;
-    this.logger = options.logger ?? createRootLogger(config.log.level, options.logDestination);
+    this.logger = options.logger ?? createRootLogger(config.log, options.logDestination);
     this.metrics = new Metrics({ processMetrics: options.processMetrics });
     this.clock = new GatewayClock(options.timeSource ?? systemTimeSource, {
       floorMs: buildTimeMs(),
@@ -100,7 +82,7 @@ export class Daemon {
     });
 
     // Persisted time floor, JWKS, token cache and revocations: loaded before the broker listens.
-    const offline = await createOfflineAuth({ config: this.config, clock: this.clock, logger: this.logger, status: this.status, keys: this.keys, database });
+    const offline = await createOfflineAuth({ config: this.config, clock: this.clock, logger: this.logger, status: this.status, keys: this.keys, database, metrics: this.metrics });
     this.authenticator = new Authenticator({
       keys: this.keys,
       clock: this.clock,
@@ -135,7 +117,7 @@ export class Daemon {
       broker: this.broker,
       authenticator: this.authenticator,
     };
-    const components = [...offline.components(this.broker), brokerComponent, ...bridgeComponents(ctx), ...serialComponents(ctx), ...opsComponents(ctx)];
+    const components = [...offline.components(this.broker), brokerComponent, ...(await optionalComponents(ctx)), ...opsComponents(ctx)];
     for (const component of components) {
       await component.start();
       this.started.push(component);
@@ -153,7 +135,7 @@ export class Daemon {
       return { database: openDatabase(file, { synchronous: this.config.bridge.queue.sync }), persistent: true };
     } catch (err) {
       log.error({ err: (err as Error).message, file }, 'database unusable: running from memory, nothing will persist until it is repaired or removed');
-      const database = new Database(':memory:');
+      const database = openSqlite(':memory:');
       database.exec('CREATE TABLE IF NOT EXISTS schema_versions (owner TEXT PRIMARY KEY, version INTEGER NOT NULL)');
       return { database, persistent: false };
     }
@@ -181,4 +163,16 @@ export class Daemon {
     })();
     return this.stopping;
   }
+}
+
+/**
+ * The bridge (mqtt.js) and serial ports (serialport) are loaded only when
+ * configured: on a Pi each costs megabytes of memory and tens of milliseconds
+ * of start-up that a gateway without them should not pay.
+ */
+async function optionalComponents(ctx: DaemonContext): Promise<Component[]> {
+  const out: Component[] = [];
+  if (ctx.config.bridge.enabled) out.push(...(await import('./bridge/index.js')).bridgeComponents(ctx));
+  if (ctx.config.serial.ports.length > 0) out.push(...(await import('./serial/index.js')).serialComponents(ctx));
+  return out;
 }

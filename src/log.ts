@@ -1,24 +1,28 @@
 // Structured logging: one pino root per daemon, a child per component. Anything
 // that could hold a token or a secret is redacted by key, wherever it nests.
 import { pino, type DestinationStream, type Logger } from 'pino';
-import type { LogLevel } from './config/types.js';
+import type { LogConfig } from './config/types.js';
+import { prettyDestination, usePrettyLogs } from './logPretty.js';
 
 export type { Logger } from 'pino';
 
 const REDACT_KEYS = ['password', 'token', 'secret', 'authorization', 'privateKey', 'jwt'];
 export const REDACT_PATHS = [...REDACT_KEYS, ...REDACT_KEYS.map((k) => `*.${k}`)];
 
-/** Logs go to stderr so that CLI commands keep stdout for their result. */
-export function createRootLogger(level: LogLevel, destination?: DestinationStream): Logger {
+/**
+ * Logs go to stderr so that CLI commands keep stdout for their result: JSON lines
+ * (journald, log shippers), or readable lines for a person at a terminal.
+ */
+export function createRootLogger(config: LogConfig, destination?: DestinationStream): Logger {
   return pino(
     {
       name: 'edgegate',
-      level,
+      level: config.level,
       base: { pid: process.pid },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
-    destination ?? pino.destination({ fd: 2, sync: false }),
+    destination ?? (usePrettyLogs(config.format) ? prettyDestination() : pino.destination({ fd: 2, sync: false })),
   );
 }
 

@@ -28,7 +28,9 @@ import { GatewayClock } from '../../src/clock/gatewayClock.js';
 import { systemTimeSource } from '../../src/clock/timeSource.js';
 import { buildConfig } from '../../src/config/load.js';
 import { bundleEntry } from './lib/bundle.js';
+import { builtCli } from './lib/paths.js';
 import { closeAll, connectMany } from './lib/connectClients.js';
+import { unitNodeFlags } from './lib/nodeFlags.js';
 import { spawnEdgegate, spawnPlainAedes, type ServerProcess } from './lib/spawnServer.js';
 
 function arg(name: string, fallback: number): number {
@@ -125,10 +127,15 @@ async function main(): Promise<void> {
   process.stderr.write(`minting ${ROUNDS} x ${CLIENTS + WARMUP} ES512 tokens...\n`);
   const rounds = Array.from({ length: ROUNDS }, (_, r) => ({ storm: mintEs512(CLIENTS, `s${r}`, privateKey), warm: mintEs512(WARMUP, `w${r}`, privateKey) }));
 
-  const cliBundle = await bundleEntry('src/cli/main.ts', 'cli');
+  // The daemon runs with systemd/edgegate.service's node flags; the "warm, no flags"
+  // series shows what those flags cost in CPU (goal: at most 5% more).
+  const nodeArgs = unitNodeFlags();
+  // The compiled daemon (dist/, `npm run build`) as installed; else a bundle of src/.
+  const built = builtCli();
+  const cliBundle = built ? { file: built, cleanup: () => undefined } : await bundleEntry('src/cli/main.ts', 'cli');
   const aedesBundle = await bundleEntry('scripts/bench/lib/servers/plainAedes.ts', 'aedes');
   const runner = cliBundle && aedesBundle ? 'plain node (esbuild bundle)' : 'tsx';
-  const results = { aedes: [] as Storm[], cold: [] as Storm[], warm: [] as Storm[] };
+  const results = { aedes: [] as Storm[], cold: [] as Storm[], warm: [] as Storm[], warmNoFlags: [] as Storm[] };
   const config = { auth: { jwt: { pubkey: pubkeyFile } } };
   try {
     for (let r = 0; r < ROUNDS; r++) {
@@ -142,7 +149,7 @@ async function main(): Promise<void> {
       }
 
       // Cold: a fresh data directory, nothing cached. This run also fills the persisted cache.
-      const cold = await spawnEdgegate({ config, cliFile: cliBundle?.file });
+      const cold = await spawnEdgegate({ config, cliFile: cliBundle?.file, nodeArgs });
       const dataDir = cold.dataDir;
       try {
         await warmUp(cold, warm);
@@ -151,18 +158,25 @@ async function main(): Promise<void> {
         await cold.stop();
       }
 
-      // Warm: the daemon restarted on the same data directory; the same sensors reconnect.
-      const warmServer = await spawnEdgegate({ config, cliFile: cliBundle?.file, dataDir });
+      // Warm: the daemon restarted on the same data directory; the same sensors reconnect
+      // (with and without the unit's node flags, in alternating order).
+      const variants = [{ key: 'warm' as const, nodeArgs }, { key: 'warmNoFlags' as const, nodeArgs: [] }];
       try {
-        await warmUp(warmServer, warm);
-        results.warm.push(await storm(warmServer, `warm-${r}`, tokens));
+        for (const v of r % 2 ? variants.reverse() : variants) {
+          const warmServer = await spawnEdgegate({ config, cliFile: cliBundle?.file, dataDir, nodeArgs: v.nodeArgs });
+          try {
+            await warmUp(warmServer, warm);
+            results[v.key].push(await storm(warmServer, `${v.key}-${r}`, tokens));
+          } finally {
+            await warmServer.stop();
+          }
+        }
       } finally {
-        await warmServer.stop();
         rmSync(dataDir, { recursive: true, force: true });
       }
       const last = (k: keyof typeof results) => results[k].at(-1)!;
       process.stderr.write(
-        `  round ${r + 1}/${ROUNDS}: server CPU ms aedes ${last('aedes').cpuMs.toFixed(0)}, cold ${last('cold').cpuMs.toFixed(0)}, warm ${last('warm').cpuMs.toFixed(0)}` +
+        `  round ${r + 1}/${ROUNDS}: server CPU ms aedes ${last('aedes').cpuMs.toFixed(0)}, cold ${last('cold').cpuMs.toFixed(0)}, warm ${last('warm').cpuMs.toFixed(0)}, warm without flags ${last('warmNoFlags').cpuMs.toFixed(0)}` +
           ` (wall ms ${last('aedes').wallMs.toFixed(0)} / ${last('cold').wallMs.toFixed(0)} / ${last('warm').wallMs.toFixed(0)})\n`,
       );
     }
@@ -180,11 +194,11 @@ async function main(): Promise<void> {
   const [aedesCpu, coldCpu, warmCpu] = [med('aedes'), med('cold'), med('warm')];
   console.log(
     `\nreconnect storm: ${CLIENTS} sensors, distinct ES512 tokens, all at once, x ${ROUNDS} rounds, loopback; ` +
-      `${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}; servers run as ${runner}`,
+      `${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}; servers run as ${runner}; edgegate's node flags: ${nodeArgs.join(' ') || '(none)'}`,
   );
   console.table(
-    (['aedes', 'cold', 'warm'] as const).map((k) => ({
-      server: { aedes: 'plain aedes, no auth', cold: 'edgegate, cold cache', warm: 'edgegate restarted, warm persisted cache' }[k],
+    (['aedes', 'cold', 'warm', 'warmNoFlags'] as const).map((k) => ({
+      server: { aedes: 'plain aedes, no auth', cold: 'edgegate, cold cache', warm: 'edgegate restarted, warm persisted cache', warmNoFlags: 'the same, without the node flags' }[k],
       'server CPU ms (median)': Math.round(med(k)),
       'all rounds': results[k].map((s) => Math.round(s.cpuMs)).join(' / '),
       'CPU ms per connect': (med(k) / CLIENTS).toFixed(3),
@@ -194,6 +208,8 @@ async function main(): Promise<void> {
   const goal = (ok: boolean) => (ok ? 'met' : 'MISSED');
   console.log(`warm / aedes CPU: ${(warmCpu / aedesCpu).toFixed(2)}x (goal <= 1.2x: ${goal(warmCpu / aedesCpu <= 1.2)})`);
   console.log(`cold / warm CPU:  ${(coldCpu / warmCpu).toFixed(2)}x (goal >= 2x: ${goal(coldCpu / warmCpu >= 2)})`);
+  const flagsCost = warmCpu / med('warmNoFlags');
+  console.log(`warm with / without the node flags: ${flagsCost.toFixed(2)}x (goal <= 1.05x: ${goal(flagsCost <= 1.05)})`);
   console.log(
     `per authentication (in-process, CPU): full ES512 verify ${perAuth.verifyUs.toFixed(1)} µs, cache hit ${perAuth.hitUs.toFixed(1)} µs, ` +
       `ratio ${(perAuth.verifyUs / perAuth.hitUs).toFixed(1)}x (goal >= 20x: ${goal(perAuth.verifyUs / perAuth.hitUs >= 20)})`,

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { closeAll, connectMany, type ConnectManyResult } from './lib/connectClients.js';
 import { formatMiB } from './lib/procStats.js';
 import { bundleEntry } from './lib/bundle.js';
+import { builtCli } from './lib/paths.js';
 import { spawnEdgegate, spawnPlainAedes, type ServerProcess } from './lib/spawnServer.js';
 
 function arg(name: string, fallback: number): number {
@@ -106,7 +107,9 @@ async function main(): Promise<void> {
   const warmEs = mintTokens('ES256', 100, privateKey);
 
   // Both servers run as plain JS (bundled), so neither carries the tsx loader.
-  const cliBundle = await bundleEntry('src/cli/main.ts', 'cli');
+  // The compiled daemon (dist/, `npm run build`) as installed; else a bundle of src/.
+  const built = builtCli();
+  const cliBundle = built ? { file: built, cleanup: () => undefined } : await bundleEntry('src/cli/main.ts', 'cli');
   const aedesBundle = await bundleEntry('scripts/bench/lib/servers/plainAedes.ts', 'aedes');
   const runner = cliBundle && aedesBundle ? 'plain node (esbuild bundle)' : 'tsx';
 

@@ -8,16 +8,17 @@
 //   npx tsx scripts/bench/bridge.ts [--messages 20000] [--backlog 100000] [--rounds 3]
 import { spawn } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { freePort } from './lib/freePort.js';
-import { REPO_ROOT } from './lib/paths.js';
+import { unitNodeFlags } from './lib/nodeFlags.js';
+import { builtCli } from './lib/paths.js';
 import { spawnEdgegate, spawnServer, type ServerProcess } from './lib/spawnServer.js';
 
-const BUILT_CLI = join(REPO_ROOT, 'dist', 'cli', 'main.js');
+const BUILT_CLI = builtCli();
 
 const arg = (name: string, fallback: number): number => {
   const i = process.argv.indexOf(`--${name}`);
@@ -26,7 +27,13 @@ const arg = (name: string, fallback: number): number => {
 const MESSAGES = arg('messages', 20_000);
 const BACKLOG = arg('backlog', 100_000);
 const ROUNDS = arg('rounds', 3);
-const KINDS = (process.env.BENCH_KINDS ?? 'edgegate,mosquitto').split(',') as Array<'edgegate' | 'mosquitto'>;
+/**
+ * BENCH_BASELINE_CLI=<an older build's dist/cli/main.js, inside the repository so
+ * that node_modules resolves> adds a third local broker, "baseline", to the
+ * alternation: a before/after comparison of edgegate itself in the same run.
+ */
+const BASELINE_CLI = process.env.BENCH_BASELINE_CLI;
+const KINDS = (process.env.BENCH_KINDS ?? (BASELINE_CLI ? 'edgegate,mosquitto,baseline' : 'edgegate,mosquitto')).split(',') as Kind[];
 const SECRET = 'bench-' + randomUUID();
 const MOSQUITTO = '/usr/sbin/mosquitto';
 const b64 = (x: string | Buffer): string => Buffer.from(x).toString('base64url');
@@ -66,6 +73,19 @@ class GatedProxy {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** /proc/<pid>/io: syscalls (read + write kinds) and bytes sent to storage, of the local broker. */
+function procIo(pid: number): { syscalls: number; writeBytes: number } {
+  const f = Object.fromEntries(readFileSync(`/proc/${pid}/io`, 'utf8').trim().split('\n').map((l) => l.split(': ')).map(([k, v]) => [k, Number(v)]));
+  return { syscalls: f.syscr + f.syscw, writeBytes: f.write_bytes };
+}
+
+/** What the local broker spent per message during a round (CPU from /proc/<pid>/stat). */
+interface RoundCost {
+  cpuUs: number;
+  syscalls: number;
+  writeBytes: number;
+}
 
 async function mosquitto(name: string, port: number, lines: string[]): Promise<ServerProcess & { dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
@@ -173,15 +193,23 @@ async function publishLines(port: number, topic: string, n: number, tag: string,
 }
 
 
-type Kind = 'edgegate' | 'mosquitto';
+type Kind = 'edgegate' | 'mosquitto' | 'baseline' | 'noflags';
+const KIND_ORDER: Kind[] = ['edgegate', 'mosquitto', 'baseline', 'noflags'];
+/** Round r runs the kinds in a rotated order, so no kind always goes first. */
+const roundKinds = (r: number): Kind[] => {
+  const ks = KIND_ORDER.filter((k) => KINDS.includes(k));
+  return [...ks.slice(r % ks.length), ...ks.slice(0, r % ks.length)];
+};
 
 async function localBroker(kind: Kind, cloudPort: number): Promise<ServerProcess & { cleanup(): void }> {
-  if (kind === 'edgegate') {
+  if (kind !== 'mosquitto') {
     const e = await spawnEdgegate({
       // The compiled daemon, as installed gateways run it (`npm run build` first).
-      cliFile: existsSync(BUILT_CLI) ? BUILT_CLI : undefined,
+      cliFile: kind === 'baseline' ? BASELINE_CLI : BUILT_CLI,
+      // The unit's node flags (systemd/edgegate.service), except for kind "noflags"
+      // (BENCH_KINDS=edgegate,mosquitto,noflags: what the flags cost, same run); then
       // e.g. BENCH_EDGEGATE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the daemon.
-      nodeArgs: process.env.BENCH_EDGEGATE_NODE_ARGS?.split(' ').filter(Boolean),
+      nodeArgs: [...(kind === 'noflags' ? [] : unitNodeFlags()), ...(process.env.BENCH_EDGEGATE_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
       config: {
         log: { level: 'warn' },
         auth: { jwt: { secret: SECRET } },
@@ -211,20 +239,38 @@ async function localBroker(kind: Kind, cloudPort: number): Promise<ServerProcess
   return Object.assign(m, { cleanup: () => rmSync(m.dir, { recursive: true, force: true }) });
 }
 
-async function throughputRound(kind: Kind, r: number): Promise<number> {
+/** The local broker; if it cannot start, the cloud side is stopped first (it would outlive the benchmark). */
+async function startLocal(kind: Kind, port: number, stopCloud: () => Promise<void>): Promise<ServerProcess & { cleanup(): void }> {
+  try {
+    return await localBroker(kind, port);
+  } catch (err) {
+    await stopCloud();
+    throw err;
+  }
+}
+
+async function throughputRound(kind: Kind, r: number): Promise<{ rate: number; cost: RoundCost }> {
   const cloudPort = await freePort();
   const cloud = await mosquitto('cloud', cloudPort, cloudConf());
-  const local = await localBroker(kind, cloudPort);
+  const local = await startLocal(kind, cloudPort, async () => (await cloud.stop(), rmSync(cloud.dir, { recursive: true, force: true })));
   try {
-    await waitForwarding(local.port, cloudPort, kind === 'edgegate');
+    await waitForwarding(local.port, cloudPort, kind !== 'mosquitto');
     const id = `sub-${kind}-${r}`;
     const sub = subscriber(cloudPort, id, MESSAGES, 120_000);
     await sleep(300);
+    const io0 = procIo(local.pid);
+    const cpu0 = local.cpuTimeMs();
     const t0 = performance.now();
-    const auth = kind === 'edgegate' ? ['-u', 'bench', '-P', TOKEN] : [];
+    const auth = kind !== 'mosquitto' ? ['-u', 'bench', '-P', TOKEN] : [];
     await publishLines(local.port, 'bench/t', MESSAGES, `r${r}`, auth);
     const { endAt } = await sub.done;
-    return MESSAGES / ((endAt - t0) / 1000);
+    const io1 = procIo(local.pid);
+    const cost = {
+      cpuUs: ((local.cpuTimeMs() - cpu0) * 1000) / MESSAGES,
+      syscalls: (io1.syscalls - io0.syscalls) / MESSAGES,
+      writeBytes: (io1.writeBytes - io0.writeBytes) / MESSAGES,
+    };
+    return { rate: MESSAGES / ((endAt - t0) / 1000), cost };
   } finally {
     await local.stop();
     local.cleanup();
@@ -238,14 +284,14 @@ async function drainRound(kind: Kind, r: number): Promise<{ fillRate: number; dr
   const cloud = await mosquitto('cloud', cloudPort, cloudConf());
   const proxy = new GatedProxy(await freePort(), cloudPort);
   await proxy.open();
-  const local = await localBroker(kind, proxy.port);
+  const local = await startLocal(kind, proxy.port, async () => (await proxy.close(), await cloud.stop(), rmSync(cloud.dir, { recursive: true, force: true })));
   try {
-    await waitForwarding(local.port, cloudPort, kind === 'edgegate');
+    await waitForwarding(local.port, cloudPort, kind !== 'mosquitto');
     const sub = await drainSubscribers(cloudPort, `drain-${kind}-${r}`, BACKLOG, 240_000);
     await proxy.close(); // the cloud is "down" for the bridge
     await sleep(500);
     const f0 = performance.now();
-    const auth = kind === 'edgegate' ? ['-u', 'bench', '-P', TOKEN] : [];
+    const auth = kind !== 'mosquitto' ? ['-u', 'bench', '-P', TOKEN] : [];
     await publishLines(local.port, 'bench/backlog', BACKLOG, `d${r}`, auth);
     const fillRate = BACKLOG / ((performance.now() - f0) / 1000);
     const t0 = performance.now();
@@ -261,23 +307,25 @@ async function drainRound(kind: Kind, r: number): Promise<{ fillRate: number; dr
   }
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]): number => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : NaN);
 const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
 
 async function main(): Promise<void> {
   console.log(`bridge benchmark: ${MESSAGES} QoS 1 messages x ${ROUNDS} rounds each, backlog ${BACKLOG}; ${cpus().length} CPUs, node ${process.version}`);
-  const rates: Record<Kind, number[]> = { edgegate: [], mosquitto: [] };
+  const rates: Record<Kind, number[]> = { edgegate: [], mosquitto: [], baseline: [], noflags: [] };
+  const costs: Record<Kind, RoundCost[]> = { edgegate: [], mosquitto: [], baseline: [], noflags: [] };
   for (let r = 0; r < ROUNDS; r++) {
-    for (const kind of ((r % 2 ? ['mosquitto', 'edgegate'] : ['edgegate', 'mosquitto']) as Kind[]).filter((k) => KINDS.includes(k))) {
-      const rate = await throughputRound(kind, r);
+    for (const kind of roundKinds(r)) {
+      const { rate, cost } = await throughputRound(kind, r);
       rates[kind].push(rate);
-      console.log(`  round ${r + 1} ${kind.padEnd(9)} ${fmt(rate)} msg/s end to end`);
+      costs[kind].push(cost);
+      console.log(`  round ${r + 1} ${kind.padEnd(9)} ${fmt(rate)} msg/s end to end; local broker per message: ${cost.cpuUs.toFixed(1)} µs CPU, ${cost.syscalls.toFixed(2)} syscalls, ${cost.writeBytes.toFixed(0)} bytes to storage`);
     }
   }
-  const drains: Record<Kind, Array<{ fillRate: number; drainRate: number; totalSec: number }>> = { edgegate: [], mosquitto: [] };
+  const drains: Record<Kind, Array<{ fillRate: number; drainRate: number; totalSec: number }>> = { edgegate: [], mosquitto: [], baseline: [], noflags: [] };
   const drainRounds = Math.max(1, Math.min(ROUNDS, arg('drain-rounds', 1)));
   for (let r = 0; r < drainRounds; r++) {
-    for (const kind of ((r % 2 ? ['mosquitto', 'edgegate'] : ['edgegate', 'mosquitto']) as Kind[]).filter((k) => KINDS.includes(k))) {
+    for (const kind of roundKinds(r)) {
       const d = await drainRound(kind, r);
       drains[kind].push(d);
       console.log(`  drain ${r + 1} ${kind.padEnd(9)} fill ${fmt(d.fillRate)} msg/s, drain ${fmt(d.drainRate)} msg/s (first to last), ${d.totalSec.toFixed(2)} s from cloud start`);
@@ -294,6 +342,20 @@ async function main(): Promise<void> {
   console.log(`| QoS 1 end to end, ${MESSAGES} msgs | ${fmt(e)} msg/s | ${fmt(m)} msg/s | ${(e / m).toFixed(2)}x |`);
   console.log(`| backlog fill while cloud down, ${BACKLOG} msgs | ${fmt(ef)} msg/s | ${fmt(mf)} msg/s | ${(ef / mf).toFixed(2)}x |`);
   console.log(`| backlog drain, ${BACKLOG} msgs | ${fmt(ed)} msg/s | ${fmt(md)} msg/s | ${(ed / md).toFixed(2)}x |`);
+  const cost = (k: Kind, f: keyof RoundCost, digits: number): string => median(costs[k].map((c) => c[f])).toFixed(digits);
+  console.log(`| local broker CPU per message, end to end | ${cost('edgegate', 'cpuUs', 1)} µs | ${cost('mosquitto', 'cpuUs', 1)} µs | |`);
+  console.log(`| local broker read+write syscalls per message (/proc/<pid>/io) | ${cost('edgegate', 'syscalls', 2)} | ${cost('mosquitto', 'syscalls', 2)} | |`);
+  console.log(`| local broker bytes to storage per message (write_bytes) | ${cost('edgegate', 'writeBytes', 0)} | ${cost('mosquitto', 'writeBytes', 0)} | |`);
+  if (KINDS.includes('baseline')) {
+    const b = median(rates.baseline);
+    console.log(`\nbaseline (${BASELINE_CLI}): end to end ${fmt(b)} msg/s (${(b / m).toFixed(2)}x Mosquitto; edgegate ${(e / b).toFixed(2)}x baseline), ` +
+      `CPU ${cost('baseline', 'cpuUs', 1)} µs, ${cost('baseline', 'syscalls', 2)} syscalls, ${cost('baseline', 'writeBytes', 0)} bytes to storage per message`);
+  }
+  if (KINDS.includes('noflags')) {
+    const n = median(rates.noflags);
+    console.log(`\nwithout the unit's node flags (${unitNodeFlags().join(' ')}): end to end ${fmt(n)} msg/s; with them ${(e / n).toFixed(2)}x of that (goal >= 0.95x), ` +
+      `CPU per message ${cost('edgegate', 'cpuUs', 1)} vs ${cost('noflags', 'cpuUs', 1)} µs`);
+  }
 }
 
 main().then(

@@ -151,10 +151,10 @@ export class Authenticator {
 
   private async verifyWithRefresh(token: string): Promise<SignedClaims> {
     try {
-      return await verifySignature(token, this.deps.keys);
+      return await verifySignature(token, this.deps.keys, this.deps.rules.signatureFormat);
     } catch (err) {
       if (err instanceof UnknownKid && this.deps.keyRefresh && (await this.deps.keyRefresh.refreshForUnknownKid(err.kid))) {
-        return verifySignature(token, this.deps.keys);
+        return verifySignature(token, this.deps.keys, this.deps.rules.signatureFormat);
       }
       throw err;
     }

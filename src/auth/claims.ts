@@ -10,10 +10,21 @@ export interface TimeRules {
   maxAgeSec: number;
 }
 
+/** 9999-12-31T23:59:59Z: the last second a NumericDate may name here (RFC 3339 years have four digits). */
+export const MAX_NUMERIC_DATE = 253_402_300_799;
+
+/**
+ * A NumericDate (RFC 7519 section 2): a JSON number of seconds since
+ * 1970-01-01T00:00:00Z. Non-integer values are allowed by the RFC ("non-integer
+ * values can be represented") and accepted, as EMQX does since 5.0.8. A string,
+ * a non-finite number, a negative one or one past year 9999 (1e308 would make a
+ * token valid for ever) is no date: JWT_TIME_INVALID.
+ */
 function numericClaim(payload: JWTPayload, name: 'exp' | 'nbf' | 'iat'): number | undefined {
   const v = payload[name];
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new AuthRefusal('JWT_MALFORMED', `${name} is not a number`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new AuthRefusal('JWT_TIME_INVALID', `${name} is not a number`);
+  if (v < 0 || v > MAX_NUMERIC_DATE) throw new AuthRefusal('JWT_TIME_INVALID', `${name} is out of range (0..${MAX_NUMERIC_DATE})`);
   return v;
 }
 
@@ -29,6 +40,8 @@ export function checkTimes(payload: JWTPayload, nowMs: number, rules: TimeRules)
   if (rules.maxAgeSec > 0) {
     if (iat === undefined) throw new AuthRefusal('JWT_TOO_OLD', 'iat is required when auth.jwt.maxAgeSec is set');
     if (now - iat > rules.maxAgeSec + tol) throw new AuthRefusal('JWT_TOO_OLD');
+    // A token "issued" later than now cannot have its age judged (and would outlive maxAgeSec).
+    if (iat > now + tol) throw new AuthRefusal('JWT_ISSUED_IN_FUTURE');
   }
 }
 

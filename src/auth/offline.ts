@@ -28,6 +28,8 @@ export interface OfflineAuthContext {
   status: StatusBoard;
   keys: KeyRing;
   database: Sqlite;
+  /** Counts revocations refused when auth.revocation.maxEntries is reached (optional: the CLI has none). */
+  metrics?: { revocationsRefused: { inc(labels: { source: string }): void } };
 }
 
 export interface OfflineAuth {
@@ -90,7 +92,7 @@ export async function createOfflineAuth(ctx: OfflineAuthContext): Promise<Offlin
     persistent: db !== undefined,
     cache: cache?.size() ?? null,
     jwks: jwks.enabled ? jwks.status() : null,
-    revocations: revocations.size(),
+    revocations: { ...revocations.size(), maxEntries: config.auth.revocation.maxEntries },
     rateLimit: rateLimit.status(),
   }));
 
@@ -107,6 +109,8 @@ export async function createOfflineAuth(ctx: OfflineAuthContext): Promise<Offlin
         topic: config.auth.revocation.topic,
         broker,
         knownPayloads: () => cache?.payloads() ?? [],
+        maxEntries: config.auth.revocation.maxEntries,
+        onRefused: (source) => ctx.metrics?.revocationsRefused.inc({ source }),
       });
       watcher.loadNow();
       return [persister, cache, jwks, watcher].filter((c): c is NonNullable<typeof c> => c !== undefined);

@@ -3,7 +3,8 @@
 // time floor, so the CLI judges a token exactly as the running daemon would.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import { openSqlite } from '../storage/sqlite.js';
 import type { JWTPayload } from 'jose';
 import type { GatewayConfig } from '../config/types.js';
 import { DATABASE_FILE } from '../storage/database.js';
@@ -25,7 +26,7 @@ export async function loadOfflineState(config: GatewayConfig, keys: KeyRing, now
   if (!existsSync(file)) return state;
   let db: Database.Database | undefined;
   try {
-    db = new Database(file, { readonly: true, fileMustExist: true });
+    db = openSqlite(file, { readonly: true, fileMustExist: true });
     db.pragma('busy_timeout = 5000');
     const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map((r) => r.name));
     if (tables.has('clock_time_floor')) {

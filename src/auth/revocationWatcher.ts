@@ -14,6 +14,7 @@ import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { TimerHandle } from '../clock/timeSource.js';
 import type { Component } from '../component.js';
 import type { Logger } from '../log.js';
+import { LogLimiter } from '../logLimiter.js';
 import type { Session } from './authenticator.js';
 import { checkValue, type RevocationKind, type RevocationList, type RevocationStore } from './revocations.js';
 import { topicMatches } from '../mqtt/topics.js';
@@ -35,6 +36,10 @@ export interface RevocationWatcherDeps {
   broker: RevocationBrokerView;
   /** Payloads of cached tokens, to learn the exp of a revoked jti. */
   knownPayloads: () => Iterable<JWTPayload>;
+  /** auth.revocation.maxEntries: beyond it new revocations are refused (and counted), never dropped. */
+  maxEntries?: number;
+  /** Told about each revocation refused because the list is full (the metric). */
+  onRefused?: (source: 'topic') => void;
 }
 
 const PRUNE_EVERY_MS = 60_000;
@@ -47,8 +52,12 @@ export class RevocationWatcher implements Component {
   private active = false;
   private lastPruneMono = -Infinity;
   private storageFailed = false;
+  /** The list was found full (logged once per time it fills up). */
+  private fullLogged = false;
+  private readonly limitedLog: LogLimiter;
 
   constructor(private readonly deps: RevocationWatcherDeps) {
+    this.limitedLog = new LogLimiter(deps.logger, () => deps.clock.monotonic());
     deps.list.onSeen = (jti, expSec) => this.safely(() => deps.store?.noteExpiry(jti, expSec));
   }
 
@@ -90,7 +99,27 @@ export class RevocationWatcher implements Component {
       this.deps.list.replace(store.list());
       this.learnExpiries();
       this.disconnectRevoked();
+      this.noteFullness();
     });
+  }
+
+  private get maxEntries(): number {
+    return this.deps.maxEntries ?? Infinity;
+  }
+
+  /** One clear line when the list reaches auth.revocation.maxEntries (again after it had room). */
+  private noteFullness(): void {
+    const count = this.deps.list.count();
+    if (count < this.maxEntries) {
+      this.fullLogged = false;
+      return;
+    }
+    if (this.fullLogged) return;
+    this.fullLogged = true;
+    this.deps.logger.error(
+      { revocations: count, maxEntries: this.maxEntries },
+      'revocation list is full (auth.revocation.maxEntries): new revocations are refused until entries are unrevoked or expire, or the limit is raised',
+    );
   }
 
   private learnExpiries(): void {
@@ -124,17 +153,31 @@ export class RevocationWatcher implements Component {
   }
 
   private revoke(kind: RevocationKind, value: string, reason: string): void {
+    if (!this.deps.list.has(kind, value) && this.deps.list.count() >= this.maxEntries) {
+      // Refused, never dropped silently: counted, and said (at most once per 10 s; the line carries the count).
+      this.deps.onRefused?.('topic');
+      this.noteFullness();
+      this.limitedLog.log(
+        'warn',
+        'revocation_refused',
+        { kind, value, maxEntries: this.maxEntries, topic: this.deps.topic },
+        'revocation NOT applied: the revocation list is full (auth.revocation.maxEntries)',
+      );
+      return;
+    }
     const now = this.deps.clock.now();
     this.deps.list.add({ kind, value, reason, revokedAtMs: now, latestExpSec: null });
     this.safely(() => this.deps.store?.revoke(kind, value, reason, now));
     this.deps.logger.info({ kind, value, reason }, 'revocation received on the revocation topic');
     this.learnExpiries();
     this.disconnectRevoked();
+    this.noteFullness();
   }
 
   private unrevoke(kind: RevocationKind, value: string): void {
     this.deps.list.remove(kind, value);
     this.safely(() => this.deps.store?.unrevoke(kind, value));
+    this.noteFullness();
     this.deps.logger.info({ kind, value }, 'unrevocation received on the revocation topic');
   }
 

@@ -10,6 +10,7 @@
 // seen a token with that jti (connected, cached or refused), its exp is unknown
 // and the revocation is kept.
 import type { JWTPayload } from 'jose';
+import { EdgegateError } from '../errors.js';
 import type { Sqlite } from '../storage/database.js';
 import type { RevocationPort } from './authenticator.js';
 
@@ -27,6 +28,18 @@ export interface Revocation {
 /** exp used for a token without one: it never expires, so neither does its revocation. */
 const NEVER_SEC = 1e15;
 export const MAX_REVOCATION_VALUE = 1024;
+
+/** A new revocation refused because the list holds auth.revocation.maxEntries already (nothing is ever evicted). */
+export class RevocationListFull extends EdgegateError {
+  constructor(readonly kind: RevocationKind, readonly value: string, readonly maxEntries: number) {
+    super(
+      'EDGEGATE_REVOCATIONS_FULL',
+      `revocation list is full (auth.revocation.maxEntries = ${maxEntries}): ${kind} ${value} was NOT revoked; ` +
+        'unrevoke entries that are no longer needed (jti revocations are dropped by themselves once their tokens expire) or raise auth.revocation.maxEntries',
+    );
+    this.name = 'RevocationListFull';
+  }
+}
 
 export class RevocationStore {
   constructor(private readonly db: Sqlite) {}
@@ -46,11 +59,20 @@ export class RevocationStore {
     return rows.map((r) => ({ kind: r.kind, value: r.value, reason: r.reason, revokedAtMs: r.revoked_at_ms, latestExpSec: r.latest_exp_sec }));
   }
 
-  /** Adds (or updates the reason of) a revocation; true if it is new. */
-  revoke(kind: RevocationKind, value: string, reason: string, nowMs: number): boolean {
+  count(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM auth_revocations').get() as { n: number }).n;
+  }
+
+  /**
+   * Adds (or updates the reason of) a revocation; true if it is new. A new one
+   * when `maxEntries` are stored already throws RevocationListFull: a revocation
+   * is refused loudly, never dropped (nor an older one evicted) silently.
+   */
+  revoke(kind: RevocationKind, value: string, reason: string, nowMs: number, maxEntries = Infinity): boolean {
     checkValue(kind, value);
     return this.db.transaction(() => {
       const existing = this.db.prepare('SELECT 1 FROM auth_revocations WHERE kind = ? AND value = ?').get(kind, value);
+      if (!existing && this.count() >= maxEntries) throw new RevocationListFull(kind, value, maxEntries);
       if (existing) this.db.prepare('UPDATE auth_revocations SET reason = ? WHERE kind = ? AND value = ?').run(reason, kind, value);
       else this.db.prepare('INSERT INTO auth_revocations (kind, value, reason, revoked_at_ms) VALUES (?, ?, ?, ?)').run(kind, value, reason, Math.round(nowMs));
       this.bump();
@@ -108,6 +130,14 @@ export class RevocationList implements RevocationPort {
 
   add(r: Revocation): void {
     (r.kind === 'jti' ? this.jtis : this.subs).set(r.value, r);
+  }
+
+  has(kind: RevocationKind, value: string): boolean {
+    return (kind === 'jti' ? this.jtis : this.subs).has(value);
+  }
+
+  count(): number {
+    return this.jtis.size + this.subs.size;
   }
 
   remove(kind: RevocationKind, value: string): void {

@@ -1,7 +1,7 @@
 // Builds the cloud bridge from bridge.* (issue: cloud bridge with durable store-and-forward).
 import { hostname } from 'node:os';
 import type { Component } from '../component.js';
-import type { DaemonContext } from '../daemon.js';
+import type { DaemonContext } from '../context.js';
 import { Bridge } from './bridge.js';
 
 export function bridgeComponents(ctx: DaemonContext): Component[] {

@@ -1,26 +1,16 @@
-// The durable outgoing queue: one SQLite table, written with group commit.
-// A message enters in enqueue(), whose promise resolves only once its row is
-// committed (the sensor's PUBACK waits for it); it leaves when the cloud has
-// acknowledged it (ack), or when a bound or the TTL drops it (counted).
-// Writes are batched: every enqueue and ack arriving in the same event-loop turn
-// share one transaction, so the SD card sees few commits (and few fsyncs with
-// synchronous=FULL).
-import { migrate, type Sqlite } from '../storage/database.js';
-import type { Statement } from 'better-sqlite3';
+// The durable outgoing queue: one SQLite table (outboxTable.ts), written with
+// group commit. A message enters in enqueue(), whose promise resolves only once
+// its row is committed (the sensor's PUBACK waits for it); it leaves when the
+// cloud has acknowledged it (ack), or when a bound or the TTL drops it (counted).
+// Writes are batched: every enqueue arriving in the same event-loop turn shares
+// one transaction, and deletions of acknowledged rows are gathered for
+// REMOVAL_DELAY_MS into transactions of their own, so the SD card sees few
+// commits (and few fsyncs with synchronous=FULL), and a commit of new rows
+// touches only the pages at the tail of the table.
+import type { Sqlite } from '../storage/database.js';
+import { OutboxTable, type OutboxMessage, type OutboxRow } from './outboxTable.js';
 
-export interface OutboxMessage {
-  /** The remote (cloud) topic. */
-  topic: string;
-  payload: Buffer;
-  qos: 0 | 1;
-  retain: boolean;
-}
-
-export interface OutboxRow extends OutboxMessage {
-  id: number;
-  /** Wall time (ms) it was queued, for the TTL. */
-  enqueuedAt: number;
-}
+export type { OutboxMessage, OutboxRow } from './outboxTable.js';
 
 export type DropReason = 'overflow' | 'rejected' | 'ttl' | 'error';
 
@@ -40,11 +30,6 @@ export interface OutboxOptions extends OutboxLimits {
   /** Rows just committed (in id order), and the highest id dropped from the head in that commit (0 if none). */
   onCommitted: (rows: OutboxRow[], droppedThroughId: number) => void;
   onError: (err: unknown) => void;
-}
-
-interface PendingInsert {
-  message: OutboxMessage;
-  enqueuedAt: number;
 }
 
 /** One promise for every insert of a group commit: they all commit (or fail) together. */
@@ -70,95 +55,62 @@ interface PendingRemoval {
   reason?: 'ttl';
 }
 
-/** Rows a single transaction may take before committing anyway (bounds latency and memory). */
-const MAX_BATCH = 4096;
-
-const MIGRATIONS = [
-  {
-    version: 1,
-    // AUTOINCREMENT: ids never go back, even when the table empties, so the
-    // sender's "sent up to id" cursor stays valid.
-    up: `CREATE TABLE bridge_outbox (
-      id INTEGER PRIMARY KEY AUTOINCREMENT,
-      topic TEXT NOT NULL,
-      payload BLOB NOT NULL,
-      qos INTEGER NOT NULL,
-      retain INTEGER NOT NULL,
-      enqueued_at INTEGER NOT NULL
-    )`,
-  },
-];
-
-interface DbRow {
-  id: number;
-  topic: string;
-  payload: Buffer;
-  qos: number;
-  retain: number;
-  enqueued_at: number;
+interface Scheduled {
+  cancel(): void;
 }
 
-const toRow = (r: DbRow): OutboxRow => ({
-  id: r.id,
-  topic: r.topic,
-  payload: r.payload ?? Buffer.alloc(0),
-  qos: r.qos === 1 ? 1 : 0,
-  retain: r.retain === 1,
-  enqueuedAt: r.enqueued_at,
-});
+/** Rows a single transaction may take before committing anyway (bounds latency and memory). */
+const MAX_BATCH = 4096;
+/**
+ * Deletions are not urgent (a crash before they commit only means duplicates
+ * after the restart): gathered this long, they cost at most ~50 small commits per
+ * second, whatever the message rate. (100 ms looked slower draining a 100,000-row
+ * backlog: docs/bridge.md, Performance.)
+ */
+export const REMOVAL_DELAY_MS = 20;
 
 export class Outbox {
-  private inserts: PendingInsert[] = [];
+  private inserts: OutboxRow[] = [];
+  private insertBytes = 0;
   private batch?: PendingBatch;
   private removals: PendingRemoval[] = [];
-  private scheduled?: { cancel(): void; delayMs: number };
+  private insertTimer?: Scheduled;
+  private removalTimer?: Scheduled;
   private closed = false;
+  /** A microtask commit ran in this event-loop turn (reset in the turn's check phase). */
+  private turnCommitted = false;
+  private readonly table: OutboxTable;
   messages = 0;
   bytes = 0;
-  private readonly sql: {
-    insert: Statement;
-    removeRange: Statement;
-    removeThrough: Statement;
-    oldest: Statement;
-    after: Statement;
-  };
 
-  constructor(private readonly db: Sqlite, private readonly options: OutboxOptions) {
-    migrate(db, 'bridge', MIGRATIONS);
-    this.sql = {
-      insert: db.prepare('INSERT INTO bridge_outbox (topic, payload, qos, retain, enqueued_at) VALUES (?, ?, ?, ?, ?)'),
-      removeRange: db.prepare('DELETE FROM bridge_outbox WHERE id BETWEEN ? AND ?'),
-      removeThrough: db.prepare('DELETE FROM bridge_outbox WHERE id <= ?'),
-      oldest: db.prepare('SELECT id, length(payload) AS bytes, enqueued_at FROM bridge_outbox WHERE id > ? ORDER BY id LIMIT 256'),
-      after: db.prepare('SELECT id, topic, payload, qos, retain, enqueued_at FROM bridge_outbox WHERE id > ? ORDER BY id LIMIT ?'),
-    };
-    const totals = db.prepare('SELECT count(*) AS n, coalesce(sum(length(payload)), 0) AS b FROM bridge_outbox').get() as { n: number; b: number };
-    this.messages = totals.n;
-    this.bytes = totals.b;
+  constructor(db: Sqlite, private readonly options: OutboxOptions) {
+    this.table = new OutboxTable(db);
+    const totals = this.table.totals();
+    this.messages = totals.messages;
+    this.bytes = totals.bytes;
   }
 
   /** Resolves once the message's row is committed (or it was dropped by a bound, counted). */
   enqueue(message: OutboxMessage): Promise<void> {
     const batch = (this.batch ??= newBatch());
-    this.inserts.push({ message, enqueuedAt: this.options.nowMs() });
+    const { topic, payload, qos, retain } = message;
+    this.inserts.push({ id: 0, topic, payload, qos, retain, enqueuedAt: this.options.nowMs() });
+    this.insertBytes += payload.length;
     if (this.closed || this.inserts.length >= MAX_BATCH) this.flush();
-    else this.schedule(this.options.commitDelayMs);
+    else this.insertTimer ??= this.scheduleInserts();
     return batch.promise;
   }
 
-  /** The cloud acknowledged the row: it goes in the next commit. */
+  /** The cloud acknowledged the row: it goes in a later commit. */
   ack(row: Pick<OutboxRow, 'id' | 'payload'>): void {
     this.removals.push({ id: row.id, bytes: row.payload.length });
-    if (this.closed) this.flush();
-    // Deletions alone are not urgent: a crash before they commit only means a duplicate.
-    else this.schedule(Math.max(this.options.commitDelayMs, 20));
+    this.afterRemoval();
   }
 
   /** The row outlived the TTL before it could be sent. */
   expired(row: Pick<OutboxRow, 'id' | 'payload'>): void {
     this.removals.push({ id: row.id, bytes: row.payload.length, reason: 'ttl' });
-    if (this.closed) this.flush();
-    else this.schedule(Math.max(this.options.commitDelayMs, 20));
+    this.afterRemoval();
   }
 
   isExpired(row: Pick<OutboxRow, 'enqueuedAt'>, nowMs = this.options.nowMs()): boolean {
@@ -167,7 +119,7 @@ export class Outbox {
 
   /** Up to `limit` committed rows with id > afterId, oldest first. */
   read(afterId: number, limit: number): OutboxRow[] {
-    return (this.sql.after.all(afterId, limit) as DbRow[]).map(toRow);
+    return this.table.after(afterId, limit);
   }
 
   /** Drops rows older than the TTL from the head of the queue; returns how many. */
@@ -179,9 +131,9 @@ export class Outbox {
     let n = 0;
     let bytes = 0;
     try {
-      this.db.transaction(() => {
+      this.table.transaction(() => {
         for (;;) {
-          const rows = this.sql.oldest.all(through) as Array<{ id: number; bytes: number; enqueued_at: number }>;
+          const rows = this.table.oldest(through);
           let young = rows.length === 0;
           for (const r of rows) {
             if (r.enqueued_at > cutoff) {
@@ -194,8 +146,8 @@ export class Outbox {
           }
           if (young) break;
         }
-        if (through > 0) this.sql.removeThrough.run(through);
-      })();
+        if (through > 0) this.table.removeThrough(through);
+      });
     } catch (err) {
       this.options.onError(err);
       return 0;
@@ -209,25 +161,49 @@ export class Outbox {
     return n;
   }
 
-  /** Commits everything pending now (synchronously). */
+  /** Commits everything pending now (synchronously): new rows and deletions. */
   flush(): void {
-    this.scheduled?.cancel();
-    this.scheduled = undefined;
-    if (this.inserts.length === 0 && this.removals.length === 0) return;
+    this.commit(true);
+  }
+
+  /** From now on every enqueue and ack commits at once (used while stopping); pending work is committed. */
+  close(): void {
+    this.closed = true;
+    this.flush();
+  }
+
+  private afterRemoval(): void {
+    if (this.closed || this.removals.length >= MAX_BATCH) this.flush();
+    // A pending commit of deletions alone must not keep a process alive (unref).
+    else this.removalTimer ??= this.schedule(Math.max(this.options.commitDelayMs, REMOVAL_DELAY_MS), () => this.commit(true), true);
+  }
+
+  private commit(withRemovals: boolean): void {
     const inserts = this.inserts;
-    const removals = this.removals;
+    const { maxMessages, maxBytes, overflow } = this.options;
+    // Deletions also go now when the new rows would not fit otherwise: acknowledged
+    // rows must not count against the bounds (drop-oldest would count them as lost).
+    withRemovals ||= this.removals.length > 0 && (this.messages + inserts.length > maxMessages || this.bytes + this.insertBytes > maxBytes);
+    this.insertTimer?.cancel();
+    this.insertTimer = undefined;
+    const removals = withRemovals ? this.removals : [];
+    if (withRemovals) {
+      this.removalTimer?.cancel();
+      this.removalTimer = undefined;
+      this.removals = [];
+    }
+    if (inserts.length === 0 && removals.length === 0) return;
     const batch = this.batch;
     this.batch = undefined;
     this.inserts = [];
-    this.removals = [];
+    this.insertBytes = 0;
     const committed: OutboxRow[] = [];
     const dropped = { rejected: [0, 0], overflow: [0, 0], ttl: [0, 0] };
     let droppedThrough = 0;
-    const { maxMessages, maxBytes, overflow } = this.options;
     let messages = this.messages;
     let bytes = this.bytes;
     try {
-      this.db.transaction(() => {
+      this.table.transaction(() => {
         // Acknowledged ids are mostly consecutive (PUBACKs come in order, MQTT 3.1.1
         // section 4.6): one range DELETE per run of consecutive ids instead of one per row.
         if (removals.length > 1) removals.sort((a, b) => a.id - b.id);
@@ -236,7 +212,7 @@ export class Outbox {
           while (j < removals.length && removals[j].id === removals[j - 1].id + 1) j++;
           // Rows of the run already gone were dropped from the head of the queue
           // (drop-oldest or TTL, counted then): they are the lowest ids of the run.
-          const missing = j - i - this.sql.removeRange.run(removals[i].id, removals[j - 1].id).changes;
+          const missing = j - i - this.table.removeRange(removals[i].id, removals[j - 1].id);
           for (let k = i + missing; k < j; k++) {
             const r = removals[k];
             messages--;
@@ -248,25 +224,24 @@ export class Outbox {
           }
           i = j;
         }
-        for (const p of inserts) {
-          const size = p.message.payload.length;
+        for (const row of inserts) {
+          const size = row.payload.length;
           const full = messages + 1 > maxMessages || bytes + size > maxBytes;
           if (size > maxBytes || (full && overflow === 'reject-new')) {
             dropped.rejected[0]++;
             dropped.rejected[1] += size;
             continue;
           }
-          const { topic, payload, qos, retain } = p.message;
-          const id = Number(this.sql.insert.run(topic, payload, qos, retain ? 1 : 0, p.enqueuedAt).lastInsertRowid);
-          committed.push({ ...p.message, id, enqueuedAt: p.enqueuedAt });
+          committed.push(row);
           messages++;
           bytes += size;
         }
+        this.table.insert(committed);
         if (messages > maxMessages || bytes > maxBytes) {
           // drop-oldest: free the head of the queue until the bounds hold again.
           let through = 0;
           while (messages > maxMessages || bytes > maxBytes) {
-            const rows = this.sql.oldest.all(through) as Array<{ id: number; bytes: number }>;
+            const rows = this.table.oldest(through);
             if (rows.length === 0) break;
             for (const r of rows) {
               if (messages <= maxMessages && bytes <= maxBytes) break;
@@ -277,14 +252,14 @@ export class Outbox {
               dropped.overflow[1] += r.bytes;
             }
           }
-          if (through > 0) this.sql.removeThrough.run(through);
+          if (through > 0) this.table.removeThrough(through);
           droppedThrough = through;
         }
-      })();
+      });
     } catch (err) {
       // The transaction rolled back: nothing of this batch is stored (disk full, I/O error).
       this.options.onError(err);
-      if (inserts.length > 0) this.options.onDrop('error', inserts.length, inserts.reduce((s, p) => s + p.message.payload.length, 0));
+      if (inserts.length > 0) this.options.onDrop('error', inserts.length, inserts.reduce((s, r) => s + r.payload.length, 0));
       batch?.reject(err);
       return;
     }
@@ -299,30 +274,35 @@ export class Outbox {
     }
   }
 
-  /** From now on every enqueue commits at once (used while stopping); pending work is committed. */
-  close(): void {
-    this.closed = true;
-    this.flush();
+  /**
+   * When the group commit of new rows runs. synchronous=NORMAL (no delay): the
+   * first group of an event-loop turn commits in a microtask, as soon as the code
+   * that queued it is done: aedes parses a whole socket read synchronously, so a
+   * sensor's window is one group, and its PUBACKs leave without waiting for the
+   * turn's check phase (a sensor keeping N messages in flight waits for them).
+   * Later groups in the same turn (other sensors' reads) wait for the check phase
+   * and commit together: at most two commits per turn however many sensors.
+   */
+  private scheduleInserts(): Scheduled {
+    const delayMs = this.options.commitDelayMs;
+    if (delayMs > 0 || this.turnCommitted) return this.schedule(delayMs, () => this.commit(false));
+    let cancelled = false;
+    queueMicrotask(() => {
+      if (cancelled) return;
+      this.turnCommitted = true;
+      setImmediate(() => (this.turnCommitted = false));
+      this.commit(false);
+    });
+    return { cancel: () => (cancelled = true) };
   }
 
-  private schedule(delayMs: number): void {
-    if (this.scheduled) {
-      // An insert must not wait behind the slower timer of a deletion.
-      if (this.scheduled.delayMs <= delayMs) return;
-      this.scheduled.cancel();
-    }
+  private schedule(delayMs: number, fn: () => void, unref = false): Scheduled {
     if (delayMs <= 0) {
-      const handle = setImmediate(() => {
-        this.scheduled = undefined;
-        this.flush();
-      });
-      this.scheduled = { cancel: () => clearImmediate(handle), delayMs };
-    } else {
-      const handle = setTimeout(() => {
-        this.scheduled = undefined;
-        this.flush();
-      }, delayMs);
-      this.scheduled = { cancel: () => clearTimeout(handle), delayMs };
+      const handle = setImmediate(fn);
+      return { cancel: () => clearImmediate(handle) };
     }
+    const handle = setTimeout(fn, delayMs);
+    if (unref) handle.unref();
+    return { cancel: () => clearTimeout(handle) };
   }
 }

@@ -25,6 +25,7 @@ export class OutboxSender {
   private publish?: PublishRow;
   private pumping = false;
   private pumpScheduled = false;
+  private pumpQueued = false;
 
   constructor(
     private readonly outbox: Outbox,
@@ -78,7 +79,7 @@ export class OutboxSender {
         this.readThrough = row.id;
       }
     }
-    this.pump();
+    this.pumpAfterPubacks();
   }
 
   pump(): void {
@@ -107,6 +108,24 @@ export class OutboxSender {
     } finally {
       this.pumping = false;
     }
+  }
+
+  /**
+   * After a group commit the sensors' PUBACKs go first, so that the sensors send
+   * their next messages while the uplink publishes are encoded: those PUBACKs are
+   * written one microtask after the commit (broker.runInterceptors) and leave in
+   * the nextTick that uncorks each socket (mqtt-packet); a tick queued from a
+   * microtask queued now runs after those.
+   */
+  private pumpAfterPubacks(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    queueMicrotask(() =>
+      process.nextTick(() => {
+        this.pumpQueued = false;
+        this.pump();
+      }),
+    );
   }
 
   /**

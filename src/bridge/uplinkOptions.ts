@@ -56,6 +56,12 @@ export function attemptOptions(o: AttemptOptions): IClientOptions {
     resubscribe: false,
     // Nothing may pile up in mqtt.js's memory: we publish only while connected.
     queueQoSZero: false,
+    // Per-packet costs off the uplink path: no keepalive timer reset on every
+    // PUBACK (a PINGREQ then goes every keepalive even under traffic, and its
+    // PINGRESP still proves the link), and no debug() call per packet unless
+    // DEBUG asks for mqtt.js's log.
+    reschedulePings: false,
+    ...(process.env.DEBUG ? {} : { log: () => undefined }),
     username: o.credentials.username,
     password: o.credentials.password,
     will: { topic: o.remoteStateTopic, payload: Buffer.from('offline'), qos: 1, retain: true },

@@ -5,8 +5,10 @@ import type { Socket } from 'node:net';
 import type { AuthResult, Authenticator } from '../auth/authenticator.js';
 import { topicMatches } from '../mqtt/topics.js';
 import type { Logger } from '../log.js';
+import type { LogLimiter } from '../logLimiter.js';
 import type { Metrics } from '../ops/metrics.js';
 import type { PublishOrigin } from './broker.js';
+import { EMPTY_CLIENT_ID_WITHOUT_CLEAN_SESSION } from './packetGuard.js';
 import type { SessionRegistry } from './sessions.js';
 
 /**
@@ -30,6 +32,10 @@ export interface AuthHooksDeps {
   metrics: Metrics;
   /** Undefined when every interceptor finished synchronously. */
   intercept: (packet: PublishPacket, origin: PublishOrigin) => Promise<void> | undefined;
+  /** broker.maxClients, and how many clients have completed CONNECT now. */
+  maxClients: number;
+  connectedClients: () => number;
+  limitedLog: LogLimiter;
 }
 
 function remoteAddress(client: Client): string {
@@ -38,6 +44,9 @@ function remoteAddress(client: Client): string {
 }
 
 export class AuthHooks {
+  /** CONNECTs between the authenticate hook and its answer: they count against maxClients too. */
+  private admitting = 0;
+
   constructor(private readonly deps: AuthHooksDeps) {}
 
   aedesHooks(): Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'> {
@@ -55,12 +64,36 @@ export class AuthHooks {
     password: Buffer | undefined,
     done: (error: AuthenticateError | null, success: boolean | null) => void,
   ): void {
+    // MQTT 3.1.1 section 3.1.3.1 [MQTT-3.1.3-8]: a zero-byte client id with CleanSession = 0 gets
+    // CONNACK 2 and a close. aedes would invent an id and accept; the packet guard saw the raw CONNECT.
+    if ((client.conn as unknown as Record<symbol, unknown>)[EMPTY_CLIENT_ID_WITHOUT_CLEAN_SESSION] === true) return this.refuseIdentifier(client, done);
+    // Checked before any token work, so that a storm beyond the limit costs next to nothing.
+    if (this.deps.connectedClients() + this.admitting >= this.deps.maxClients) return this.refuseFull(client, done);
+    this.admitting++;
     // The address is read only when needed (a ban exists, a refusal, debug logs): it costs a getpeername syscall.
     const facts = { clientId: client.id, username, password, get remoteAddress() { return remoteAddress(client); } };
     this.deps.authenticator.authenticate(facts).then(
-      (result) => this.answer(client, result, done),
-      () => this.answer(client, { ok: false, reason: 'AUTH_UNAVAILABLE', detail: 'internal error' }, done),
+      (result) => (this.admitting--, this.answer(client, result, done)),
+      () => (this.admitting--, this.answer(client, { ok: false, reason: 'AUTH_UNAVAILABLE', detail: 'internal error' }, done)),
     );
+  }
+
+  /** CONNACK 3, "server unavailable" (MQTT 3.1.1 section 3.2.2.3): the client may retry later. */
+  private refuseFull(client: Client, done: (error: AuthenticateError | null, success: boolean | null) => void): void {
+    this.deps.metrics.connectionsRefused.inc({ reason: 'max_clients' });
+    this.deps.limitedLog.log('warn', 'max_clients', { clientId: client.id, address: remoteAddress(client), maxClients: this.deps.maxClients }, 'connection refused: broker.maxClients reached');
+    const err = new Error('server unavailable: broker.maxClients reached') as AuthenticateError;
+    err.returnCode = 3;
+    done(err, false);
+  }
+
+  /** CONNACK 2, "identifier rejected" (MQTT 3.1.1 section 3.2.2.3); aedes then closes the connection. */
+  private refuseIdentifier(client: Client, done: (error: AuthenticateError | null, success: boolean | null) => void): void {
+    this.deps.metrics.connectionsRefused.inc({ reason: 'identifier_rejected' });
+    this.deps.limitedLog.log('info', 'identifier_rejected', { address: remoteAddress(client) }, 'connection refused: empty client id with CleanSession = 0 (MQTT-3.1.3-8)');
+    const err = new Error('identifier rejected: empty client id with CleanSession = 0') as AuthenticateError;
+    err.returnCode = 2;
+    done(err, false);
   }
 
   private answer(client: Client, result: AuthResult, done: (error: AuthenticateError | null, success: boolean | null) => void): void {
@@ -72,9 +105,10 @@ export class AuthHooks {
       return done(null, true);
     }
     m.authAttempts.inc({ result: 'refused', reason: result.reason });
-    // CONNACK 4, "bad user name or password" (MQTT 3.1.1 section 3.2.2.3).
+    // CONNACK 4, "bad user name or password" (MQTT 3.1.1 section 3.2.2.3); a banned address
+    // gets 5, "not authorized": its credentials were not even looked at (as EMQX answers a ban).
     const err = new Error(`authentication refused: ${result.reason}`) as AuthenticateError;
-    err.returnCode = 4;
+    err.returnCode = result.reason === 'RATE_LIMITED' ? 5 : 4;
     done(err, false);
   }
 

@@ -1,15 +1,17 @@
 // The local MQTT broker: aedes behind our listeners, with hooks that apply token
 // authentication and the token's ACL. Other components (bridge, serial, ops) use
 // it through publishInternal/subscribeInternal and publish interceptors.
+import './packetWriter.js';
 import { Aedes, type AedesPublishPacket, type Client, type PublishPacket } from 'aedes';
-import type { Socket } from 'node:net';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { AuthConfig, BrokerConfig, GatewayConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
+import { LogLimiter } from '../logLimiter.js';
 import type { Metrics } from '../ops/metrics.js';
 import { AuthHooks } from './authHooks.js';
-import { Listeners, type ListenerAddresses } from './listeners.js';
+import { Listeners, type ClientStream, type ListenerAddresses } from './listeners.js';
+import { mqtt5NoticeHook } from './mqtt5.js';
 import { SessionRegistry } from './sessions.js';
 
 export type PublishOrigin = { kind: 'client'; clientId: string } | { kind: 'internal'; source: string };
@@ -53,6 +55,9 @@ export class LocalBroker {
       logger: this.deps.logger,
       metrics: this.deps.metrics,
       intercept: (packet, origin) => this.runInterceptors(packet, origin),
+      maxClients: b.maxClients,
+      connectedClients: () => this.aedes?.connectedClients ?? 0,
+      limitedLog: new LogLimiter(this.deps.logger, () => this.deps.clock.monotonic()),
     });
     this.aedes = await Aedes.createBroker({
       id: 'edgegate',
@@ -64,15 +69,23 @@ export class LocalBroker {
       maxClientsIdLength: 65_535,
       heartbeatInterval: 60_000,
       ...hooks.aedesHooks(),
+      preConnect: mqtt5NoticeHook(new LogLimiter(this.deps.logger, () => this.deps.clock.monotonic())),
     });
     this.aedes.on('clientReady', () => this.deps.metrics.clientsConnected.set(this.aedes?.connectedClients ?? 0));
     this.aedes.on('clientDisconnect', () => this.deps.metrics.clientsConnected.set(this.aedes?.connectedClients ?? 0));
     this.aedes.on('clientError', (client, err) => this.deps.logger.debug({ clientId: client.id, err: err.message }, 'client error'));
     this.aedes.on('connectionError', (_client, err) => this.deps.logger.debug({ err: err.message }, 'connection error'));
     this.sessions.start();
-    this.listeners = new Listeners(this.deps.config.listeners, (s: Socket) => this.aedes!.handle(s), this.deps.logger, {
+    const rejectLog = new LogLimiter(this.deps.logger, () => this.deps.clock.monotonic());
+    this.listeners = new Listeners(this.deps.config.listeners, (s: ClientStream) => this.aedes!.handle(s), this.deps.logger, {
       maxPacketBytes: b.maxPacketBytes,
-      onReject: (why) => this.deps.metrics.packetsRejected.inc({ reason: why.reason }),
+      onReject: (why) => {
+        this.deps.metrics.packetsRejected.inc({ reason: why.reason });
+        // MQTT 3.1.1 gives no way to tell the client; a clear line, at most one per field every 10 s.
+        if (why.reason === 'invalid_utf8') {
+          rejectLog.log('info', `invalid_utf8:${why.field}`, { address: why.address, field: why.field, packetType: why.packetType }, 'connection closed: ill-formed UTF-8 or U+0000 in a string (MQTT-1.5.3-1, MQTT-1.5.3-2)');
+        }
+      },
     });
     await this.listeners.start();
     this.serving = true;
@@ -145,21 +158,26 @@ export class LocalBroker {
   private runInterceptors(packet: PublishPacket, origin: PublishOrigin): Promise<void> | undefined {
     let pending: Array<Promise<void>> | undefined;
     for (const fn of this.interceptors) {
+      let result: Promise<void> | void;
       try {
-        const result = fn(packet, origin);
-        if (result) (pending ??= []).push(result.catch((err: unknown) => this.interceptorFailed(err, packet)));
+        result = fn(packet, origin);
       } catch (err) {
-        (pending ??= []).push(Promise.resolve().then(() => this.interceptorFailed(err, packet)));
+        result = Promise.reject(err);
       }
+      if (!result) continue;
+      // The failure is logged on the side and the caller gets the interceptor's own
+      // promise: a PUBACK waiting for the bridge's group commit is then written one
+      // microtask after the commit (bridge/sender.ts relies on that order).
+      result.then(undefined, (err: unknown) => this.interceptorFailed(err, packet));
+      (pending ??= []).push(result);
     }
     if (!pending) return undefined;
     // One pending interceptor (the usual case: the bridge queue): no Promise.all, fewer microtask hops.
     return pending.length === 1 ? pending[0] : Promise.all(pending).then(() => undefined);
   }
 
-  private interceptorFailed(err: unknown, packet: PublishPacket): never {
+  private interceptorFailed(err: unknown, packet: PublishPacket): void {
     this.deps.logger.error({ err, topic: packet.topic }, 'publish interceptor failed: message not accepted');
-    throw err;
   }
 
 }

@@ -1,9 +1,12 @@
-// The sockets sensors connect to: plain TCP and TLS (1.2 or newer). Each accepted
-// stream is handed to aedes; a listener never dies of a bad peer.
+// The sockets sensors connect to: plain TCP, TLS (1.2 or newer), and, when
+// enabled, MQTT over WebSocket and WebSocket with TLS (websocket.ts, loaded only
+// then). Each accepted stream is handed to aedes after the same packet guard; a
+// listener never dies of a bad peer.
 import { readFileSync } from 'node:fs';
 import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
-import type { TcpListenerConfig, TlsListenerConfig } from '../config/types.js';
+import type { TcpListenerConfig, TlsListenerConfig, WsListenerConfig, WssListenerConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { guardPackets, type PacketRejection } from './packetGuard.js';
 
@@ -15,9 +18,18 @@ import { guardPackets, type PacketRejection } from './packetGuard.js';
  */
 export const LISTEN_BACKLOG = 1024;
 
-export interface ListenerAddresses {
-  tcp?: AddressInfo;
-  tls?: AddressInfo;
+export type ListenerName = 'tcp' | 'tls' | 'ws' | 'wss';
+
+export type ListenerAddresses = Partial<Record<ListenerName, AddressInfo>>;
+
+/** A connection's byte stream: a TCP/TLS socket, or a WebSocket's stream carrying its TCP peer's address. */
+export type ClientStream = Duplex & { remoteAddress?: string };
+
+export interface ListenersConfig {
+  tcp: TcpListenerConfig;
+  tls: TlsListenerConfig;
+  ws?: WsListenerConfig;
+  wss?: WssListenerConfig;
 }
 
 export interface PacketLimits {
@@ -28,12 +40,13 @@ export interface PacketLimits {
 }
 
 export class Listeners {
-  private servers = new Map<'tcp' | 'tls', Server>();
-  private sockets = new Set<Socket>();
+  private servers = new Map<ListenerName, Server>();
+  private sockets = new Set<ClientStream>();
+  private readonly closeIdleHttp: Array<() => void> = [];
 
   constructor(
-    private readonly config: { tcp: TcpListenerConfig; tls: TlsListenerConfig },
-    private readonly handle: (socket: Socket) => void,
+    private readonly config: ListenersConfig,
+    private readonly handle: (stream: ClientStream) => void,
     private readonly logger: Logger,
     private readonly limits: PacketLimits,
   ) {}
@@ -59,6 +72,26 @@ export class Listeners {
       server.on('tlsClientError', (err) => this.logger.debug({ err: err.message }, 'TLS handshake failed'));
       await this.listen('tls', server, tls);
     }
+    for (const name of ['ws', 'wss'] as const) {
+      const cfg = this.config[name];
+      if (cfg?.enabled) await this.startWebSocket(name, cfg);
+    }
+  }
+
+  /** The `ws` package is imported here, only when a WebSocket listener is enabled. */
+  private async startWebSocket(name: 'ws' | 'wss', cfg: WsListenerConfig | WssListenerConfig): Promise<void> {
+    const { WebSocketListener } = await import('./websocket.js');
+    const listener = new WebSocketListener({
+      name,
+      config: cfg,
+      tls: name === 'wss' ? (cfg as WssListenerConfig) : undefined,
+      maxPacketBytes: this.limits.maxPacketBytes,
+      accept: (stream) => this.accept(stream),
+      onMessageTooLarge: () => this.limits.onReject?.({ reason: 'too_large', packetType: 0 }),
+      logger: this.logger,
+    });
+    this.closeIdleHttp.push(() => listener.closeIdle());
+    await this.listen(name, listener.server, cfg, { path: cfg.path });
   }
 
   addresses(): ListenerAddresses {
@@ -78,17 +111,18 @@ export class Listeners {
     this.servers.clear();
   }
 
-  /** Destroys sockets that are still open (e.g. never sent CONNECT). */
+  /** Destroys sockets that are still open (e.g. never sent CONNECT), and HTTP connections that never upgraded. */
   destroyRemaining(): void {
     for (const s of this.sockets) s.destroy();
     this.sockets.clear();
+    for (const close of this.closeIdleHttp.splice(0)) close();
   }
 
-  private accept(socket: Socket): void {
+  private accept(socket: ClientStream): void {
     this.sockets.add(socket);
     socket.once('close', () => this.sockets.delete(socket));
     socket.on('error', () => undefined); // aedes reports it; never an uncaught error
-    socket.setNoDelay(true);
+    (socket as Partial<Socket>).setNoDelay?.(true); // a WebSocket's socket: ws sets it
     const address = socket.remoteAddress;
     guardPackets(socket, this.limits.maxPacketBytes, (why) => {
       socket.destroy();
@@ -103,7 +137,7 @@ export class Listeners {
     this.handle(socket);
   }
 
-  private listen(name: 'tcp' | 'tls', server: Server, cfg: TcpListenerConfig): Promise<void> {
+  private listen(name: ListenerName, server: Server, cfg: TcpListenerConfig, extra: Record<string, unknown> = {}): Promise<void> {
     return new Promise((resolve, reject) => {
       server.once('error', reject);
       server.listen({ port: cfg.port, host: cfg.host, backlog: LISTEN_BACKLOG }, () => {
@@ -111,7 +145,7 @@ export class Listeners {
         server.on('error', (err) => this.logger.error({ err, listener: name }, 'listener error'));
         this.servers.set(name, server);
         const a = server.address() as AddressInfo;
-        this.logger.info({ listener: name, host: a.address, port: a.port }, 'listening');
+        this.logger.info({ listener: name, host: a.address, port: a.port, ...extra }, 'listening');
         resolve();
       });
     });

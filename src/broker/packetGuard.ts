@@ -4,11 +4,24 @@
 // (MQTT 3.1.1 section 2.2.3), which a 512 MB gateway cannot afford. The scan reads
 // only fixed headers (section 2.2: one type/flags byte, then a 1-4 byte remaining
 // length) and steps over bodies by counting, so it never copies a payload.
+//
+// It also checks the UTF-8 strings a client sends (MQTT 3.1.1 section 1.5.3): the
+// topic of a PUBLISH, the filters of a SUBSCRIBE/UNSUBSCRIBE, the client id, will
+// topic and username of a CONNECT. Ill-formed UTF-8 (invalid or overlong sequences,
+// surrogates U+D800..U+DFFF) and U+0000 must close the connection [MQTT-1.5.3-1,
+// MQTT-1.5.3-2]; mqtt-packet would decode them to U+FFFD instead, so the raw bytes
+// are checked here before the parser sees them. The password is binary data and the
+// payload is not a string: neither is looked at. Only those string bytes are read
+// (a topic is usually all ASCII: one comparison per byte); a field split across
+// socket chunks is gathered by reference (subarrays), not copied, until complete.
 import type { Readable } from 'node:stream';
 import { MAX_CONNECT_REMAINING_LENGTH } from './connectGuard.js';
 
 /** Stable reason codes (also the `reason` label of edgegate_packets_rejected_total). */
-export type PacketRejectReason = 'not_connect' | 'malformed_length' | 'too_large';
+export type PacketRejectReason = 'not_connect' | 'malformed_length' | 'too_large' | 'invalid_utf8';
+
+/** The string field whose bytes were not well-formed UTF-8 (invalid_utf8 only). */
+export type Utf8Field = 'topic' | 'topic_filter' | 'client_id' | 'will_topic' | 'username';
 
 export interface PacketRejection {
   reason: PacketRejectReason;
@@ -18,6 +31,124 @@ export interface PacketRejection {
   announced?: number;
   /** The bound it broke (too_large only). */
   limit?: number;
+  /** The field with ill-formed UTF-8 (invalid_utf8 only). */
+  field?: Utf8Field;
+  /** The peer's address when the stream is a socket (set by guardPackets). */
+  address?: string;
+}
+
+const CONNECT = 1;
+const PUBLISH = 3;
+const SUBSCRIBE = 8;
+const UNSUBSCRIBE = 10;
+
+/**
+ * True when buf[start, end) is well-formed UTF-8 without U+0000 (Unicode 15
+ * table 3-7: no overlong forms, no surrogates, nothing above U+10FFFF).
+ */
+export function isMqttUtf8(buf: Uint8Array, start: number, end: number): boolean {
+  let i = start;
+  // Fast path: ASCII without NUL.
+  while (i < end) {
+    const b = buf[i]!;
+    if (b === 0 || b > 0x7f) break;
+    i++;
+  }
+  while (i < end) {
+    const b = buf[i++]!;
+    if (b < 0x80) {
+      if (b === 0) return false;
+      continue;
+    }
+    let need: number;
+    let lo = 0x80;
+    let hi = 0xbf;
+    if (b >= 0xc2 && b <= 0xdf) need = 1;
+    else if (b >= 0xe0 && b <= 0xef) {
+      need = 2;
+      if (b === 0xe0) lo = 0xa0; // overlong
+      else if (b === 0xed) hi = 0x9f; // surrogates
+    } else if (b >= 0xf0 && b <= 0xf4) {
+      need = 3;
+      if (b === 0xf0) lo = 0x90; // overlong
+      else if (b === 0xf4) hi = 0x8f; // above U+10FFFF
+    } else return false; // continuation byte, C0/C1 (overlong), F5..FF
+    if (i + need > end) return false;
+    const second = buf[i++]!;
+    if (second < lo || second > hi) return false;
+    for (let k = 1; k < need; k++) {
+      const c = buf[i++]!;
+      if (c < 0x80 || c > 0xbf) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Set (true) on a guarded stream whose CONNECT had a zero-byte client id with
+ * CleanSession = 0: MQTT 3.1.1 requires CONNACK 2 for it [MQTT-3.1.3-8], which the
+ * authenticate hook (authHooks.ts) answers; aedes would invent an id and accept.
+ */
+export const EMPTY_CLIENT_ID_WITHOUT_CLEAN_SESSION = Symbol('edgegate.emptyClientIdWithoutCleanSession');
+
+/** True when the CONNECT body buf[start, end) has a zero-byte client id and CleanSession = 0. */
+export function emptyClientIdWithoutCleanSession(buf: Uint8Array, start: number, end: number): boolean {
+  const pos = stringEnd(buf, start, end);
+  if (pos < 0 || pos + 6 > end) return false;
+  return (buf[pos + 1]! & 0x02) === 0 && buf[pos + 4] === 0 && buf[pos + 5] === 0;
+}
+
+/** A length-prefixed string at `pos`: its end, or -1 when it does not fit before `end`. */
+function stringEnd(buf: Uint8Array, pos: number, end: number): number {
+  if (pos + 2 > end) return -1;
+  const e = pos + 2 + ((buf[pos]! << 8) | buf[pos + 1]!);
+  return e > end ? -1 : e;
+}
+
+/**
+ * Checks the UTF-8 fields of a packet body buf[start, end) (for PUBLISH, at least
+ * the topic). Returns the first bad field, or undefined. Bodies too short for their
+ * own length prefixes are left to the MQTT parser, which refuses them.
+ */
+export function badUtf8Field(type: number, buf: Uint8Array, start: number, end: number): Utf8Field | undefined {
+  if (type === PUBLISH) {
+    const e = stringEnd(buf, start, end);
+    return e >= 0 && !isMqttUtf8(buf, start + 2, e) ? 'topic' : undefined;
+  }
+  if (type === SUBSCRIBE || type === UNSUBSCRIBE) {
+    let pos = start + 2; // packet identifier
+    const qosByte = type === SUBSCRIBE ? 1 : 0;
+    for (;;) {
+      const e = stringEnd(buf, pos, end);
+      if (e < 0) return undefined;
+      if (!isMqttUtf8(buf, pos + 2, e)) return 'topic_filter';
+      pos = e + qosByte;
+    }
+  }
+  if (type === CONNECT) {
+    let pos = stringEnd(buf, start, end); // protocol name
+    if (pos < 0 || pos + 4 > end) return undefined;
+    const level = buf[pos]!;
+    const flags = buf[pos + 1]!;
+    if (level !== 3 && level !== 4) return undefined; // MQTT 5 has properties here; aedes answers CONNACK 1
+    pos += 4; // level, flags, keep alive
+    let e = stringEnd(buf, pos, end);
+    if (e < 0) return undefined;
+    if (!isMqttUtf8(buf, pos + 2, e)) return 'client_id';
+    pos = e;
+    if (flags & 0x04) {
+      e = stringEnd(buf, pos, end);
+      if (e < 0) return undefined;
+      if (!isMqttUtf8(buf, pos + 2, e)) return 'will_topic';
+      pos = stringEnd(buf, e, end); // will message: binary
+      if (pos < 0) return undefined;
+    }
+    if (flags & 0x80) {
+      e = stringEnd(buf, pos, end);
+      if (e >= 0 && !isMqttUtf8(buf, pos + 2, e)) return 'username';
+    }
+  }
+  return undefined;
 }
 
 /** Place values of the 1-4 remaining-length bytes (section 2.2.3). */
@@ -46,6 +177,13 @@ export class PacketScanner {
   /** Bytes of the last scanned chunk before the packet that broke a rule (all of it when none did). */
   passable = 0;
   private headerStart = 0;
+  /** A packet whose strings span chunks: its type, the body bytes wanted and those gathered so far. */
+  private gatherType = 0;
+  private gatherWant = 0;
+  private gatherHave = 0;
+  private gathered: Buffer[] = [];
+  /** The CONNECT had a zero-byte client id with CleanSession = 0 (see EMPTY_CLIENT_ID_WITHOUT_CLEAN_SESSION). */
+  emptyClientIdWithoutCleanSession = false;
 
   constructor(private readonly maxRemainingLength: number) {}
 
@@ -61,6 +199,10 @@ export class PacketScanner {
     while (i < n) {
       if (this.bodyLeft > 0) {
         const step = Math.min(this.bodyLeft, n - i);
+        if (this.gatherType !== 0) {
+          const why = this.gather(chunk, i, step);
+          if (why) return why;
+        }
         this.bodyLeft -= step;
         i += step;
         continue;
@@ -88,9 +230,68 @@ export class PacketScanner {
       this.headersSeen++;
       this.bodyLeft = this.length;
       this.lengthBytes = EXPECT_TYPE_BYTE;
+      const type = this.packetType;
+      if (type === PUBLISH && i + 2 <= n) {
+        // The hot path, inline: a PUBLISH whose topic is in this chunk, usually all ASCII.
+        const topicEnd = i + Math.min(this.length, 2 + ((chunk[i]! << 8) | chunk[i + 1]!));
+        if (topicEnd <= n) {
+          let j = i + 2;
+          while (j < topicEnd) {
+            const b = chunk[j]!;
+            if (b === 0 || b > 0x7f) break;
+            j++;
+          }
+          if (j < topicEnd && !isMqttUtf8(chunk, j, topicEnd)) return this.reject({ reason: 'invalid_utf8', packetType: type, field: 'topic' });
+          continue;
+        }
+      }
+      if (this.length > 0 && (type === PUBLISH || type === SUBSCRIBE || type === UNSUBSCRIBE || type === CONNECT)) {
+        // A PUBLISH needs its topic only (2 + topic length bytes), the others their whole body.
+        let end = -1;
+        if (type !== PUBLISH) end = i + this.length <= n ? i + this.length : -1;
+        else if (i + 2 <= n) end = i + Math.min(this.length, 2 + ((chunk[i]! << 8) | chunk[i + 1]!));
+        if (end >= 0 && end <= n) {
+          const field = badUtf8Field(type, chunk, i, end);
+          if (field) return this.reject({ reason: 'invalid_utf8', packetType: type, field });
+          if (type === CONNECT && emptyClientIdWithoutCleanSession(chunk, i, end)) this.emptyClientIdWithoutCleanSession = true;
+        } else {
+          this.gatherType = type;
+          this.gatherWant = type === PUBLISH ? Math.min(this.length, 2) : this.length;
+          this.gatherHave = 0;
+          this.gathered = [];
+        }
+      }
     }
     this.passable = n;
     return undefined;
+  }
+
+  /** Takes what it still wants of the `available` body bytes at chunk[at]; once it has them all, checks them. */
+  private gather(chunk: Buffer, at: number, available: number): PacketRejection | undefined {
+    let used = 0;
+    for (;;) {
+      const take = Math.min(available - used, this.gatherWant - this.gatherHave);
+      if (take > 0) {
+        this.gathered.push(chunk.subarray(at + used, at + used + take));
+        this.gatherHave += take;
+        used += take;
+      }
+      if (this.gatherHave < this.gatherWant) return undefined;
+      const type = this.gatherType;
+      if (type === PUBLISH && this.gatherWant === 2 && this.length > 2) {
+        // The topic length is known now: gather the topic itself.
+        const head = this.gathered.length === 1 ? this.gathered[0]! : Buffer.concat(this.gathered, 2);
+        this.gatherWant = Math.min(this.length, 2 + ((head[0]! << 8) | head[1]!));
+        if (this.gatherHave < this.gatherWant) continue;
+      }
+      const body = this.gathered.length === 1 ? this.gathered[0]! : Buffer.concat(this.gathered, this.gatherHave);
+      this.gatherType = 0;
+      this.gathered = [];
+      const field = badUtf8Field(type, body, 0, body.length);
+      if (field) return this.reject({ reason: 'invalid_utf8', packetType: type, field });
+      if (type === CONNECT && emptyClientIdWithoutCleanSession(body, 0, body.length)) this.emptyClientIdWithoutCleanSession = true;
+      return undefined;
+    }
   }
 
   private reject(r: PacketRejection): PacketRejection {
@@ -117,10 +318,12 @@ export function guardPackets(socket: Readable, maxRemainingLength: number, rejec
     const chunk: unknown = read.call(this, size);
     if (!Buffer.isBuffer(chunk)) return chunk; // null, or a string if someone set an encoding (aedes never does)
     const why = scanner.scan(chunk);
+    if (scanner.emptyClientIdWithoutCleanSession) (this as unknown as Record<symbol, boolean>)[EMPTY_CLIENT_ID_WITHOUT_CLEAN_SESSION] = true;
     if (!why) return chunk;
     if (!reported) {
       reported = true;
-      reject(why);
+      const address = (this as { remoteAddress?: string }).remoteAddress;
+      reject(address === undefined ? why : { ...why, address });
     }
     return scanner.passable > 0 ? chunk.subarray(0, scanner.passable) : null;
   };

@@ -20,13 +20,13 @@ function target(opts: RevokeOptions): { kind: RevocationKind; value: string } {
   return opts.jti !== undefined ? { kind: 'jti', value: opts.jti } : { kind: 'sub', value: opts.sub! };
 }
 
-async function withStore<T>(fn: (store: RevocationStore) => T): Promise<T> {
+async function withStore<T>(fn: (store: RevocationStore, maxEntries: number) => T): Promise<T> {
   const config = await configOrExit();
   let db: Sqlite | undefined;
   try {
     db = openDatabase(join(ensureDataDir(config.dataDir), DATABASE_FILE));
     migrateAuth(db);
-    return fn(new RevocationStore(db));
+    return fn(new RevocationStore(db), config.auth.revocation.maxEntries);
   } finally {
     db?.close();
   }
@@ -35,7 +35,8 @@ async function withStore<T>(fn: (store: RevocationStore) => T): Promise<T> {
 export async function tokenRevoke(opts: RevokeOptions): Promise<void> {
   try {
     const { kind, value } = target(opts);
-    const added = await withStore((s) => s.revoke(kind, value, opts.reason ?? '', Date.now()));
+    // A full list (auth.revocation.maxEntries) refuses a new revocation: exit 1 with the reason, nothing is dropped.
+    const added = await withStore((s, maxEntries) => s.revoke(kind, value, opts.reason ?? '', Date.now(), maxEntries));
     process.stdout.write(`${added ? 'revoked' : 'already revoked (reason updated)'}: ${kind} ${value}\n`);
   } catch (err) {
     failAndExit(err);

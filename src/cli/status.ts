@@ -54,9 +54,10 @@ export async function statusCommand(options: StatusOptions): Promise<void> {
     process.exit(STATUS_EXIT.unreachable);
   }
   const { httpStatus, report } = outcome;
-  process.stdout.write(options.json ? JSON.stringify(report, null, 2) + '\n' : formatHealth(report, httpStatus));
   const healthy = httpStatus === 200 && report.healthy === true;
-  process.exit(healthy ? STATUS_EXIT.healthy : STATUS_EXIT.unhealthy);
+  const text = options.json ? JSON.stringify(report, null, 2) + '\n' : formatHealth(report, httpStatus);
+  // Exit once the text (newline last, so a shell prompt starts on its own line) is written out.
+  process.stdout.write(text.endsWith('\n') ? text : text + '\n', () => process.exit(healthy ? STATUS_EXIT.healthy : STATUS_EXIT.unhealthy));
 }
 
 type Outcome = { httpStatus: number; report: Record<string, unknown> } | { error: string };

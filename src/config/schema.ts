@@ -42,7 +42,7 @@ const bridgeTopicSpec = obj({
 
 export const configSpec: Spec = obj({
   dataDir: str({ nonEmpty: true }),
-  log: obj({ level: oneOf(LOG_LEVELS) }),
+  log: obj({ level: oneOf(LOG_LEVELS), format: oneOf(['auto', 'json', 'pretty']) }),
   listeners: obj({
     tcp: obj({ enabled: bool(), host: str({ nonEmpty: true }), port: port() }),
     tls: obj({
@@ -54,6 +54,23 @@ export const configSpec: Spec = obj({
       caFile: file(),
       requestClientCert: bool(),
     }),
+    ws: obj({
+      enabled: bool(),
+      host: str({ nonEmpty: true }),
+      port: port(),
+      path: str({ nonEmpty: true }),
+      allowedOrigins: { kind: 'array', items: str({ nonEmpty: true }) },
+    }),
+    wss: obj({
+      enabled: bool(),
+      host: str({ nonEmpty: true }),
+      port: port(),
+      path: str({ nonEmpty: true }),
+      allowedOrigins: { kind: 'array', items: str({ nonEmpty: true }) },
+      certFile: file(),
+      keyFile: file(),
+      caFile: file(),
+    }),
   }),
   broker: obj({
     connectTimeoutSec: num({ min: 1, max: 3600 }),
@@ -61,6 +78,7 @@ export const configSpec: Spec = obj({
     queueLimit: int(1, 1_000_000),
     maxInflightInbound: int(0, 65_535),
     maxPacketBytes: int(1024, 268_435_455),
+    maxClients: int(1, 10_000_000),
   }),
   auth: obj({
     jwt: obj({
@@ -76,6 +94,7 @@ export const configSpec: Spec = obj({
       aclClaim: str({ nonEmpty: true }),
       defaultAcl: oneOf(['allow', 'deny']),
       disconnectOnExpiry: bool(),
+      signatureFormat: oneOf(['raw', 'der']),
       jwks: obj({
         url: str(),
         refreshIntervalSec: num({ min: 1 }),
@@ -87,7 +106,7 @@ export const configSpec: Spec = obj({
     aclDenyAction: oneOf(['ignore', 'disconnect']),
     cache: obj({ enabled: bool(), maxEntries: int(1, 10_000_000), negativeTtlSec: num({ min: 0 }) }),
     rateLimit: obj({ maxFailures: int(0, 1_000_000), windowSec: num({ min: 1 }), banSec: num({ min: 0 }) }),
-    revocation: obj({ pollIntervalSec: num({ min: 0.1, max: 3600 }), topic: str() }),
+    revocation: obj({ pollIntervalSec: num({ min: 0.1, max: 3600 }), topic: str(), maxEntries: int(1, 10_000_000) }),
   }),
   clock: obj({ persistIntervalSec: num({ min: 1 }), maxOffsetSec: num({ min: 0 }) }),
   bridge: obj({

@@ -2,16 +2,26 @@
 import type { JwtAlgorithm } from './schema.js';
 
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+export interface LogConfig { level: LogLevel; format: 'auto' | 'json' | 'pretty' }
 
 export interface TcpListenerConfig { enabled: boolean; host: string; port: number }
 export interface TlsListenerConfig extends TcpListenerConfig {
   certFile: string; keyFile: string; caFile: string; requestClientCert: boolean;
 }
+export interface WsListenerConfig extends TcpListenerConfig {
+  /** The only URL path an upgrade is accepted on (others get HTTP 404). */
+  path: string;
+  /** When non-empty, an upgrade whose Origin header is not listed gets HTTP 403. */
+  allowedOrigins: string[];
+}
+export interface WssListenerConfig extends WsListenerConfig { certFile: string; keyFile: string; caFile: string }
 
 export interface BrokerConfig {
   connectTimeoutSec: number; drainTimeoutSec: number; queueLimit: number; maxInflightInbound: number;
   /** Largest remaining length of any client packet; larger ones close the connection. */
   maxPacketBytes: number;
+  /** Connected (and being authenticated) clients at most; beyond, CONNACK 3. */
+  maxClients: number;
 }
 
 export interface JwksConfig {
@@ -31,6 +41,8 @@ export interface JwtConfig {
   aclClaim: string;
   defaultAcl: 'allow' | 'deny';
   disconnectOnExpiry: boolean;
+  /** ECDSA (ES256/384/512) signature encoding: "raw" r||s as JOSE says, or ASN.1 "der" (EMQX 4 signature_format = der). */
+  signatureFormat: 'raw' | 'der';
   jwks: JwksConfig;
 }
 
@@ -39,7 +51,7 @@ export interface AuthConfig {
   aclDenyAction: 'ignore' | 'disconnect';
   cache: { enabled: boolean; maxEntries: number; negativeTtlSec: number };
   rateLimit: { maxFailures: number; windowSec: number; banSec: number };
-  revocation: { pollIntervalSec: number; topic: string };
+  revocation: { pollIntervalSec: number; topic: string; maxEntries: number };
 }
 
 export interface ClockConfig { persistIntervalSec: number; maxOffsetSec: number }
@@ -90,8 +102,8 @@ export interface HttpConfig { enabled: boolean; host: string; port: number }
 
 export interface GatewayConfig {
   dataDir: string;
-  log: { level: LogLevel };
-  listeners: { tcp: TcpListenerConfig; tls: TlsListenerConfig };
+  log: LogConfig;
+  listeners: { tcp: TcpListenerConfig; tls: TlsListenerConfig; ws: WsListenerConfig; wss: WssListenerConfig };
   broker: BrokerConfig;
   auth: AuthConfig;
   clock: ClockConfig;

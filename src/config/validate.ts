@@ -32,6 +32,13 @@ function crossChecks(c: GatewayConfig, problems: ConfigProblem[]): void {
     if (!c.listeners.tls.certFile) add('listeners.tls.certFile', 'is required when listeners.tls.enabled is true');
     if (!c.listeners.tls.keyFile) add('listeners.tls.keyFile', 'is required when listeners.tls.enabled is true');
   }
+  if (c.listeners.wss.enabled) {
+    if (!c.listeners.wss.certFile) add('listeners.wss.certFile', 'is required when listeners.wss.enabled is true');
+    if (!c.listeners.wss.keyFile) add('listeners.wss.keyFile', 'is required when listeners.wss.enabled is true');
+  }
+  for (const name of ['ws', 'wss'] as const) {
+    if (!c.listeners[name].path.startsWith('/')) add(`listeners.${name}.path`, `must start with "/", got ${JSON.stringify(c.listeners[name].path)}`);
+  }
   if (c.listeners.tls.requestClientCert && !c.listeners.tls.caFile) {
     add('listeners.tls.caFile', 'is required when listeners.tls.requestClientCert is true');
   }

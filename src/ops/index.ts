@@ -3,7 +3,7 @@
 // in reverse, STOPPING=1 is the first thing that happens on shutdown).
 import { packageVersion } from '../buildInfo.js';
 import type { Component } from '../component.js';
-import type { DaemonContext } from '../daemon.js';
+import type { DaemonContext } from '../context.js';
 import { componentLogger } from '../log.js';
 import { buildHealthReport, type HealthReport } from './health.js';
 import { HttpEndpoint } from './http.js';

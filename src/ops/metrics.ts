@@ -1,6 +1,7 @@
-// The Prometheus registry of one daemon. One instance per daemon (not prom-client's
-// global registry) so tests can run several daemons in one process.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+// The Prometheus registry of one daemon. One instance per daemon (no global
+// registry) so tests can run several daemons in one process.
+import { registerProcessMetrics } from './processMetrics.js';
+import { Counter, Gauge, Registry } from './prometheus.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -20,8 +21,20 @@ export class Metrics {
   });
   readonly packetsRejected = new Counter({
     name: 'edgegate_packets_rejected_total',
-    help: 'Client connections closed for a bad packet, by reason (too_large/malformed_length/not_connect)',
+    help: 'Client connections closed for a bad packet, by reason (too_large/malformed_length/not_connect/invalid_utf8)',
     labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly connectionsRefused = new Counter({
+    name: 'edgegate_connections_refused_total',
+    help: 'CONNECTs refused before authentication, by reason (max_clients/identifier_rejected)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly revocationsRefused = new Counter({
+    name: 'edgegate_revocations_refused_total',
+    help: 'Revocations not applied because the list holds auth.revocation.maxEntries, by source (topic)',
+    labelNames: ['source'] as const,
     registers: [this.registry],
   });
   readonly messagesReceived = new Counter({ name: 'edgegate_messages_received_total', help: 'PUBLISH packets accepted from clients and internal sources', registers: [this.registry] });
@@ -59,8 +72,7 @@ export class Metrics {
   readonly buildInfo = new Gauge({ name: 'edgegate_build_info', help: 'Always 1; the labels say which edgegate and Node.js run', labelNames: ['version', 'node'] as const, registers: [this.registry] });
 
   constructor(options: { processMetrics?: boolean } = {}) {
-    // The event-loop-lag monitor samples every 10 ms by default: ~9 ms of CPU per
-    // second on an idle daemon. 100 ms keeps the metric meaningful at a quarter of the cost.
-    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 100 });
+    // Computed at scrape time only: nothing runs between scrapes.
+    if (options.processMetrics !== false) registerProcessMetrics(this.registry);
   }
 }

@@ -1,7 +1,7 @@
 // Turns one framed line into an MQTT payload according to the port's format:
 //  json: the line must be JSON; published compact (insignificant whitespace removed,
 //        numbers and strings kept exactly as the device wrote them)
-//  kv:   `t=21.5 h=40 ok=true` → {"t":21.5,"h":40,"ok":true}
+//  kv:   `t=21.5 h=40 ok=true name="living room"` → {"t":21.5,"h":40,"ok":true,"name":"living room"}
 //  text: the line's bytes as they are
 // A line that does not parse yields a stable reason code instead of a payload.
 
@@ -59,19 +59,64 @@ export function compactJson(text: string): string | undefined {
 // serial numbers ("id=00123") stay strings so nothing is lost.
 const NUMBER = /^[-+]?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?$/;
 
-/** `k=v` pairs separated by spaces or tabs; undefined when a token is not `key=value`. */
+/**
+ * `k=v` pairs separated by spaces or tabs; undefined when a token is not `key=value`.
+ * A value may be double-quoted to hold spaces, tabs or `=` (`name="living room"`):
+ * inside the quotes `\"` is a quote and `\\` a backslash (any other backslash is kept
+ * as it is); a quoted value is always a string and must be followed by a space, a tab or
+ * the end of the line. An unterminated quote makes the line invalid.
+ */
 export function parseKeyValues(text: string): Record<string, unknown> | undefined {
   // A prototype-less object: a key named "__proto__" is just a key.
   const out = Object.create(null) as Record<string, unknown>;
   let pairs = 0;
-  for (const token of text.split(/[ \t]+/)) {
-    if (token === '') continue;
-    const eq = token.indexOf('=');
-    if (eq <= 0) return undefined;
-    out[token.slice(0, eq)] = typedValue(token.slice(eq + 1));
+  const n = text.length;
+  let i = 0;
+  for (;;) {
+    while (i < n && isBlank(text.charCodeAt(i))) i++;
+    if (i >= n) break;
+    const start = i;
+    while (i < n && !isBlank(text.charCodeAt(i)) && text.charCodeAt(i) !== 0x3d) i++;
+    if (i === start || i >= n || text.charCodeAt(i) !== 0x3d) return undefined; // empty key, or a token without '='
+    const key = text.slice(start, i);
+    i++; // '='
+    if (i < n && text.charCodeAt(i) === 0x22) {
+      const quoted = readQuoted(text, i + 1);
+      if (quoted === undefined) return undefined;
+      out[key] = quoted.value;
+      i = quoted.end;
+      if (i < n && !isBlank(text.charCodeAt(i))) return undefined; // `a="x"y`
+    } else {
+      const vStart = i;
+      while (i < n && !isBlank(text.charCodeAt(i))) i++;
+      out[key] = typedValue(text.slice(vStart, i));
+    }
     pairs++;
   }
   return pairs > 0 ? out : undefined;
+}
+
+function isBlank(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
+/** The value of a quoted string whose opening quote is just before `from`, and the index after the closing quote. */
+function readQuoted(text: string, from: number): { value: string; end: number } | undefined {
+  let value = '';
+  let runStart = from;
+  for (let i = from; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) return { value: value + text.slice(runStart, i), end: i + 1 };
+    if (c === 0x5c && i + 1 < text.length) {
+      const next = text.charCodeAt(i + 1);
+      if (next === 0x22 || next === 0x5c) {
+        value += text.slice(runStart, i);
+        runStart = i + 1; // keep the escaped character itself
+        i++;
+      }
+    }
+  }
+  return undefined; // unterminated
 }
 
 function typedValue(value: string): unknown {

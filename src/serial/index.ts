@@ -2,7 +2,7 @@
 // listing every port's state. A serial port never affects the daemon's health:
 // a missing sensor must not take the gateway out of service.
 import type { Component } from '../component.js';
-import type { DaemonContext } from '../daemon.js';
+import type { DaemonContext } from '../context.js';
 import { componentLogger } from '../log.js';
 import { SerialSensor } from './serialSensor.js';
 import { systemStreamFactory, type SerialStreamFactory } from './serialPort.js';

@@ -1,8 +1,9 @@
 // The one SQLite database in dataDir. This file only opens it, sets pragmas and
 // runs migrations; each owner (auth, clock, bridge, ...) keeps its own tables.
 import { chmodSync, existsSync } from 'node:fs';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
 import { StorageError, errorMessage } from '../errors.js';
+import { openSqlite } from './sqlite.js';
 
 export type Sqlite = Database.Database;
 
@@ -24,7 +25,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Sqlite {
   let db: Sqlite | undefined;
   try {
     const isNew = !existsSync(file);
-    db = new Database(file);
+    db = openSqlite(file);
     if (isNew) chmodSync(file, 0o600);
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);

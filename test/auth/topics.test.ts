@@ -142,7 +142,7 @@ describe('claim checks', () => {
     assert.equal(reasonOf(() => checkTimes({ exp: now / 1000 - 30 }, now, rules)), 'JWT_EXPIRED');
     assert.equal(reasonOf(() => checkTimes({ nbf: now / 1000 + 30 }, now, rules)), undefined);
     assert.equal(reasonOf(() => checkTimes({ nbf: now / 1000 + 31 }, now, rules)), 'JWT_NOT_YET_VALID');
-    assert.equal(reasonOf(() => checkTimes({ exp: '1' as unknown as number }, now, rules)), 'JWT_MALFORMED');
+    assert.equal(reasonOf(() => checkTimes({ exp: '1' as unknown as number }, now, rules)), 'JWT_TIME_INVALID');
     assert.equal(expiryMs({ exp: 100 }, 30), 130_000);
     assert.equal(expiryMs({}, 30), null);
   });

@@ -1,6 +1,7 @@
 // A message the durable queue cannot commit (disk full, I/O error) is not
 // acknowledged: the sensor keeps it and sends it again after reconnecting.
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { startDaemon } from '../helpers/daemon.js';
 import { freePort } from '../helpers/mosquitto.js';
 import { closed, end, publish } from '../helpers/mqtt.js';
@@ -8,6 +9,41 @@ import { bridgeConfig, bridgeStatus, rule, sensor, waitUntil } from './support.j
 
 describe('bridge queue commit failure', function () {
   this.timeout(20_000);
+
+  it('hands each PUBACK to the socket only once its row is committed (seen from a second connection)', async () => {
+    const unused = await freePort(); // the bridge stays offline: rows stay in the table
+    const d = await startDaemon(bridgeConfig(`mqtt://127.0.0.1:${unused}`, [rule('data/#', 'out', 1)]));
+    // A second connection sees committed rows only (WAL): a row visible there is durable.
+    const reader = new Database(d.daemon.database!.name, { fileMustExist: true });
+    try {
+      const count = reader.prepare('SELECT count(*) AS n FROM bridge_outbox');
+      const committed = (): number => (count.get() as { n: number }).n;
+      const s = await sensor(d.port);
+      // Checked where aedes writes the PUBACK into the sensor's socket (corked: it is
+      // sent a tick later), not where the sensor receives it: that is a later turn of
+      // this same event loop, after any commit that was merely late.
+      const conn = d.daemon.broker!.clientOf('sensor-1')!.conn as unknown as { write: (chunk: Buffer, ...rest: unknown[]) => boolean };
+      const write = conn.write.bind(conn);
+      let pubacks = 0;
+      let violations = 0;
+      conn.write = (chunk, ...rest) => {
+        if (chunk[0] === 0x40) {
+          pubacks++; // PUBACK fixed header (0x40); mqtt-packet writes it as its own chunk
+          if (committed() < pubacks) violations++;
+        }
+        return write(chunk, ...rest);
+      };
+      // Several group commits, each holding several messages (all sent at once).
+      await Promise.all(Array.from({ length: 300 }, (_, i) => publish(s, 'data/t', `m${i}`, { qos: 1 })));
+      assert.equal(pubacks, 300);
+      assert.equal(violations, 0, 'a PUBACK was written before its row was committed');
+      assert.equal(committed(), 300);
+      await end(s);
+    } finally {
+      reader.close();
+      await d.stop();
+    }
+  });
 
   it('refuses the PUBACK and closes the sensor connection; a later publish is queued again', async () => {
     const unused = await freePort(); // nothing listens: the bridge stays offline and queues

@@ -34,16 +34,18 @@ describe('offline: failed-authentication rate limiting', function () {
     for (let i = 0; i < 3; i++) assert.equal((await connect(d.port, { clientId: `b${i}`, username: 'u', password: await bad(i) })).returnCode, 4);
     for (let i = 0; i < 3; i++) {
       const out = await connect(d.port, { clientId: `banned${i}`, username: 'u', password: await good() });
-      assert.equal(out.returnCode, 4);
+      assert.equal(out.returnCode, 5, 'a banned address gets CONNACK 5 (not authorized), not 4');
       assert.ok(logsWith(d, 'authentication refused', { clientId: `banned${i}`, reason: 'RATE_LIMITED' }).length === 1);
     }
     assert.equal(logsWith(d, 'too many failed authentications: address banned', { address: '127.0.0.1' }).length, 1);
+    const m = await d.daemon.metrics.authAttempts.get();
+    assert.equal(m.values.find((v) => v.labels.result === 'refused' && v.labels.reason === 'RATE_LIMITED')?.value, 3, 'counted under its own reason');
     assert.equal(logsWith(d, 'client authenticated').filter((l) => String(l.clientId).startsWith('banned')).length, 0);
   });
 
   it('lifts the ban after banSec', async () => {
     time.advance(299_000);
-    assert.equal((await connect(d.port, { clientId: 'still', username: 'u', password: await good() })).returnCode, 4);
+    assert.equal((await connect(d.port, { clientId: 'still', username: 'u', password: await good() })).returnCode, 5);
     time.advance(2_000);
     const out = await connect(d.port, { clientId: 'lifted', username: 'u', password: await good() });
     assert.equal(out.returnCode, 0);

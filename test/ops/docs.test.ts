@@ -18,8 +18,8 @@ describe('docs/install.md', () => {
         problems.push(`${m.name}: no row`);
         continue;
       }
-      // The declared label names (prom-client keeps them on the metric object).
-      const labels = (registry.getSingleMetric(m.name) as unknown as { labelNames?: string[] } | undefined)?.labelNames ?? [];
+      // The declared label names (kept on the metric object).
+      const labels = registry.getSingleMetric(m.name)?.labelNames ?? [];
       for (const label of labels) if (!row.includes(`\`${label}\``)) problems.push(`${m.name}: label ${label} undocumented`);
     }
     assert.deepEqual(problems, []);

@@ -17,7 +17,7 @@ async function get(d: TestDaemon, path: string, init: RequestInit = {}): Promise
   return { status: res.status, type: res.headers.get('content-type') ?? '', text: await res.text(), headers: res.headers };
 }
 
-/** Sample value of one metric line (exact name and labels as prom-client prints them). */
+/** Sample value of one metric line (exact name and labels as the registry prints them). */
 function sample(text: string, series: string): number | undefined {
   const line = text.split('\n').find((l) => l.startsWith(series + ' '));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));

@@ -78,7 +78,7 @@ describe('installer (DESTDIR staging)', function () {
     const unit = readFileSync(at('etc/systemd/system/edgegate.service'), 'utf8');
     const source = readFileSync(join(REPO_ROOT, 'systemd/edgegate.service'), 'utf8');
     assert.equal(unit.replace(/^ExecStart=\S+ /m, 'ExecStart=NODE '), source.replace(/^ExecStart=\S+ /m, 'ExecStart=NODE '));
-    assert.match(unit, /^ExecStart=\S*node \/opt\/edgegate\/dist\/cli\/main\.js run$/m);
+    assert.match(unit, /^ExecStart=\S*node( --[a-z-]+=\d+)* \/opt\/edgegate\/dist\/cli\/main\.js run$/m);
 
     // The CLI wrapper points at the service's configuration and data.
     const cli = readFileSync(at('usr/local/bin/edgegate'), 'utf8');
@@ -122,7 +122,7 @@ describe('installer (DESTDIR staging)', function () {
     assert.match(dropIn, /^CapabilityBoundingSet=CAP_NET_BIND_SERVICE$/m);
   });
 
-  it('refuses a Node.js older than 20 and says how to get a newer one', async () => {
+  it('refuses a Node.js older than 20.12 and says how to get a newer one', async () => {
     const fake = join(root, 'old-node');
     writeFileSync(fake, '#!/bin/sh\necho 18.19.0\n');
     chmodSync(fake, 0o755);
@@ -130,6 +130,12 @@ describe('installer (DESTDIR staging)', function () {
     assert.equal(r.code, 1);
     assert.match(r.stderr, /Node\.js 18\.19\.0 .* too old/);
     assert.match(r.stderr, /deb\.nodesource\.com\/setup_20\.x/);
+    // 20.11 lacks crypto.hash, which the daemon needs: the minimum is 20.12.
+    writeFileSync(fake, '#!/bin/sh\necho 20.11.1\n');
+    const r2011 = await install({ NODE: fake });
+    assert.equal(r2011.code, 1);
+    assert.match(r2011.stderr, /Node\.js 20\.11\.1 .* too old/);
+    assert.match(r2011.stderr, />= 20\.12/);
     const missing = await install({ NODE: join(root, 'no-such-node') });
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /Node\.js was not found/);

@@ -47,6 +47,7 @@ describe('edgegate status', function () {
       assert.ok(lines.some((l) => l.startsWith('  bridge      ')), r.stdout);
       assert.ok(lines.some((l) => l.startsWith('  serial      ')), r.stdout);
       assert.ok(lines.some((l) => l.startsWith('  storage     persistent true')), r.stdout);
+      assert.ok(r.stdout.endsWith('\n'), 'the output ends with a newline');
     } finally {
       await end(client);
     }
@@ -58,6 +59,7 @@ describe('edgegate status', function () {
     assert.equal(r.code, 0, r.stderr);
     const report = JSON.parse(r.stdout) as { healthy: boolean; listeners: unknown };
     assert.equal(report.healthy, true);
+    assert.ok(r.stdout.endsWith('\n'), 'the JSON ends with a newline');
     assert.deepEqual(report.listeners, { tcp: { host: '127.0.0.1', port: d.port } });
   });
 
@@ -68,6 +70,7 @@ describe('edgegate status', function () {
       assert.equal(r.code, 1);
       assert.match(r.stdout, /^edgegate .*: UNHEALTHY \(HTTP 503\)/);
       assert.match(r.stdout, /test-probe {2}ok false/);
+      assert.ok(r.stdout.endsWith('\n'));
     } finally {
       d.daemon.status.unregister('test-probe');
     }

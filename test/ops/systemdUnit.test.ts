@@ -6,9 +6,11 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { unitNodeFlags } from '../../scripts/bench/lib/nodeFlags.js';
 import { haveCommand } from './support/notifyReceiver.js';
 
 const UNIT_TEXT = readFileSync(new URL('../../systemd/edgegate.service', import.meta.url), 'utf8');
+const NODE_FLAGS = unitNodeFlags().join(' ');
 
 function run(cmd: string, args: string[]): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
@@ -48,7 +50,19 @@ describe('systemd unit', () => {
     assert.equal(one('Restart'), 'on-failure');
     assert.equal(one('User'), 'edgegate');
     assert.equal(one('SupplementaryGroups'), 'dialout');
-    assert.equal(one('ExecStart'), '/usr/bin/node /opt/edgegate/dist/cli/main.js run');
+    assert.equal(one('ExecStart'), `/usr/bin/node ${NODE_FLAGS} /opt/edgegate/dist/cli/main.js run`);
+  });
+
+  it('runs node with memory flags for a 512 MB board, the same as `npm start`, and bounds memory', () => {
+    assert.match(NODE_FLAGS, /--max-semi-space-size=\d+/);
+    assert.match(NODE_FLAGS, /--max-old-space-size=\d+/);
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { scripts: Record<string, string> };
+    assert.equal(pkg.scripts.start, `node ${NODE_FLAGS} dist/cli/main.js run`, 'npm start runs the daemon as systemd does');
+    const bytes = (v: string | undefined): number => Number(/^(\d+)M$/.exec(v ?? '')?.[1]) * 2 ** 20;
+    const heapMiB = Number(/--max-old-space-size=(\d+)/.exec(NODE_FLAGS)![1]);
+    assert.ok(bytes(one('MemoryHigh')) < bytes(one('MemoryMax')), 'MemoryHigh= below MemoryMax=');
+    assert.ok(heapMiB * 2 ** 20 < bytes(one('MemoryHigh')), 'the V8 heap limit is below MemoryHigh=');
+    assert.ok(bytes(one('MemoryMax')) <= 256 * 2 ** 20, 'fits a 512 MB Pi Zero 2 W');
   });
 
   it('keeps config in /etc/edgegate and state in /var/lib/edgegate, with absolute paths', () => {

@@ -54,6 +54,24 @@ describe('serial line formats', () => {
       assert.equal(fmt('kv', 't=1,h=2'), '{"t":"1,h=2"}');
       assert.equal(parseKeyValues('   '), undefined);
     });
+
+    it('double-quoted values may hold spaces, tabs and "="; they stay strings', () => {
+      assert.equal(fmt('kv', 'name="living room" t=21.5'), '{"name":"living room","t":21.5}');
+      assert.equal(fmt('kv', 'a="x\ty = z"\tb=2'), '{"a":"x\\ty = z","b":2}');
+      assert.equal(fmt('kv', 'n="42" ok="true" e=""'), '{"n":"42","ok":"true","e":""}');
+      assert.deepEqual(parseKeyValues('msg="  padded  "'), Object.assign(Object.create(null), { msg: '  padded  ' }));
+    });
+
+    it('\\" inside quotes is a quote, \\\\ a backslash; other backslashes are kept', () => {
+      assert.equal(fmt('kv', String.raw`say="he said \"hi\"" p="C:\\dir" raw="a\nb"`), JSON.stringify({ say: 'he said "hi"', p: 'C:\\dir', raw: 'a\\nb' }));
+      assert.equal(fmt('kv', String.raw`end="trailing\\"`), JSON.stringify({ end: 'trailing\\' }));
+    });
+
+    it('an unterminated quote, or text glued to the closing quote, makes the line invalid', () => {
+      for (const bad of ['name="living room', 'a="x\\"', 'a="x" b="', 'a="x"y', 'a="' ]) assert.deepEqual(fmt('kv', bad), { reason: 'SERIAL_INVALID_KV' }, bad);
+      // A quote that does not open the value is an ordinary character (as before).
+      assert.equal(fmt('kv', 'a=b"c'), '{"a":"b\\"c"}');
+    });
   });
 
   describe('text', () => {

@@ -51,3 +51,11 @@ export function connackCode(data: Buffer): number | undefined {
   if (data.length >= 4 && data[0] === 0x20 && data[1] === 0x02) return data[3];
   return undefined;
 }
+
+/** A SUBSCRIBE packet for one filter (section 3.8; fixed header flags 0b0010). */
+export function subscribePacket(packetId: number, filter: string, qos: 0 | 1 | 2): Buffer {
+  const id = Buffer.alloc(2);
+  id.writeUInt16BE(packetId);
+  const body = Buffer.concat([id, utf8Field(filter), Buffer.from([qos])]);
+  return Buffer.concat([Buffer.from([0x82]), encodeRemainingLength(body.length), body]);
+}

@@ -22,6 +22,8 @@ export interface ServerProcess {
   rssKiB(): number;
   peakRssKiB(): number;
   cpuTimeMs(): number;
+  /** From spawn until the port first accepted a TCP connection (start-to-listening). */
+  readyMs: number;
   /** The last 64 KiB of the process's stdout+stderr. */
   output(): string;
   /** Resolves when the process has exited. */
@@ -41,6 +43,8 @@ export interface SpawnServerOptions {
   cwd?: string;
   /** Give up when the port does not accept connections within this time (default 30 s). */
   readyTimeoutMs?: number;
+  /** How often the port is tried while waiting (default 50 ms; smaller for start-up timing). */
+  pollMs?: number;
 }
 
 const OUTPUT_LIMIT = 64 * 1024;
@@ -56,6 +60,7 @@ function portAccepts(port: number, host: string): Promise<boolean> {
 /** Spawns a server and waits until its port accepts TCP connections. */
 export async function spawnServer(opts: SpawnServerOptions): Promise<ServerProcess> {
   const host = opts.host ?? '127.0.0.1';
+  const t0 = performance.now();
   const child = spawn(opts.command ?? process.execPath, opts.args, {
     cwd: opts.cwd ?? REPO_ROOT,
     env: { ...process.env, ...opts.env },
@@ -82,14 +87,16 @@ export async function spawnServer(opts: SpawnServerOptions): Promise<ServerProce
       child.kill('SIGKILL');
       throw new Error(`${opts.name} did not listen on ${host}:${opts.port} in time:\n${out}`);
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, opts.pollMs ?? 50));
   }
+  const readyMs = performance.now() - t0;
   const pid = child.pid!;
   return {
     name: opts.name,
     pid,
     port: opts.port,
     child,
+    readyMs,
     rssKiB: () => rssKiB(pid),
     peakRssKiB: () => peakRssKiB(pid),
     cpuTimeMs: () => cpuTimeMs(pid),
@@ -126,6 +133,7 @@ export interface SpawnEdgegateOptions {
   /** Extra node flags before the CLI (e.g. ['--max-old-space-size=64']). */
   nodeArgs?: string[];
   readyTimeoutMs?: number;
+  pollMs?: number;
   /** Run this bundled CLI file (see bundle.ts) with plain node instead of src/ through tsx. */
   cliFile?: string;
 }
@@ -152,17 +160,19 @@ export async function spawnEdgegate(opts: SpawnEdgegateOptions = {}): Promise<Ed
     port,
     env: { NODE_CONFIG: JSON.stringify(config), NODE_CONFIG_DIR: join(REPO_ROOT, 'config'), ...opts.env },
     readyTimeoutMs: opts.readyTimeoutMs,
+    pollMs: opts.pollMs,
   });
   return { ...proc, dataDir, cleanup: () => ownDir && rmSync(dataDir, { recursive: true, force: true }) };
 }
 
 /** Plain aedes without authentication (scripts/bench/lib/servers/plainAedes.ts) in a child process. */
-export async function spawnPlainAedes(opts: { port?: number; nodeArgs?: string[]; file?: string } = {}): Promise<ServerProcess> {
+export async function spawnPlainAedes(opts: { port?: number; nodeArgs?: string[]; file?: string; pollMs?: number } = {}): Promise<ServerProcess> {
   const port = opts.port ?? (await freePort());
   const entry = opts.file ? [opts.file] : ['--import', 'tsx', join(REPO_ROOT, 'scripts', 'bench', 'lib', 'servers', 'plainAedes.ts')];
   return spawnServer({
     name: 'aedes',
     args: [...(opts.nodeArgs ?? []), ...entry, String(port)],
     port,
+    pollMs: opts.pollMs,
   });
 }

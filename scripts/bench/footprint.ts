@@ -1,0 +1,207 @@
+// Footprint benchmark (Raspberry Pi issue): the gateway as a Pi runs it — bridge to
+// a real cloud Mosquitto, one serial port on a socat PTY, HTTP metrics on, the node
+// flags of systemd/edgegate.service — against plain aedes, in the same run:
+//   - start to listening (spawn → the MQTT port accepts), median of --starts;
+//   - RSS idle (after --idle-sec);
+//   - RSS with --sensors connected sensors, each subscribed to its own command topic;
+//   - RSS --after-sec after they have all disconnected;
+//   - server CPU for the connect+subscribe storm (what the node flags cost).
+// Each server is a separate child process on 127.0.0.1 (free ports); bounded.
+//
+//   npm run build && npx tsx scripts/bench/footprint.ts [--sensors 1000] [--after-sec 60] [--starts 5]
+//   FOOTPRINT_NODE_ARGS="..."  replaces the unit's node flags for edgegate (to measure a flag's cost)
+import { spawn } from 'node:child_process';
+import { createHmac, randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundleEntry } from './lib/bundle.js';
+import { closeAll, connectMany } from './lib/connectClients.js';
+import { freePort } from './lib/freePort.js';
+import { startCloudMosquitto } from './lib/mosquitto.js';
+import { subscribePacket } from './lib/mqttWire.js';
+import { unitNodeFlags } from './lib/nodeFlags.js';
+import { builtCli } from './lib/paths.js';
+import { cpuTimeMs, rssKiB } from './lib/procStats.js';
+import { spawnEdgegate, spawnPlainAedes, type ServerProcess } from './lib/spawnServer.js';
+
+const arg = (name: string, fallback: number): number => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const SENSORS = arg('sensors', 1000);
+const AFTER_SEC = arg('after-sec', 60);
+const IDLE_SEC = arg('idle-sec', 5);
+const STARTS = arg('starts', 5);
+const BUILT_CLI = builtCli();
+const SECRET = 'footprint-' + randomUUID();
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const mib = (kib: number): string => (kib / 1024).toFixed(1);
+
+const b64 = (x: string | Buffer): string => Buffer.from(x).toString('base64url');
+function token(sub: string): string {
+  const now = Math.floor(Date.now() / 1000);
+  const input = `${b64(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${b64(JSON.stringify({ sub, jti: randomUUID(), iat: now, exp: now + 86_400, acl: { pub: ['sensors/%u/#'], sub: ['cmd/%u/#'] } }))}`;
+  return `${input}.${b64(createHmac('sha256', SECRET).update(input).digest())}`;
+}
+
+/** A socat PTY pair: the gateway opens one end, nobody writes the other (an idle sensor). */
+async function ptyPair(dir: string): Promise<{ gatewaySide: string; stop(): void }> {
+  const gatewaySide = join(dir, 'tty-gw');
+  const child = spawn('socat', [`pty,raw,echo=0,link=${gatewaySide}`, `pty,raw,echo=0,link=${join(dir, 'tty-dev')}`], { stdio: 'ignore' });
+  for (let i = 0; i < 200 && !existsSync(gatewaySide); i++) await sleep(10);
+  if (!existsSync(gatewaySide)) throw new Error('socat did not create the PTY pair (is socat installed?)');
+  return { gatewaySide, stop: () => child.kill('SIGKILL') };
+}
+
+interface Setup {
+  kind: 'edgegate' | 'edgegate-no-flags' | 'aedes';
+  start(pollMs?: number): Promise<ServerProcess & { cleanup?(): void }>;
+}
+
+function edgegateSetup(kind: Setup['kind'], cloudPort: number, ttyPath: string, nodeArgs: string[]): Setup {
+  return {
+    kind,
+    start: async (pollMs) =>
+      spawnEdgegate({
+        cliFile: BUILT_CLI,
+        nodeArgs,
+        pollMs,
+        readyTimeoutMs: 60_000,
+        config: {
+          log: { level: 'warn' },
+          auth: { jwt: { secret: SECRET }, rateLimit: { maxFailures: 1_000_000 } },
+          broker: { maxClients: SENSORS * 2 },
+          http: { enabled: true, host: '127.0.0.1', port: await freePort() },
+          bridge: {
+            enabled: true,
+            url: `mqtt://127.0.0.1:${cloudPort}`,
+            clientId: `footprint-${randomUUID().slice(0, 8)}`,
+            topics: [{ pattern: 'sensors/#', direction: 'out', qos: 1 }, { pattern: 'cmd/#', direction: 'in', qos: 1 }],
+          },
+          serial: { ports: [{ name: 'bench', path: ttyPath, baudRate: 115200, format: 'kv' }] },
+        },
+      }),
+  };
+}
+
+/** Plain aedes, bundled so that no TypeScript loader inflates its start or its memory. */
+function aedesSetup(file: string | undefined): Setup {
+  return { kind: 'aedes', start: (pollMs) => spawnPlainAedes({ file, pollMs }) };
+}
+
+/** Spawn → the port first accepts a TCP connection (polled every 2 ms). */
+async function startTime(setup: Setup): Promise<number> {
+  const server = await setup.start(2);
+  await server.stop('SIGKILL');
+  server.cleanup?.();
+  return server.readyMs;
+}
+
+interface Figures {
+  startMs: number;
+  idleKiB: number;
+  connectedKiB: number;
+  afterKiB: number;
+  stormCpuMs: number;
+  accepted: number;
+}
+
+async function measure(setup: Setup): Promise<Omit<Figures, 'startMs'>> {
+  const server = await setup.start();
+  try {
+    await sleep(IDLE_SEC * 1000);
+    const idleKiB = rssKiB(server.pid);
+    const cpu0 = cpuTimeMs(server.pid);
+    const auth = setup.kind !== 'aedes';
+    const names = Array.from({ length: SENSORS }, (_, i) => `sensor-${i}`);
+    const tokens = auth ? names.map(token) : [];
+    const result = await connectMany({
+      port: server.port,
+      count: SENSORS,
+      concurrency: 200,
+      fields: (i) => ({ clientId: names[i]!, keepaliveSec: 600, ...(auth ? { username: names[i]!, password: tokens[i]! } : {}) }),
+    });
+    await Promise.all(result.sockets.map((s, i) => subscribeAndWait(s, `cmd/sensor-${i}/#`)));
+    await sleep(2000);
+    const stormCpuMs = cpuTimeMs(server.pid) - cpu0;
+    const connectedKiB = rssKiB(server.pid);
+    await closeAll(result.sockets);
+    await sleep(AFTER_SEC * 1000);
+    const afterKiB = rssKiB(server.pid);
+    return { idleKiB, connectedKiB, afterKiB, stormCpuMs, accepted: result.accepted };
+  } finally {
+    await server.stop();
+    server.cleanup?.();
+  }
+}
+
+function subscribeAndWait(socket: Socket, filter: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no SUBACK for ${filter}`)), 30_000);
+    socket.once('data', (d: Buffer) => {
+      clearTimeout(timer);
+      if (d[0] === 0x90) resolve();
+      else reject(new Error(`expected SUBACK, got 0x${d[0]!.toString(16)}`));
+    });
+    socket.write(subscribePacket(1, filter, 1));
+  });
+}
+
+async function main(): Promise<void> {
+  const flags = process.env.FOOTPRINT_NODE_ARGS !== undefined ? process.env.FOOTPRINT_NODE_ARGS.split(' ').filter(Boolean) : unitNodeFlags();
+  console.log(`footprint benchmark: ${SENSORS} sensors, RSS ${AFTER_SEC} s after they left; ${cpus().length} CPUs, node ${process.version}`);
+  console.log(`edgegate: ${BUILT_CLI ? 'dist/cli/main.js' : 'src via tsx (run npm run build for real figures)'}, node flags: ${flags.join(' ') || '(none)'}`);
+  const dir = mkdtempSync(join(tmpdir(), 'edgegate-footprint-'));
+  const cloud = await startCloudMosquitto(dir);
+  const pty = await ptyPair(dir);
+  const aedesBundle = await bundleEntry('scripts/bench/lib/servers/plainAedes.ts', 'aedes');
+  try {
+    // Without the flags too: what they buy in memory and cost in CPU, same run.
+    const setups = [aedesSetup(aedesBundle?.file), edgegateSetup('edgegate', cloud.port, pty.gatewaySide, flags), edgegateSetup('edgegate-no-flags', cloud.port, pty.gatewaySide, [])];
+    const figures = new Map<string, Figures>();
+    for (const setup of setups) {
+      const starts: number[] = [];
+      for (let i = 0; i < STARTS; i++) starts.push(await startTime(setup));
+      const m = await measure(setup);
+      if (m.accepted !== SENSORS) throw new Error(`${setup.kind}: only ${m.accepted} of ${SENSORS} sensors connected`);
+      figures.set(setup.kind, { startMs: median(starts), ...m });
+      console.log(`  ${setup.kind}: start ${median(starts).toFixed(0)} ms (of ${starts.map((s) => s.toFixed(0)).join(', ')})`);
+    }
+    const a = figures.get('aedes')!;
+    const e = figures.get('edgegate')!;
+    const n = figures.get('edgegate-no-flags')!;
+    const row = (what: string, ev: number, av: number, unit: string, goal: string, fmt = (x: number) => x.toFixed(0)): string =>
+      `| ${what} | ${fmt(ev)} ${unit} | ${fmt(av)} ${unit} | ${(ev / av).toFixed(2)}x | ${goal} |`;
+    console.log('\n| measure (same run) | edgegate | plain aedes | ratio | goal |');
+    console.log('|---|---|---|---|---|');
+    console.log(row('RSS idle (bridge + serial + metrics)', e.idleKiB, a.idleKiB, 'MiB', '≤ 1.10x and ≤ 60 MiB', mib));
+    console.log(row(`RSS with ${SENSORS} connected, subscribed sensors`, e.connectedKiB, a.connectedKiB, 'MiB', '≤ 100 MiB', mib));
+    console.log(row(`RSS ${AFTER_SEC} s after they disconnected`, e.afterKiB, a.afterKiB, 'MiB', '≤ 100 MiB', mib));
+    console.log(row('start to listening', e.startMs, a.startMs, 'ms', '≤ 2x'));
+    console.log(row(`server CPU, ${SENSORS} connects + subscribes`, e.stormCpuMs, a.stormCpuMs, 'ms', '—'));
+    console.log(`\nthe node flags (${flags.join(' ') || 'none'}), edgegate with / without them, same run:`);
+    console.log('| measure | with | without | ratio |');
+    console.log('|---|---|---|---|');
+    const flagRow = (what: string, w: number, wo: number, unit: string, fmt = (x: number) => x.toFixed(0)): string => `| ${what} | ${fmt(w)} ${unit} | ${fmt(wo)} ${unit} | ${(w / wo).toFixed(2)}x |`;
+    console.log(flagRow('RSS idle', e.idleKiB, n.idleKiB, 'MiB', mib));
+    console.log(flagRow(`RSS with ${SENSORS} sensors`, e.connectedKiB, n.connectedKiB, 'MiB', mib));
+    console.log(flagRow(`RSS ${AFTER_SEC} s after`, e.afterKiB, n.afterKiB, 'MiB', mib));
+    console.log(flagRow('server CPU of the storm', e.stormCpuMs, n.stormCpuMs, 'ms'));
+  } finally {
+    pty.stop();
+    aedesBundle?.cleanup();
+    await cloud.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,156 @@
+// The bridge_outbox table: its schema (migrations) and the statements the outbox
+// runs on it. Row ids are allocated here, in memory, rather than by SQLite's
+// AUTOINCREMENT: that one rewrites the sqlite_sequence page (4 KiB to the WAL, so
+// to the SD card) in every commit and looks it up at every insert. Rows are
+// inserted with multi-row INSERT statements: one statement step per 32 rows
+// instead of one per row.
+import type { Statement } from 'better-sqlite3';
+import { migrate, type Sqlite } from '../storage/database.js';
+
+export interface OutboxMessage {
+  /** The remote (cloud) topic. */
+  topic: string;
+  payload: Buffer;
+  qos: 0 | 1;
+  retain: boolean;
+}
+
+export interface OutboxRow extends OutboxMessage {
+  id: number;
+  /** Wall time (ms) it was queued, for the TTL. */
+  enqueuedAt: number;
+}
+
+const COLUMNS = '(id, topic, payload, qos, retain, enqueued_at)';
+
+const MIGRATIONS = [
+  {
+    version: 1,
+    up: `CREATE TABLE bridge_outbox (
+      id INTEGER PRIMARY KEY AUTOINCREMENT,
+      topic TEXT NOT NULL,
+      payload BLOB NOT NULL,
+      qos INTEGER NOT NULL,
+      retain INTEGER NOT NULL,
+      enqueued_at INTEGER NOT NULL
+    )`,
+  },
+  {
+    // Without AUTOINCREMENT (ids come from OutboxTable.nextId); rows and ids are kept.
+    version: 2,
+    up: `CREATE TABLE bridge_outbox_v2 (
+      id INTEGER PRIMARY KEY,
+      topic TEXT NOT NULL,
+      payload BLOB NOT NULL,
+      qos INTEGER NOT NULL,
+      retain INTEGER NOT NULL,
+      enqueued_at INTEGER NOT NULL
+    );
+    INSERT INTO bridge_outbox_v2 ${COLUMNS} SELECT id, topic, payload, qos, retain, enqueued_at FROM bridge_outbox;
+    DROP TABLE bridge_outbox;
+    ALTER TABLE bridge_outbox_v2 RENAME TO bridge_outbox`,
+  },
+];
+
+/** Rows per INSERT statement (6 parameters each: far below SQLite's parameter limit). */
+const INSERT_CHUNK = 32;
+
+interface DbRow {
+  id: number;
+  topic: string;
+  payload: Buffer;
+  qos: number;
+  retain: number;
+  enqueued_at: number;
+}
+
+const toRow = (r: DbRow): OutboxRow => ({
+  id: r.id,
+  topic: r.topic,
+  payload: r.payload ?? Buffer.alloc(0),
+  qos: r.qos === 1 ? 1 : 0,
+  retain: r.retain === 1,
+  enqueuedAt: r.enqueued_at,
+});
+
+export class OutboxTable {
+  /**
+   * The next row id. It never goes back while the process runs, even when the
+   * table empties (the sender's "sent up to id" cursor relies on it); after a
+   * restart it continues above the highest stored id, so order is kept.
+   */
+  private nextId: number;
+  /** INSERT statements by row count (1..INSERT_CHUNK), prepared on first use. */
+  private readonly inserts: Array<Statement | undefined> = [];
+  private readonly params: unknown[] = [];
+  private readonly sql: {
+    removeRange: Statement;
+    removeThrough: Statement;
+    oldest: Statement;
+    after: Statement;
+  };
+
+  constructor(private readonly db: Sqlite) {
+    migrate(db, 'bridge', MIGRATIONS);
+    this.sql = {
+      removeRange: db.prepare('DELETE FROM bridge_outbox WHERE id BETWEEN ? AND ?'),
+      removeThrough: db.prepare('DELETE FROM bridge_outbox WHERE id <= ?'),
+      oldest: db.prepare('SELECT id, length(payload) AS bytes, enqueued_at FROM bridge_outbox WHERE id > ? ORDER BY id LIMIT 256'),
+      after: db.prepare('SELECT id, topic, payload, qos, retain, enqueued_at FROM bridge_outbox WHERE id > ? ORDER BY id LIMIT ?'),
+    };
+    this.nextId = (db.prepare('SELECT coalesce(max(id), 0) AS id FROM bridge_outbox').get() as { id: number }).id + 1;
+  }
+
+  totals(): { messages: number; bytes: number } {
+    const t = this.db.prepare('SELECT count(*) AS n, coalesce(sum(length(payload)), 0) AS b FROM bridge_outbox').get() as { n: number; b: number };
+    return { messages: t.n, bytes: t.b };
+  }
+
+  /** Runs `fn` in one transaction (a rollback rethrows). */
+  transaction(fn: () => void): void {
+    this.db.transaction(fn)();
+  }
+
+  /** Inserts the rows in order, setting their ids; call inside transaction(). */
+  insert(rows: OutboxRow[]): void {
+    const p = this.params;
+    for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
+      const n = Math.min(INSERT_CHUNK, rows.length - i);
+      p.length = n * 6;
+      for (let k = 0, j = 0; k < n; k++) {
+        const r = rows[i + k];
+        r.id = this.nextId++;
+        p[j++] = r.id;
+        p[j++] = r.topic;
+        p[j++] = r.payload;
+        p[j++] = r.qos;
+        p[j++] = r.retain ? 1 : 0;
+        p[j++] = r.enqueuedAt;
+      }
+      this.insertStatement(n).run(p);
+    }
+  }
+
+  /** Deletes ids lo..hi; returns how many rows were there. */
+  removeRange(lo: number, hi: number): number {
+    return this.sql.removeRange.run(lo, hi).changes;
+  }
+
+  removeThrough(id: number): void {
+    this.sql.removeThrough.run(id);
+  }
+
+  /** Id, payload size and enqueue time of up to 256 rows with id > afterId, oldest first. */
+  oldest(afterId: number): Array<{ id: number; bytes: number; enqueued_at: number }> {
+    return this.sql.oldest.all(afterId) as Array<{ id: number; bytes: number; enqueued_at: number }>;
+  }
+
+  /** Up to `limit` rows with id > afterId, oldest first. */
+  after(afterId: number, limit: number): OutboxRow[] {
+    return (this.sql.after.all(afterId, limit) as DbRow[]).map(toRow);
+  }
+
+  private insertStatement(n: number): Statement {
+    return (this.inserts[n] ??= this.db.prepare(`INSERT INTO bridge_outbox ${COLUMNS} VALUES ${Array(n).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`));
+  }
+}
