@@ -3,7 +3,7 @@
 // Local publishes matching `out` rules go through the durable outbox (QoS 1) or
 // straight to the cloud (QoS 0 while connected); cloud messages on `in` rules are
 // republished locally as source 'bridge', which the interceptor never sends back.
-import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import type { IPublishPacket, MqttClient } from 'mqtt';
 import type { TimerHandle } from '../clock/timeSource.js';
 import type { PublishInterceptor, PublishOrigin } from '../broker/broker.js';
 import type { BridgeConfig } from '../config/types.js';
@@ -16,6 +16,7 @@ import { DropLog } from './dropLog.js';
 import { Outbox, type OutboxMessage } from './outbox.js';
 import { TopicRules } from './rules.js';
 import { OutboxSender } from './sender.js';
+import { createUplinkClient } from './uplinkClient.js';
 import { UplinkCredentialSource } from './uplinkCredentials.js';
 import { attemptOptions, bridgeModeOnConnect, loadUplinkTls, type UplinkTls } from './uplinkOptions.js';
 
@@ -172,7 +173,7 @@ export class Bridge implements Component {
     if ((this.state as BridgeState) !== 'connecting') return; // stopped meanwhile
     const generation = ++this.generation;
     const options = attemptOptions({ config: this.config, clientId: this.clientId, tls: this.tls, credentials, remoteStateTopic: this.remoteStateTopic, bridgeMode: this.bridgeMode });
-    const client = mqtt.connect(this.config.url, options);
+    const client = createUplinkClient(this.config.url, options);
     if (this.bridgeMode && this.config.protocolVersion === 4) bridgeModeOnConnect(client);
     this.client = client;
     client.handleMessage = (packet, done) => {

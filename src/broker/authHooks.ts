@@ -43,6 +43,13 @@ function remoteAddress(client: Client): string {
   return conn.remoteAddress ?? 'unknown';
 }
 
+/** Acknowledged as usual, delivered to nobody: see DENIED_SINK_TOPIC. */
+function toSink(packet: PublishPacket, done: (error?: Error | null) => void): void {
+  packet.topic = DENIED_SINK_TOPIC;
+  packet.retain = false;
+  done(null);
+}
+
 export class AuthHooks {
   /** CONNECTs between the authenticate hook and its answer: they count against maxClients too. */
   private admitting = 0;
@@ -113,7 +120,9 @@ export class AuthHooks {
   }
 
   private authorizePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
-    if (!client) return done(null); // will messages and internal publishes come without a client
+    // Internal publishes never come here (publishInternal hands them to aedes directly);
+    // wills do, with no PUBLISH behind them (no `cmd`): see authorizeWill.
+    if (!client || (packet as { cmd?: string }).cmd !== 'publish') return this.authorizeWill(client, packet, done);
     const session = this.deps.sessions.get(client);
     const allowed = session !== undefined && !isReservedTopic(packet.topic) && session.acl.canPublish(packet.topic, { qos: packet.qos, retain: packet.retain });
     if (!allowed) return this.deny(client, packet, done);
@@ -129,9 +138,55 @@ export class AuthHooks {
     this.deps.metrics.aclDenied.inc({ action: 'publish' });
     this.deps.logger.info({ clientId: client.id, topic: packet.topic, action: this.deps.aclDenyAction }, 'publish denied by ACL');
     if (this.deps.aclDenyAction === 'disconnect') return done(new Error('publish denied'));
-    packet.topic = DENIED_SINK_TOPIC;
-    packet.retain = false;
-    done(null);
+    toSink(packet, done);
+  }
+
+  /**
+   * A will (MQTT 3.1.1 section 3.1.2.5) is authorized like a publish of its client,
+   * against the ACL of the token it connected with (the session is kept past the
+   * close for this), and goes through the interceptors (the bridge queue). aedes
+   * asks at the close of the connection (client.js finish(): no DISCONNECT came),
+   * and from its sweep of persisted wills of brokers it believes dead (aedes.js
+   * _clearWills), with the client if connected, else null. A denied will goes to
+   * the sink whatever aclDenyAction says: the connection is gone already, and an
+   * error in the sweep would surface as an 'error' event of the broker.
+   */
+  private authorizeWill(client: Client | null, will: PublishPacket, done: (error?: Error | null) => void): void {
+    const atClose = client !== null && client.closed && (client as unknown as { will?: unknown }).will === will;
+    if (!atClose) return this.dropSweptWill(client, will, done);
+    const kept = this.deps.sessions.willSession(client);
+    if (kept?.withheld) {
+      this.deps.logger.info({ clientId: client.id, topic: will.topic, reason: kept.withheld }, 'will dropped: token revoked');
+      return toSink(will, done);
+    }
+    const session = kept?.session;
+    const allowed = session !== undefined && !isReservedTopic(will.topic) && session.acl.canPublish(will.topic, { qos: will.qos, retain: will.retain });
+    if (!allowed) {
+      this.deps.metrics.aclDenied.inc({ action: 'publish' });
+      this.deps.logger.info({ clientId: client.id, topic: will.topic, will: true }, 'publish denied by ACL');
+      return toSink(will, done);
+    }
+    this.deps.metrics.messagesReceived.inc();
+    const pending = this.deps.intercept(will, { kind: 'client', clientId: client.id });
+    if (!pending) return done(null);
+    // Unlike a PUBLISH, nobody sends a will again: when the queue cannot take it (logged
+    // and counted there), local subscribers still get it.
+    pending.then(() => done(null), () => done(null));
+  }
+
+  /**
+   * Our broker id is the only one and its heartbeat keeps it alive, so the sweep only
+   * finds wills when the wall clock stepped forward by more than three heartbeats (NTP
+   * correcting a Pi at boot): it would then publish the wills of connected clients, and
+   * those of closed ones a second time. Dropped. With a connected client the persisted
+   * will is the client's own object (aedes-persistence's memory store): the client
+   * keeps a copy, published at its close as usual.
+   */
+  private dropSweptWill(client: Client | null, will: PublishPacket, done: (error?: Error | null) => void): void {
+    const c = client as unknown as { will?: unknown } | null;
+    if (c && c.will === will) c.will = { ...will };
+    this.deps.limitedLog.log('warn', 'swept_will', { clientId: client?.id ?? null, topic: will.topic }, 'will from aedes\'s sweep of dead brokers dropped (wall-clock step?)');
+    toSink(will, done);
   }
 
   private authorizeSubscribe(client: Client, sub: Subscription, done: (error: Error | null, subscription?: Subscription | null) => void): void {

@@ -2,6 +2,7 @@
 // timer that closes connections when their tokens expire. One shared timer is
 // armed for the earliest expiry (not one per session): a per-session timer with
 // its own delay costs Node a timer list each, which showed in reconnect storms.
+// A closed connection's session outlives it until aedes has authorized its will.
 import type { Client } from 'aedes';
 import type { Session } from '../auth/authenticator.js';
 import type { GatewayClock } from '../clock/gatewayClock.js';
@@ -13,12 +14,40 @@ interface Entry {
   session: Session;
 }
 
+/** A closed connection's session, kept for its will; `withheld`: the reason the will must not be published. */
+interface Closing {
+  session: Session;
+  withheld?: string;
+  timer: NodeJS.Timeout;
+}
+
+/** What a will is authorized with: the session of the token the client connected with. */
+export interface WillSession {
+  session: Session;
+  /** Set when the will must not be published at all (the token was revoked). */
+  withheld?: string;
+}
+
+// Disconnect reasons after which the client's will is not published: the token is
+// no longer trusted, so neither is what it left behind. (An expired token was
+// valid for the whole connection: its will is published, as MQTT 3.1.1 section
+// 3.1.2.5 wants when the server closes the connection.)
+const WILL_WITHHELD_FOR = new Set(['JWT_REVOKED']);
+
+// aedes authorizes a will right after the close (one event-loop turn, to
+// unsubscribe the client first); the kept session is released then. This bound
+// only catches a close after which aedes never asks (not expected): the entry goes.
+// A plain timer, not the gateway clock: it bounds aedes's own steps, not token time.
+const WILL_WAIT_MS = 10_000;
+
 // Timers fire on monotonic time; a wall-clock jump (NTP stepping a Pi's clock)
 // is caught by re-checking expiry at least this often.
 const SWEEP_MS = 15_000;
 
 export class SessionRegistry {
   private readonly entries = new Map<Client, Entry>();
+  /** Sessions of closed connections whose will aedes is still to authorize (see willSession). */
+  private readonly closing = new Map<Client, Closing>();
   private sweep?: TimerHandle;
   /** The shared expiry timer and the expiresAtMs it is armed for (Infinity when none). */
   private expiryTimer?: TimerHandle;
@@ -40,6 +69,8 @@ export class SessionRegistry {
     this.expiryTimer = undefined;
     this.armedForMs = Infinity;
     this.entries.clear();
+    for (const c of this.closing.values()) clearTimeout(c.timer);
+    this.closing.clear();
   }
 
   add(client: Client, session: Session): void {
@@ -49,7 +80,7 @@ export class SessionRegistry {
     if ((client.conn as { destroyed?: boolean }).destroyed) return;
     const entry: Entry = { client, session };
     this.entries.set(client, entry);
-    client.conn.once('close', () => this.remove(client));
+    client.conn.once('close', () => this.connectionClosed(client));
     const exp = session.expiresAtMs;
     if (this.disconnectOnExpiry && exp !== null && exp < this.armedForMs) this.armExpiry(exp);
   }
@@ -63,6 +94,37 @@ export class SessionRegistry {
     if (!e) return;
     // The shared timer stays armed: when it fires it finds the next earliest expiry.
     this.entries.delete(client);
+  }
+
+  /**
+   * The session a will is authorized with, at the close of its connection
+   * (MQTT 3.1.1 section 3.1.2.5): aedes publishes the will after unsubscribing the
+   * client, which may come after the socket's 'close' or after the gateway
+   * removed a disconnected client. A session kept for that is released here.
+   */
+  willSession(client: Client): WillSession | undefined {
+    const kept = this.closing.get(client);
+    if (kept) {
+      clearTimeout(kept.timer);
+      this.closing.delete(client);
+      return { session: kept.session, withheld: kept.withheld };
+    }
+    const live = this.entries.get(client);
+    return live ? { session: live.session } : undefined;
+  }
+
+  /** The socket closed: the entry goes, but its session waits for the will if aedes will still publish one. */
+  private connectionClosed(client: Client): void {
+    const e = this.entries.get(client);
+    if (!e) return;
+    this.remove(client);
+    if (willPending(client)) this.keepForWill(client, e.session);
+  }
+
+  private keepForWill(client: Client, session: Session, withheld?: string): void {
+    const timer = setTimeout(() => this.closing.delete(client), WILL_WAIT_MS);
+    timer.unref();
+    this.closing.set(client, { session, withheld, timer });
   }
 
   size(): number {
@@ -81,6 +143,8 @@ export class SessionRegistry {
       n++;
       this.logger.info({ clientId: e.session.clientId, sub: e.session.subject, reason }, 'disconnecting client');
       this.remove(e.client);
+      // The server closing the connection publishes the will (MQTT 3.1.1 section 3.1.2.5), except after a revocation.
+      if (willPending(e.client)) this.keepForWill(e.client, e.session, WILL_WITHHELD_FOR.has(reason) ? reason : undefined);
       e.client.close();
     }
     return n;
@@ -109,4 +173,10 @@ export class SessionRegistry {
     const now = this.clock.now();
     this.disconnectWhere((s) => s.expiresAtMs !== null && s.expiresAtMs <= now, 'JWT_EXPIRED');
   }
+}
+
+/** As aedes decides at the close (client.js finish()): a will is set and no DISCONNECT came (MQTT 3.1.1 section 3.14.4). */
+function willPending(client: Client): boolean {
+  const c = client as unknown as { will?: unknown; _disconnected?: boolean };
+  return c.will != null && c._disconnected !== true;
 }

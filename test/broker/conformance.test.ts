@@ -12,6 +12,7 @@ import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { connectOk, end } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
 import { expectAccepted } from './support/expect.js';
+import { rawExchange, type Exchange } from '../helpers/rawSocket.js';
 
 const SECRET = 'conformance-test-secret-0123456789';
 
@@ -67,33 +68,6 @@ function rawConnect(f: { clientId: Buffer; username?: Buffer; password?: string;
   return Buffer.concat([Buffer.from([0x10]), encodeRemainingLength(body.length), body]);
 }
 
-interface Exchange {
-  reply: Buffer;
-  closedByServer: boolean;
-}
-
-/** Sends the chunks (in order, one write each); resolves with the reply once the server closes (or after ms). */
-function rawExchange(port: number, chunks: Buffer[], ms = 3000): Promise<Exchange> {
-  return new Promise((resolve) => {
-    const s: Socket = tcpConnect({ port, host: '127.0.0.1' });
-    const got: Buffer[] = [];
-    let settled = false;
-    const finish = (closedByServer: boolean): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(t);
-      s.destroy();
-      resolve({ reply: Buffer.concat(got), closedByServer });
-    };
-    const t = setTimeout(() => finish(false), ms);
-    s.on('data', (d) => got.push(d));
-    s.on('error', () => finish(true));
-    s.on('close', () => finish(true));
-    s.on('connect', () => {
-      for (const c of chunks) s.write(c);
-    });
-  });
-}
 
 /** Connects with a good token, waits for CONNACK 0, then sends `packet` (split into `parts` writes); resolves when closed or after ms. */
 function afterConnack(port: number, token: string, packet: Buffer, parts = 1, ms = 2000): Promise<Exchange> {

@@ -10,31 +10,10 @@ import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { connect, end } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
 import { expectAccepted, expectRefused } from './support/expect.js';
+import { rawExchange } from '../helpers/rawSocket.js';
 
 const SECRET = 'faults-test-secret-0123456789abcdef';
 
-/** Sends bytes on a raw socket; resolves with what came back once the server closes it (or after ms). */
-function rawExchange(port: number, chunks: Buffer[], ms = 3000): Promise<{ reply: Buffer; closedByServer: boolean }> {
-  return new Promise((resolve) => {
-    const s: Socket = tcpConnect({ port, host: '127.0.0.1' });
-    const got: Buffer[] = [];
-    let settled = false;
-    const finish = (closedByServer: boolean): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(t);
-      s.destroy();
-      resolve({ reply: Buffer.concat(got), closedByServer });
-    };
-    const t = setTimeout(() => finish(false), ms);
-    s.on('data', (d) => got.push(d));
-    s.on('error', () => finish(true));
-    s.on('close', () => finish(true));
-    s.on('connect', () => {
-      for (const c of chunks) s.write(c);
-    });
-  });
-}
 
 // Rate limiting is off here: this suite's many deliberate refusals all come from
 // 127.0.0.1 and would otherwise get it banned (rate limiting has its own tests).
