@@ -14,6 +14,9 @@ import { Listeners, type ClientStream, type ListenerAddresses } from './listener
 import { mqtt5NoticeHook } from './mqtt5.js';
 import { SessionRegistry } from './sessions.js';
 
+/** A message as internal subscribers receive it (aedes's packet type stays inside src/broker/). */
+export type DeliveredMessage = AedesPublishPacket;
+
 export type PublishOrigin = { kind: 'client'; clientId: string } | { kind: 'internal'; source: string };
 
 /**

@@ -3,7 +3,7 @@
 // token ACL allowed (denied ones are rerouted before routing), so the ACL applies
 // as for any topic. A command for a port that is not open is dropped and counted:
 // queueing it would deliver stale commands to a device plugged in hours later.
-import type { AedesPublishPacket } from 'aedes';
+import type { DeliveredMessage } from '../broker/broker.js';
 import type { Logger } from '../log.js';
 
 export interface CommandTarget {
@@ -12,7 +12,7 @@ export interface CommandTarget {
 }
 
 export interface CommandBroker {
-  subscribeInternal(filter: string, handler: (packet: AedesPublishPacket) => void): () => void;
+  subscribeInternal(filter: string, handler: (packet: DeliveredMessage) => void): () => void;
 }
 
 export interface CommandCounters {
@@ -42,7 +42,7 @@ export class CommandWriter {
     this.unsubscribe = undefined;
   }
 
-  private handle(packet: AedesPublishPacket): void {
+  private handle(packet: DeliveredMessage): void {
     const payload = typeof packet.payload === 'string' ? Buffer.from(packet.payload, 'utf8') : Buffer.from(packet.payload);
     if (this.deps.target.write(Buffer.concat([payload, this.delimiter]))) {
       this.deps.counters.written();

@@ -1,14 +1,13 @@
 // One serial.ports[] entry as a daemon component: device bytes → lines → payloads
 // → local publishes under the source `serial:<name>` (interceptors, so the bridge,
 // retained messages and subscribers all apply), and commandTopic → device.
-import type { AedesPublishPacket } from 'aedes';
 import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { Component } from '../component.js';
 import type { SerialPortConfig } from '../config/types.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../ops/metrics.js';
-import type { InternalPacket } from '../broker/broker.js';
+import type { DeliveredMessage, InternalPacket } from '../broker/broker.js';
 import { CommandWriter } from './commands.js';
 import { formatLine } from './formats.js';
 import { LineFramer } from './lineFramer.js';
@@ -22,7 +21,7 @@ const STOP_DRAIN_MS = 2000;
 /** What a serial sensor needs of the broker. */
 export interface SerialBroker {
   publishInternal(message: InternalPacket, source: string): Promise<void>;
-  subscribeInternal(filter: string, handler: (packet: AedesPublishPacket) => void): () => void;
+  subscribeInternal(filter: string, handler: (packet: DeliveredMessage) => void): () => void;
 }
 
 export interface SerialSensorDeps {
