@@ -190,6 +190,9 @@ describe('sd_notify', () => {
       const { logger } = captureLogger();
       const notifier = new SdNotifier({ clock: new GatewayClock(new FakeTimeSource()), logger, env, send: systemdNotifySender('systemd-notify', env) });
       await notifier.ready();
+      // READY=1 is not awaited (start-up does not wait for systemd); each message is its own
+      // systemd-notify process, so back-to-back calls could arrive in either order.
+      await receiver.waitFor((n) => count(n, 'READY=1') === 1, 'READY=1');
       await notifier.stopping();
       await receiver.waitFor((n) => count(n, 'STOPPING=1') === 1, 'STOPPING=1');
       assert.deepEqual(receiver.notifications(), [['READY=1'], ['STOPPING=1', 'STATUS=stopping']]);
