@@ -17,11 +17,9 @@ import { formatMiB } from './lib/procStats.js';
 import { bundleEntry } from './lib/bundle.js';
 import { builtCli } from './lib/paths.js';
 import { spawnEdgegate, spawnPlainAedes, type ServerProcess } from './lib/spawnServer.js';
+import { numberArg } from './lib/args.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
+const arg = numberArg;
 const CLIENTS = arg('clients', 1000);
 const ROUNDS = arg('rounds', 5);
 const SECRET = 'bench-secret-' + randomUUID();

@@ -7,23 +7,22 @@
 //
 //   npx tsx scripts/bench/bridge.ts [--messages 20000] [--backlog 100000] [--rounds 3]
 import { spawn } from 'node:child_process';
-import { createHmac, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { join } from 'node:path';
 import mqtt from 'mqtt';
+import { numberArg } from './lib/args.js';
 import { freePort } from './lib/freePort.js';
+import { startCloudMosquitto, startMosquitto } from './lib/mosquitto.js';
 import { unitNodeFlags } from './lib/nodeFlags.js';
 import { builtCli } from './lib/paths.js';
-import { spawnEdgegate, spawnServer, type ServerProcess } from './lib/spawnServer.js';
+import { hs256Token } from './lib/tokens.js';
+import { spawnEdgegate, type ServerProcess } from './lib/spawnServer.js';
 
 const BUILT_CLI = builtCli();
 
-const arg = (name: string, fallback: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
+const arg = numberArg;
 const MESSAGES = arg('messages', 20_000);
 const BACKLOG = arg('backlog', 100_000);
 const ROUNDS = arg('rounds', 3);
@@ -35,13 +34,8 @@ const ROUNDS = arg('rounds', 3);
 const BASELINE_CLI = process.env.BENCH_BASELINE_CLI;
 const KINDS = (process.env.BENCH_KINDS ?? (BASELINE_CLI ? 'edgegate,mosquitto,baseline' : 'edgegate,mosquitto')).split(',') as Kind[];
 const SECRET = 'bench-' + randomUUID();
-const MOSQUITTO = '/usr/sbin/mosquitto';
-const b64 = (x: string | Buffer): string => Buffer.from(x).toString('base64url');
-const TOKEN = ((): string => {
-  const now = Math.floor(Date.now() / 1000);
-  const input = `${b64(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${b64(JSON.stringify({ sub: 'bench', iat: now, exp: now + 86_400 }))}`;
-  return `${input}.${b64(createHmac('sha256', SECRET).update(input).digest())}`;
-})();
+const NOW_SEC = Math.floor(Date.now() / 1000);
+const TOKEN = hs256Token(SECRET, { sub: 'bench', iat: NOW_SEC, exp: NOW_SEC + 86_400 });
 /**
  * "The cloud is down" for the drain test: the bridges point at this TCP proxy in
  * front of the (always running) cloud Mosquitto, closed while the backlog fills,
@@ -87,15 +81,6 @@ interface RoundCost {
   writeBytes: number;
 }
 
-async function mosquitto(name: string, port: number, lines: string[]): Promise<ServerProcess & { dir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), `bench-${name}-`));
-  writeFileSync(join(dir, 'm.conf'), ['user root', 'log_dest none', `listener ${port} 127.0.0.1`, 'allow_anonymous true', ...lines].join('\n') + '\n');
-  const server = await spawnServer({ name, command: MOSQUITTO, args: ['-c', join(dir, 'm.conf')], port });
-  return Object.assign(server, { dir });
-}
-
-/** The cloud: plain Mosquitto, queues unbounded so a slow subscriber loses nothing. */
-const cloudConf = (): string[] => ['persistence false', 'max_queued_messages 10000000', 'max_inflight_messages 1000'];
 
 function run(cmd: string, args: string[], stdin?: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -225,7 +210,7 @@ async function localBroker(kind: Kind, cloudPort: number): Promise<ServerProcess
     return e;
   }
   const port = await freePort();
-  const m = await mosquitto('local-mosquitto', port, [
+  return startMosquitto('local-mosquitto', [
     'persistence false',
     // Its bridge queues in memory while the cloud is down; no bound, as edgegate's durable queue.
     'max_queued_messages 10000000',
@@ -235,8 +220,7 @@ async function localBroker(kind: Kind, cloudPort: number): Promise<ServerProcess
     'restart_timeout 1 1',
     'topic bench/# out 1',
     'topic probe/# out 1',
-  ]);
-  return Object.assign(m, { cleanup: () => rmSync(m.dir, { recursive: true, force: true }) });
+  ], port);
 }
 
 /** The local broker; if it cannot start, the cloud side is stopped first (it would outlive the benchmark). */
@@ -251,8 +235,8 @@ async function startLocal(kind: Kind, port: number, stopCloud: () => Promise<voi
 
 async function throughputRound(kind: Kind, r: number): Promise<{ rate: number; cost: RoundCost }> {
   const cloudPort = await freePort();
-  const cloud = await mosquitto('cloud', cloudPort, cloudConf());
-  const local = await startLocal(kind, cloudPort, async () => (await cloud.stop(), rmSync(cloud.dir, { recursive: true, force: true })));
+  const cloud = await startCloudMosquitto(cloudPort);
+  const local = await startLocal(kind, cloudPort, async () => (await cloud.stop(), cloud.cleanup()));
   try {
     await waitForwarding(local.port, cloudPort, kind !== 'mosquitto');
     const id = `sub-${kind}-${r}`;
@@ -275,16 +259,16 @@ async function throughputRound(kind: Kind, r: number): Promise<{ rate: number; c
     await local.stop();
     local.cleanup();
     await cloud.stop();
-    rmSync(cloud.dir, { recursive: true, force: true });
+    cloud.cleanup();
   }
 }
 
 async function drainRound(kind: Kind, r: number): Promise<{ fillRate: number; drainRate: number; totalSec: number }> {
   const cloudPort = await freePort();
-  const cloud = await mosquitto('cloud', cloudPort, cloudConf());
+  const cloud = await startCloudMosquitto(cloudPort);
   const proxy = new GatedProxy(await freePort(), cloudPort);
   await proxy.open();
-  const local = await startLocal(kind, proxy.port, async () => (await proxy.close(), await cloud.stop(), rmSync(cloud.dir, { recursive: true, force: true })));
+  const local = await startLocal(kind, proxy.port, async () => (await proxy.close(), await cloud.stop(), cloud.cleanup()));
   try {
     await waitForwarding(local.port, cloudPort, kind !== 'mosquitto');
     const sub = await drainSubscribers(cloudPort, `drain-${kind}-${r}`, BACKLOG, 240_000);
@@ -303,7 +287,7 @@ async function drainRound(kind: Kind, r: number): Promise<{ fillRate: number; dr
     local.cleanup();
     await proxy.close();
     await cloud.stop();
-    rmSync(cloud.dir, { recursive: true, force: true });
+    cloud.cleanup();
   }
 }
 

@@ -11,11 +11,12 @@
 //   npm run build && npx tsx scripts/bench/footprint.ts [--sensors 1000] [--after-sec 60] [--starts 5]
 //   FOOTPRINT_NODE_ARGS="..."  replaces the unit's node flags for edgegate (to measure a flag's cost)
 import { spawn } from 'node:child_process';
-import { createHmac, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { numberArg } from './lib/args.js';
 import { bundleEntry } from './lib/bundle.js';
 import { closeAll, connectMany } from './lib/connectClients.js';
 import { freePort } from './lib/freePort.js';
@@ -23,13 +24,11 @@ import { startCloudMosquitto } from './lib/mosquitto.js';
 import { subscribePacket } from './lib/mqttWire.js';
 import { unitNodeFlags } from './lib/nodeFlags.js';
 import { builtCli } from './lib/paths.js';
+import { hs256Token } from './lib/tokens.js';
 import { cpuTimeMs, rssKiB } from './lib/procStats.js';
 import { spawnEdgegate, spawnPlainAedes, type ServerProcess } from './lib/spawnServer.js';
 
-const arg = (name: string, fallback: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-};
+const arg = numberArg;
 const SENSORS = arg('sensors', 1000);
 const AFTER_SEC = arg('after-sec', 60);
 const IDLE_SEC = arg('idle-sec', 5);
@@ -40,11 +39,9 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const mib = (kib: number): string => (kib / 1024).toFixed(1);
 
-const b64 = (x: string | Buffer): string => Buffer.from(x).toString('base64url');
 function token(sub: string): string {
   const now = Math.floor(Date.now() / 1000);
-  const input = `${b64(JSON.stringify({ alg: 'HS256', typ: 'JWT' }))}.${b64(JSON.stringify({ sub, jti: randomUUID(), iat: now, exp: now + 86_400, acl: { pub: ['sensors/%u/#'], sub: ['cmd/%u/#'] } }))}`;
-  return `${input}.${b64(createHmac('sha256', SECRET).update(input).digest())}`;
+  return hs256Token(SECRET, { sub, jti: randomUUID(), iat: now, exp: now + 86_400, acl: { pub: ['sensors/%u/#'], sub: ['cmd/%u/#'] } });
 }
 
 /** A socat PTY pair: the gateway opens one end, nobody writes the other (an idle sensor). */
@@ -155,7 +152,7 @@ async function main(): Promise<void> {
   console.log(`footprint benchmark: ${SENSORS} sensors, RSS ${AFTER_SEC} s after they left; ${cpus().length} CPUs, node ${process.version}`);
   console.log(`edgegate: ${BUILT_CLI ? 'dist/cli/main.js' : 'src via tsx (run npm run build for real figures)'}, node flags: ${flags.join(' ') || '(none)'}`);
   const dir = mkdtempSync(join(tmpdir(), 'edgegate-footprint-'));
-  const cloud = await startCloudMosquitto(dir);
+  const cloud = await startCloudMosquitto();
   const pty = await ptyPair(dir);
   const aedesBundle = await bundleEntry('scripts/bench/lib/servers/plainAedes.ts', 'aedes');
   try {
@@ -194,6 +191,7 @@ async function main(): Promise<void> {
     pty.stop();
     aedesBundle?.cleanup();
     await cloud.stop();
+    cloud.cleanup();
     rmSync(dir, { recursive: true, force: true });
   }
 }

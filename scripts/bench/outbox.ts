@@ -16,11 +16,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Outbox, type OutboxRow } from '../../src/bridge/outbox.js';
 import { openDatabase } from '../../src/storage/database.js';
+import { numberArg } from './lib/args.js';
 
-const arg = (name: string, dflt: number): number => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
-};
+const arg = numberArg;
 const MESSAGES = arg('messages', 20_000);
 const ROUNDS = arg('rounds', 7);
 const payload = Buffer.alloc(40, 1);

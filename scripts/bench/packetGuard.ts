@@ -11,11 +11,9 @@ import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import { guardPackets, PacketScanner } from '../../src/broker/packetGuard.js';
 import { connectPacket, encodeRemainingLength } from './lib/mqttWire.js';
+import { numberArg } from './lib/args.js';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
-}
+const arg = numberArg;
 const PACKETS = arg('packets', 200_000);
 const ROUNDS = arg('rounds', 5);
 const PAYLOAD = arg('payload', 16);

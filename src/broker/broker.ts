@@ -51,6 +51,8 @@ export class LocalBroker {
 
   async start(): Promise<void> {
     const { broker: b } = this.deps.config;
+    // One rate-limited log for the broker's refusals: each kind has its own key.
+    const limitedLog = new LogLimiter(this.deps.logger, () => this.deps.clock.monotonic());
     const hooks = new AuthHooks({
       authenticator: this.deps.authenticator,
       sessions: this.sessions,
@@ -60,7 +62,7 @@ export class LocalBroker {
       intercept: (packet, origin) => this.runInterceptors(packet, origin),
       maxClients: b.maxClients,
       connectedClients: () => this.aedes?.connectedClients ?? 0,
-      limitedLog: new LogLimiter(this.deps.logger, () => this.deps.clock.monotonic()),
+      limitedLog,
     });
     this.aedes = await Aedes.createBroker({
       id: 'edgegate',
@@ -72,21 +74,20 @@ export class LocalBroker {
       maxClientsIdLength: 65_535,
       heartbeatInterval: 60_000,
       ...hooks.aedesHooks(),
-      preConnect: mqtt5NoticeHook(new LogLimiter(this.deps.logger, () => this.deps.clock.monotonic())),
+      preConnect: mqtt5NoticeHook(limitedLog),
     });
     this.aedes.on('clientReady', () => this.deps.metrics.clientsConnected.set(this.aedes?.connectedClients ?? 0));
     this.aedes.on('clientDisconnect', () => this.deps.metrics.clientsConnected.set(this.aedes?.connectedClients ?? 0));
     this.aedes.on('clientError', (client, err) => this.deps.logger.debug({ clientId: client.id, err: err.message }, 'client error'));
     this.aedes.on('connectionError', (_client, err) => this.deps.logger.debug({ err: err.message }, 'connection error'));
     this.sessions.start();
-    const rejectLog = new LogLimiter(this.deps.logger, () => this.deps.clock.monotonic());
     this.listeners = new Listeners(this.deps.config.listeners, (s: ClientStream) => this.aedes!.handle(s), this.deps.logger, {
       maxPacketBytes: b.maxPacketBytes,
       onReject: (why) => {
         this.deps.metrics.packetsRejected.inc({ reason: why.reason });
         // MQTT 3.1.1 gives no way to tell the client; a clear line, at most one per field every 10 s.
         if (why.reason === 'invalid_utf8') {
-          rejectLog.log('info', `invalid_utf8:${why.field}`, { address: why.address, field: why.field, packetType: why.packetType }, 'connection closed: ill-formed UTF-8 or U+0000 in a string (MQTT-1.5.3-1, MQTT-1.5.3-2)');
+          limitedLog.log('info', `invalid_utf8:${why.field}`, { address: why.address, field: why.field, packetType: why.packetType }, 'connection closed: ill-formed UTF-8 or U+0000 in a string (MQTT-1.5.3-1, MQTT-1.5.3-2)');
         }
       },
     });

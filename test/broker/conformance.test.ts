@@ -5,14 +5,13 @@
 // counted in /metrics and logged at a limited rate. The packet scanner is also
 // checked on its own: the same verdict whatever the chunk boundaries.
 import assert from 'node:assert/strict';
-import { connect as tcpConnect, type Socket } from 'node:net';
 import { connectPacket, encodeRemainingLength, subscribePacket } from '../../scripts/bench/lib/mqttWire.js';
 import { isMqttUtf8, PacketScanner } from '../../src/broker/packetGuard.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { connectOk, end } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
 import { expectAccepted } from './support/expect.js';
-import { rawExchange, type Exchange } from '../helpers/rawSocket.js';
+import { rawConnection, rawExchange, type Exchange } from '../helpers/rawSocket.js';
 
 const SECRET = 'conformance-test-secret-0123456789';
 
@@ -71,23 +70,10 @@ function rawConnect(f: { clientId: Buffer; username?: Buffer; password?: string;
 
 /** Connects with a good token, waits for CONNACK 0, then sends `packet` (split into `parts` writes); resolves when closed or after ms. */
 function afterConnack(port: number, token: string, packet: Buffer, parts = 1, ms = 2000): Promise<Exchange> {
-  return new Promise((resolve) => {
-    const s: Socket = tcpConnect({ port, host: '127.0.0.1' });
-    const got: Buffer[] = [];
-    let settled = false;
-    let connacked = false;
-    const finish = (closedByServer: boolean): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(t);
-      s.destroy();
-      resolve({ reply: Buffer.concat(got), closedByServer });
-    };
-    const t = setTimeout(() => finish(false), ms + 3000);
-    s.on('error', () => finish(true));
-    s.on('close', () => finish(true));
-    s.on('data', (d) => {
-      got.push(d);
+  let connacked = false;
+  return rawConnection(port, ms + 3000, {
+    onConnect: (s) => s.write(connectPacket({ clientId: `c-${Math.random().toString(36).slice(2, 8)}`, username: 'u', password: token })),
+    onData: (d, s, finish) => {
       if (connacked) return;
       connacked = true;
       assert.deepEqual([...d.subarray(0, 4)], [0x20, 0x02, 0x00, 0x00], 'CONNACK 0 first');
@@ -100,8 +86,7 @@ function afterConnack(port: number, token: string, packet: Buffer, parts = 1, ms
         }
         setTimeout(() => finish(false), ms);
       })();
-    });
-    s.on('connect', () => s.write(connectPacket({ clientId: `c-${Math.random().toString(36).slice(2, 8)}`, username: 'u', password: token })));
+    },
   });
 }
 
