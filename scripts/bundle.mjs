@@ -13,7 +13,7 @@
 // addons stay in node_modules; the JavaScript around them is bundled too.
 // A source map (dist/cli/main.js.map, not loaded) maps stack traces back.
 import { build } from 'esbuild';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -41,6 +41,9 @@ const dist = join(root, 'dist');
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(join(dist, 'cli'), { recursive: true });
 writeFileSync(join(dist, 'package.json'), JSON.stringify({ type: 'commonjs' }) + '\n');
+// The status page's HTML, script and style, found at run time beside the bundle
+// (src/ops/page/staticAssets.ts looks in dist/page/); uPlot's come from its package.
+cpSync(join(root, 'src', 'ops', 'page', 'assets'), join(dist, 'page'), { recursive: true });
 await build({
   entryPoints: [join(root, 'src', 'cli', 'main.ts')],
   outfile: join(dist, 'cli', 'main.js'),

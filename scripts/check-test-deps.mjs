@@ -1,6 +1,8 @@
-// Runs before `npm test`: the tests start real Mosquitto brokers and socat
-// pseudo-terminals, so say exactly what to install instead of failing obscurely.
+// Runs before `npm test`: the tests start real Mosquitto brokers, socat
+// pseudo-terminals and (for the status page) Chromium, so say exactly what to
+// install instead of failing obscurely.
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 
 const needed = [
   { cmd: 'mosquitto', pkg: 'mosquitto' },
@@ -18,6 +20,13 @@ const missing = needed.filter(({ cmd }) => {
     return true;
   }
 });
+
+// Optional: without Chromium the status page's browser tests (test/browser/) are
+// skipped, each run saying so; .ci/run installs it, so CI always runs them.
+const chromium = [process.env.CHROMIUM_BIN, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => p && existsSync(p));
+if (!chromium) {
+  process.stderr.write('Chromium not found: the browser tests of the status page will be SKIPPED.\n' + 'Install it with:  sudo apt-get install -y --no-install-recommends chromium  (or set CHROMIUM_BIN)\n\n');
+}
 
 if (missing.length > 0) {
   const pkgs = [...new Set(missing.map((m) => m.pkg))].join(' ');

@@ -44,6 +44,8 @@ export interface TokenCachePort {
 
 export interface RevocationPort {
   isRevoked(payload: JWTPayload): boolean;
+  /** Adds a revocation to the in-memory view at once (the stored list stays the record). */
+  add?(r: { kind: 'jti' | 'sub'; value: string; reason: string; revokedAtMs: number; latestExpSec: number | null }): void;
 }
 
 export interface RateLimitPort {
@@ -77,6 +79,14 @@ export function tokenHash(token: string): string {
 
 export class Authenticator {
   constructor(private readonly deps: AuthenticatorDeps) {}
+
+  /**
+   * Refuses a token (jti) or subject from now on, before the revocation watcher's
+   * next poll picks it up from the store (used by the status page's revoke action).
+   */
+  refuseFromNow(kind: 'jti' | 'sub', value: string, reason: string): void {
+    this.deps.revocations?.add?.({ kind, value, reason, revokedAtMs: this.deps.clock.now(), latestExpSec: null });
+  }
 
   /** Where the token is: the MQTT password or username, per auth.jwt.from. */
   extractToken(facts: Pick<ConnectFacts, 'username' | 'password'>): string | undefined {

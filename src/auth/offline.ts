@@ -16,6 +16,11 @@ import { migrateAuth } from './authSchema.js';
 import { JwksKeySource } from './jwks.js';
 import { JwksStore } from './jwksStore.js';
 import type { KeyRing } from './keys.js';
+import { topicMatches } from '../mqtt/topics.js';
+import { SNAPSHOT_SUFFIX } from './fleetProtocol.js';
+import { FleetRevocationReceiver } from './fleetReceiver.js';
+import { FleetState } from './fleetState.js';
+import { FleetVerifier, loadFleetKeys } from './fleetVerifier.js';
 import { FailureRateLimiter } from './rateLimit.js';
 import { RevocationWatcher, type RevocationBrokerView } from './revocationWatcher.js';
 import { RevocationList, RevocationStore } from './revocations.js';
@@ -29,7 +34,11 @@ export interface OfflineAuthContext {
   keys: KeyRing;
   database: Sqlite;
   /** Counts revocations refused when auth.revocation.maxEntries is reached (optional: the CLI has none). */
-  metrics?: { revocationsRefused: { inc(labels: { source: string }): void } };
+  metrics?: {
+    revocationsRefused: { inc(labels: { source: string }): void };
+    fleetRevocationsRefused?: { inc(labels: { reason: string }): void };
+    fleetRevocationsApplied?: { inc(labels: { type: string }): void };
+  };
 }
 
 export interface OfflineAuth {
@@ -88,18 +97,47 @@ export async function createOfflineAuth(ctx: OfflineAuthContext): Promise<Offlin
   const revocationStore = db ? new RevocationStore(db) : undefined;
   const rateLimit = new FailureRateLimiter(config.auth.rateLimit, clock, componentLogger(ctx.logger, 'rate-limit'));
 
+  // 5. Signed fleet revocations: keys read now (a bad key file stops start-up, exit 2), seq per key from disk.
+  const revocationCfg = config.auth.revocation;
+  const fleetKeys = revocationCfg.topic ? await loadFleetKeys(revocationCfg.keys) : [];
+  const fleetVerifier = new FleetVerifier(fleetKeys);
+  const fleetState = (db && tryStorage(log, 'fleet revocation state', () => {
+    const s = new FleetState(db);
+    s.load();
+    return s;
+  })) ?? new FleetState(undefined);
+  if (revocationCfg.topic) {
+    log.info({ topic: revocationCfg.topic, keys: fleetVerifier.keyIds, requireSigned: revocationCfg.requireSigned }, 'revocation topic: accepting signed fleet revocations');
+    const snapshotTopic = revocationCfg.topic + SNAPSHOT_SUFFIX;
+    const delivered = config.bridge.topics.some((r) => r.direction !== 'out' && snapshotTopic.startsWith(r.localPrefix) && topicMatches(r.pattern, snapshotTopic.slice(r.localPrefix.length)));
+    if (config.bridge.enabled && !delivered) {
+      log.warn({ topic: snapshotTopic }, `no bridge in rule brings the retained revocation snapshot: use the pattern "${revocationCfg.topic}/#" (docs/fleet.md)`);
+    }
+    if (!revocationCfg.requireSigned) log.warn({ topic: revocationCfg.topic }, 'auth.revocation.requireSigned is false: unsigned revocation messages are applied (anyone who may publish on the cloud topic can revoke and unrevoke)');
+  }
+
   ctx.status.register('auth', () => ({
     persistent: db !== undefined,
     cache: cache?.size() ?? null,
     jwks: jwks.enabled ? jwks.status() : null,
-    revocations: { ...revocations.size(), maxEntries: config.auth.revocation.maxEntries },
+    revocations: { ...revocations.size(), maxEntries: config.auth.revocation.maxEntries, fleet: fleetState.entries().length, fleetKeys: fleetVerifier.keyIds.map((kid) => ({ kid, seq: fleetState.lastSeq(kid) })) },
     rateLimit: rateLimit.status(),
   }));
 
   return {
     ports: { cache, revocations, rateLimit, keyRefresh: jwks },
     components(broker) {
-      const watcher = new RevocationWatcher({
+      const fleet = new FleetRevocationReceiver({
+        verifier: fleetVerifier,
+        state: fleetState,
+        applier: { apply: (changes, source) => watcher.applyChanges(changes, source) },
+        logger: componentLogger(ctx.logger, 'fleet-revocations'),
+        nowMs: () => clock.now(),
+        monotonicMs: () => clock.monotonic(),
+        onRefused: (reason) => ctx.metrics?.fleetRevocationsRefused?.inc({ reason }),
+        onApplied: (type) => ctx.metrics?.fleetRevocationsApplied?.inc({ type }),
+      });
+      const watcher: RevocationWatcher = new RevocationWatcher({
         store: revocationStore,
         list: revocations,
         clock,
@@ -111,6 +149,8 @@ export async function createOfflineAuth(ctx: OfflineAuthContext): Promise<Offlin
         knownPayloads: () => cache?.payloads() ?? [],
         maxEntries: config.auth.revocation.maxEntries,
         onRefused: (source) => ctx.metrics?.revocationsRefused.inc({ source }),
+        fleet,
+        requireSigned: revocationCfg.requireSigned,
       });
       watcher.loadNow();
       return [persister, cache, jwks, watcher].filter((c): c is NonNullable<typeof c> => c !== undefined);

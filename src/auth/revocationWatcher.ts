@@ -6,8 +6,10 @@
 //
 // Optionally (auth.revocation.topic) revocations also arrive as MQTT messages
 // published by the gateway itself, i.e. delivered by the cloud bridge from an
-// `in` rule: {"jti": "..."} or {"sub": "..."}, with an optional "reason" and
-// "unrevoke": true. Publishes by local clients on that topic are ignored: a
+// `in` rule: signed fleet events on the topic and the retained signed snapshot on
+// <topic>/snapshot (fleetReceiver.ts), or, with auth.revocation.requireSigned
+// false, unsigned {"jti": "..."} or {"sub": "..."} with an optional "reason" and
+// "unrevoke": true. Publishes by local clients on those topics are ignored: a
 // sensor must never be able to unrevoke itself. Garbage is logged and ignored.
 import type { JWTPayload } from 'jose';
 import type { GatewayClock } from '../clock/gatewayClock.js';
@@ -16,6 +18,9 @@ import type { Component } from '../component.js';
 import type { Logger } from '../log.js';
 import { LogLimiter } from '../logLimiter.js';
 import type { Session } from './authenticator.js';
+import { SNAPSHOT_SUFFIX, looksLikeJws, type FleetChannel } from './fleetProtocol.js';
+import type { FleetMark } from './fleetState.js';
+import type { FleetRevocationReceiver, RevocationChanges } from './fleetReceiver.js';
 import { checkValue, type RevocationKind, type RevocationList, type RevocationStore } from './revocations.js';
 import { topicMatches } from '../mqtt/topics.js';
 
@@ -40,6 +45,10 @@ export interface RevocationWatcherDeps {
   maxEntries?: number;
   /** Told about each revocation refused because the list is full (the metric). */
   onRefused?: (source: 'topic') => void;
+  /** Signed fleet messages on the topic and <topic>/snapshot; unsigned ones are refused through it too. */
+  fleet?: FleetRevocationReceiver;
+  /** auth.revocation.requireSigned: false keeps the unsigned JSON messages working. */
+  requireSigned?: boolean;
 }
 
 const PRUNE_EVERY_MS = 60_000;
@@ -71,8 +80,11 @@ export class RevocationWatcher implements Component {
     this.timer = this.deps.clock.setInterval(this.deps.pollIntervalSec * 1000, () => this.poll());
     if (this.deps.topic !== '') {
       const topic = this.deps.topic;
+      const snapshotTopic = topic + SNAPSHOT_SUFFIX;
       this.deps.broker.addPublishInterceptor((packet, origin) => {
-        if (this.active && origin.kind === 'internal' && topicMatches(topic, packet.topic)) this.fromMessage(packet.payload);
+        if (!this.active || origin.kind !== 'internal') return;
+        if (topicMatches(topic, packet.topic)) this.route('event', packet.payload);
+        else if (packet.topic === snapshotTopic) this.route('snapshot', packet.payload);
       });
     }
   }
@@ -132,6 +144,49 @@ export class RevocationWatcher implements Component {
     this.deps.logger.info({ revokedJti: size.jti, revokedSub: size.sub, disconnected: n }, 'revocations applied');
   }
 
+  /** Signed messages go to the fleet receiver; unsigned JSON is applied only when requireSigned is false. */
+  private route(channel: FleetChannel, payload: Buffer | string): void {
+    const text = typeof payload === 'string' ? payload : payload.toString('utf8');
+    if (channel === 'snapshot' && text.length === 0) return; // a cleared retained snapshot
+    const fleet = this.deps.fleet;
+    const signed = looksLikeJws(text);
+    if (!fleet || (!signed && channel === 'event' && this.deps.requireSigned === false)) return this.fromMessage(text);
+    if (signed) return void fleet.handle(channel, text);
+    if (text.trimStart().startsWith('{')) return fleet.refuse('unsigned', 'an unsigned message while auth.revocation.requireSigned is true (snapshots are always signed)', channel);
+    fleet.refuse('malformed', 'neither a compact JWS nor JSON', channel);
+  }
+
+  /**
+   * Applies fleet changes: unrevocations, then revocations (refused, not dropped,
+   * when the list is full), then one disconnect pass. Returns the revocations that
+   * are new (an entry already in the list, e.g. revoked locally, is left as it is).
+   */
+  applyChanges(changes: RevocationChanges, source: string): FleetMark[] {
+    const list = this.deps.list;
+    for (const e of changes.unrevoke) {
+      list.remove(e.kind, e.value);
+      this.safely(() => this.deps.store?.unrevoke(e.kind, e.value));
+    }
+    const added: FleetMark[] = [];
+    const now = this.deps.clock.now();
+    for (const e of changes.revoke) {
+      if (list.has(e.kind, e.value)) continue;
+      if (list.count() >= this.maxEntries) {
+        this.refuseFull(e.kind, e.value);
+        continue;
+      }
+      list.add({ kind: e.kind, value: e.value, reason: e.reason || source, revokedAtMs: now, latestExpSec: null });
+      this.safely(() => this.deps.store?.revoke(e.kind, e.value, e.reason || source, now));
+      added.push({ kind: e.kind, value: e.value });
+    }
+    if (added.length > 0) {
+      this.learnExpiries();
+      this.disconnectRevoked();
+    }
+    this.noteFullness();
+    return added;
+  }
+
   private fromMessage(payload: Buffer | string): void {
     const log = this.deps.logger;
     try {
@@ -154,15 +209,7 @@ export class RevocationWatcher implements Component {
 
   private revoke(kind: RevocationKind, value: string, reason: string): void {
     if (!this.deps.list.has(kind, value) && this.deps.list.count() >= this.maxEntries) {
-      // Refused, never dropped silently: counted, and said (at most once per 10 s; the line carries the count).
-      this.deps.onRefused?.('topic');
-      this.noteFullness();
-      this.limitedLog.log(
-        'warn',
-        'revocation_refused',
-        { kind, value, maxEntries: this.maxEntries, topic: this.deps.topic },
-        'revocation NOT applied: the revocation list is full (auth.revocation.maxEntries)',
-      );
+      this.refuseFull(kind, value);
       return;
     }
     const now = this.deps.clock.now();
@@ -172,6 +219,18 @@ export class RevocationWatcher implements Component {
     this.learnExpiries();
     this.disconnectRevoked();
     this.noteFullness();
+  }
+
+  /** Refused, never dropped silently: counted, and said (at most once per 10 s; the line carries the count). */
+  private refuseFull(kind: RevocationKind, value: string): void {
+    this.deps.onRefused?.('topic');
+    this.noteFullness();
+    this.limitedLog.log(
+      'warn',
+      'revocation_refused',
+      { kind, value, maxEntries: this.maxEntries, topic: this.deps.topic },
+      'revocation NOT applied: the revocation list is full (auth.revocation.maxEntries)',
+    );
   }
 
   private unrevoke(kind: RevocationKind, value: string): void {

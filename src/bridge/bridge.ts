@@ -52,6 +52,7 @@ export class Bridge implements Component {
   private connectedSince?: number;
   private lastError?: string;
   private readonly remoteStateTopic: string;
+  private readonly stateListeners: Array<(state: BridgeState) => void> = [];
 
   constructor(private readonly ctx: DaemonContext, readonly clientId: string) {
     this.config = ctx.config.bridge;
@@ -306,8 +307,33 @@ export class Bridge implements Component {
   }
 
   private setState(next: BridgeState): void {
-    if (next !== this.state) this.log.debug({ from: this.state, to: next }, 'bridge state');
+    const changed = next !== this.state;
+    if (changed) this.log.debug({ from: this.state, to: next }, 'bridge state');
     this.state = next;
+    if (changed) for (const fn of this.stateListeners) fn(next);
+  }
+
+  // --- Hooks for companions on the uplink (healthPublisher.ts) ---
+
+  /** Called after each change of the connection state (connecting, connected, waiting). */
+  onStateChange(fn: (state: BridgeState) => void): void {
+    this.stateListeners.push(fn);
+  }
+
+  get connectionState(): BridgeState {
+    return this.state;
+  }
+
+  /** `<remotePrefix>edgegate/<clientId>/<leaf>`: beside the retained state topic on the cloud. */
+  remoteTopic(leaf: string): string {
+    return this.remoteStateTopic.replace(/state$/, leaf);
+  }
+
+  /** Publishes straight to the cloud while connected (not through the queue); false when not connected or it failed. */
+  publishRemote(topic: string, payload: Buffer | string, opts: { qos: 0 | 1; retain: boolean }): Promise<boolean> {
+    const client = this.client;
+    if (this.state !== 'connected' || !client) return Promise.resolve(false);
+    return new Promise((resolve) => client.publish(topic, payload, opts, (err) => resolve(!err)));
   }
 
   private updateQueueMetrics(): void {
@@ -324,6 +350,13 @@ export class Bridge implements Component {
       lastError: this.lastError ?? null,
       queue: { messages: this.outbox.messages, bytes: this.outbox.bytes, durable: this.ctx.persistent, inflight: this.sender.inFlight },
       remoteStateTopic: this.remoteStateTopic,
+      rules: this.config.topics.map((r) => ({ pattern: r.pattern, direction: r.direction, qos: r.qos, localPrefix: r.localPrefix, remotePrefix: r.remotePrefix })),
+      oldestQueuedAgeSec: oldestAgeSec(this.outbox.oldestEnqueuedAt(), this.ctx.clock.now()),
+      dropped: this.drops.byReason(),
     };
   }
+}
+
+function oldestAgeSec(enqueuedAt: number | undefined, nowMs: number): number | null {
+  return enqueuedAt === undefined ? null : Math.max(0, Math.round((nowMs - enqueuedAt) / 1000));
 }

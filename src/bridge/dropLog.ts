@@ -9,6 +9,8 @@ export class DropLog {
   private pending = new Map<string, { messages: number; bytes: number }>();
   private lastLogAt = -Infinity;
   private timer?: TimerHandle;
+  /** Messages dropped since start, by reason (read by the status page). */
+  private readonly totals = new Map<string, number>();
 
   constructor(
     private readonly logger: Logger,
@@ -20,6 +22,7 @@ export class DropLog {
   record(reason: string, messages: number, bytes: number): void {
     if (messages <= 0) return;
     this.metrics.bridgeDropped.inc({ reason }, messages);
+    this.totals.set(reason, (this.totals.get(reason) ?? 0) + messages);
     const p = this.pending.get(reason) ?? { messages: 0, bytes: 0 };
     p.messages += messages;
     p.bytes += bytes;
@@ -27,6 +30,11 @@ export class DropLog {
     const wait = this.lastLogAt + this.intervalMs - this.clock.monotonic();
     if (wait <= 0) this.emit();
     else this.timer ??= this.clock.setTimer(wait, () => this.emit());
+  }
+
+  /** Messages dropped since start, by reason. */
+  byReason(): Record<string, number> {
+    return Object.fromEntries(this.totals);
   }
 
   /** Logs what was dropped since the last line. */

@@ -123,9 +123,11 @@ export class AuthHooks {
     // Internal publishes never come here (publishInternal hands them to aedes directly);
     // wills do, with no PUBLISH behind them (no `cmd`): see authorizeWill.
     if (!client || (packet as { cmd?: string }).cmd !== 'publish') return this.authorizeWill(client, packet, done);
-    const session = this.deps.sessions.get(client);
+    const entry = this.deps.sessions.entryOf(client);
+    const session = entry?.session;
     const allowed = session !== undefined && !isReservedTopic(packet.topic) && session.acl.canPublish(packet.topic, { qos: packet.qos, retain: packet.retain });
     if (!allowed) return this.deny(client, packet, done);
+    entry!.messagesIn++;
     this.deps.metrics.messagesReceived.inc();
     const pending = this.deps.intercept(packet, { kind: 'client', clientId: client.id });
     if (!pending) return done(null);
@@ -207,6 +209,10 @@ export class AuthHooks {
     if (client && packet.topic.startsWith('$')) {
       const filters = Object.keys((client as unknown as { subscriptions?: Record<string, unknown> }).subscriptions ?? {});
       if (!filters.some((f) => topicMatches(f, packet.topic))) return null;
+    }
+    if (client) {
+      this.deps.metrics.messagesDelivered.inc();
+      this.deps.sessions.countDelivery(client);
     }
     return packet;
   }

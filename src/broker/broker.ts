@@ -12,7 +12,7 @@ import type { Metrics } from '../ops/metrics.js';
 import { AuthHooks } from './authHooks.js';
 import { Listeners, type ClientStream, type ListenerAddresses } from './listeners.js';
 import { mqtt5NoticeHook } from './mqtt5.js';
-import { SessionRegistry } from './sessions.js';
+import { SessionRegistry, type ClientView } from './sessions.js';
 
 /** A message as internal subscribers receive it (aedes's packet type stays inside src/broker/). */
 export type DeliveredMessage = AedesPublishPacket;
@@ -42,6 +42,7 @@ export class LocalBroker {
   private aedes?: Aedes;
   private listeners?: Listeners;
   private readonly interceptors: PublishInterceptor[] = [];
+  private readonly clientListeners = new Set<() => void>();
   readonly sessions: SessionRegistry;
   private serving = false;
 
@@ -76,8 +77,8 @@ export class LocalBroker {
       ...hooks.aedesHooks(),
       preConnect: mqtt5NoticeHook(limitedLog),
     });
-    this.aedes.on('clientReady', () => this.deps.metrics.clientsConnected.set(this.aedes?.connectedClients ?? 0));
-    this.aedes.on('clientDisconnect', () => this.deps.metrics.clientsConnected.set(this.aedes?.connectedClients ?? 0));
+    this.aedes.on('clientReady', () => this.clientsChanged());
+    this.aedes.on('clientDisconnect', () => this.clientsChanged());
     this.aedes.on('clientError', (client, err) => this.deps.logger.debug({ clientId: client.id, err: err.message }, 'client error'));
     this.aedes.on('connectionError', (_client, err) => this.deps.logger.debug({ err: err.message }, 'connection error'));
     this.sessions.start();
@@ -116,6 +117,30 @@ export class LocalBroker {
 
   connectedClients(): number {
     return this.aedes?.connectedClients ?? 0;
+  }
+
+  /** Called after each client connects or disconnects (the status page's live table); returns an unsubscribe. */
+  onClientsChanged(fn: () => void): () => void {
+    this.clientListeners.add(fn);
+    return () => this.clientListeners.delete(fn);
+  }
+
+  private clientsChanged(): void {
+    this.deps.metrics.clientsConnected.set(this.aedes?.connectedClients ?? 0);
+    for (const fn of this.clientListeners) fn();
+  }
+
+  /** The connected, authenticated clients (the status page's table). */
+  clientViews(): ClientView[] {
+    const views = this.sessions.views();
+    // With auth.jwt.from = "username" the user name IS the token: never shown.
+    if (this.deps.config.auth.jwt.from === 'username') for (const v of views) v.username = null;
+    return views;
+  }
+
+  /** Closes the connection of the client with this id (an operator's action); false when none is connected. */
+  disconnectClient(clientId: string, reason = 'ADMIN_DISCONNECT'): boolean {
+    return this.sessions.disconnectWhere((s) => s.clientId === clientId, reason) > 0;
   }
 
   addPublishInterceptor(fn: PublishInterceptor): void {

@@ -12,6 +12,25 @@ import type { Logger } from '../log.js';
 interface Entry {
   client: Client;
   session: Session;
+  /** Gateway wall time of the CONNECT's acceptance. */
+  connectedAtMs: number;
+  /** PUBLISH packets accepted from the client, and messages delivered to it. */
+  messagesIn: number;
+  messagesOut: number;
+}
+
+/** A connected client as the status page lists it (no token, no token hash). */
+export interface ClientView {
+  clientId: string;
+  username: string | null;
+  subject: string | null;
+  jti: string | null;
+  address: string | null;
+  connectedAtMs: number;
+  expiresAtMs: number | null;
+  subscriptions: number;
+  messagesIn: number;
+  messagesOut: number;
 }
 
 /** A closed connection's session, kept for its will; `withheld`: the reason the will must not be published. */
@@ -78,7 +97,7 @@ export class SessionRegistry {
     // The socket may have gone while the token was being verified: its 'close'
     // has fired already, so an entry added now would never be removed.
     if ((client.conn as { destroyed?: boolean }).destroyed) return;
-    const entry: Entry = { client, session };
+    const entry: Entry = { client, session, connectedAtMs: this.clock.now(), messagesIn: 0, messagesOut: 0 };
     this.entries.set(client, entry);
     client.conn.once('close', () => this.connectionClosed(client));
     const exp = session.expiresAtMs;
@@ -87,6 +106,40 @@ export class SessionRegistry {
 
   get(client: Client | null | undefined): Session | undefined {
     return client ? this.entries.get(client)?.session : undefined;
+  }
+
+  /** Counts a PUBLISH accepted from the client (the caller looked the session up already: one lookup per publish). */
+  entryOf(client: Client | null | undefined): { session: Session; messagesIn: number } | undefined {
+    return client ? this.entries.get(client) : undefined;
+  }
+
+  /** Counts a message delivered to the client. */
+  countDelivery(client: Client): void {
+    const e = this.entries.get(client);
+    if (e) e.messagesOut++;
+  }
+
+  /** Every authenticated client, for the status page. */
+  views(): ClientView[] {
+    const out: ClientView[] = [];
+    for (const e of this.entries.values()) {
+      const s = e.session;
+      const conn = e.client.conn as { remoteAddress?: string };
+      const subs = (e.client as unknown as { subscriptions?: Record<string, unknown> }).subscriptions;
+      out.push({
+        clientId: s.clientId,
+        username: s.username ?? null,
+        subject: s.subject ?? null,
+        jti: s.jti ?? null,
+        address: conn.remoteAddress ?? null,
+        connectedAtMs: e.connectedAtMs,
+        expiresAtMs: s.expiresAtMs,
+        subscriptions: subs ? Object.keys(subs).length : 0,
+        messagesIn: e.messagesIn,
+        messagesOut: e.messagesOut,
+      });
+    }
+    return out;
   }
 
   remove(client: Client): void {

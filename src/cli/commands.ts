@@ -19,6 +19,10 @@ const tokenVerify = lazy(() => import('./token.js'), (m) => m.tokenVerify);
 const tokenRevocations = lazy(() => import('./revocation.js'), (m) => m.tokenRevocations);
 const tokenRevoke = lazy(() => import('./revocation.js'), (m) => m.tokenRevoke);
 const tokenUnrevoke = lazy(() => import('./revocation.js'), (m) => m.tokenUnrevoke);
+const fleetRevoke = lazy(() => import('./fleetRevoke.js'), (m) => m.fleetRevoke);
+const fleetUnrevoke = lazy(() => import('./fleetRevoke.js'), (m) => m.fleetUnrevoke);
+const fleetRevocations = lazy(() => import('./fleetRevoke.js'), (m) => m.fleetRevocations);
+const fleetStatus = lazy(() => import('./fleetStatus.js'), (m) => m.fleetStatus);
 
 const program = new Command('edgegate')
   .description('MQTT edge gateway: local broker with JWT authentication, cloud bridge, serial sensors')
@@ -40,6 +44,7 @@ token
   .option('--key <file>', 'PEM private key (PKCS#8) to sign with instead of the secret')
   .option('--kid <kid>', 'key id header')
   .option('--jti <id>', 'token id (default: a random UUID, so the token can be revoked)')
+  .option('--admin', 'add the claim "edgegate": {"admin": true}: a token to log in to the status page with')
   .action(tokenMint);
 token
   .command('verify <token>')
@@ -61,6 +66,50 @@ token
   .option('--sub <subject>', 'subject (sub claim)')
   .action(tokenUnrevoke);
 token.command('revocations').description('list revocations').option('--json', 'print JSON').action(tokenRevocations);
+
+// `edgegate fleet ...`: run by the operator anywhere that reaches the cloud broker (docs/fleet.md).
+/** The cloud connection options every fleet command takes. */
+function cloudOptions(cmd: Command): Command {
+  return cmd
+    .requiredOption('--cloud <url>', 'cloud broker: mqtt://host:1883, mqtts://host:8883 (also ws://, wss://)')
+    .option('--username <u>', 'cloud user name')
+    .option('--password <p>', 'cloud password (or set EDGEGATE_CLOUD_PASSWORD, which stays out of `ps`)')
+    .option('--client-id <id>', 'client id on the cloud (default: edgegate-fleet-<random>)')
+    .option('--jwt-key <file>', 'sign a JWT as password with this PEM private key, as the bridge does (bridge.jwt.*)')
+    .option('--jwt-alg <alg>', 'its algorithm (RS*, PS*, ES*, EdDSA)', 'ES256')
+    .option('--jwt-ttl <seconds>', 'its lifetime', '300')
+    .option('--jwt-audience <aud>', 'its aud claim')
+    .option('--ca <file>', 'CA bundle to verify the cloud (mqtts://, wss://)')
+    .option('--cert <file>', 'client certificate (X.509 authentication, e.g. AWS IoT Core)')
+    .option('--cert-key <file>', 'its private key')
+    .option('--insecure', 'do not verify the cloud certificate')
+    .option('--timeout <seconds>', 'give up connecting or waiting for an acknowledgement after this long', '10');
+}
+const fleet = program.command('fleet').description('many gateways, one cloud: signed fleet-wide revocations and fleet status');
+for (const [name, action, description] of [
+  ['revoke', fleetRevoke, 'revoke a token (jti) or subject on every gateway: publishes a signed event and the new retained snapshot'],
+  ['unrevoke', fleetUnrevoke, 'lift a fleet revocation on every gateway'],
+] as const) {
+  cloudOptions(fleet.command(name).description(description))
+    .requiredOption('--key <file>', 'PEM private key (P-256 or Ed25519) that signs; its state (seq, list) is kept in <file>.fleet-state.json')
+    .option('--jti <id>', 'token id (jti claim)')
+    .option('--sub <name>', 'subject (sub claim): all its tokens')
+    .option('--reason <text>', 'why (up to 256 characters, in the snapshot)')
+    .option('--topic <topic>', 'cloud revocation topic; the snapshot goes to <topic>/snapshot', 'edgegate/revocations')
+    .option('--previous-key <file>', 'after a key rotation: the old key (public or private PEM), to carry its snapshot over')
+    .action(action);
+}
+cloudOptions(fleet.command('revocations').description("print the cloud's retained revocation snapshot; exit 1 when there is none"))
+  .option('--topic <topic>', 'cloud revocation topic', 'edgegate/revocations')
+  .option('--key <file>', 'check the signature with this key (public or private PEM)')
+  .option('--json', 'print JSON')
+  .action(fleetRevocations);
+cloudOptions(fleet.command('status').description('list the gateways on the cloud; exit 0 all online and fresh, 1 otherwise, 3 cloud unreachable'))
+  .option('--prefix <p>', 'remotePrefix of the gateways (their first bridge rule)', '')
+  .option('--json', 'print JSON')
+  .option('--stale-after <seconds>', 'a health summary older than this is stale (default: twice its interval + 30 s)')
+  .option('--wait <seconds>', 'collect retained messages until the cloud has been quiet this long', '1')
+  .action(fleetStatus);
 
 program
   .command('keys')

@@ -15,7 +15,7 @@ export interface StatusOptions {
 }
 
 /** The /healthz URL of the configured endpoint (wildcard binds are asked on loopback). */
-export function healthUrlFromConfig(http: HttpConfig): string {
+export function healthUrlFromConfig(http: Pick<HttpConfig, 'host' | 'port'> & Partial<HttpConfig>): string {
   let host = http.host;
   if (host === '0.0.0.0' || host === '') host = '127.0.0.1';
   if (host === '::' || host === '[::]') host = '::1';

@@ -2,6 +2,7 @@
 import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { decodeJwt, SignJWT, type JWTPayload } from 'jose';
+import { ADMIN_CLAIM, withAdmin } from '../auth/adminClaim.js';
 import { KeyRing, algorithmsForPublicKey } from '../auth/keys.js';
 import { configuredSecret, generatedSecret, loadConfiguredKeys } from '../auth/keySetup.js';
 import { AuthRefusal } from '../auth/reasons.js';
@@ -25,6 +26,8 @@ export interface MintOptions {
   key?: string;
   kid?: string;
   jti?: string;
+  /** Adds the claim "edgegate": {"admin": true}: a token for the status page's login. */
+  admin?: boolean;
 }
 
 /** "90", "90s", "15m", "1h", "7d" -> seconds; "0" means no exp claim. */
@@ -73,6 +76,7 @@ export async function mintToken(config: GatewayConfig, opts: MintOptions, nowSec
   if (opts.aclSub?.length) acl.sub = opts.aclSub;
   if (opts.aclAll?.length) acl.all = opts.aclAll;
   if (Object.keys(acl).length > 0) payload[config.auth.jwt.aclClaim] = acl;
+  if (opts.admin) payload[ADMIN_CLAIM] = withAdmin(payload[ADMIN_CLAIM]);
   const ttl = parseDuration(opts.ttl);
   const jwt = new SignJWT(payload)
     .setProtectedHeader({ alg, typ: 'JWT', ...(opts.kid ? { kid: opts.kid } : {}) })

@@ -106,7 +106,13 @@ export const configSpec: Spec = obj({
     aclDenyAction: oneOf(['ignore', 'disconnect']),
     cache: obj({ enabled: bool(), maxEntries: int(1, 10_000_000), negativeTtlSec: num({ min: 0 }) }),
     rateLimit: obj({ maxFailures: int(0, 1_000_000), windowSec: num({ min: 1 }), banSec: num({ min: 0 }) }),
-    revocation: obj({ pollIntervalSec: num({ min: 0.1, max: 3600 }), topic: str(), maxEntries: int(1, 10_000_000) }),
+    revocation: obj({
+      pollIntervalSec: num({ min: 0.1, max: 3600 }),
+      topic: str(),
+      maxEntries: int(1, 10_000_000),
+      keys: { kind: 'array', items: file(), maxItems: 16 },
+      requireSigned: bool(),
+    }),
   }),
   clock: obj({ persistIntervalSec: num({ min: 1 }), maxOffsetSec: num({ min: 0 }) }),
   bridge: obj({
@@ -138,7 +144,16 @@ export const configSpec: Spec = obj({
       sync: oneOf(['normal', 'full']),
     }),
     stateTopic: str(),
+    healthIntervalSec: num({ min: 0, max: 86_400 }),
   }),
   serial: obj({ ports: { kind: 'array', items: serialPortSpec } }),
-  http: obj({ enabled: bool(), host: str({ nonEmpty: true }), port: port() }),
+  http: obj({
+    enabled: bool(),
+    host: str({ nonEmpty: true }),
+    port: port(),
+    statusPage: bool(),
+    pageAuth: oneOf(['auto', 'always']),
+    metricsAuth: bool(),
+    sampleIntervalSec: num({ min: 0.1, max: 60 }),
+  }),
 });

@@ -51,7 +51,13 @@ export interface AuthConfig {
   aclDenyAction: 'ignore' | 'disconnect';
   cache: { enabled: boolean; maxEntries: number; negativeTtlSec: number };
   rateLimit: { maxFailures: number; windowSec: number; banSec: number };
-  revocation: { pollIntervalSec: number; topic: string; maxEntries: number };
+  revocation: {
+    pollIntervalSec: number; topic: string; maxEntries: number;
+    /** PEM public keys (ES256 P-256 or EdDSA Ed25519) that may sign fleet revocations and snapshots. */
+    keys: string[];
+    /** Refuse unsigned JSON messages on the revocation topic. */
+    requireSigned: boolean;
+  };
 }
 
 export interface ClockConfig { persistIntervalSec: number; maxOffsetSec: number }
@@ -79,6 +85,8 @@ export interface BridgeConfig {
     overflow: 'drop-oldest' | 'reject-new'; qos0: boolean; sync: 'normal' | 'full';
   };
   stateTopic: string;
+  /** Retained health summary on <remotePrefix>edgegate/<clientId>/health every this many seconds (0 = off). */
+  healthIntervalSec: number;
 }
 
 export interface SerialPortConfig {
@@ -98,7 +106,19 @@ export interface SerialPortConfig {
   reopen: { minSec: number; maxSec: number };
 }
 
-export interface HttpConfig { enabled: boolean; host: string; port: number }
+export interface HttpConfig {
+  enabled: boolean;
+  host: string;
+  port: number;
+  /** The status page at GET / (its code loads on the first request). */
+  statusPage: boolean;
+  /** "auto": admin login required when `host` is not a loopback address; "always": required everywhere. */
+  pageAuth: 'auto' | 'always';
+  /** GET /metrics requires an admin token (Bearer) or a page session. */
+  metricsAuth: boolean;
+  /** How often the page's charts are sampled; the ring keeps the last hour (at most 3600 samples). */
+  sampleIntervalSec: number;
+}
 
 export interface GatewayConfig {
   dataDir: string;

@@ -57,6 +57,12 @@ function crossChecks(c: GatewayConfig, problems: ConfigProblem[]): void {
   if (c.auth.revocation.topic && /[+#]/.test(c.auth.revocation.topic)) {
     add('auth.revocation.topic', 'must be a topic name without wildcards');
   }
+  if (c.auth.revocation.topic && c.auth.revocation.requireSigned && c.auth.revocation.keys.length === 0) {
+    add(
+      'auth.revocation.keys',
+      'is empty while auth.revocation.topic is set and auth.revocation.requireSigned is true: list the PEM public key(s) that sign fleet revocations (docs/fleet.md), or set auth.revocation.requireSigned to false to accept unsigned messages',
+    );
+  }
   const names = new Set<string>();
   c.serial.ports.forEach((p, i) => {
     if (names.has(p.name)) add(`serial.ports[${i}].name`, `duplicates the name ${JSON.stringify(p.name)}`);

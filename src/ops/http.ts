@@ -1,8 +1,10 @@
 // The operations HTTP endpoint: GET /healthz (JSON, 200 when serving, 503 when
-// not) and GET /metrics (Prometheus text). Loopback by default; small and
-// bounded, since anything on the network may talk to it: short timeouts, few
-// connections, small headers, request bodies never read, and a malformed
-// request costs a 400 and the connection, never the daemon.
+// not), GET /metrics (Prometheus text) and the status page (GET /, /assets/,
+// /api/: page/pageServer.ts, imported on its first request). Loopback by
+// default; small and bounded, since anything on the network may talk to it:
+// short timeouts, few connections, small headers, request bodies never read
+// (but the page's small JSON POSTs), and a malformed request costs a 400 and
+// the connection, never the daemon.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Component } from '../component.js';
@@ -10,6 +12,7 @@ import type { HttpConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { HealthReport } from './health.js';
 import type { Metrics } from './metrics.js';
+import type { PageDeps, PageServer } from './page/pageServer.js';
 import { refreshGaugesFromReport } from './scrapeGauges.js';
 
 const MAX_CONNECTIONS = 32;
@@ -24,6 +27,8 @@ export interface HttpEndpointDeps {
   logger: Logger;
   /** Builds the health report (also refreshes gauges that are read on demand). */
   report: () => HealthReport;
+  /** What the status page (GET /, http.statusPage) and http.metricsAuth are built from; their code loads on first use. */
+  page?: PageDeps;
 }
 
 type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
@@ -33,6 +38,7 @@ export class HttpEndpoint implements Component {
   private server?: Server;
   private serving = false;
   private readonly sockets = new Set<Socket>();
+  private pageServer?: Promise<PageServer>;
 
   constructor(private readonly deps: HttpEndpointDeps) {}
 
@@ -81,6 +87,8 @@ export class HttpEndpoint implements Component {
     this.serving = false;
     const server = this.server;
     this.server = undefined;
+    // Open pages' event streams end first (they would hold the server open).
+    (await this.pageServer?.catch(() => undefined))?.stop();
     if (!server) return;
     const closed = new Promise<void>((resolve) => server.close(() => resolve()));
     // Keep-alive connections (Prometheus keeps one open) would hold close() open.
@@ -92,21 +100,37 @@ export class HttpEndpoint implements Component {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     req.on('error', () => undefined);
     res.on('error', () => undefined);
+    const path = pathOf(req.url);
+    if (path !== undefined && this.deps.page && this.deps.config.statusPage && isPagePath(path)) {
+      this.loadPage()
+        .then((page) => page.handle(req, res, path))
+        .catch((err: unknown) => this.failed(err, req, res));
+      return;
+    }
     // We never read bodies; one that is being sent ends the connection after the answer.
     if (req.headers['content-length'] !== undefined && req.headers['content-length'] !== '0') res.setHeader('Connection', 'close');
     if (req.headers['transfer-encoding'] !== undefined) res.setHeader('Connection', 'close');
     req.resume();
-    const route = this.route(pathOf(req.url));
+    const route = this.route(path);
     if (!route) return send(res, req, 404, 'text/plain; charset=utf-8', 'not found\n');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.setHeader('Allow', 'GET, HEAD');
       return send(res, req, 405, 'text/plain; charset=utf-8', 'method not allowed\n');
     }
-    Promise.resolve(route(req, res)).catch((err: unknown) => {
-      this.deps.logger.error({ err }, 'http handler failed');
-      if (!res.headersSent) send(res, req, 500, 'text/plain; charset=utf-8', 'internal error\n');
-      else res.destroy();
-    });
+    Promise.resolve(route(req, res)).catch((err: unknown) => this.failed(err, req, res));
+  }
+
+  private failed(err: unknown, req: IncomingMessage, res: ServerResponse): void {
+    this.deps.logger.error({ err }, 'http handler failed');
+    if (!res.headersSent) send(res, req, 500, 'text/plain; charset=utf-8', 'internal error\n');
+    else res.destroy();
+  }
+
+  /** The status page's server code, imported on the first request that needs it (the bundle only pre-parses it). */
+  private loadPage(): Promise<PageServer> {
+    const deps = this.deps.page;
+    if (!deps) return Promise.reject(new Error('status page not configured'));
+    return (this.pageServer ??= import('./page/pageServer.js').then((m) => m.createPageServer(deps)));
   }
 
   private route(path: string | undefined): Route | undefined {
@@ -125,10 +149,19 @@ export class HttpEndpoint implements Component {
   }
 
   private async metrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (this.deps.config.metricsAuth && !(await this.loadPage().then((p) => p.authorizeMetrics(req)))) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="edgegate"');
+      return send(res, req, 401, 'text/plain; charset=utf-8', 'an admin token is required (http.metricsAuth)\n');
+    }
     refreshGaugesFromReport(this.deps.metrics, this.deps.report(), this.serving);
     const registry = this.deps.metrics.registry;
     send(res, req, 200, registry.contentType, await registry.metrics());
   }
+}
+
+/** Paths of the status page (answered by page/pageServer.ts). */
+export function isPagePath(path: string): boolean {
+  return path === '/' || path.startsWith('/assets/') || path.startsWith('/api/');
 }
 
 /** The path of a request target, or undefined when it is not one we could route. */

@@ -7,7 +7,10 @@ import type { DaemonContext } from '../context.js';
 import { componentLogger } from '../log.js';
 import { buildHealthReport, type HealthReport } from './health.js';
 import { HttpEndpoint } from './http.js';
+import { checkPageAuth } from './pageAuthPolicy.js';
+import { StatusSampler } from './sampler.js';
 import { SdNotifier } from './sdNotify.js';
+import { RevocationStore } from '../auth/revocations.js';
 import { SysTopics } from './sysTopics.js';
 
 export interface OpsOptions {
@@ -24,7 +27,39 @@ export function opsComponents(ctx: DaemonContext, options: OpsOptions = {}): Com
 
   const components: Component[] = [];
   if (ctx.config.http.enabled) {
-    const http = new HttpEndpoint({ config: ctx.config.http, metrics: ctx.metrics, logger: componentLogger(ctx.logger, 'http'), report });
+    // A login-protected page needs a local key that can sign admin tokens: refuse to start otherwise (exit 2).
+    checkPageAuth(ctx.config.http, ctx.keys.list());
+    // Sampled from start-up (cheap: docs/benchmarks.md), so the charts cover the last hour when the page first opens.
+    const sampler = ctx.config.http.statusPage
+      ? new StatusSampler({
+          clock: ctx.clock,
+          metrics: ctx.metrics,
+          status: ctx.status,
+          connectedClients: () => ctx.broker.connectedClients(),
+          intervalMs: ctx.config.http.sampleIntervalSec * 1000,
+        })
+      : undefined;
+    if (sampler) components.push(sampler);
+    const revocations = new RevocationStore(ctx.database);
+    const http = new HttpEndpoint({
+      config: ctx.config.http,
+      metrics: ctx.metrics,
+      logger: componentLogger(ctx.logger, 'http'),
+      report,
+      page: {
+        http: ctx.config.http,
+        jwt: ctx.config.auth.jwt,
+        clock: ctx.clock,
+        logger: componentLogger(ctx.logger, 'status-page'),
+        keys: () => ctx.keys.list(),
+        report,
+        broker: ctx.broker,
+        sampler,
+        revocations: () => revocations,
+        maxRevocations: ctx.config.auth.revocation.maxEntries,
+        refuseFromNow: (kind, value, reason) => ctx.authenticator.refuseFromNow(kind, value, reason),
+      },
+    });
     // The bound address, also how tests and `edgegate status` users learn a port 0 choice.
     ctx.status.register('http', () => ({ enabled: true, ...(http.address() ?? {}) }));
     components.push(http);

@@ -37,7 +37,20 @@ export class Metrics {
     labelNames: ['source'] as const,
     registers: [this.registry],
   });
+  readonly fleetRevocationsRefused = new Counter({
+    name: 'edgegate_fleet_revocations_refused_total',
+    help: 'Messages on the revocation topic (and its /snapshot) refused, by reason (unsigned/malformed/too_large/unknown_key/bad_signature/replay)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+  readonly fleetRevocationsApplied = new Counter({
+    name: 'edgegate_fleet_revocations_applied_total',
+    help: 'Signed fleet revocation messages applied, by type (event/snapshot)',
+    labelNames: ['type'] as const,
+    registers: [this.registry],
+  });
   readonly messagesReceived = new Counter({ name: 'edgegate_messages_received_total', help: 'PUBLISH packets accepted from clients and internal sources', registers: [this.registry] });
+  readonly messagesDelivered = new Counter({ name: 'edgegate_messages_delivered_total', help: 'Messages sent to connected clients (one per subscriber reached)', registers: [this.registry] });
   readonly bridgeConnected = new Gauge({ name: 'edgegate_bridge_connected', help: '1 when the cloud bridge is connected', registers: [this.registry] });
   readonly bridgeQueueMessages = new Gauge({ name: 'edgegate_bridge_queue_messages', help: 'Messages waiting in the durable bridge queue', registers: [this.registry] });
   readonly bridgeQueueBytes = new Gauge({ name: 'edgegate_bridge_queue_bytes', help: 'Payload bytes waiting in the durable bridge queue', registers: [this.registry] });

@@ -185,6 +185,11 @@ function checkedNumber(n: number): number {
 export class Counter<L extends string = never> extends Metric<L, CounterChild> {
   readonly type = 'counter';
 
+  /** The value of the series without labels (read by the status page's sampler). */
+  get value(): number {
+    return this.unlabelled.value;
+  }
+
   protected newSeries(labelValues: readonly (LabelValue | undefined)[]): CounterChild {
     return new CounterChild(labelValues);
   }

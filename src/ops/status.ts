@@ -23,6 +23,15 @@ export class StatusBoard {
     return true;
   }
 
+  /** One component's status (undefined when it did not register or its provider failed). */
+  read(name: string): Record<string, unknown> | undefined {
+    try {
+      return this.providers.get(name)?.();
+    } catch {
+      return undefined;
+    }
+  }
+
   snapshot(): Record<string, unknown> {
     const out: Record<string, unknown> = { healthy: this.healthy() };
     for (const [name, provider] of this.providers) {

@@ -17,6 +17,7 @@ import { PublishQueue } from './publishQueue.js';
 import { ReopeningSerialPort, type SerialStreamFactory } from './serialPort.js';
 
 const STOP_DRAIN_MS = 2000;
+const LAST_LINE_BYTES = 256;
 
 /** What a serial sensor needs of the broker. */
 export interface SerialBroker {
@@ -46,6 +47,9 @@ export class SerialSensor implements Component {
   /** Every series of this port, so it shows (as 0) from the start rather than after its first event. */
   private readonly series: Array<{ inc(value?: number): void }> = [];
   readonly counts = { published: 0, invalid: 0, oversized: 0, publishFailed: 0, commandsWritten: 0, commandsDropped: 0 };
+  /** The last complete line read and when (for the status page; decoded only when asked, cut to LAST_LINE_BYTES). */
+  private lastLine?: Buffer;
+  private lastLineAtMs = 0;
 
   constructor(private readonly config: SerialPortConfig, private readonly deps: SerialSensorDeps) {
     this.name = `serial:${config.name}`;
@@ -64,6 +68,8 @@ export class SerialSensor implements Component {
     this.framer = new LineFramer(config.delimiter, config.maxLineBytes);
     const sink = {
       line: (line: Buffer): void => {
+        this.lastLine = line;
+        this.lastLineAtMs = deps.clock.now();
         const result = formatLine(config.format, line);
         if (result.ok) {
           this.queue.enqueue(result.payload);
@@ -157,6 +163,8 @@ export class SerialSensor implements Component {
       commands: { written: c.commandsWritten, dropped: c.commandsDropped },
       errors: this.port.errors,
       lastError: this.port.lastError ?? null,
+      lastLineAt: this.lastLine ? new Date(this.lastLineAtMs).toISOString() : null,
+      lastLine: this.lastLine?.subarray(0, LAST_LINE_BYTES).toString('utf8') ?? null,
     };
   }
 }

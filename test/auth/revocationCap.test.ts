@@ -55,7 +55,7 @@ describe('auth.revocation.maxEntries (real daemon and CLI)', function () {
   const refused = async (): Promise<number> => (await d.daemon.metrics.revocationsRefused.get()).values.find((v) => v.labels.source === 'topic')?.value ?? 0;
 
   before(async () => {
-    d = await startDaemon({ auth: { jwt: { secret: SECRET }, revocation: { topic: TOPIC, maxEntries: 3, pollIntervalSec: 0.2 } } }); // real time: the daemon polls the CLI's changes
+    d = await startDaemon({ auth: { jwt: { secret: SECRET }, revocation: { topic: TOPIC, maxEntries: 3, pollIntervalSec: 0.2, requireSigned: false } } }); // real time: the daemon polls the CLI's changes
     assert.equal(d.config.auth.revocation.maxEntries, 3);
   });
   after(() => d.stop());

@@ -91,6 +91,10 @@ describe('bridge store-and-forward', function () {
         assert.deepEqual(remaining(d), Array.from({ length: 10 }, (_, i) => `m-${i + 5}`));
         assert.equal(await dropped(d, 'overflow'), 5);
         assert.equal(bridgeStatus(d.daemon).queue.messages, 10);
+        // What the status page shows: drops by reason, the oldest queued message's age.
+        const status = d.daemon.status.read('bridge')!;
+        assert.deepEqual(status.dropped, { overflow: 5 });
+        assert.ok(typeof status.oldestQueuedAgeSec === 'number' && status.oldestQueuedAgeSec >= 0);
         await end(s);
         d.daemon.logger.flush?.();
         await waitUntil(() => d.logs.some((l) => l.component === 'bridge' && typeof l.dropped === 'object'), 2000, 'drop log line');

@@ -96,7 +96,7 @@ describe('WebSocket listeners (ws, wss)', function () {
     time = new FakeTimeSource(Date.now());
     d = await startDaemon(
       {
-        auth: { jwt: { secret: SECRET, clockToleranceSec: 0 }, revocation: { topic: REVOCATIONS } },
+        auth: { jwt: { secret: SECRET, clockToleranceSec: 0 }, revocation: { topic: REVOCATIONS, requireSigned: false } },
         broker: { maxPacketBytes: MAX_PACKET },
         http: { enabled: true },
         listeners: {

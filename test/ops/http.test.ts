@@ -155,7 +155,8 @@ describe('health and metrics endpoint', () => {
   });
 
   it('404 for other paths, 405 for other methods; HEAD, query strings and a trailing slash work', async () => {
-    for (const path of ['/', '/health', '/metricsx', '/healthz/x', '/%zz', '//healthz/..']) {
+    // (GET / is the status page: test/ops/statusPageApi.test.ts.)
+    for (const path of ['/health', '/metricsx', '/healthz/x', '/%zz', '//healthz/..']) {
       assert.equal((await get(d, path)).status, 404, path);
     }
     const post = await get(d, '/healthz', { method: 'POST', body: 'x'.repeat(10_000) });

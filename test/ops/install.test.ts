@@ -54,6 +54,8 @@ describe('installer (DESTDIR staging)', function () {
       'opt/edgegate/package-lock.json',
       'opt/edgegate/dist/cli/main.js',
       'opt/edgegate/dist/build-info.json',
+      'opt/edgegate/dist/page/index.html',
+      'opt/edgegate/node_modules/uplot/dist/uPlot.iife.min.js',
       'opt/edgegate/config/default.json',
       'opt/edgegate/node_modules/aedes/package.json',
       'opt/edgegate/node_modules/better-sqlite3/package.json',

@@ -131,6 +131,19 @@ describe('serial sensor over binding-mock', () => {
     assert.deepEqual((s.status().lines as Record<string, number>), { published: 1, invalid: 0, oversized: 1 });
   });
 
+  it('reports when the last line came and (for the status page\'s expander) its first 256 bytes', async () => {
+    mocks.create('/dev/mock1');
+    const s = make({ format: 'text' });
+    await s.start();
+    await settle();
+    assert.equal(s.status().lastLineAt, null);
+    assert.equal(s.status().lastLine, null);
+    mocks.binding('/dev/mock1').emitData(`${'y'.repeat(300)}\n`);
+    await settle();
+    assert.equal(s.status().lastLineAt, new Date(clock.now()).toISOString());
+    assert.equal(s.status().lastLine, 'y'.repeat(256));
+  });
+
   it('a device absent at start is retried with doubling backoff, logged once, and opens when it appears', async () => {
     mocks.remove('/dev/mock1');
     const s = make();

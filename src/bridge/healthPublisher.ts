@@ -1,0 +1,123 @@
+// The gateway's health summary on the cloud: a retained JSON document on
+// `<remotePrefix>edgegate/<clientId>/health` (beside the retained online/offline
+// state topic), published at each (re)connect, every bridge.healthIntervalSec,
+// when the gateway's health changes (checked every few seconds: healthy or not,
+// clock status, serial ports open or not, clients connected or none) and, with
+// state "offline", when the gateway stops. `edgegate fleet status` reads them.
+// Published straight on the uplink while connected (QoS 1), never queued: only
+// the latest summary matters.
+import type { TimerHandle } from '../clock/timeSource.js';
+import type { Component } from '../component.js';
+import type { DaemonContext } from '../context.js';
+import { errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { buildHealthReport, type HealthReport } from '../ops/health.js';
+import type { Bridge } from './bridge.js';
+
+/** How often the summary is compared with the last one published, to publish a change promptly. */
+const CHANGE_CHECK_MS = 5000;
+
+export interface HealthSummary {
+  clientId: string;
+  version: string;
+  state: 'online' | 'offline';
+  status: HealthReport['status'];
+  uptimeSec: number;
+  clients: number;
+  queue: { messages: number; bytes: number; oldestAgeSec: number | null };
+  clock: { status: string; offsetSec: number };
+  serial: Array<{ name: string; state: string }>;
+  time: string;
+  /** bridge.healthIntervalSec: a summary older than about twice this is stale. */
+  intervalSec: number;
+}
+
+const rec = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {});
+const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
+
+export function healthSummary(report: HealthReport, clientId: string, state: HealthSummary['state'], intervalSec: number): HealthSummary {
+  const bridge = rec(report.bridge);
+  const queue = rec(bridge.queue);
+  const clock = rec(report.clock);
+  const ports = Array.isArray(rec(report.serial).ports) ? (rec(report.serial).ports as unknown[]) : [];
+  const oldest = bridge.oldestQueuedAgeSec;
+  return {
+    clientId,
+    version: report.version,
+    state,
+    status: report.status,
+    uptimeSec: report.uptimeSec,
+    clients: report.clientsConnected,
+    queue: { messages: num(queue.messages), bytes: num(queue.bytes), oldestAgeSec: typeof oldest === 'number' ? oldest : null },
+    clock: { status: String(clock.status ?? 'unknown'), offsetSec: num(clock.offsetSec) },
+    serial: ports.map((p) => ({ name: String(rec(p).name ?? ''), state: String(rec(p).state ?? 'unknown') })),
+    time: report.time,
+    intervalSec,
+  };
+}
+
+/** What counts as a change worth publishing at once. */
+function signature(s: HealthSummary): string {
+  return JSON.stringify([s.status, s.clock.status, s.serial, s.clients > 0]);
+}
+
+export class HealthPublisher implements Component {
+  readonly name = 'bridge-health';
+  private timer?: TimerHandle;
+  private checkTimer?: TimerHandle;
+  private startedMono = 0;
+  private lastSignature?: string;
+  private active = false;
+
+  constructor(
+    private readonly ctx: DaemonContext,
+    private readonly bridge: Bridge,
+    private readonly version: string,
+    private readonly logger: Logger,
+  ) {}
+
+  get topic(): string {
+    return this.bridge.remoteTopic('health');
+  }
+
+  async start(): Promise<void> {
+    const intervalSec = this.ctx.config.bridge.healthIntervalSec;
+    if (intervalSec <= 0) return;
+    this.active = true;
+    this.startedMono = this.ctx.clock.monotonic();
+    // Deferred: the bridge is still setting up its connection when it reports "connected".
+    this.bridge.onStateChange((state) => {
+      if (state === 'connected') setImmediate(() => void this.publish('online'));
+    });
+    this.timer = this.ctx.clock.setInterval(intervalSec * 1000, () => void this.publish('online'));
+    this.checkTimer = this.ctx.clock.setInterval(Math.min(CHANGE_CHECK_MS, intervalSec * 1000), () => {
+      if (signature(this.summary('online')) !== this.lastSignature) void this.publish('online');
+    });
+    if (this.bridge.connectionState === 'connected') await this.publish('online');
+  }
+
+  async stop(): Promise<void> {
+    if (!this.active) return;
+    this.active = false;
+    this.timer?.cancel();
+    this.checkTimer?.cancel();
+    // Last words while the uplink is still up (the bridge stops after this).
+    await Promise.race([this.publish('offline', true), new Promise((r) => setTimeout(r, 1000))]);
+  }
+
+  private summary(state: HealthSummary['state']): HealthSummary {
+    const report = buildHealthReport(this.ctx.status, { version: this.version, uptimeMs: this.ctx.clock.monotonic() - this.startedMono, nowMs: this.ctx.clock.now() });
+    return healthSummary(report, this.bridge.clientId, state, this.ctx.config.bridge.healthIntervalSec);
+  }
+
+  private async publish(state: HealthSummary['state'], stopping = false): Promise<void> {
+    if (!this.active && !stopping) return;
+    try {
+      const summary = this.summary(state);
+      const sent = await this.bridge.publishRemote(this.topic, JSON.stringify(summary), { qos: 1, retain: true });
+      if (sent) this.lastSignature = signature(summary);
+    } catch (err) {
+      this.logger.debug({ err: errorMessage(err) }, 'could not publish the health summary');
+    }
+  }
+}

@@ -1,0 +1,94 @@
+// The JSON the status page reads (GET /api/status and each `status` event):
+// built from the health report, the broker's client list and the sampler. Only
+// what an operator needs; never a token, a token hash, a secret or a session.
+import type { ClientView } from '../../broker/sessions.js';
+import type { HealthReport } from '../health.js';
+import type { ObservedState } from '../sampler.js';
+
+export interface PageStatusSources {
+  report: () => HealthReport;
+  clients: () => ClientView[];
+  bridgeState: () => ObservedState | undefined;
+  authRequired: boolean;
+}
+
+export interface Problem {
+  /** "error": the gateway is unhealthy because of it; "warning": degraded but serving. */
+  level: 'error' | 'warning';
+  text: string;
+}
+
+function record(value: unknown): Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
+}
+
+/** Why the gateway is (or may soon be) unhealthy, in words. */
+export function problemsOf(r: HealthReport): Problem[] {
+  const out: Problem[] = [];
+  const broker = record(r.broker);
+  if (broker.serving !== true) out.push({ level: 'error', text: 'the MQTT broker is not serving' });
+  if (!r.healthy && out.length === 0) out.push({ level: 'error', text: 'a component failed its health check' });
+  const storage = record(r.storage);
+  if (storage.persistent === false) out.push({ level: 'warning', text: 'storage is in memory (database unusable): nothing persists across a restart' });
+  const clock = record(r.clock);
+  if (typeof clock.status === 'string' && clock.status !== 'synced') out.push({ level: 'warning', text: `clock ${clock.status}` });
+  const bridge = record(r.bridge);
+  if (bridge.enabled === true && bridge.state !== 'connected') out.push({ level: 'warning', text: `bridge ${String(bridge.state)}${bridge.lastError ? `: ${String(bridge.lastError)}` : ''}` });
+  const ports = record(r.serial).ports;
+  if (Array.isArray(ports)) for (const p of ports.map(record)) if (p.state !== 'open') out.push({ level: 'warning', text: `serial port ${String(p.name)} ${String(p.state)}` });
+  return out;
+}
+
+export function buildPageStatus(src: PageStatusSources): Record<string, unknown> {
+  const r = src.report();
+  const clock = record(r.clock);
+  const storage = record(r.storage);
+  const bridge = record(r.bridge);
+  const observed = src.bridgeState();
+  const queue = record(bridge.queue);
+  return {
+    time: r.time,
+    overview: {
+      healthy: r.healthy,
+      status: r.status,
+      problems: problemsOf(r),
+      uptimeSec: r.uptimeSec,
+      version: r.version,
+      clock: { status: clock.status ?? null, offsetSec: clock.offsetSec ?? null },
+      storage: { persistent: storage.persistent === true },
+      listeners: r.listeners,
+      clientsConnected: r.clientsConnected,
+      authRequired: src.authRequired,
+    },
+    sensors: src.clients().map((c) => ({ ...c, connectedAt: new Date(c.connectedAtMs).toISOString(), expiresAt: c.expiresAtMs === null ? null : new Date(c.expiresAtMs).toISOString() })),
+    bridge:
+      bridge.enabled === true
+        ? {
+            enabled: true,
+            state: bridge.state,
+            // Observed by the sampler (within its interval); connectedSince is exact while connected.
+            stateSince: bridge.state === 'connected' && bridge.connectedSince ? bridge.connectedSince : observed && observed.state === bridge.state ? new Date(observed.sinceMs).toISOString() : null,
+            url: bridge.url,
+            clientId: bridge.clientId,
+            rules: bridge.rules ?? [],
+            queue: { messages: queue.messages ?? 0, bytes: queue.bytes ?? 0, durable: queue.durable ?? false, inflight: queue.inflight ?? 0 },
+            oldestQueuedAgeSec: bridge.oldestQueuedAgeSec ?? null,
+            dropped: bridge.dropped ?? {},
+            lastError: bridge.lastError ?? null,
+          }
+        : { enabled: false },
+    serial: {
+      ports: (Array.isArray(record(r.serial).ports) ? (record(r.serial).ports as unknown[]) : []).map(record).map((p) => ({
+        name: p.name,
+        path: p.path,
+        state: p.state,
+        format: p.format,
+        lines: p.lines,
+        errors: p.errors,
+        lastError: p.lastError ?? null,
+        lastLineAt: p.lastLineAt ?? null,
+        lastLine: p.lastLine ?? null,
+      })),
+    },
+  };
+}
