@@ -13,6 +13,7 @@ import { cpus } from 'node:os';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import mqtt from 'mqtt';
 import { numberArg } from './lib/args.js';
+import { cpuSplitMs } from './lib/procStats.js';
 import { freePort } from './lib/freePort.js';
 import { startCloudMosquitto, startMosquitto } from './lib/mosquitto.js';
 import { unitNodeFlags } from './lib/nodeFlags.js';
@@ -77,6 +78,8 @@ function procIo(pid: number): { syscalls: number; writeBytes: number } {
 /** What the local broker spent per message during a round (CPU from /proc/<pid>/stat). */
 interface RoundCost {
   cpuUs: number;
+  /** The part of cpuUs spent in the kernel (system time: syscalls, loopback TCP). */
+  sysUs: number;
   syscalls: number;
   writeBytes: number;
 }
@@ -244,6 +247,7 @@ async function throughputRound(kind: Kind, r: number): Promise<{ rate: number; c
     await sleep(300);
     const io0 = procIo(local.pid);
     const cpu0 = local.cpuTimeMs();
+    const sys0 = cpuSplitMs(local.pid).systemMs;
     const t0 = performance.now();
     const auth = kind !== 'mosquitto' ? ['-u', 'bench', '-P', TOKEN] : [];
     await publishLines(local.port, 'bench/t', MESSAGES, `r${r}`, auth);
@@ -251,6 +255,7 @@ async function throughputRound(kind: Kind, r: number): Promise<{ rate: number; c
     const io1 = procIo(local.pid);
     const cost = {
       cpuUs: ((local.cpuTimeMs() - cpu0) * 1000) / MESSAGES,
+      sysUs: ((cpuSplitMs(local.pid).systemMs - sys0) * 1000) / MESSAGES,
       syscalls: (io1.syscalls - io0.syscalls) / MESSAGES,
       writeBytes: (io1.writeBytes - io0.writeBytes) / MESSAGES,
     };
@@ -263,7 +268,7 @@ async function throughputRound(kind: Kind, r: number): Promise<{ rate: number; c
   }
 }
 
-async function drainRound(kind: Kind, r: number): Promise<{ fillRate: number; drainRate: number; totalSec: number }> {
+async function drainRound(kind: Kind, r: number): Promise<{ fillRate: number; drainRate: number; totalSec: number; fillCpuUs: number; drainCpuUs: number }> {
   const cloudPort = await freePort();
   const cloud = await startCloudMosquitto(cloudPort);
   const proxy = new GatedProxy(await freePort(), cloudPort);
@@ -275,13 +280,23 @@ async function drainRound(kind: Kind, r: number): Promise<{ fillRate: number; dr
     await proxy.close(); // the cloud is "down" for the bridge
     await sleep(500);
     const f0 = performance.now();
+    const cpu0 = local.cpuTimeMs();
     const auth = kind !== 'mosquitto' ? ['-u', 'bench', '-P', TOKEN] : [];
     await publishLines(local.port, 'bench/backlog', BACKLOG, `d${r}`, auth);
     const fillRate = BACKLOG / ((performance.now() - f0) / 1000);
+    const cpu1 = local.cpuTimeMs();
     const t0 = performance.now();
     await proxy.open();
     const { firstAt, endAt } = await sub.done;
-    return { fillRate, drainRate: BACKLOG / ((endAt - Math.min(firstAt || endAt, endAt)) / 1000), totalSec: (endAt - t0) / 1000 };
+    // CPU per message of taking the backlog in (sensor side) and of sending it (uplink side).
+    const perMessage = (ms: number): number => (ms * 1000) / BACKLOG;
+    return {
+      fillRate,
+      drainRate: BACKLOG / ((endAt - Math.min(firstAt || endAt, endAt)) / 1000),
+      totalSec: (endAt - t0) / 1000,
+      fillCpuUs: perMessage(cpu1 - cpu0),
+      drainCpuUs: perMessage(local.cpuTimeMs() - cpu1),
+    };
   } finally {
     await local.stop();
     local.cleanup();
@@ -303,16 +318,16 @@ async function main(): Promise<void> {
       const { rate, cost } = await throughputRound(kind, r);
       rates[kind].push(rate);
       costs[kind].push(cost);
-      console.log(`  round ${r + 1} ${kind.padEnd(9)} ${fmt(rate)} msg/s end to end; local broker per message: ${cost.cpuUs.toFixed(1)} µs CPU, ${cost.syscalls.toFixed(2)} syscalls, ${cost.writeBytes.toFixed(0)} bytes to storage`);
+      console.log(`  round ${r + 1} ${kind.padEnd(9)} ${fmt(rate)} msg/s end to end; local broker per message: ${cost.cpuUs.toFixed(1)} µs CPU (${cost.sysUs.toFixed(1)} in the kernel), ${cost.syscalls.toFixed(2)} syscalls, ${cost.writeBytes.toFixed(0)} bytes to storage`);
     }
   }
-  const drains: Record<Kind, Array<{ fillRate: number; drainRate: number; totalSec: number }>> = { edgegate: [], mosquitto: [], baseline: [], noflags: [] };
+  const drains: Record<Kind, Array<Awaited<ReturnType<typeof drainRound>>>> = { edgegate: [], mosquitto: [], baseline: [], noflags: [] };
   const drainRounds = Math.max(1, Math.min(ROUNDS, arg('drain-rounds', 1)));
   for (let r = 0; r < drainRounds; r++) {
     for (const kind of roundKinds(r)) {
       const d = await drainRound(kind, r);
       drains[kind].push(d);
-      console.log(`  drain ${r + 1} ${kind.padEnd(9)} fill ${fmt(d.fillRate)} msg/s, drain ${fmt(d.drainRate)} msg/s (first to last), ${d.totalSec.toFixed(2)} s from cloud start`);
+      console.log(`  drain ${r + 1} ${kind.padEnd(9)} fill ${fmt(d.fillRate)} msg/s, drain ${fmt(d.drainRate)} msg/s (first to last), ${d.totalSec.toFixed(2)} s from cloud start; CPU per message ${d.fillCpuUs.toFixed(1)} µs in, ${d.drainCpuUs.toFixed(1)} µs out`);
     }
   }
   const e = median(rates.edgegate);
@@ -328,6 +343,7 @@ async function main(): Promise<void> {
   console.log(`| backlog drain, ${BACKLOG} msgs | ${fmt(ed)} msg/s | ${fmt(md)} msg/s | ${(ed / md).toFixed(2)}x |`);
   const cost = (k: Kind, f: keyof RoundCost, digits: number): string => median(costs[k].map((c) => c[f])).toFixed(digits);
   console.log(`| local broker CPU per message, end to end | ${cost('edgegate', 'cpuUs', 1)} µs | ${cost('mosquitto', 'cpuUs', 1)} µs | |`);
+  console.log(`| of which in the kernel (system time) | ${cost('edgegate', 'sysUs', 1)} µs | ${cost('mosquitto', 'sysUs', 1)} µs | |`);
   console.log(`| local broker read+write syscalls per message (/proc/<pid>/io) | ${cost('edgegate', 'syscalls', 2)} | ${cost('mosquitto', 'syscalls', 2)} | |`);
   console.log(`| local broker bytes to storage per message (write_bytes) | ${cost('edgegate', 'writeBytes', 0)} | ${cost('mosquitto', 'writeBytes', 0)} | |`);
   if (KINDS.includes('baseline')) {
