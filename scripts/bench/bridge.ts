@@ -5,7 +5,7 @@
 // drain rate of a backlog filled while the cloud is down (cloud started, time until
 // the subscriber has everything). Every process on 127.0.0.1, free ports; bounded.
 //
-//   npx tsx scripts/bench/bridge.ts [--messages 20000] [--backlog 100000] [--rounds 3]
+//   npx tsx scripts/bench/bridge.ts [--messages 20000] [--warmup 20000] [--backlog 100000] [--rounds 3]
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -13,6 +13,7 @@ import { cpus } from 'node:os';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import mqtt from 'mqtt';
 import { numberArg } from './lib/args.js';
+import { cpuSplitMs } from './lib/procStats.js';
 import { freePort } from './lib/freePort.js';
 import { startCloudMosquitto, startMosquitto } from './lib/mosquitto.js';
 import { unitNodeFlags } from './lib/nodeFlags.js';
@@ -24,6 +25,13 @@ const BUILT_CLI = builtCli();
 
 const arg = numberArg;
 const MESSAGES = arg('messages', 20_000);
+/**
+ * Messages sent through the same path (publisher → local broker → bridge → cloud →
+ * subscriber) before the measured ones, with either broker. A gateway runs for
+ * months: what it forwards is measured once V8 has compiled the hot path, not
+ * during its first second (--warmup 0: the cold figures, start-up JIT included).
+ */
+const WARMUP = arg('warmup', 20_000);
 const BACKLOG = arg('backlog', 100_000);
 const ROUNDS = arg('rounds', 3);
 /**
@@ -77,6 +85,8 @@ function procIo(pid: number): { syscalls: number; writeBytes: number } {
 /** What the local broker spent per message during a round (CPU from /proc/<pid>/stat). */
 interface RoundCost {
   cpuUs: number;
+  /** The part of cpuUs spent in the kernel (system time: syscalls, loopback TCP). */
+  sysUs: number;
   syscalls: number;
   writeBytes: number;
 }
@@ -239,18 +249,26 @@ async function throughputRound(kind: Kind, r: number): Promise<{ rate: number; c
   const local = await startLocal(kind, cloudPort, async () => (await cloud.stop(), cloud.cleanup()));
   try {
     await waitForwarding(local.port, cloudPort, kind !== 'mosquitto');
+    const auth = kind !== 'mosquitto' ? ['-u', 'bench', '-P', TOKEN] : [];
+    if (WARMUP > 0) {
+      const warm = subscriber(cloudPort, `warm-${kind}-${r}`, WARMUP, 120_000);
+      await sleep(300);
+      await publishLines(local.port, 'bench/warm', WARMUP, `w${r}`, auth);
+      await warm.done;
+    }
     const id = `sub-${kind}-${r}`;
     const sub = subscriber(cloudPort, id, MESSAGES, 120_000);
     await sleep(300);
     const io0 = procIo(local.pid);
     const cpu0 = local.cpuTimeMs();
+    const sys0 = cpuSplitMs(local.pid).systemMs;
     const t0 = performance.now();
-    const auth = kind !== 'mosquitto' ? ['-u', 'bench', '-P', TOKEN] : [];
     await publishLines(local.port, 'bench/t', MESSAGES, `r${r}`, auth);
     const { endAt } = await sub.done;
     const io1 = procIo(local.pid);
     const cost = {
       cpuUs: ((local.cpuTimeMs() - cpu0) * 1000) / MESSAGES,
+      sysUs: ((cpuSplitMs(local.pid).systemMs - sys0) * 1000) / MESSAGES,
       syscalls: (io1.syscalls - io0.syscalls) / MESSAGES,
       writeBytes: (io1.writeBytes - io0.writeBytes) / MESSAGES,
     };
@@ -263,7 +281,7 @@ async function throughputRound(kind: Kind, r: number): Promise<{ rate: number; c
   }
 }
 
-async function drainRound(kind: Kind, r: number): Promise<{ fillRate: number; drainRate: number; totalSec: number }> {
+async function drainRound(kind: Kind, r: number): Promise<{ fillRate: number; drainRate: number; totalSec: number; fillCpuUs: number; drainCpuUs: number }> {
   const cloudPort = await freePort();
   const cloud = await startCloudMosquitto(cloudPort);
   const proxy = new GatedProxy(await freePort(), cloudPort);
@@ -275,13 +293,23 @@ async function drainRound(kind: Kind, r: number): Promise<{ fillRate: number; dr
     await proxy.close(); // the cloud is "down" for the bridge
     await sleep(500);
     const f0 = performance.now();
+    const cpu0 = local.cpuTimeMs();
     const auth = kind !== 'mosquitto' ? ['-u', 'bench', '-P', TOKEN] : [];
     await publishLines(local.port, 'bench/backlog', BACKLOG, `d${r}`, auth);
     const fillRate = BACKLOG / ((performance.now() - f0) / 1000);
+    const cpu1 = local.cpuTimeMs();
     const t0 = performance.now();
     await proxy.open();
     const { firstAt, endAt } = await sub.done;
-    return { fillRate, drainRate: BACKLOG / ((endAt - Math.min(firstAt || endAt, endAt)) / 1000), totalSec: (endAt - t0) / 1000 };
+    // CPU per message of taking the backlog in (sensor side) and of sending it (uplink side).
+    const perMessage = (ms: number): number => (ms * 1000) / BACKLOG;
+    return {
+      fillRate,
+      drainRate: BACKLOG / ((endAt - Math.min(firstAt || endAt, endAt)) / 1000),
+      totalSec: (endAt - t0) / 1000,
+      fillCpuUs: perMessage(cpu1 - cpu0),
+      drainCpuUs: perMessage(local.cpuTimeMs() - cpu1),
+    };
   } finally {
     await local.stop();
     local.cleanup();
@@ -295,7 +323,7 @@ const median = (xs: number[]): number => (xs.length ? [...xs].sort((a, b) => a -
 const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
 
 async function main(): Promise<void> {
-  console.log(`bridge benchmark: ${MESSAGES} QoS 1 messages x ${ROUNDS} rounds each, backlog ${BACKLOG}; ${cpus().length} CPUs, node ${process.version}`);
+  console.log(`bridge benchmark: ${MESSAGES} QoS 1 messages x ${ROUNDS} rounds each (after ${WARMUP} warm-up messages), backlog ${BACKLOG}; ${cpus().length} CPUs, node ${process.version}`);
   const rates: Record<Kind, number[]> = { edgegate: [], mosquitto: [], baseline: [], noflags: [] };
   const costs: Record<Kind, RoundCost[]> = { edgegate: [], mosquitto: [], baseline: [], noflags: [] };
   for (let r = 0; r < ROUNDS; r++) {
@@ -303,16 +331,16 @@ async function main(): Promise<void> {
       const { rate, cost } = await throughputRound(kind, r);
       rates[kind].push(rate);
       costs[kind].push(cost);
-      console.log(`  round ${r + 1} ${kind.padEnd(9)} ${fmt(rate)} msg/s end to end; local broker per message: ${cost.cpuUs.toFixed(1)} µs CPU, ${cost.syscalls.toFixed(2)} syscalls, ${cost.writeBytes.toFixed(0)} bytes to storage`);
+      console.log(`  round ${r + 1} ${kind.padEnd(9)} ${fmt(rate)} msg/s end to end; local broker per message: ${cost.cpuUs.toFixed(1)} µs CPU (${cost.sysUs.toFixed(1)} in the kernel), ${cost.syscalls.toFixed(2)} syscalls, ${cost.writeBytes.toFixed(0)} bytes to storage`);
     }
   }
-  const drains: Record<Kind, Array<{ fillRate: number; drainRate: number; totalSec: number }>> = { edgegate: [], mosquitto: [], baseline: [], noflags: [] };
+  const drains: Record<Kind, Array<Awaited<ReturnType<typeof drainRound>>>> = { edgegate: [], mosquitto: [], baseline: [], noflags: [] };
   const drainRounds = Math.max(1, Math.min(ROUNDS, arg('drain-rounds', 1)));
   for (let r = 0; r < drainRounds; r++) {
     for (const kind of roundKinds(r)) {
       const d = await drainRound(kind, r);
       drains[kind].push(d);
-      console.log(`  drain ${r + 1} ${kind.padEnd(9)} fill ${fmt(d.fillRate)} msg/s, drain ${fmt(d.drainRate)} msg/s (first to last), ${d.totalSec.toFixed(2)} s from cloud start`);
+      console.log(`  drain ${r + 1} ${kind.padEnd(9)} fill ${fmt(d.fillRate)} msg/s, drain ${fmt(d.drainRate)} msg/s (first to last), ${d.totalSec.toFixed(2)} s from cloud start; CPU per message ${d.fillCpuUs.toFixed(1)} µs in, ${d.drainCpuUs.toFixed(1)} µs out`);
     }
   }
   const e = median(rates.edgegate);
@@ -328,6 +356,7 @@ async function main(): Promise<void> {
   console.log(`| backlog drain, ${BACKLOG} msgs | ${fmt(ed)} msg/s | ${fmt(md)} msg/s | ${(ed / md).toFixed(2)}x |`);
   const cost = (k: Kind, f: keyof RoundCost, digits: number): string => median(costs[k].map((c) => c[f])).toFixed(digits);
   console.log(`| local broker CPU per message, end to end | ${cost('edgegate', 'cpuUs', 1)} µs | ${cost('mosquitto', 'cpuUs', 1)} µs | |`);
+  console.log(`| of which in the kernel (system time) | ${cost('edgegate', 'sysUs', 1)} µs | ${cost('mosquitto', 'sysUs', 1)} µs | |`);
   console.log(`| local broker read+write syscalls per message (/proc/<pid>/io) | ${cost('edgegate', 'syscalls', 2)} | ${cost('mosquitto', 'syscalls', 2)} | |`);
   console.log(`| local broker bytes to storage per message (write_bytes) | ${cost('edgegate', 'writeBytes', 0)} | ${cost('mosquitto', 'writeBytes', 0)} | |`);
   if (KINDS.includes('baseline')) {

@@ -12,9 +12,11 @@ import type { Component } from '../component.js';
 import type { DaemonContext } from '../context.js';
 import { componentLogger, type Logger } from '../log.js';
 import { DecorrelatedJitterBackoff } from './backoff.js';
+import { DrainLimiter } from './drainLimiter.js';
 import { DropLog } from './dropLog.js';
 import { Outbox, type OutboxMessage } from './outbox.js';
 import { TopicRules } from './rules.js';
+import { RowPublisher } from './rowPublisher.js';
 import { OutboxSender } from './sender.js';
 import { createUplinkClient } from './uplinkClient.js';
 import { UplinkCredentialSource } from './uplinkCredentials.js';
@@ -43,6 +45,7 @@ export class Bridge implements Component {
   private drops!: DropLog;
   private tls!: UplinkTls;
   private client?: MqttClient;
+  private rowPublisher?: RowPublisher;
   private generation = 0;
   private bridgeMode = true;
   private renewing = false;
@@ -84,7 +87,7 @@ export class Bridge implements Component {
     });
     // The labelled child once, not a label lookup per message.
     const forwardedOut = ctx.metrics.bridgeForwarded.labels('out');
-    this.sender = new OutboxSender(this.outbox, config.maxInflight, () => forwardedOut.inc(), () => ctx.clock.now());
+    this.sender = new OutboxSender(this.outbox, config.maxInflight, () => forwardedOut.inc(), () => ctx.clock.now(), new DrainLimiter(config.drainRatePerSec, ctx.clock));
     if (!ctx.persistent) this.log.error('database is in memory: the bridge queue will not survive a restart');
     if (this.outbox.messages > 0) this.log.info({ messages: this.outbox.messages, bytes: this.outbox.bytes }, 'bridge backlog from a previous run will be sent first');
     ctx.broker.addPublishInterceptor((packet, origin) => this.intercept(packet, origin));
@@ -117,6 +120,8 @@ export class Bridge implements Component {
     }
     this.generation++;
     this.sender.detach();
+    this.rowPublisher?.close();
+    this.rowPublisher = undefined;
     if (client) await this.end(client, 1000);
     this.client = undefined;
     this.ctx.metrics.bridgeConnected.set(0);
@@ -232,7 +237,8 @@ export class Bridge implements Component {
     client.publish(this.remoteStateTopic, 'online', { qos: 1, retain: true });
     void this.publishLocalState('online');
     this.outbox.expireOld();
-    this.sender.attach((row, done) => client.publish(row.topic, row.payload, { qos: row.qos, retain: row.retain }, (err) => done(err)));
+    this.rowPublisher = new RowPublisher(client, this.config.protocolVersion === 5 ? 5 : 4).start();
+    this.sender.attach(this.rowPublisher.publish);
     this.scheduleRenewal();
   }
 
@@ -240,6 +246,8 @@ export class Bridge implements Component {
     const wasConnected = this.state === 'connected';
     this.renewTimer?.cancel();
     this.sender.detach();
+    this.rowPublisher?.close();
+    this.rowPublisher = undefined;
     client.removeAllListeners('connect');
     client.end(true);
     if (this.client === client) this.client = undefined;

@@ -2,6 +2,7 @@
 // maxInflight unacknowledged. A row is deleted only when the cloud acknowledged
 // it; after a disconnect everything still in the table is sent again from the
 // oldest row (duplicates are possible, loss is not: MQTT QoS 1 "at least once").
+import type { DrainLimiter } from './drainLimiter.js';
 import type { Outbox, OutboxRow } from './outbox.js';
 
 export type PublishRow = (row: OutboxRow, done: (err?: Error) => void) => void;
@@ -32,6 +33,8 @@ export class OutboxSender {
     private readonly maxInflight: number,
     private readonly onDelivered: (row: OutboxRow) => void,
     private readonly nowMs: () => number,
+    /** bridge.drainRatePerSec (absent or unlimited: as fast as the window allows). */
+    private readonly limiter?: DrainLimiter,
   ) {}
 
   get inFlight(): number {
@@ -79,7 +82,9 @@ export class OutboxSender {
         this.readThrough = row.id;
       }
     }
-    this.pumpAfterPubacks();
+    // With more than half the window in flight the PUBACKs refill it (send()): new
+    // rows then leave with the next refill, in one larger write, not one per commit.
+    if (this.inflight <= this.maxInflight / 2) this.pumpAfterPubacks();
   }
 
   pump(): void {
@@ -98,11 +103,17 @@ export class OutboxSender {
           this.buffer = rows;
           this.readThrough = rows[rows.length - 1].id;
         }
-        const row = this.buffer[this.head++];
+        const row = this.buffer[this.head];
         if (this.outbox.isExpired(row, now)) {
+          this.head++;
           this.outbox.expired(row);
           continue;
         }
+        if (this.limiter?.limited && this.limiter.take(1) === 0) {
+          this.limiter.wakeWhenReady(() => this.pump());
+          break;
+        }
+        this.head++;
         this.send(row);
       }
     } finally {
@@ -164,6 +175,7 @@ export class OutboxSender {
   }
 
   private reset(): void {
+    this.limiter?.cancel();
     this.wakeIdle();
     this.generation++;
     this.buffer = [];

@@ -134,6 +134,7 @@ export const configSpec: Spec = obj({
     tls: obj({ caFile: file(), certFile: file(), keyFile: file(), rejectUnauthorized: bool() }),
     reconnect: obj({ minSec: num({ min: 0.01 }), maxSec: num({ min: 0.01 }) }),
     maxInflight: int(1, 65_535),
+    drainRatePerSec: int(0, 1_000_000),
     topics: { kind: 'array', items: bridgeTopicSpec },
     queue: obj({
       maxMessages: int(1, Number.MAX_SAFE_INTEGER),

@@ -79,6 +79,8 @@ export interface BridgeConfig {
   tls: { caFile: string; certFile: string; keyFile: string; rejectUnauthorized: boolean };
   reconnect: { minSec: number; maxSec: number };
   maxInflight: number;
+  /** Messages per second the uplink sends from the queue at most; 0 = no cap. */
+  drainRatePerSec: number;
   topics: BridgeTopicRule[];
   queue: {
     maxMessages: number; maxBytes: number; ttlSec: number;

@@ -10,5 +10,5 @@ export { closeAll, connectMany, connectOne, type ConnectManyOptions, type Connec
 export { freePort } from './freePort.js';
 export { connackCode, connectPacket, encodeRemainingLength, type ConnectFields } from './mqttWire.js';
 export { REPO_ROOT } from './paths.js';
-export { cpuTimeMs, formatMiB, measureCpu, peakRssKiB, rssKiB } from './procStats.js';
+export { cpuSplitMs, cpuTimeMs, formatMiB, measureCpu, peakRssKiB, rssKiB } from './procStats.js';
 export { EDGEGATE_CLI, spawnEdgegate, spawnPlainAedes, spawnServer, type EdgegateProcess, type ServerProcess, type SpawnEdgegateOptions, type SpawnServerOptions } from './spawnServer.js';

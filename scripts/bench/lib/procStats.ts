@@ -25,18 +25,22 @@ export function peakRssKiB(pid: number): number {
   }
 }
 
-/** User + system CPU time consumed by `pid` so far, in milliseconds (NaN when gone). */
-export function cpuTimeMs(pid: number): number {
+/** User and system CPU time consumed by `pid` so far, in milliseconds (NaN when gone). */
+export function cpuSplitMs(pid: number): { userMs: number; systemMs: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Fields after the command name (which may hold spaces) start after the last ')'.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    return ((utime + stime) * 1000) / CLOCK_TICKS_PER_SEC;
+    return { userMs: (Number(fields[11]) * 1000) / CLOCK_TICKS_PER_SEC, systemMs: (Number(fields[12]) * 1000) / CLOCK_TICKS_PER_SEC };
   } catch {
-    return NaN;
+    return { userMs: NaN, systemMs: NaN };
   }
+}
+
+/** User + system CPU time consumed by `pid` so far, in milliseconds (NaN when gone). */
+export function cpuTimeMs(pid: number): number {
+  const { userMs, systemMs } = cpuSplitMs(pid);
+  return userMs + systemMs;
 }
 
 /**
