@@ -108,7 +108,7 @@ export class SessionRegistry {
     return client ? this.entries.get(client)?.session : undefined;
   }
 
-  /** Counts a PUBLISH accepted from the client (the caller looked the session up already: one lookup per publish). */
+  /** The client's entry: its session and message counters (the publish hook counts on it: one lookup per PUBLISH). */
   entryOf(client: Client | null | undefined): { session: Session; messagesIn: number } | undefined {
     return client ? this.entries.get(client) : undefined;
   }

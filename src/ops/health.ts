@@ -48,8 +48,9 @@ export function listenerViews(listeners: unknown): Record<string, ListenerView> 
   return out;
 }
 
-export function buildHealthReport(board: StatusBoard, facts: HealthFacts): HealthReport {
-  const snapshot = board.snapshot();
+/** `detail`: for the status page only (see StatusProvider). */
+export function buildHealthReport(board: StatusBoard, facts: HealthFacts, options = { detail: false }): HealthReport {
+  const snapshot = board.snapshot(options);
   const broker = record(snapshot.broker) ?? {};
   const serving = broker.serving === true;
   const healthy = snapshot.healthy === true && serving;

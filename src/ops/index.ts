@@ -22,8 +22,8 @@ export function opsComponents(ctx: DaemonContext, options: OpsOptions = {}): Com
   const version = packageVersion();
   const startedMono = ctx.clock.monotonic();
   ctx.metrics.buildInfo.set({ version, node: process.versions.node }, 1);
-  const report = (): HealthReport =>
-    buildHealthReport(ctx.status, { version, uptimeMs: ctx.clock.monotonic() - startedMono, nowMs: ctx.clock.now() });
+  const report = (detail = false): HealthReport =>
+    buildHealthReport(ctx.status, { version, uptimeMs: ctx.clock.monotonic() - startedMono, nowMs: ctx.clock.now() }, { detail });
 
   const components: Component[] = [];
   if (ctx.config.http.enabled) {
@@ -52,7 +52,8 @@ export function opsComponents(ctx: DaemonContext, options: OpsOptions = {}): Com
         clock: ctx.clock,
         logger: componentLogger(ctx.logger, 'status-page'),
         keys: () => ctx.keys.list(),
-        report,
+        // With what only the page shows (behind its login when one is required).
+        report: () => report(true),
         broker: ctx.broker,
         sampler,
         revocations: () => revocations,

@@ -24,6 +24,6 @@ export function serialComponents(ctx: DaemonContext, options: SerialOptions = {}
         factory: options.factory ?? systemStreamFactory,
       }),
   );
-  ctx.status.register('serial', () => ({ ports: sensors.map((s) => s.status()) }));
+  ctx.status.register('serial', ({ detail }) => ({ ports: sensors.map((s) => s.status(detail)) }));
   return sensors;
 }

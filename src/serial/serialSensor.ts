@@ -47,7 +47,7 @@ export class SerialSensor implements Component {
   /** Every series of this port, so it shows (as 0) from the start rather than after its first event. */
   private readonly series: Array<{ inc(value?: number): void }> = [];
   readonly counts = { published: 0, invalid: 0, oversized: 0, publishFailed: 0, commandsWritten: 0, commandsDropped: 0 };
-  /** The last complete line read and when (for the status page; decoded only when asked, cut to LAST_LINE_BYTES). */
+  /** The last complete line read and when (its content only for the status page; decoded only when asked, cut to LAST_LINE_BYTES). */
   private lastLine?: Buffer;
   private lastLineAtMs = 0;
 
@@ -150,7 +150,8 @@ export class SerialSensor implements Component {
     });
   }
 
-  status(): Record<string, unknown> {
+  /** `detail`: also the last line's content (for the status page only). */
+  status(detail = false): Record<string, unknown> {
     const c = this.counts;
     return {
       name: this.config.name,
@@ -164,7 +165,8 @@ export class SerialSensor implements Component {
       errors: this.port.errors,
       lastError: this.port.lastError ?? null,
       lastLineAt: this.lastLine ? new Date(this.lastLineAtMs).toISOString() : null,
-      lastLine: this.lastLine?.subarray(0, LAST_LINE_BYTES).toString('utf8') ?? null,
+      // A sensor's data: never in /healthz, $SYS or `edgegate status`, only on the status page (behind its login).
+      ...(detail ? { lastLine: this.lastLine?.subarray(0, LAST_LINE_BYTES).toString('utf8') ?? null } : {}),
     };
   }
 }

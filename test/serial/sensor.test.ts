@@ -137,11 +137,12 @@ describe('serial sensor over binding-mock', () => {
     await s.start();
     await settle();
     assert.equal(s.status().lastLineAt, null);
-    assert.equal(s.status().lastLine, null);
+    assert.equal(s.status(true).lastLine, null);
     mocks.binding('/dev/mock1').emitData(`${'y'.repeat(300)}\n`);
     await settle();
     assert.equal(s.status().lastLineAt, new Date(clock.now()).toISOString());
-    assert.equal(s.status().lastLine, 'y'.repeat(256));
+    assert.equal(s.status(true).lastLine, 'y'.repeat(256));
+    assert.equal('lastLine' in s.status(), false, 'the content is for the status page only, not /healthz');
   });
 
   it('a device absent at start is retried with doubling backoff, logged once, and opens when it appears', async () => {
