@@ -11,6 +11,7 @@ import { ConfigError, errorMessage } from '../errors.js';
 import type { Component } from '../component.js';
 import type { DaemonContext } from '../context.js';
 import { componentLogger, type Logger } from '../log.js';
+import { LogLimiter } from '../logLimiter.js';
 import { DecorrelatedJitterBackoff } from './backoff.js';
 import { DrainLimiter } from './drainLimiter.js';
 import { DropLog } from './dropLog.js';
@@ -87,7 +88,10 @@ export class Bridge implements Component {
     });
     // The labelled child once, not a label lookup per message.
     const forwardedOut = ctx.metrics.bridgeForwarded.labels('out');
-    this.sender = new OutboxSender(this.outbox, config.maxInflight, () => forwardedOut.inc(), () => ctx.clock.now(), new DrainLimiter(config.drainRatePerSec, ctx.clock));
+    const refusals = new LogLimiter(this.log, () => ctx.clock.monotonic());
+    this.sender = new OutboxSender(this.outbox, config.maxInflight, () => forwardedOut.inc(), () => ctx.clock.now(), new DrainLimiter(config.drainRatePerSec, ctx.clock), (row, refusal) =>
+      refusals.log('warn', 'refused', { topic: row.topic, reasonCode: refusal.reasonCode }, 'cloud refused a message (dropped, counted as reason "refused"): check the cloud ACL for this topic'),
+    );
     if (!ctx.persistent) this.log.error('database is in memory: the bridge queue will not survive a restart');
     if (this.outbox.messages > 0) this.log.info({ messages: this.outbox.messages, bytes: this.outbox.bytes }, 'bridge backlog from a previous run will be sent first');
     ctx.broker.addPublishInterceptor((packet, origin) => this.intercept(packet, origin));

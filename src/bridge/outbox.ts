@@ -12,7 +12,7 @@ import { OutboxTable, type OutboxMessage, type OutboxRow } from './outboxTable.j
 
 export type { OutboxMessage, OutboxRow } from './outboxTable.js';
 
-export type DropReason = 'overflow' | 'rejected' | 'ttl' | 'error';
+export type DropReason = 'overflow' | 'rejected' | 'ttl' | 'refused' | 'error';
 
 export interface OutboxLimits {
   maxMessages: number;
@@ -52,7 +52,7 @@ function newBatch(): PendingBatch {
 interface PendingRemoval {
   id: number;
   bytes: number;
-  reason?: 'ttl';
+  reason?: 'ttl' | 'refused';
 }
 
 interface Scheduled {
@@ -110,6 +110,12 @@ export class Outbox {
   /** The row outlived the TTL before it could be sent. */
   expired(row: Pick<OutboxRow, 'id' | 'payload'>): void {
     this.removals.push({ id: row.id, bytes: row.payload.length, reason: 'ttl' });
+    this.afterRemoval();
+  }
+
+  /** The cloud refused the row for good (an MQTT 5 PUBACK reason code of 0x80 or above): dropped, counted. */
+  refused(row: Pick<OutboxRow, 'id' | 'payload'>): void {
+    this.removals.push({ id: row.id, bytes: row.payload.length, reason: 'refused' });
     this.afterRemoval();
   }
 
@@ -204,7 +210,7 @@ export class Outbox {
     this.inserts = [];
     this.insertBytes = 0;
     const committed: OutboxRow[] = [];
-    const dropped = { rejected: [0, 0], overflow: [0, 0], ttl: [0, 0] };
+    const dropped = { rejected: [0, 0], overflow: [0, 0], ttl: [0, 0], refused: [0, 0] };
     let droppedThrough = 0;
     let messages = this.messages;
     let bytes = this.bytes;
@@ -224,8 +230,8 @@ export class Outbox {
             messages--;
             bytes -= r.bytes;
             if (r.reason) {
-              dropped.ttl[0]++;
-              dropped.ttl[1] += r.bytes;
+              dropped[r.reason][0]++;
+              dropped[r.reason][1] += r.bytes;
             }
           }
           i = j;
@@ -271,7 +277,7 @@ export class Outbox {
     }
     this.messages = messages;
     this.bytes = bytes;
-    for (const reason of ['rejected', 'overflow', 'ttl'] as const) {
+    for (const reason of ['rejected', 'overflow', 'ttl', 'refused'] as const) {
       if (dropped[reason][0] > 0) this.options.onDrop(reason, dropped[reason][0], dropped[reason][1]);
     }
     batch?.resolve();

@@ -10,9 +10,18 @@
 // hands out the identifiers used here, so the two never collide.
 import type { MqttClient } from 'mqtt';
 import type { IPubackPacket, Packet } from 'mqtt-packet';
+import { EdgegateError } from '../errors.js';
 import type { OutboxRow } from './outboxTable.js';
 
 type Done = (err?: Error) => void;
+
+/** The cloud answered with a refusal (MQTT 5 section 3.4.2.1, reason code 0x80 or above): resending will not help. */
+export class CloudRefusal extends EdgegateError {
+  constructor(readonly reasonCode: number) {
+    super('EDGEGATE_CLOUD_REFUSED', `cloud refused the message (PUBACK reason code 0x${reasonCode.toString(16)})`);
+    this.name = 'CloudRefusal';
+  }
+}
 
 /** Bytes of the Remaining Length field (MQTT 3.1.1 section 2.2.3). */
 const lengthBytes = (n: number): number => (n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4);
@@ -97,7 +106,7 @@ export class RowPublisher {
     this.pending.delete(packet.messageId);
     // MQTT 5: 0x10 "no matching subscribers" is a success; 0x80 and above refuse the message.
     const rc = packet.reasonCode ?? 0;
-    done(rc >= 0x80 ? new Error(`cloud refused the message (PUBACK reason code ${rc})`) : undefined);
+    done(rc >= 0x80 ? new CloudRefusal(rc) : undefined);
   }
 }
 

@@ -4,6 +4,7 @@
 // oldest row (duplicates are possible, loss is not: MQTT QoS 1 "at least once").
 import type { DrainLimiter } from './drainLimiter.js';
 import type { Outbox, OutboxRow } from './outbox.js';
+import { CloudRefusal } from './rowPublisher.js';
 
 export type PublishRow = (row: OutboxRow, done: (err?: Error) => void) => void;
 
@@ -35,6 +36,8 @@ export class OutboxSender {
     private readonly nowMs: () => number,
     /** bridge.drainRatePerSec (absent or unlimited: as fast as the window allows). */
     private readonly limiter?: DrainLimiter,
+    /** Told about each row the cloud refused (the bridge logs it, at a limited rate). */
+    private readonly onRefused?: (row: OutboxRow, refusal: CloudRefusal) => void,
   ) {}
 
   get inFlight(): number {
@@ -159,9 +162,16 @@ export class OutboxSender {
       if (generation !== this.generation) return; // a previous connection's late callback
       this.inflight--;
       if (this.inflight === 0) this.wakeIdle();
-      if (err) return; // the connection is failing; the row is sent again after reconnecting
-      this.outbox.ack(row);
-      this.onDelivered(row);
+      if (err instanceof CloudRefusal) {
+        // Refused for good (e.g. the cloud's ACL): dropped and counted, or it would come back at every reconnect.
+        this.outbox.refused(row);
+        this.onRefused?.(row, err);
+      } else if (err) {
+        return; // the connection is failing; the row is sent again after reconnecting
+      } else {
+        this.outbox.ack(row);
+        this.onDelivered(row);
+      }
       // Refill the window in bursts (once half of it is free): fewer, larger socket
       // writes; each write is a syscall, which costs more than the MQTT encoding.
       if (this.inflight <= this.maxInflight / 2) this.schedulePump();
