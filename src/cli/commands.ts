@@ -104,7 +104,7 @@ cloudOptions(fleet.command('revocations').description("print the cloud's retaine
   .option('--key <file>', 'check the signature with this key (public or private PEM)')
   .option('--json', 'print JSON')
   .action(fleetRevocations);
-cloudOptions(fleet.command('status').description('list the gateways on the cloud; exit 0 all online and fresh, 1 otherwise, 3 cloud unreachable'))
+cloudOptions(fleet.command('status').description('list the gateways on the cloud; exit 0 when all are online and fresh, 1 otherwise (an unreachable cloud included)'))
   .option('--prefix <p>', 'remotePrefix of the gateways (their first bridge rule)', '')
   .option('--json', 'print JSON')
   .option('--stale-after <seconds>', 'a health summary older than this is stale (default: twice its interval + 30 s)')
