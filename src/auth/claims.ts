@@ -62,6 +62,15 @@ function expand(template: string, id: Identity): string | null {
 }
 
 /**
+ * The verifyClaims entries that hold without an MQTT connection: those whose
+ * expected value has no %u / %c placeholder (a status page login has no user name
+ * or client id to bind the token to; a literal claim such as an issuer still applies).
+ */
+export function connectionFreeClaims(verifyClaims: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(verifyClaims).filter(([, template]) => !new RegExp(PLACEHOLDER.source).test(template)));
+}
+
+/**
  * Every configured claim must be present and match: a string claim must equal
  * the expected value, an array claim must contain it; numbers and booleans
  * compare by their text. A missing claim fails.

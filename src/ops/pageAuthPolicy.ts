@@ -34,12 +34,15 @@ export function adminKeys(keys: readonly TrustedKey[]): TrustedKey[] {
 /** Throws a ConfigError (exit 2) when a login is required and no local key could ever verify an admin token. */
 export function checkPageAuth(http: HttpConfig, keys: readonly TrustedKey[]): void {
   if (!http.enabled || !http.statusPage && !http.metricsAuth) return;
-  if (!pageAuthRequired(http) && !http.metricsAuth) return;
+  const login = pageAuthRequired(http);
+  if (!login && !http.metricsAuth) return;
   if (adminKeys(keys).length > 0) return;
-  const why = http.pageAuth === 'always' || isLoopbackHost(http.host) ? 'http.pageAuth is "always"' : `${http.host} is not a loopback address`;
+  const [path, why] = !login
+    ? ['http.metricsAuth', 'http.metricsAuth is true']
+    : ['http.host', http.pageAuth === 'always' ? 'http.pageAuth is "always"' : `${http.host} is not a loopback address`];
   throw ConfigError.at(
-    http.metricsAuth && !pageAuthRequired(http) ? 'http.metricsAuth' : 'http.host',
-    `${http.metricsAuth && !pageAuthRequired(http) ? 'http.metricsAuth is true' : why}, so the status page requires an admin token, ` +
+    path,
+    `${why}, so the status page requires an admin token, ` +
       'but no local key can sign one: set auth.jwt.secret or auth.jwt.pubkey (JWKS keys are not trusted for admin logins), ' +
       'bind http.host to 127.0.0.1, or set http.statusPage to false',
   );

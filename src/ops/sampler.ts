@@ -1,8 +1,8 @@
 // The status page's chart data: every few seconds one sample of counters the
 // daemon keeps anyway (clients, messages in/out, bridge queue and drain,
 // authentication results by reason), as rates, into a bounded ring in memory.
-// Nothing is written to disk and nothing is allocated per sample: each column
-// is a preallocated Float64Array (720 samples x 14 columns = 80 KiB at the
+// Nothing is written to disk and the ring does not grow: each column is a
+// preallocated Float64Array (720 samples x 14 columns = 80 KiB at the
 // default http.sampleIntervalSec of 5 s). It runs
 // from start-up, so the charts cover the last hour the first time the page opens;
 // one sample reads ~20 numbers (docs/benchmarks.md: well under 0.01% of a core).
@@ -11,7 +11,6 @@ import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { TimerHandle } from '../clock/timeSource.js';
 import type { Component } from '../component.js';
 import type { Metrics } from './metrics.js';
-import type { CounterChild } from './prometheus.js';
 import type { StatusBoard } from './status.js';
 
 export const SAMPLE_INTERVAL_MS = 5_000;
@@ -54,6 +53,24 @@ export interface SamplerDeps {
   capacity?: number;
 }
 
+/** A rate column: the per-second change of the sum of some counters (several: the other refusals). */
+interface RateSource {
+  column: SampleColumn;
+  counters: ReadonlyArray<{ readonly value: number }>;
+  /** The sum at the previous sample. */
+  last: number;
+}
+
+function rateOf(column: SampleColumn, counters: ReadonlyArray<{ readonly value: number }>): RateSource {
+  return { column, counters, last: sum(counters) };
+}
+
+function sum(counters: ReadonlyArray<{ readonly value: number }>): number {
+  let total = 0;
+  for (const c of counters) total += c.value;
+  return total;
+}
+
 /** The bridge's state and the (sampled) time it entered it: the page shows "waiting since 12:01:05". */
 export interface ObservedState {
   state: string;
@@ -68,9 +85,8 @@ export class StatusSampler implements Component {
   private head = 0;
   private size = 0;
   private timer?: TimerHandle;
-  private last?: { mono: number; counters: number[] };
-  private counters: Array<{ readonly value: number }> = [];
-  private refusedAll: CounterChild[] = [];
+  private lastMono = 0;
+  private rates: RateSource[] = [];
   private bridge?: ObservedState;
   private readonly listeners = new Set<(s: Sample) => void>();
 
@@ -85,14 +101,15 @@ export class StatusSampler implements Component {
     this.head = 0;
     this.size = 0;
     // Counter children taken once: a sample then reads fields, no label lookups.
-    this.counters = [
-      m.messagesReceived,
-      m.messagesDelivered,
-      m.bridgeForwarded.labels('out'),
-      ...Object.values(AUTH_SERIES).map(([result, reason]) => m.authAttempts.labels(result, reason)),
+    const charted = new Set<string>(Object.values(AUTH_SERIES).filter(([result]) => result === 'refused').map(([, reason]) => reason));
+    this.rates = [
+      rateOf('messagesInPerSec', [m.messagesReceived]),
+      rateOf('messagesOutPerSec', [m.messagesDelivered]),
+      rateOf('drainPerSec', [m.bridgeForwarded.labels('out')]),
+      ...Object.entries(AUTH_SERIES).map(([column, [result, reason]]) => rateOf(column as SampleColumn, [m.authAttempts.labels(result, reason)])),
+      rateOf('authOtherRefused', Object.keys(REASONS).filter((reason) => !charted.has(reason)).map((reason) => m.authAttempts.labels('refused', reason))),
     ];
-    this.refusedAll = Object.keys(REASONS).map((reason) => m.authAttempts.labels('refused', reason));
-    this.last = { mono: this.deps.clock.monotonic(), counters: this.readCounters() };
+    this.lastMono = this.deps.clock.monotonic();
     const bridge = this.deps.status.read('bridge');
     this.observeBridge(typeof bridge?.state === 'string' ? bridge.state : undefined, this.deps.clock.now());
     this.timer = this.deps.clock.setInterval(this.intervalMs, () => this.sample());
@@ -107,29 +124,23 @@ export class StatusSampler implements Component {
   /** Takes one sample now (the timer calls this; tests call it after moving the clock). */
   sample(): Sample {
     const mono = this.deps.clock.monotonic();
-    const counters = this.readCounters();
-    const prev = this.last ?? { mono: mono - this.intervalMs, counters };
-    const seconds = Math.max(0.001, (mono - prev.mono) / 1000);
-    const rate = (i: number): number => Math.max(0, (counters[i]! - prev.counters[i]!) / seconds);
-    this.last = { mono, counters };
+    const seconds = Math.max(0.001, (mono - this.lastMono) / 1000);
+    this.lastMono = mono;
     const bridge = this.deps.status.read('bridge');
     const queue = bridge?.queue as { messages?: unknown } | undefined;
     const now = this.deps.clock.now();
     this.observeBridge(typeof bridge?.state === 'string' ? bridge.state : undefined, now);
-    const authNamed = Object.keys(AUTH_SERIES).length;
-    const refusedNamed = Object.values(AUTH_SERIES).reduce((n, [result], i) => (result === 'refused' ? n + counters[3 + i]! - prev.counters[3 + i]! : n), 0);
-    const refusedTotal = counters[3 + authNamed]! - prev.counters[3 + authNamed]!;
     const sample = {
       t: now,
       clients: this.deps.connectedClients(),
-      messagesInPerSec: rate(0),
-      messagesOutPerSec: rate(1),
       queueDepth: typeof queue?.messages === 'number' ? queue.messages : 0,
-      drainPerSec: rate(2),
-      authOtherRefused: Math.max(0, (refusedTotal - refusedNamed) / seconds),
       bridgeConnected: bridge?.state === 'connected' ? 1 : 0,
     } as Sample;
-    Object.keys(AUTH_SERIES).forEach((name, i) => (sample[name as SampleColumn] = rate(3 + i)));
+    for (const r of this.rates) {
+      const total = sum(r.counters);
+      sample[r.column] = Math.max(0, (total - r.last) / seconds);
+      r.last = total;
+    }
     SAMPLE_COLUMNS.forEach((c, i) => (this.columns[i]![this.head] = sample[c]));
     this.head = (this.head + 1) % this.capacity;
     this.size = Math.min(this.size + 1, this.capacity);
@@ -163,12 +174,6 @@ export class StatusSampler implements Component {
   onSample(listener: (s: Sample) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
-  }
-
-  private readCounters(): number[] {
-    let refused = 0;
-    for (const c of this.refusedAll) refused += c.value;
-    return [...this.counters.map((c) => c.value), refused];
   }
 
   private observeBridge(state: string | undefined, nowMs: number): void {

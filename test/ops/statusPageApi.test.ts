@@ -191,6 +191,18 @@ describe('status page API with a login (http.pageAuth "always")', function () {
     assert.ok(d.logs.some((l) => l.msg === 'status page login refused' && l.reason === 'NOT_ADMIN'));
   });
 
+  it('applies auth.jwt.verifyClaims without its %u / %c entries (a login has no MQTT user name or client id)', async () => {
+    const v = await startDaemon({ auth: { jwt: { secret: PAGE_SECRET, verifyClaims: { sub: '%u', iss: 'ops-ca' } } }, http: { enabled: true, pageAuth: 'always' } } as never);
+    try {
+      const page = new PageSessionClient(v.httpPort!);
+      await page.open();
+      assert.equal((await page.login(await adminToken('ops'))).json<Json>().reason, 'JWT_CLAIM_MISMATCH', 'the literal iss claim still applies');
+      assert.equal((await page.login(await adminToken('ops', { iss: 'ops-ca' }))).status, 200);
+    } finally {
+      await v.stop();
+    }
+  });
+
   it('ends an admin session when its token is revoked', async () => {
     const page = new PageSessionClient(d.httpPort!);
     await page.open();

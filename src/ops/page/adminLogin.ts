@@ -4,6 +4,7 @@
 // only (see ../pageAuthPolicy.ts). Failed attempts are throttled per address.
 import type { JWTPayload } from 'jose';
 import { isAdminPayload } from '../../auth/adminClaim.js';
+import { connectionFreeClaims } from '../../auth/claims.js';
 import { KeyRing, type TrustedKey } from '../../auth/keys.js';
 import { AuthRefusal } from '../../auth/reasons.js';
 import { RevocationList, type RevocationStore } from '../../auth/revocations.js';
@@ -29,6 +30,8 @@ const WINDOW_MS = 60_000;
 
 export class AdminLogin {
   private readonly failures = new Map<string, { count: number; sinceMono: number }>();
+  /** The stored revocations as of their generation: re-read only when they change (a metrics scrape logs in each time). */
+  private revoked?: { generation: number; list: RevocationList };
 
   constructor(private readonly deps: AdminLoginDeps) {}
 
@@ -43,8 +46,13 @@ export class AdminLogin {
   isRevoked(admin: AdminIdentity): boolean {
     const store = this.deps.revocations();
     if (!store) return false;
-    const list = new RevocationList();
-    list.replace(store.list());
+    const generation = store.generation();
+    if (this.revoked?.generation !== generation) {
+      const fresh = new RevocationList();
+      fresh.replace(store.list());
+      this.revoked = { generation, list: fresh };
+    }
+    const list = this.revoked.list;
     return (admin.jti !== null && list.has('jti', admin.jti)) || (admin.subject !== null && list.has('sub', admin.subject));
   }
 
@@ -55,7 +63,9 @@ export class AdminLogin {
     let payload: JWTPayload;
     let expiresAtMs: number | null;
     try {
-      const verdict = await verifyToken(token.trim(), { clientId: '' }, ring, this.deps.now(), this.deps.rules);
+      // Claims tied to an MQTT connection (%u, %c) have nothing to match here; the others apply.
+      const rules = { ...this.deps.rules, verifyClaims: connectionFreeClaims(this.deps.rules.verifyClaims) };
+      const verdict = await verifyToken(token.trim(), { clientId: '' }, ring, this.deps.now(), rules);
       payload = verdict.payload;
       expiresAtMs = verdict.expiresAtMs;
     } catch (err) {

@@ -48,7 +48,7 @@ export class EventStream {
     this.streams.add(stream);
     res.once('close', () => this.forget(stream));
     res.write(`retry: 2000\n\n`);
-    this.send(stream, 'status', this.deps.status());
+    res.write(eventText('status', this.deps.status()));
     if (!this.timer) this.begin();
   }
 
@@ -79,15 +79,11 @@ export class EventStream {
   }
 
   private broadcast(event: string, data: unknown): void {
+    const text = eventText(event, data);
     for (const s of [...this.streams]) {
       if (!s.alive()) this.close(s);
-      else this.send(s, event, data);
+      else s.res.write(text);
     }
-  }
-
-  private send(stream: Stream, event: string, data: unknown): void {
-    // JSON has no raw newlines, so one data: line carries the whole event.
-    stream.res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   }
 
   private close(stream: Stream): void {
@@ -99,4 +95,9 @@ export class EventStream {
     this.streams.delete(stream);
     if (this.streams.size === 0) this.end();
   }
+}
+
+/** One event, serialised once for every stream (JSON has no raw newlines: one data: line carries it). */
+function eventText(event: string, data: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
 }

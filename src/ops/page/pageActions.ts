@@ -4,6 +4,7 @@
 // refuses the token from then on), and matching clients are disconnected now.
 import type { Session } from '../../auth/authenticator.js';
 import { checkValue, RevocationListFull, type RevocationKind, type RevocationStore } from '../../auth/revocations.js';
+import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { AdminIdentity } from './pageSessions.js';
 
@@ -42,7 +43,7 @@ export class PageActions {
     try {
       checkValue(kind, value);
     } catch (err) {
-      return { status: 400, body: { error: (err as Error).message } };
+      return { status: 400, body: { error: errorMessage(err) } };
     }
     const store = this.deps.revocations();
     if (!store) return { status: 503, body: { error: 'the database is unusable: revocations cannot be stored' } };

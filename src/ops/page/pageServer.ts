@@ -46,8 +46,6 @@ export interface PageDeps {
   refuseFromNow: (kind: 'jti' | 'sub', value: string, reason: string) => void;
 }
 
-type Access = { ok: true; session?: PageSession } | { ok: false; status: number; error: string };
-
 export class PageServer {
   private readonly authRequired: boolean;
   private readonly sessions: PageSessions;
@@ -98,7 +96,7 @@ export class PageServer {
         return this.doLogin(req, res);
       case 'POST /api/logout':
         return this.withPost(req, res, false, (s) => {
-          if (s) this.sessions.end(s);
+          this.sessions.end(s);
           return { status: 200, body: { loggedIn: false }, headers: { 'Set-Cookie': sessionCookie(undefined, overTls(req), this.deps.clock.now()) } };
         });
       case 'GET /api/status':
@@ -109,9 +107,9 @@ export class PageServer {
         if (req.method === 'HEAD') return json(req, res, 405, { error: 'an event stream needs GET' }, { Allow: 'GET' });
         return this.withAccess(req, res, (s) => this.events.attach(res, { ...SECURITY_HEADERS }, () => this.alive(s)));
       case 'POST /api/clients/disconnect':
-        return this.withPost(req, res, true, (s, body) => this.actions.disconnect(body.clientId, s?.admin));
+        return this.withPost(req, res, true, (s, body) => this.actions.disconnect(body.clientId, s.admin));
       case 'POST /api/revoke':
-        return this.withPost(req, res, true, (s, body) => this.actions.revoke(body.kind, body.value, body.reason, s?.admin));
+        return this.withPost(req, res, true, (s, body) => this.actions.revoke(body.kind, body.value, body.reason, s.admin));
       default:
         if (post) req.resume();
         return json(req, res, 404, { error: 'not found' });
@@ -169,17 +167,14 @@ export class PageServer {
   }
 
   /** Reading the page's data: an admin session when a login is required, nothing more otherwise (loopback only). */
-  private access(req: IncomingMessage): Access {
-    const session = this.sessions.fromRequest(req);
-    if (!this.authRequired) return { ok: true, session };
-    if (!session?.admin || !this.alive(session)) return { ok: false, status: 401, error: 'login required' };
-    return { ok: true, session };
+  private allowed(session: PageSession | undefined): boolean {
+    return !this.authRequired || (session?.admin !== undefined && this.alive(session));
   }
 
   private withAccess(req: IncomingMessage, res: ServerResponse, fn: (s: PageSession | undefined) => void): void {
-    const a = this.access(req);
-    if (!a.ok) return json(req, res, a.status, { error: a.error });
-    fn(a.session);
+    const session = this.sessions.fromRequest(req);
+    if (!this.allowed(session)) return json(req, res, 401, { error: 'login required' });
+    fn(session);
   }
 
   /** A POST: CSRF token of a live session always; an admin session too when `needsAccess` and a login is required. */
@@ -187,16 +182,13 @@ export class PageServer {
     req: IncomingMessage,
     res: ServerResponse,
     needsAccess: boolean,
-    fn: (s: PageSession | undefined, body: Record<string, unknown>) => { status: number; body: Record<string, unknown>; headers?: Record<string, string> },
+    fn: (s: PageSession, body: Record<string, unknown>) => { status: number; body: Record<string, unknown>; headers?: Record<string, string> },
   ): Promise<void> {
     const body = await readJson(req);
     if (typeof body === 'number') return json(req, res, body, { error: 'expected a JSON object' });
     const session = this.sessions.fromRequest(req);
     if (!session || !csrfValid(req, session)) return json(req, res, 403, { error: 'missing or wrong CSRF token: reload the page' });
-    if (needsAccess) {
-      const a = this.access(req);
-      if (!a.ok) return json(req, res, a.status, { error: a.error });
-    }
+    if (needsAccess && !this.allowed(session)) return json(req, res, 401, { error: 'login required' });
     const result = fn(session, body);
     json(req, res, result.status, result.body, result.headers);
   }
@@ -208,7 +200,7 @@ export class PageServer {
     const generation = store?.generation() ?? 0;
     if (generation !== this.checkedGeneration) {
       this.checkedGeneration = generation;
-      for (const admin of this.sessions.admins()) if (this.login.isRevoked(admin)) this.sessions.endWhere((a) => a === admin);
+      this.sessions.endWhere((admin) => this.login.isRevoked(admin));
     }
     return this.sessions.has(session);
   }

@@ -2,7 +2,9 @@
 // A session is a random id in an HttpOnly, SameSite=Strict cookie plus a random
 // CSRF token the page sends back in a header with every POST. Anonymous sessions
 // exist for the CSRF token alone (loopback without login); logging in replaces
-// the session (new id and token: no session fixation). Bounded: the oldest goes.
+// the session (new id and token: no session fixation). Bounded: the oldest
+// anonymous session goes first, so that a flood of GET /api/session (which
+// anyone who reaches the page may send) cannot log an admin out.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 
@@ -43,7 +45,7 @@ export class PageSessions {
   }
 
   create(admin?: AdminIdentity, expiresAtMs = this.now() + SESSION_TTL_MS): PageSession {
-    while (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.sessions.keys().next().value!);
+    if (this.sessions.size >= MAX_SESSIONS) this.sessions.delete(this.oldestToEvict());
     const s: PageSession = { id: randomToken(), csrf: randomToken(), expiresAtMs: Math.min(expiresAtMs, this.now() + SESSION_TTL_MS), admin };
     this.sessions.set(s.id, s);
     return s;
@@ -65,12 +67,15 @@ export class PageSessions {
     return n;
   }
 
-  admins(): AdminIdentity[] {
-    return [...this.sessions.values()].flatMap((s) => (s.admin ? [s.admin] : []));
-  }
-
   clear(): void {
     this.sessions.clear();
+  }
+
+  /** The oldest expired or anonymous session (insertion order is age), else the oldest of all. */
+  private oldestToEvict(): string {
+    const now = this.now();
+    for (const [id, s] of this.sessions) if (!s.admin || s.expiresAtMs <= now) return id;
+    return this.sessions.keys().next().value!;
   }
 }
 

@@ -22,6 +22,12 @@ function record(value: unknown): Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
 }
 
+/** The serial ports of a report, each as a record. */
+function portsOf(r: HealthReport): Array<Record<string, unknown>> {
+  const ports = record(r.serial).ports;
+  return Array.isArray(ports) ? ports.map(record) : [];
+}
+
 /** Why the gateway is (or may soon be) unhealthy, in words. */
 export function problemsOf(r: HealthReport): Problem[] {
   const out: Problem[] = [];
@@ -34,8 +40,7 @@ export function problemsOf(r: HealthReport): Problem[] {
   if (typeof clock.status === 'string' && clock.status !== 'synced') out.push({ level: 'warning', text: `clock ${clock.status}` });
   const bridge = record(r.bridge);
   if (bridge.enabled === true && bridge.state !== 'connected') out.push({ level: 'warning', text: `bridge ${String(bridge.state)}${bridge.lastError ? `: ${String(bridge.lastError)}` : ''}` });
-  const ports = record(r.serial).ports;
-  if (Array.isArray(ports)) for (const p of ports.map(record)) if (p.state !== 'open') out.push({ level: 'warning', text: `serial port ${String(p.name)} ${String(p.state)}` });
+  for (const p of portsOf(r)) if (p.state !== 'open') out.push({ level: 'warning', text: `serial port ${String(p.name)} ${String(p.state)}` });
   return out;
 }
 
@@ -78,7 +83,7 @@ export function buildPageStatus(src: PageStatusSources): Record<string, unknown>
           }
         : { enabled: false },
     serial: {
-      ports: (Array.isArray(record(r.serial).ports) ? (record(r.serial).ports as unknown[]) : []).map(record).map((p) => ({
+      ports: portsOf(r).map((p) => ({
         name: p.name,
         path: p.path,
         state: p.state,
