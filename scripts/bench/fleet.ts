@@ -21,11 +21,11 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { numberArg } from './lib/args.js';
 import { freePort } from './lib/freePort.js';
-import { MOSQUITTO } from './lib/mosquitto.js';
+import { startMosquitto, type MosquittoProcess } from './lib/mosquitto.js';
 import { unitNodeFlags } from './lib/nodeFlags.js';
 import { builtCli } from './lib/paths.js';
 import { formatMiB } from './lib/procStats.js';
-import { spawnEdgegate, spawnServer, type EdgegateProcess, type ServerProcess } from './lib/spawnServer.js';
+import { spawnEdgegate, type EdgegateProcess } from './lib/spawnServer.js';
 import { hs256Token } from './lib/tokens.js';
 
 const GATEWAYS = numberArg('gateways', 50);
@@ -55,15 +55,14 @@ const ms = (v: number): string => (Number.isFinite(v) ? `${Math.round(v)} ms` : 
 
 /** A cloud node with its own persistence directory, so it can be stopped and started again on its port. */
 class CloudNode {
-  proc?: ServerProcess;
+  proc?: MosquittoProcess;
   constructor(readonly name: string, readonly port: number, readonly dir: string, private readonly lines: string[]) {}
   async start(): Promise<void> {
-    const conf = join(this.dir, 'm.conf');
-    writeFileSync(conf, ['user root', 'log_dest none', `listener ${this.port} 127.0.0.1`, 'allow_anonymous true', 'persistence true', `persistence_location ${this.dir}/`, 'max_queued_messages 0', 'max_inflight_messages 100', ...this.lines].join('\n') + '\n');
-    this.proc = await spawnServer({ name: this.name, command: MOSQUITTO, args: ['-c', conf], port: this.port });
+    this.proc = await startMosquitto(this.name, ['persistence true', `persistence_location ${this.dir}/`, 'max_queued_messages 0', 'max_inflight_messages 100', ...this.lines], this.port);
   }
   async stop(): Promise<void> {
     await this.proc?.stop('SIGTERM', 5000);
+    this.proc?.cleanup();
     this.proc = undefined;
   }
 }

@@ -73,6 +73,11 @@ function record(value: unknown, what: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
+function finiteNumber(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) throw new FleetRefusal('malformed', `"${name}" must be a number`);
+  return value;
+}
+
 function positiveInt(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) throw new FleetRefusal('malformed', `"${name}" must be a positive integer`);
   return value;
@@ -98,20 +103,26 @@ export function entryOf(input: Record<string, unknown>): FleetEntry {
 export function parseEvent(payload: unknown): FleetEvent {
   const msg = record(payload, 'the revocation');
   if (msg.unrevoke !== undefined && typeof msg.unrevoke !== 'boolean') throw new FleetRefusal('malformed', '"unrevoke" must be true or false');
-  if (typeof msg.iat !== 'number' || !Number.isFinite(msg.iat)) throw new FleetRefusal('malformed', '"iat" must be a number');
-  return { ...entryOf(msg), unrevoke: msg.unrevoke === true, seq: positiveInt(msg.seq, 'seq'), iat: msg.iat };
+  const iat = finiteNumber(msg.iat, 'iat');
+  return { ...entryOf(msg), unrevoke: msg.unrevoke === true, seq: positiveInt(msg.seq, 'seq'), iat };
 }
 
 export function parseSnapshot(payload: unknown): FleetSnapshot {
   const msg = record(payload, 'the snapshot');
-  if (typeof msg.iat !== 'number' || !Number.isFinite(msg.iat)) throw new FleetRefusal('malformed', '"iat" must be a number');
+  const iat = finiteNumber(msg.iat, 'iat');
   if (!Array.isArray(msg.revocations)) throw new FleetRefusal('malformed', '"revocations" must be an array');
-  return { seq: positiveInt(msg.seq, 'seq'), iat: msg.iat, revocations: msg.revocations.map((r) => entryOf(record(r, 'a snapshot entry'))) };
+  return { seq: positiveInt(msg.seq, 'seq'), iat, revocations: msg.revocations.map((r) => entryOf(record(r, 'a snapshot entry'))) };
 }
 
 /** The JSON form of an entry inside a snapshot or an event. */
 export function entryJson(e: FleetEntry): Record<string, string> {
   return { [e.kind]: e.value, ...(e.reason ? { reason: e.reason } : {}) };
+}
+
+/** Refuses (too_large) a message over its channel's limit: checked before anything else is done with it. */
+export function checkSize(text: string, channel: FleetChannel): void {
+  const limit = channel === 'event' ? MAX_EVENT_BYTES : MAX_SNAPSHOT_BYTES;
+  if (Buffer.byteLength(text) > limit) throw new FleetRefusal('too_large', `message larger than ${limit} bytes`);
 }
 
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+$/;

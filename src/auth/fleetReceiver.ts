@@ -1,13 +1,14 @@
 // Applies signed fleet revocations arriving on auth.revocation.topic (events)
 // and <topic>/snapshot (the retained whole list): verify the JWS, refuse a seq
 // that is not above the last one applied for that key (an event) or below it (a
-// snapshot: the same seq is the state after that event, applied idempotently),
-// then revoke/unrevoke through the watcher and remember seq and the fleet's
-// entries. Messages are handled one at a time, in arrival order. Every refusal is
-// counted by reason and logged (rate-limited).
+// snapshot: the same seq is the state after that event, applied idempotently, as
+// long as no other key's message was applied since), then revoke/unrevoke through
+// the watcher and remember seq and the fleet's entries (one transaction). Messages
+// are handled one at a time, in arrival order; one over the size limit is refused
+// before it is queued. Every refusal is counted by reason and logged (rate-limited).
 import type { Logger } from '../log.js';
 import { LogLimiter } from '../logLimiter.js';
-import { FleetRefusal, entryKey, type FleetChannel, type FleetEntry, type FleetRefusalReason } from './fleetProtocol.js';
+import { FleetRefusal, checkSize, entryKey, type FleetChannel, type FleetEntry, type FleetRefusalReason } from './fleetProtocol.js';
 import type { FleetEntryState, FleetMark, FleetState } from './fleetState.js';
 import type { FleetVerifier } from './fleetVerifier.js';
 
@@ -20,6 +21,13 @@ export interface RevocationChanges {
 export interface RevocationApplier {
   /** Applies the changes (one disconnect pass); returns the revocations newly added (not those already there, nor refused when full). */
   apply(changes: RevocationChanges, source: string): FleetMark[];
+}
+
+interface Plan {
+  marked: FleetEntryState[];
+  unmarked: FleetMark[];
+  revoked: number;
+  unrevoked: number;
 }
 
 export interface FleetReceiverDeps {
@@ -43,6 +51,12 @@ export class FleetRevocationReceiver {
 
   /** Queues one message; resolves once it has been applied or refused. */
   handle(channel: FleetChannel, text: string): Promise<void> {
+    try {
+      checkSize(text, channel); // nothing large waits in memory behind a slow verification
+    } catch (err) {
+      this.refuse((err as FleetRefusal).reason, (err as FleetRefusal).message, channel);
+      return Promise.resolve();
+    }
     this.queue = this.queue.then(() => this.process(channel, text));
     return this.queue;
   }
@@ -68,8 +82,7 @@ export class FleetRevocationReceiver {
     const { key, message: ev } = await this.deps.verifier.verifyEvent(text);
     const last = this.deps.state.lastSeq(key.kid);
     if (ev.seq <= last) throw new FleetRefusal('replay', `seq ${ev.seq} is not above ${last}, the last applied for key ${key.kid}`);
-    const change = ev.unrevoke ? this.plan([], [ev]) : this.plan([ev], []);
-    this.deps.state.commit(key.kid, ev.seq, this.deps.nowMs(), change.marked, change.unmarked);
+    const change = this.apply(key.kid, ev.seq, ev.unrevoke ? [] : [ev], ev.unrevoke ? [ev] : []);
     this.deps.logger.info({ kid: key.kid, seq: ev.seq, kind: ev.kind, value: ev.value, unrevoke: ev.unrevoke, revoked: change.revoked, unrevoked: change.unrevoked }, 'fleet revocation event applied');
   }
 
@@ -77,10 +90,22 @@ export class FleetRevocationReceiver {
     const { key, message: snap } = await this.deps.verifier.verifySnapshot(text);
     const last = this.deps.state.lastSeq(key.kid);
     if (snap.seq < last) throw new FleetRefusal('replay', `snapshot seq ${snap.seq} is below ${last}, the last applied for key ${key.kid}`);
+    // The same seq is this key's latest list only while no other key changed anything since (a rotation's overlap).
+    if (snap.seq === last && this.deps.state.lastKeyId !== key.kid) {
+      throw new FleetRefusal('replay', `snapshot seq ${snap.seq} of key ${key.kid} was applied before a message of key ${this.deps.state.lastKeyId}`);
+    }
     const wanted = new Set(snap.revocations.map(entryKey));
-    const change = this.plan(snap.revocations, this.deps.state.entries().filter((m) => !wanted.has(entryKey(m))));
-    this.deps.state.commit(key.kid, snap.seq, this.deps.nowMs(), change.marked, change.unmarked);
+    const change = this.apply(key.kid, snap.seq, snap.revocations, this.deps.state.entries().filter((m) => !wanted.has(entryKey(m))));
     this.deps.logger.info({ kid: key.kid, seq: snap.seq, entries: snap.revocations.length, revoked: change.revoked, unrevoked: change.unrevoked }, 'fleet revocation snapshot applied');
+  }
+
+  /** Plans and applies the changes and records the message, all in one transaction. */
+  private apply(kid: string, seq: number, revoke: FleetEntry[], unrevoke: FleetMark[]): Plan {
+    return this.deps.state.transaction(() => {
+      const change = this.plan(revoke, unrevoke);
+      this.deps.state.commit(kid, seq, this.deps.nowMs(), change.marked, change.unmarked);
+      return change;
+    });
   }
 
   /**
@@ -89,7 +114,7 @@ export class FleetRevocationReceiver {
    * added it; every entry of `unrevoke` leaves the fleet list and is lifted only
    * if the fleet had added it (a local `token revoke` stays).
    */
-  private plan(revoke: FleetEntry[], unrevoke: FleetMark[]): { marked: FleetEntryState[]; unmarked: FleetMark[]; revoked: number; unrevoked: number } {
+  private plan(revoke: FleetEntry[], unrevoke: FleetMark[]): Plan {
     const state = this.deps.state;
     const lift = unrevoke.filter((e) => state.get(e)?.owned === true);
     const added = new Set(this.deps.applier.apply({ revoke, unrevoke: lift }, 'fleet').map(entryKey));

@@ -11,9 +11,8 @@ import { ConfigError, errorMessage } from '../errors.js';
 import {
   EVENT_TYP,
   FleetRefusal,
-  MAX_EVENT_BYTES,
-  MAX_SNAPSHOT_BYTES,
   SNAPSHOT_TYP,
+  checkSize,
   fleetAlgorithm,
   fleetKeyId,
   looksLikeJws,
@@ -32,6 +31,11 @@ export interface FleetKey {
   file: string;
 }
 
+/** A verification key (public, P-256 or Ed25519: anything else throws), named by its thumbprint. */
+export async function fleetKey(key: KeyObject, file: string): Promise<FleetKey> {
+  return { kid: await fleetKeyId(key), alg: fleetAlgorithm(key), key, file };
+}
+
 /** Reads the configured public keys; a file that is no usable key throws ConfigError at its index. */
 export async function loadFleetKeys(files: string[]): Promise<FleetKey[]> {
   const keys: FleetKey[] = [];
@@ -40,7 +44,7 @@ export async function loadFleetKeys(files: string[]): Promise<FleetKey[]> {
       const pem = readFileSync(file, 'utf8');
       const key = pem.includes('BEGIN CERTIFICATE') ? new X509Certificate(pem).publicKey : createPublicKey(pem);
       if (key.type !== 'public') throw new Error('not a public key');
-      keys.push({ kid: await fleetKeyId(key), alg: fleetAlgorithm(key), key, file });
+      keys.push(await fleetKey(key, file));
     } catch (err) {
       throw ConfigError.at(`auth.revocation.keys[${i}]`, `${file} is not a usable fleet public key: ${errorMessage(err)}`);
     }
@@ -71,8 +75,7 @@ export class FleetVerifier {
   }
 
   private async verify<T>(text: string, channel: FleetChannel, parse: (payload: unknown) => T): Promise<Verified<T>> {
-    const limit = channel === 'event' ? MAX_EVENT_BYTES : MAX_SNAPSHOT_BYTES;
-    if (Buffer.byteLength(text) > limit) throw new FleetRefusal('too_large', `message larger than ${limit} bytes`);
+    checkSize(text, channel);
     const jws = text.trim();
     if (!looksLikeJws(jws)) {
       throw jws.startsWith('{') ? new FleetRefusal('unsigned', 'an unsigned message') : new FleetRefusal('malformed', 'not a compact JWS');

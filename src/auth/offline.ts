@@ -101,11 +101,12 @@ export async function createOfflineAuth(ctx: OfflineAuthContext): Promise<Offlin
   const revocationCfg = config.auth.revocation;
   const fleetKeys = revocationCfg.topic ? await loadFleetKeys(revocationCfg.keys) : [];
   const fleetVerifier = new FleetVerifier(fleetKeys);
-  const fleetState = (db && tryStorage(log, 'fleet revocation state', () => {
+  // Its tables are created and read only when a revocation topic is set.
+  const fleetState = (revocationCfg.topic && db && tryStorage(log, 'fleet revocation state', () => {
     const s = new FleetState(db);
     s.load();
     return s;
-  })) ?? new FleetState(undefined);
+  })) || new FleetState(undefined);
   if (revocationCfg.topic) {
     log.info({ topic: revocationCfg.topic, keys: fleetVerifier.keyIds, requireSigned: revocationCfg.requireSigned }, 'revocation topic: accepting signed fleet revocations');
     const snapshotTopic = revocationCfg.topic + SNAPSHOT_SUFFIX;
@@ -120,7 +121,7 @@ export async function createOfflineAuth(ctx: OfflineAuthContext): Promise<Offlin
     persistent: db !== undefined,
     cache: cache?.size() ?? null,
     jwks: jwks.enabled ? jwks.status() : null,
-    revocations: { ...revocations.size(), maxEntries: config.auth.revocation.maxEntries, fleet: fleetState.entries().length, fleetKeys: fleetVerifier.keyIds.map((kid) => ({ kid, seq: fleetState.lastSeq(kid) })) },
+    revocations: { ...revocations.size(), maxEntries: config.auth.revocation.maxEntries, fleet: fleetState.size, fleetKeys: fleetVerifier.keyIds.map((kid) => ({ kid, seq: fleetState.lastSeq(kid) })) },
     rateLimit: rateLimit.status(),
   }));
 

@@ -22,7 +22,6 @@ import { SNAPSHOT_SUFFIX, looksLikeJws, type FleetChannel } from './fleetProtoco
 import type { FleetMark } from './fleetState.js';
 import type { FleetRevocationReceiver, RevocationChanges } from './fleetReceiver.js';
 import { checkValue, type RevocationKind, type RevocationList, type RevocationStore } from './revocations.js';
-import { topicMatches } from '../mqtt/topics.js';
 
 /** What the watcher needs from the broker (kept structural: auth/ knows nothing of aedes). */
 export interface RevocationBrokerView {
@@ -46,7 +45,7 @@ export interface RevocationWatcherDeps {
   /** Told about each revocation refused because the list is full (the metric). */
   onRefused?: (source: 'topic') => void;
   /** Signed fleet messages on the topic and <topic>/snapshot; unsigned ones are refused through it too. */
-  fleet?: FleetRevocationReceiver;
+  fleet: FleetRevocationReceiver;
   /** auth.revocation.requireSigned: false keeps the unsigned JSON messages working. */
   requireSigned?: boolean;
 }
@@ -81,9 +80,10 @@ export class RevocationWatcher implements Component {
     if (this.deps.topic !== '') {
       const topic = this.deps.topic;
       const snapshotTopic = topic + SNAPSHOT_SUFFIX;
+      // Plain comparisons on every internal publish: the topic is a name, never a filter (config validation).
       this.deps.broker.addPublishInterceptor((packet, origin) => {
         if (!this.active || origin.kind !== 'internal') return;
-        if (topicMatches(topic, packet.topic)) this.route('event', packet.payload);
+        if (packet.topic === topic) this.route('event', packet.payload);
         else if (packet.topic === snapshotTopic) this.route('snapshot', packet.payload);
       });
     }
@@ -149,9 +149,8 @@ export class RevocationWatcher implements Component {
     const text = typeof payload === 'string' ? payload : payload.toString('utf8');
     if (channel === 'snapshot' && text.length === 0) return; // a cleared retained snapshot
     const fleet = this.deps.fleet;
-    const signed = looksLikeJws(text);
-    if (!fleet || (!signed && channel === 'event' && this.deps.requireSigned === false)) return this.fromMessage(text);
-    if (signed) return void fleet.handle(channel, text);
+    if (looksLikeJws(text)) return void fleet.handle(channel, text);
+    if (channel === 'event' && this.deps.requireSigned === false) return this.fromMessage(text);
     if (text.trimStart().startsWith('{')) return fleet.refuse('unsigned', 'an unsigned message while auth.revocation.requireSigned is true (snapshots are always signed)', channel);
     fleet.refuse('malformed', 'neither a compact JWS nor JSON', channel);
   }

@@ -102,7 +102,9 @@ export class HealthPublisher implements Component {
     this.timer?.cancel();
     this.checkTimer?.cancel();
     // Last words while the uplink is still up (the bridge stops after this).
-    await Promise.race([this.publish('offline', true), new Promise((r) => setTimeout(r, 1000))]);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.publish('offline', true), new Promise((r) => (timer = setTimeout(r, 1000)))]);
+    clearTimeout(timer);
   }
 
   private summary(state: HealthSummary['state']): HealthSummary {

@@ -3,10 +3,10 @@
 // the new whole list, retained, on <topic>/snapshot (both QoS 1); `revocations`
 // prints the retained snapshot. Exit 0 done, 1 failed (nothing published when
 // the snapshot would not fit; cloud unreachable), 2 bad usage of a file.
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { SNAPSHOT_SUFFIX, fleetAlgorithm, fleetKeyId, parseSnapshot, type FleetEntry, type FleetSnapshot } from '../auth/fleetProtocol.js';
-import { FleetVerifier } from '../auth/fleetVerifier.js';
+import { MAX_REASON_CHARS, SNAPSHOT_SUFFIX, parseSnapshot, type FleetEntry, type FleetSnapshot } from '../auth/fleetProtocol.js';
+import { FleetVerifier, fleetKey } from '../auth/fleetVerifier.js';
 import { checkValue, type RevocationKind } from '../auth/revocations.js';
 import { decodeProtectedHeader, decodeJwt } from 'jose';
 import { failAndExit } from './common.js';
@@ -31,7 +31,7 @@ function target(o: FleetRevokeOptions): FleetEntry {
   const kind: RevocationKind = o.jti !== undefined ? 'jti' : 'sub';
   const value = o.jti ?? o.sub;
   checkValue(kind, value);
-  return { kind, value, reason: (o.reason ?? '').slice(0, 256) };
+  return { kind, value, reason: (o.reason ?? '').slice(0, MAX_REASON_CHARS) };
 }
 
 async function readSnapshot(session: CloudSession, topic: string): Promise<string | undefined> {
@@ -39,9 +39,14 @@ async function readSnapshot(session: CloudSession, topic: string): Promise<strin
   return got[0]?.payload.toString('utf8');
 }
 
-async function verifierFor(key: KeyObject, file: string): Promise<FleetVerifier> {
-  const pub = key.type === 'private' ? createPublicKey(key) : key;
-  return new FleetVerifier([{ kid: await fleetKeyId(pub), alg: fleetAlgorithm(pub), key: pub, file }]);
+/** A verifier of one key: `key` (public), or the PEM file `file` (a public or a private key). */
+async function verifierFor(file: string, key?: KeyObject): Promise<FleetVerifier> {
+  return new FleetVerifier([await fleetKey(key ?? createPublicKey(readFileSync(file, 'utf8')), file)]);
+}
+
+/** The signer's list, as a snapshot gives it (each entry dated by the snapshot). */
+function listOf(snap: FleetSnapshot): SignerState['revocations'] {
+  return snap.revocations.map((e) => ({ ...e, revokedAt: new Date(snap.iat * 1000).toISOString() }));
 }
 
 /**
@@ -57,9 +62,9 @@ async function startingState(signer: FleetSigner, session: CloudSession, o: Flee
   const kid = safeKid(jws);
   let snap: FleetSnapshot;
   if (kid === signer.kid) {
-    snap = (await (await verifierFor(signer.publicKey, signer.keyFile)).verifySnapshot(jws)).message;
+    snap = (await (await verifierFor(signer.keyFile, signer.publicKey)).verifySnapshot(jws)).message;
     process.stderr.write(`edgegate: no ${signer.stateFile}: continuing from the cloud's snapshot signed by this key (seq ${snap.seq})\n`);
-    return { ...fresh, seq: snap.seq, revocations: snap.revocations.map((e) => ({ ...e, revokedAt: new Date(snap.iat * 1000).toISOString() })) };
+    return { ...fresh, seq: snap.seq, revocations: listOf(snap) };
   }
   if (!o.previousKey) {
     throw new Error(
@@ -67,11 +72,9 @@ async function startingState(signer: FleetSigner, session: CloudSession, o: Flee
         'restore the state file, or (rotating keys) pass --previous-key with that key so its list is carried over',
     );
   }
-  const pem = readFileSync(o.previousKey, 'utf8');
-  const prev = pem.includes('PRIVATE KEY') ? createPrivateKey(pem) : createPublicKey(pem);
-  snap = (await (await verifierFor(prev, o.previousKey)).verifySnapshot(jws)).message;
+  snap = (await (await verifierFor(o.previousKey)).verifySnapshot(jws)).message;
   process.stderr.write(`edgegate: carrying over ${snap.revocations.length} revocations from the previous key's snapshot (seq ${snap.seq})\n`);
-  return { ...fresh, revocations: snap.revocations.map((e) => ({ ...e, revokedAt: new Date(snap.iat * 1000).toISOString() })) };
+  return { ...fresh, revocations: listOf(snap) };
 }
 
 function safeKid(jws: string): string {
@@ -137,9 +140,7 @@ export async function fleetRevocations(o: FleetListOptions): Promise<void> {
     let snap: FleetSnapshot;
     let verified = false;
     if (o.key) {
-      const pem = readFileSync(o.key, 'utf8');
-      const key = pem.includes('PRIVATE KEY') ? createPrivateKey(pem) : createPublicKey(pem);
-      snap = (await (await verifierFor(key, o.key)).verifySnapshot(jws)).message;
+      snap = (await (await verifierFor(o.key)).verifySnapshot(jws)).message;
       verified = true;
     } else {
       snap = parseSnapshot(decodeJwt(jws));

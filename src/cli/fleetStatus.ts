@@ -2,14 +2,14 @@
 // left a retained `<prefix>edgegate/<clientId>/state` or `/health` on the cloud,
 // as a table. A gateway is fine when its state is "online" and its health summary
 // is fresh (newer than twice its interval plus 30 s, or --stale-after seconds).
-// Exit 0 when at least one gateway was found and all are fine, 1 otherwise,
-// 3 when the cloud cannot be reached.
-import { errorMessage } from '../errors.js';
+// Exit 0 when at least one gateway was found and all are fine, 1 otherwise (an
+// unreachable cloud included).
 import type { HealthSummary } from '../bridge/healthPublisher.js';
-import { CloudUnreachable, withCloud, type CloudOptions } from './fleetCloud.js';
+import { failAndExit } from './common.js';
+import { withCloud, type CloudOptions } from './fleetCloud.js';
 
 /** 0: every gateway online and fresh; 1: anything else, an unreachable cloud included. */
-export const FLEET_STATUS_EXIT = { ok: 0, notOk: 1, unreachable: 1 } as const;
+export const FLEET_STATUS_EXIT = { ok: 0, notOk: 1 } as const;
 const SLACK_SEC = 30;
 
 export interface FleetStatusOptions extends CloudOptions {
@@ -107,8 +107,7 @@ export async function fleetStatus(o: FleetStatusOptions): Promise<void> {
     const messages = await withCloud(o, (s) => s.retained([`${prefix}edgegate/+/state`, `${prefix}edgegate/+/health`], quietMs));
     rows = gatewayRows(messages, prefix, Date.now(), o.staleAfter === undefined ? undefined : Number(o.staleAfter));
   } catch (err) {
-    process.stderr.write(`edgegate: ${errorMessage(err)}\n`);
-    process.exit(err instanceof CloudUnreachable ? FLEET_STATUS_EXIT.unreachable : FLEET_STATUS_EXIT.notOk);
+    failAndExit(err); // exit 1 (FLEET_STATUS_EXIT.notOk), the reason on stderr
   }
   const ok = rows.length > 0 && rows.every((r) => r.online && r.fresh);
   const text = o.json

@@ -113,4 +113,20 @@ describe('fleet: applying signed revocations on a gateway', function () {
     assert.ok(!(await refused('epsilon')), 'a bad signature is refused even with requireSigned false');
     assert.equal(await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'bad_signature' }), 1);
   });
+
+  it("during a key rotation the old key's last snapshot, replayed, cannot undo the new key's changes", async () => {
+    await d.stop();
+    const next = makeFleetKey(dir, 'fleet-next');
+    const nextSigner = await FleetSigner.load(next.privateKey);
+    d = await startDaemon({ auth: { jwt: { secret: SECRET }, rateLimit: { maxFailures: 0 }, revocation: { topic: LOCAL_TOPIC, keys: [pub, next.publicKey], pollIntervalSec: 0.2 } } }, { dataDir });
+    const oldLast = await signer.snapshot([], 30, nowSec());
+    await fromBridge(`${LOCAL_TOPIC}/snapshot`, oldLast);
+    await applied('fleet revocation snapshot applied', 30);
+    await fromBridge(LOCAL_TOPIC, await nextSigner.event(entry('theta'), false, 1, nowSec()));
+    await applied('fleet revocation event applied', 1);
+    const replays = await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'replay' });
+    await fromBridge(`${LOCAL_TOPIC}/snapshot`, oldLast);
+    await waitUntil('replay counted', async () => (await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'replay' })) === replays + 1);
+    assert.ok(await refused('theta'));
+  });
 });
