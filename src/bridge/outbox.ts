@@ -170,7 +170,7 @@ export class Outbox {
   /** Enqueue time of the oldest message still queued (read-only, for the status page); undefined when empty. */
   oldestEnqueuedAt(): number | undefined {
     if (this.messages === 0 && this.inserts.length === 0) return undefined;
-    return this.table.after(0, 1)[0]?.enqueuedAt ?? this.inserts[0]?.enqueuedAt;
+    return this.table.headEnqueuedAt() ?? this.inserts[0]?.enqueuedAt;
   }
 
   /** Commits everything pending now (synchronously): new rows and deletions. */

@@ -88,6 +88,7 @@ export class OutboxTable {
     removeThrough: Statement;
     oldest: Statement;
     after: Statement;
+    headEnqueuedAt: Statement;
   };
 
   constructor(private readonly db: Sqlite) {
@@ -97,6 +98,7 @@ export class OutboxTable {
       removeThrough: db.prepare('DELETE FROM bridge_outbox WHERE id <= ?'),
       oldest: db.prepare('SELECT id, length(payload) AS bytes, enqueued_at FROM bridge_outbox WHERE id > ? ORDER BY id LIMIT 256'),
       after: db.prepare('SELECT id, topic, payload, qos, retain, enqueued_at FROM bridge_outbox WHERE id > ? ORDER BY id LIMIT ?'),
+      headEnqueuedAt: db.prepare('SELECT enqueued_at FROM bridge_outbox ORDER BY id LIMIT 1').pluck(),
     };
     this.nextId = (db.prepare('SELECT coalesce(max(id), 0) AS id FROM bridge_outbox').get() as { id: number }).id + 1;
   }
@@ -143,6 +145,11 @@ export class OutboxTable {
   /** Id, payload size and enqueue time of up to 256 rows with id > afterId, oldest first. */
   oldest(afterId: number): Array<{ id: number; bytes: number; enqueued_at: number }> {
     return this.sql.oldest.all(afterId) as Array<{ id: number; bytes: number; enqueued_at: number }>;
+  }
+
+  /** Enqueue time of the oldest stored row (no payload read), undefined when the table is empty. */
+  headEnqueuedAt(): number | undefined {
+    return (this.sql.headEnqueuedAt.get() as number | undefined) ?? undefined;
   }
 
   /** Up to `limit` rows with id > afterId, oldest first. */

@@ -5,6 +5,7 @@
 import type { HttpConfig } from '../config/types.js';
 import { errorMessage } from '../errors.js';
 import { configOrExit } from './common.js';
+import { asRecord } from '../ops/record.js';
 
 export const STATUS_EXIT = { healthy: 0, unhealthy: 1, unreachable: 3 } as const;
 
@@ -84,9 +85,6 @@ async function fetchHealth(url: string, timeoutMs: number): Promise<Outcome> {
 
 const KNOWN = new Set(['status', 'healthy', 'version', 'pid', 'uptimeSec', 'time', 'listeners', 'clientsConnected', 'broker']);
 
-function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-}
 
 export function formatDuration(totalSec: number): string {
   const s = Math.max(0, Math.floor(totalSec));
@@ -103,10 +101,10 @@ export function formatDuration(totalSec: number): string {
 export function describe(value: unknown, depth = 0): string {
   if (value === null || value === undefined) return '-';
   if (Array.isArray(value)) return value.length === 0 ? 'none' : value.map((v) => describe(v, depth + 1)).join('; ');
-  const r = record(value);
+  const r = asRecord(value);
   if (!r) return String(value);
   if (depth > 2) return JSON.stringify(r).slice(1, -1); // the caller adds the braces
-  const parts = Object.entries(r).map(([k, v]) => (record(v) || Array.isArray(v) ? `${k} {${describe(v, depth + 1)}}` : `${k} ${describe(v, depth + 1)}`));
+  const parts = Object.entries(r).map(([k, v]) => (asRecord(v) || Array.isArray(v) ? `${k} {${describe(v, depth + 1)}}` : `${k} ${describe(v, depth + 1)}`));
   return parts.length === 0 ? '-' : parts.join(', ');
 }
 
@@ -122,7 +120,7 @@ function describeBridge(bridge: Record<string, unknown>): string {
   if (typeof bridge.state !== 'string') return describe(bridge);
   const parts = [bridge.state + (typeof bridge.url === 'string' && bridge.url ? ` (${bridge.url})` : '')];
   if (typeof bridge.connectedSince === 'string') parts.push(`since ${bridge.connectedSince}`);
-  const queue = record(bridge.queue);
+  const queue = asRecord(bridge.queue);
   if (queue && typeof queue.messages === 'number') {
     parts.push(`queue ${queue.messages} message${queue.messages === 1 ? '' : 's'}${typeof queue.bytes === 'number' ? ` (${queue.bytes} bytes)` : ''}`);
   }
@@ -135,7 +133,7 @@ function describePort(port: Record<string, unknown>): string {
   const { name, ...rest } = port;
   if (typeof rest.state !== 'string') return `${String(name ?? '?')}: ${describe(rest, 1)}`;
   const parts = [`${rest.state}${typeof rest.path === 'string' ? ` ${rest.path}` : ''}`];
-  const lines = record(rest.lines);
+  const lines = asRecord(rest.lines);
   if (lines) parts.push(Object.entries(lines).map(([k, v]) => `${String(v)} ${k}`).join(', '));
   if (rest.lastError) parts.push(`last error: ${String(rest.lastError)}`);
   return `${String(name ?? '?')}: ${parts.join(', ')}`;
@@ -146,10 +144,10 @@ function describeSerial(serial: Record<string, unknown>): string {
   if (Array.isArray(ports)) {
     if (ports.length === 0) return 'no ports configured';
     return ports
-      .map((p) => describePort(record(p) ?? {}))
+      .map((p) => describePort(asRecord(p) ?? {}))
       .join('\n' + ' '.repeat(14));
   }
-  const byName = record(ports);
+  const byName = asRecord(ports);
   if (byName) {
     const entries = Object.entries(byName);
     if (entries.length === 0) return 'no ports configured';
@@ -169,15 +167,15 @@ export function formatHealth(report: Record<string, unknown>, httpStatus: number
   lines.push(`${head.join(': ')}${facts.length ? ` (${facts.join(', ')})` : ''}`);
   const row = (label: string, text: string): void => void lines.push(`  ${label.padEnd(12)}${text}`);
 
-  const listeners = Object.entries(record(report.listeners) ?? {}).map(([name, a]) => {
-    const r = record(a) ?? {};
+  const listeners = Object.entries(asRecord(report.listeners) ?? {}).map(([name, a]) => {
+    const r = asRecord(a) ?? {};
     return `${name} ${String(r.host)}:${String(r.port)}`;
   });
   row('listeners', listeners.length ? listeners.join(', ') : 'none (not serving)');
   row('clients', `${String(report.clientsConnected ?? 0)} connected`);
   for (const [key, value] of Object.entries(report)) {
     if (KNOWN.has(key)) continue;
-    const r = record(value);
+    const r = asRecord(value);
     if (key === 'clock' && r) row('clock', describeClock(r));
     else if (key === 'serial' && r) row('serial', describeSerial(r));
     else if (key === 'bridge' && r) row('bridge', describeBridge(r));

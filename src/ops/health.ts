@@ -1,6 +1,7 @@
 // The health report: one JSON document built from the status board, served by
 // GET /healthz, summarised in $SYS/edgegate/... and printed by `edgegate status`.
 import type { StatusBoard } from './status.js';
+import { asRecord } from './record.js';
 
 export interface ListenerView {
   host: string;
@@ -34,15 +35,12 @@ export interface HealthFacts {
   pid?: number;
 }
 
-function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-}
 
 /** AddressInfo ({address, family, port}) → {host, port}; anything else is skipped. */
 export function listenerViews(listeners: unknown): Record<string, ListenerView> {
   const out: Record<string, ListenerView> = {};
-  for (const [name, info] of Object.entries(record(listeners) ?? {})) {
-    const a = record(info);
+  for (const [name, info] of Object.entries(asRecord(listeners) ?? {})) {
+    const a = asRecord(info);
     if (a && typeof a.port === 'number') out[name] = { host: String(a.address ?? a.host ?? ''), port: a.port };
   }
   return out;
@@ -51,12 +49,12 @@ export function listenerViews(listeners: unknown): Record<string, ListenerView> 
 /** `detail`: for the status page only (see StatusProvider). */
 export function buildHealthReport(board: StatusBoard, facts: HealthFacts, options = { detail: false }): HealthReport {
   const snapshot = board.snapshot(options);
-  const broker = record(snapshot.broker) ?? {};
+  const broker = asRecord(snapshot.broker) ?? {};
   const serving = broker.serving === true;
   const healthy = snapshot.healthy === true && serving;
   const { healthy: _healthy, ...components } = snapshot;
   void _healthy;
-  const bridge = record(components.bridge);
+  const bridge = asRecord(components.bridge);
   // The bridge registers only when enabled; say so explicitly either way.
   components.bridge = bridge ? { enabled: true, ...bridge } : { enabled: false, state: 'disabled' };
   return {

@@ -3,10 +3,8 @@
 // happen; the report is the single source of truth either way).
 import type { HealthReport } from './health.js';
 import type { Metrics } from './metrics.js';
+import { asRecord } from './record.js';
 
-function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-}
 
 export function refreshGaugesFromReport(metrics: Metrics, report: HealthReport, serving: boolean): void {
   metrics.healthy.set(report.healthy && serving ? 1 : 0);
@@ -14,19 +12,19 @@ export function refreshGaugesFromReport(metrics: Metrics, report: HealthReport, 
 
   const bridge = report.bridge;
   metrics.bridgeConnected.set(bridge.enabled !== false && bridge.state === 'connected' ? 1 : 0);
-  const queue = record(bridge.queue);
+  const queue = asRecord(bridge.queue);
   if (typeof queue?.messages === 'number') metrics.bridgeQueueMessages.set(queue.messages);
   if (typeof queue?.bytes === 'number') metrics.bridgeQueueBytes.set(queue.bytes);
 
-  const ports = record(report.serial)?.ports;
+  const ports = asRecord(report.serial)?.ports;
   if (Array.isArray(ports)) {
     for (const p of ports) {
-      const port = record(p);
+      const port = asRecord(p);
       if (port && typeof port.name === 'string' && typeof port.state === 'string') metrics.serialPortOpen.set({ port: port.name }, port.state === 'open' ? 1 : 0);
     }
   }
 
-  const clock = record(report.clock);
+  const clock = asRecord(report.clock);
   if (typeof clock?.offsetSec === 'number') metrics.clockOffsetSeconds.set(clock.offsetSec);
   if (typeof clock?.status === 'string') metrics.clockSynchronized.set(clock.status === 'synced' ? 1 : 0);
 }

@@ -15,6 +15,7 @@ import type { TimerHandle } from '../clock/timeSource.js';
 import type { Component } from '../component.js';
 import type { Logger } from '../log.js';
 import type { HealthReport } from './health.js';
+import { asRecord } from './record.js';
 
 export const SYS_PREFIX = '$SYS/edgegate/';
 export const SYS_REFRESH_MS = 10_000;
@@ -30,9 +31,6 @@ export interface SysTopicsDeps {
   brokerId?: string;
 }
 
-function record(value: unknown): Record<string, unknown> | undefined {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-}
 
 /** A topic level from a free-form name: no wildcards or separators. */
 function level(name: string): string {
@@ -44,7 +42,7 @@ export function stableReport(report: HealthReport): Record<string, unknown> {
   const { time: _time, uptimeSec: _uptime, ...rest } = report;
   void _time;
   void _uptime;
-  const clock = record(rest.clock);
+  const clock = asRecord(rest.clock);
   if (clock) {
     const { now: _now, ...clockRest } = clock;
     void _now;
@@ -62,15 +60,15 @@ export function sysTopicValues(report: HealthReport): Map<string, string> {
   out.set('healthy', String(report.healthy));
   out.set('listeners', JSON.stringify(report.listeners));
   out.set('clients/connected', String(report.clientsConnected));
-  const clock = record(stable.clock) ?? {};
+  const clock = asRecord(stable.clock) ?? {};
   if (clock.status !== undefined) out.set('clock/status', String(clock.status));
   if (typeof clock.offsetSec === 'number') out.set('clock/offset', String(clock.offsetSec));
-  const storage = record(stable.storage) ?? {};
+  const storage = asRecord(stable.storage) ?? {};
   if (typeof storage.persistent === 'boolean') out.set('storage/persistent', String(storage.persistent));
   // The bridge also publishes its own online/offline topic (bridge.stateTopic, $SYS/edgegate/bridge/state).
-  const bridge = record(stable.bridge) ?? {};
+  const bridge = asRecord(stable.bridge) ?? {};
   out.set('bridge/status', bridge.enabled === false ? 'disabled' : String(bridge.state ?? 'unknown'));
-  const queued = record(bridge.queue)?.messages;
+  const queued = asRecord(bridge.queue)?.messages;
   if (typeof queued === 'number') out.set('bridge/queue/messages', String(queued));
   for (const [name, port] of serialPorts(stable.serial)) {
     const state = port.state ?? (typeof port.open === 'boolean' ? (port.open ? 'open' : 'closed') : undefined);
@@ -81,16 +79,16 @@ export function sysTopicValues(report: HealthReport): Map<string, string> {
 
 /** Serial ports from the serial status, whether a list of {name,...} or a map by name. */
 function serialPorts(serial: unknown): Array<[string, Record<string, unknown>]> {
-  const s = record(serial);
+  const s = asRecord(serial);
   const ports = s?.ports;
   if (Array.isArray(ports)) {
     return ports.flatMap((p, i) => {
-      const r = record(p);
+      const r = asRecord(p);
       return r ? [[String(r.name ?? i), r] as [string, Record<string, unknown>]] : [];
     });
   }
-  const byName = record(ports);
-  if (byName) return Object.entries(byName).flatMap(([n, p]) => (record(p) ? [[n, record(p)!] as [string, Record<string, unknown>]] : []));
+  const byName = asRecord(ports);
+  if (byName) return Object.entries(byName).flatMap(([n, p]) => (asRecord(p) ? [[n, asRecord(p)!] as [string, Record<string, unknown>]] : []));
   return [];
 }
 

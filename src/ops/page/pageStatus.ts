@@ -4,6 +4,7 @@
 import type { ClientView } from '../../broker/sessions.js';
 import type { HealthReport } from '../health.js';
 import type { ObservedState } from '../sampler.js';
+import { asRecord } from '../record.js';
 
 export interface PageStatusSources {
   report: () => HealthReport;
@@ -18,9 +19,8 @@ export interface Problem {
   text: string;
 }
 
-function record(value: unknown): Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : {};
-}
+/** Missing or malformed parts read as empty: the page shows what is there. */
+const record = (value: unknown): Record<string, unknown> => asRecord(value) ?? {};
 
 /** The serial ports of a report, each as a record. */
 function portsOf(r: HealthReport): Array<Record<string, unknown>> {
