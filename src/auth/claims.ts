@@ -10,21 +10,26 @@ export interface TimeRules {
   maxAgeSec: number;
 }
 
-/** 9999-12-31T23:59:59Z: the last second a NumericDate may name here (RFC 3339 years have four digits). */
-export const MAX_NUMERIC_DATE = 253_402_300_799;
+/**
+ * The last instant a JavaScript Date can hold, ms (ECMA-262 section 21.4.1.1:
+ * 8.64e15 ms, year 275760). Every deadline here (disconnect timer, token cache,
+ * status page, CLI) is such an instant; an exp past it cannot be one.
+ */
+export const MAX_INSTANT_MS = 8.64e15;
 
 /**
- * A NumericDate (RFC 7519 section 2): a JSON number of seconds since
- * 1970-01-01T00:00:00Z. Non-integer values are allowed by the RFC ("non-integer
- * values can be represented") and accepted, as EMQX does since 5.0.8. A string,
- * a non-finite number, a negative one or one past year 9999 (1e308 would make a
- * token valid for ever) is no date: JWT_TIME_INVALID.
+ * A NumericDate (RFC 7519 section 2): "a JSON numeric value representing the
+ * number of seconds from 1970-01-01T00:00:00Z UTC", non-integer values allowed.
+ * Nothing in the RFC bounds it above, and EMQX compares exp as a plain number,
+ * so any finite, non-negative number is a date: the seed's own example token
+ * has exp 15822553606420000. A string, null, a negative number or one JSON
+ * parsing turned into Infinity (1e400) is no date: JWT_TIME_INVALID.
  */
 function numericClaim(payload: JWTPayload, name: 'exp' | 'nbf' | 'iat'): number | undefined {
   const v = payload[name];
   if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new AuthRefusal('JWT_TIME_INVALID', `${name} is not a number`);
-  if (v < 0 || v > MAX_NUMERIC_DATE) throw new AuthRefusal('JWT_TIME_INVALID', `${name} is out of range (0..${MAX_NUMERIC_DATE})`);
+  if (typeof v !== 'number' || !Number.isFinite(v)) throw new AuthRefusal('JWT_TIME_INVALID', `${name} is not a finite number`);
+  if (v < 0) throw new AuthRefusal('JWT_TIME_INVALID', `${name} is negative`);
   return v;
 }
 
@@ -45,9 +50,21 @@ export function checkTimes(payload: JWTPayload, nowMs: number, rules: TimeRules)
   }
 }
 
-/** When the connection must end: exp plus the tolerance that let it in; null if no exp. */
+/**
+ * An instant in seconds (exp, plus a tolerance) as ms, or null when there is
+ * none or it lies beyond what a Date can hold: such a token never expires, like
+ * one without exp. Nothing downstream then sees Infinity, an invalid Date or a
+ * timer that would overflow (setTimeout fires at once past 2^31-1 ms).
+ */
+export function instantMs(sec: unknown, plusSec = 0): number | null {
+  if (typeof sec !== 'number' || !Number.isFinite(sec)) return null;
+  const ms = (sec + plusSec) * 1000;
+  return ms <= MAX_INSTANT_MS ? ms : null;
+}
+
+/** When the connection must end: exp plus the tolerance that let it in; null if it never does. */
 export function expiryMs(payload: JWTPayload, clockToleranceSec: number): number | null {
-  return typeof payload.exp === 'number' ? (payload.exp + clockToleranceSec) * 1000 : null;
+  return instantMs(payload.exp, clockToleranceSec);
 }
 
 /** Expands %u / ${username} and %c / ${clientid} in an expected value; null if a placeholder has no value. */

@@ -11,7 +11,7 @@ export const REASONS = {
   JWT_EXPIRED: 'exp is in the past (beyond the clock tolerance)',
   JWT_NOT_YET_VALID: 'nbf is in the future (beyond the clock tolerance)',
   JWT_TOO_OLD: 'iat is older than auth.jwt.maxAgeSec',
-  JWT_TIME_INVALID: 'exp, nbf or iat is not a NumericDate (a finite number of seconds from 1970 to the end of year 9999)',
+  JWT_TIME_INVALID: 'exp, nbf or iat is not a NumericDate (a finite, non-negative number of seconds since 1970)',
   JWT_ISSUED_IN_FUTURE: 'iat is in the future (beyond the clock tolerance) while auth.jwt.maxAgeSec is set',
   JWT_CLAIM_MISMATCH: 'a claim does not match auth.jwt.verifyClaims',
   JWT_ACL_INVALID: 'the ACL claim is not in a known form',

@@ -17,6 +17,7 @@ import type { Component } from '../component.js';
 import type { Logger } from '../log.js';
 import type { Sqlite } from '../storage/database.js';
 import type { TokenCachePort } from './authenticator.js';
+import { instantMs } from './claims.js';
 import type { ReasonCode } from './reasons.js';
 import type { SignedClaims } from './verifier.js';
 
@@ -111,7 +112,7 @@ export class TokenCache implements TokenCachePort, Component {
         }
         this.valid.set(row.hash, {
           hit: { kind: 'valid', signed: { payload, keyId: row.key_id } },
-          expMs: row.exp_sec === null ? null : row.exp_sec * 1000,
+          expMs: instantMs(row.exp_sec),
           usedAtMs: row.used_at_ms,
         });
       }
@@ -160,7 +161,7 @@ export class TokenCache implements TokenCachePort, Component {
     const exp = signed.payload.exp;
     const entry: ValidEntry = {
       hit: { kind: 'valid', signed },
-      expMs: typeof exp === 'number' && Number.isFinite(exp) ? exp * 1000 : null,
+      expMs: instantMs(exp),
       usedAtMs: this.clock.now(),
     };
     this.valid.delete(tokenHash);

@@ -108,7 +108,9 @@ export async function tokenVerify(token: string, opts: { username?: string; clie
   try {
     const verdict = await verifyToken(token, { username: opts.username, clientId: opts.clientId ?? '' }, keys, clock.now(), config.auth.jwt);
     if (offline.isRevoked(verdict.payload)) throw new AuthRefusal('JWT_REVOKED');
-    process.stdout.write(`valid\n${JSON.stringify(verdict.payload, null, 2)}\n`);
+    // An exp past the last instant a Date holds is "never", as for a token without exp.
+    const expires = verdict.expiresAtMs === null ? 'never' : `${new Date(verdict.expiresAtMs).toISOString()} (exp + auth.jwt.clockToleranceSec)`;
+    process.stdout.write(`valid\nexpires: ${expires}\n${JSON.stringify(verdict.payload, null, 2)}\n`);
     process.exit(0);
   } catch (err) {
     if (!(err instanceof AuthRefusal)) failAndExit(err);

@@ -1,14 +1,21 @@
-// exp, nbf and iat must be NumericDates (RFC 7519 section 2): finite JSON numbers
-// of seconds between 1970 and the end of year 9999; non-integer values are allowed
-// (as the RFC says and EMQX accepts). A future iat is refused when maxAgeSec is set.
-// Every refusal has its own reason code, counted in edgegate_auth_attempts_total.
+// exp, nbf and iat must be NumericDates (RFC 7519 section 2): any finite,
+// non-negative JSON number of seconds, non-integer values too (as the RFC says and
+// EMQX accepts); nothing bounds them above. An exp beyond the last instant a Date
+// can hold (8.64e15 ms) means "no expiry", like a token without exp. A future iat
+// is refused when maxAgeSec is set. Every refusal has its own reason code, counted
+// in edgegate_auth_attempts_total.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { MAX_NUMERIC_DATE } from '../../src/auth/claims.js';
+import { MAX_INSTANT_MS } from '../../src/auth/claims.js';
 import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
-import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import Database from 'better-sqlite3';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
+import { lastAuthCached } from '../offline/util.js';
 import { b64url, hsToken } from '../helpers/tokens.js';
-import { expectAccepted, expectRefused } from '../broker/support/expect.js';
+import { acceptedClient, expectAccepted, expectRefused } from '../broker/support/expect.js';
+import { end } from '../helpers/mqtt.js';
 
 const SECRET = 'numeric-date-secret-0123456789abcdef';
 // An hour ahead of the real time, so the gateway clock's time floor (build time, last time seen) never overtakes it.
@@ -35,15 +42,55 @@ describe('NumericDate claims (real daemon, fixed clock)', function () {
   });
 
   for (const claim of ['exp', 'nbf', 'iat'] as const) {
-    it(`${claim}: 1e308, 1e400 (Infinity), past 9999, negative, a string, null, an array: JWT_TIME_INVALID`, async () => {
-      for (const v of ['1e308', '1e400', '-1e400', String(MAX_NUMERIC_DATE + 1), '-1', '"1700000000"', 'null', '[1]', 'true']) {
+    it(`${claim}: 1e400 (Infinity), -1e400, negative, a string, null, an array, a boolean: JWT_TIME_INVALID`, async () => {
+      for (const v of ['1e400', '-1e400', '-1', '-0.5', '"1700000000"', 'null', '[1]', 'true', '{}']) {
         await expectRefused(d, rawClaims(`{"sub":"s","${claim}":${v}}`), 'JWT_TIME_INVALID');
       }
     });
   }
 
-  it('the last second of year 9999 is still a date: exp = 253402300799 is accepted', async () => {
-    await expectAccepted(d, rawClaims(`{"sub":"s","exp":${MAX_NUMERIC_DATE}}`));
+  it('exp: any finite non-negative number far ahead is a date that never comes (1e308, 15822553606420000, past year 9999)', async () => {
+    for (const v of ['1e308', '15822553606420000', '253402300800', '8639999999971', '1.7976931348623157e308']) {
+      await expectAccepted(d, rawClaims(`{"sub":"s","exp":${v}}`));
+    }
+  });
+
+  it('nbf and iat far ahead are compared as written: nbf 1e308 is not yet valid, iat 1e308 with maxAgeSec is issued in the future', async () => {
+    await expectRefused(d, rawClaims('{"sub":"s","nbf":1e308}'), 'JWT_NOT_YET_VALID');
+    await expectRefused(aged, rawClaims('{"sub":"s","iat":1e308}'), 'JWT_ISSUED_IN_FUTURE');
+    await expectAccepted(d, rawClaims('{"sub":"s","iat":1e308}'), { clientId: 'iat-ignored' });
+    await expectAccepted(d, rawClaims('{"sub":"s","nbf":0,"iat":0}'), { clientId: 'zero-dates' });
+  });
+
+  it('the boundary: exp + tolerance at the last instant a Date holds is a deadline; one second past it is "never"', async () => {
+    const lastSec = MAX_INSTANT_MS / 1000 - 30;
+    for (const [exp, expected] of [[lastSec, MAX_INSTANT_MS], [lastSec + 1, null], [1e308, null]] as const) {
+      const clientId = `boundary-${exp}`;
+      const c = await acceptedClient(d, rawClaims(`{"sub":"s","exp":${exp}}`), { clientId });
+      const view = d.daemon.broker!.clientViews().find((v) => v.clientId === clientId);
+      assert.equal(view?.expiresAtMs, expected);
+      await end(c);
+    }
+  });
+
+  it('a client connected with exp 1e308 stays connected while the clock runs on (no timer overflow)', async () => {
+    const time = new FakeTimeSource(NOW * 1000);
+    const own = await startDaemon({ auth: { jwt: { secret: SECRET }, rateLimit: { maxFailures: 0 } } }, { timeSource: time });
+    try {
+      const c = await acceptedClient(own, rawClaims('{"sub":"s","exp":1e308}'), { clientId: 'forever' });
+      const e = await acceptedClient(own, rawClaims(`{"sub":"s","exp":${NOW + 60}}`), { clientId: 'expires-soon' });
+      const closed = new Promise<void>((resolve) => e.once('close', () => resolve()));
+      time.advance(91_000);
+      await closed;
+      // Ten years on (wall clock stepped, then the 15 s expiry sweep runs): "never" is never due.
+      time.setSystemTime(time.systemNow() + 10 * 365 * 86_400_000);
+      time.advance(20_000);
+      assert.ok(c.connected, 'the never-expiring client is still connected');
+      await new Promise<void>((resolve, reject) => c.publish('still/here', 'x', { qos: 1 }, (err) => (err ? reject(err) : resolve())));
+      await end(c);
+    } finally {
+      await own.stop();
+    }
   });
 
   it('fractional NumericDates are accepted (RFC 7519: "non-integer values can be represented")', async () => {
@@ -66,6 +113,32 @@ describe('NumericDate claims (real daemon, fixed clock)', function () {
     const count = (reason: string): number => m.values.find((v) => v.labels.result === 'refused' && v.labels.reason === reason)?.value ?? 0;
     assert.ok(count('JWT_TIME_INVALID') >= 27, `JWT_TIME_INVALID ${count('JWT_TIME_INVALID')}`);
     const a = await aged.daemon.metrics.authAttempts.get();
-    assert.equal(a.values.find((v) => v.labels.reason === 'JWT_ISSUED_IN_FUTURE')?.value, 2);
+    assert.equal(a.values.find((v) => v.labels.reason === 'JWT_ISSUED_IN_FUTURE')?.value, 3);
+  });
+});
+
+describe('a never-expiring exp in the verified-token cache', function () {
+  this.timeout(30_000);
+  it('is stored without an expiry (exp_sec NULL), kept by the sweep and answered from the cache after a restart', async () => {
+    const time = new FakeTimeSource(NOW * 1000);
+    const dataDir = tempDir();
+    const cfg = { auth: { jwt: { secret: SECRET } } };
+    let d = await startDaemon(cfg, { timeSource: time, dataDir, keepDataDir: true });
+    const token = rawClaims('{"sub":"s","jti":"never-1","exp":15822553606420000}');
+    try {
+      await expectAccepted(d, token, { clientId: 'never-cached' });
+      time.advance(11 * 60_000); // the cache's batched write and its 10-minute expiry sweep
+      const db = new Database(join(dataDir, 'edgegate.db'), { readonly: true });
+      const rows = db.prepare('SELECT exp_sec FROM auth_token_cache').all() as Array<{ exp_sec: number | null }>;
+      db.close();
+      assert.deepEqual(rows, [{ exp_sec: null }]);
+      await d.stop();
+      d = await startDaemon(cfg, { timeSource: time, dataDir, keepDataDir: true });
+      await expectAccepted(d, token, { clientId: 'never-again' });
+      assert.equal(lastAuthCached(d, 'never-again'), true);
+    } finally {
+      await d.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
   });
 });

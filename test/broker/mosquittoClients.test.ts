@@ -9,8 +9,8 @@ import { hs256WithNodeCrypto, hsToken, nowSec } from '../helpers/tokens.js';
 import { keyPair, signWithNodeCrypto, writePublicKey } from './support/keys.js';
 import { mosquittoPub, mosquittoSub } from './support/mosquitto.js';
 
-// The claims of EMQX's JWT documentation token, signed with "emqxsecret", with a
-// NumericDate exp (the documentation's own exp is past year 9999: see seed.test.ts).
+// The claims of EMQX's JWT documentation token, signed with "emqxsecret", with an
+// ordinary exp (the documentation token itself, which never expires, is in seed.test.ts).
 const SEED_TOKEN = hs256WithNodeCrypto(
   'emqxsecret',
   { data: { author: 'wivwiv', site: 'https://wivwiv.com' }, exp: 4_102_444_800, iat: 1582255360 },

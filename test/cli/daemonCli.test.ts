@@ -79,8 +79,8 @@ describe('edgegate run / token / keys (real CLI)', function () {
         runCli(['token', 'verify', await hsToken(Buffer.from(readFileSync(join(dataDir, 'jwt-secret'), 'utf8').trim(), 'base64url'), { sub: 'x', exp: nowSec() - 3600 })], env, dir),
       ]);
       assert.equal(ok.code, 0, ok.stderr);
-      assert.match(ok.stdout, /^valid\n/);
-      assert.equal(JSON.parse(ok.stdout.slice('valid\n'.length)).sub, 'sensor-1');
+      assert.match(ok.stdout, /^valid\nexpires: \d{4}-\d\d-\d\dT[\d:.]+Z \(exp \+ auth\.jwt\.clockToleranceSec\)\n\{/);
+      assert.equal(JSON.parse(ok.stdout.slice(ok.stdout.indexOf('{'))).sub, 'sensor-1');
       assert.equal(malformed.code, 1);
       assert.match(malformed.stdout, /^invalid JWT_MALFORMED/);
       assert.equal(forged.code, 1);
