@@ -15,6 +15,10 @@ export interface ConnectFacts {
   clientId: string;
   username?: string;
   password?: Buffer;
+  /** MQTT 5 enhanced authentication (method JWT): the token, whatever auth.jwt.from says. */
+  authenticationData?: Buffer;
+  /** An MQTT 5 re-authentication (AUTH 0x19) of a connected client, not a CONNECT: said in the log. */
+  reauthentication?: boolean;
   remoteAddress: string;
 }
 
@@ -88,18 +92,20 @@ export class Authenticator {
     this.deps.revocations?.add?.({ kind, value, reason, revokedAtMs: this.deps.clock.now(), latestExpSec: null });
   }
 
-  /** Where the token is: the MQTT password or username, per auth.jwt.from. */
-  extractToken(facts: Pick<ConnectFacts, 'username' | 'password'>): string | undefined {
-    if (this.deps.rules.from === 'username') return facts.username || undefined;
-    if (!facts.password || facts.password.length === 0) return undefined;
+  /** Where the token is: the MQTT 5 Authentication Data, else the MQTT password or username, per auth.jwt.from. */
+  extractToken(facts: Pick<ConnectFacts, 'username' | 'password' | 'authenticationData'>): string | undefined {
+    if (facts.authenticationData === undefined && this.deps.rules.from === 'username') return facts.username || undefined;
+    const bytes = facts.authenticationData ?? facts.password;
+    if (!bytes || bytes.length === 0) return undefined;
     // Refuse oversized passwords before decoding them (64 KiB of garbage costs nothing).
-    if (facts.password.length > this.deps.rules.maxTokenBytes) throw new AuthRefusal('JWT_TOO_LARGE');
-    return facts.password.toString('utf8');
+    if (bytes.length > this.deps.rules.maxTokenBytes) throw new AuthRefusal('JWT_TOO_LARGE');
+    return bytes.toString('utf8');
   }
 
   async authenticate(facts: ConnectFacts): Promise<AuthResult> {
     const result = await this.decide(facts);
-    const log = (): { clientId: string; address: string } => ({ clientId: facts.clientId, address: facts.remoteAddress });
+    const log = (): { clientId: string; address: string; reauthentication?: true } =>
+      facts.reauthentication ? { clientId: facts.clientId, address: facts.remoteAddress, reauthentication: true } : { clientId: facts.clientId, address: facts.remoteAddress };
     if (result.ok) {
       if (this.deps.logger.isLevelEnabled('debug')) this.deps.logger.debug({ ...log(), sub: result.session.subject, cached: result.cached }, 'client authenticated');
     } else {

@@ -1,11 +1,9 @@
 // The cloud bridge: one uplink connection with an explicit state machine
 //   stopped → connecting → connected → waiting (backoff) → connecting → … → stopping → stopped
-// Local publishes matching `out` rules go through the durable outbox (QoS 1) or
-// straight to the cloud (QoS 0 while connected); cloud messages on `in` rules are
-// republished locally as source 'bridge', which the interceptor never sends back.
-import type { IPublishPacket, MqttClient } from 'mqtt';
+// Local publishes go up through intake.ts (durable outbox, or straight to the cloud),
+// cloud messages come down through downlink.ts; this file owns the connection.
+import type { MqttClient } from 'mqtt';
 import type { TimerHandle } from '../clock/timeSource.js';
-import type { PublishInterceptor, PublishOrigin } from '../broker/broker.js';
 import type { BridgeConfig } from '../config/types.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import type { Component } from '../component.js';
@@ -15,7 +13,9 @@ import { LogLimiter } from '../logLimiter.js';
 import { DecorrelatedJitterBackoff } from './backoff.js';
 import { DrainLimiter } from './drainLimiter.js';
 import { DropLog } from './dropLog.js';
-import { Outbox, type OutboxMessage } from './outbox.js';
+import { BRIDGE_SOURCE, LocalIntake } from './intake.js';
+import { Downlink } from './downlink.js';
+import { Outbox } from './outbox.js';
 import { TopicRules } from './rules.js';
 import { RowPublisher } from './rowPublisher.js';
 import { OutboxSender } from './sender.js';
@@ -23,12 +23,9 @@ import { createUplinkClient } from './uplinkClient.js';
 import { UplinkCredentialSource } from './uplinkCredentials.js';
 import { attemptOptions, bridgeModeOnConnect, loadUplinkTls, type UplinkTls } from './uplinkOptions.js';
 
-type PublishPacket = Parameters<PublishInterceptor>[0];
-
 export type BridgeState = 'stopped' | 'connecting' | 'connected' | 'waiting' | 'stopping';
 
-/** The origin source of messages the bridge brings in from the cloud. */
-export const BRIDGE_SOURCE = 'bridge';
+export { BRIDGE_SOURCE } from './intake.js';
 
 /** Renew the self-signed JWT this long before it expires (reconnect with a fresh one). */
 const RENEW_MARGIN_SEC = 60;
@@ -44,6 +41,7 @@ export class Bridge implements Component {
   private credentials!: UplinkCredentialSource;
   private backoff!: DecorrelatedJitterBackoff;
   private drops!: DropLog;
+  private downlink!: Downlink;
   private tls!: UplinkTls;
   private client?: MqttClient;
   private rowPublisher?: RowPublisher;
@@ -94,7 +92,10 @@ export class Bridge implements Component {
     );
     if (!ctx.persistent) this.log.error('database is in memory: the bridge queue will not survive a restart');
     if (this.outbox.messages > 0) this.log.info({ messages: this.outbox.messages, bytes: this.outbox.bytes }, 'bridge backlog from a previous run will be sent first');
-    ctx.broker.addPublishInterceptor((packet, origin) => this.intercept(packet, origin));
+    const uplink = (): MqttClient | undefined => (this.state === 'connected' ? this.client : undefined);
+    const intake = new LocalIntake({ config, rules: this.rules, outbox: this.outbox, drops: this.drops, uplink, forwarded: () => forwardedOut.inc() });
+    ctx.broker.addPublishInterceptor(intake.intercept);
+    this.downlink = new Downlink({ rules: this.rules, broker: ctx.broker, log: this.log, forwarded: () => ctx.metrics.bridgeForwarded.inc({ direction: 'in' }) });
     ctx.status.register('bridge', () => this.status());
     this.updateQueueMetrics();
     ctx.metrics.bridgeConnected.set(0);
@@ -136,39 +137,6 @@ export class Bridge implements Component {
     this.log.info({ queued: this.outbox.messages }, 'bridge stopped');
   }
 
-  /** Local publish path (runs before the sensor's PUBACK): map, then queue durably or send. */
-  private intercept(packet: PublishPacket, origin: PublishOrigin): Promise<void> | void {
-    if (origin.kind === 'internal' && origin.source === BRIDGE_SOURCE) return; // came from the cloud: never back
-    // Even once stopped (the broker stops after the bridge), QoS 1 rows are still
-    // committed (synchronously) before the PUBACK, and sent after the next start.
-    const mapped = this.rules.mapOut(packet.topic);
-    if (!mapped) return;
-    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload ?? '');
-    const qos: 0 | 1 = Math.min(packet.qos ?? 0, mapped.qos) >= 1 ? 1 : 0;
-    const message: OutboxMessage = { topic: mapped.topic, payload, qos, retain: packet.retain === true };
-    if (qos === 1) return this.outbox.enqueue(message);
-    if (this.state === 'connected' && this.client && (this.outbox.messages === 0 || !this.config.queue.qos0)) {
-      this.client.publish(message.topic, payload, { qos: 0, retain: message.retain });
-      this.ctx.metrics.bridgeForwarded.inc({ direction: 'out' });
-      return;
-    }
-    if (this.config.queue.qos0) return this.outbox.enqueue(message);
-    this.drops.record('offline', 1, payload.length);
-  }
-
-  /** Cloud → local, on an `in`/`both` rule; the cloud's PUBACK waits for the local publish. */
-  private async fromCloud(packet: IPublishPacket): Promise<void> {
-    const mapped = this.rules.mapIn(packet.topic);
-    if (!mapped) {
-      this.log.debug({ topic: packet.topic }, 'cloud message matches no in rule: ignored');
-      return;
-    }
-    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload ?? '');
-    const qos: 0 | 1 = Math.min(packet.qos, mapped.qos) >= 1 ? 1 : 0;
-    await this.ctx.broker.publishInternal({ topic: mapped.topic, payload, qos, retain: packet.retain === true }, BRIDGE_SOURCE);
-    this.ctx.metrics.bridgeForwarded.inc({ direction: 'in' });
-  }
-
   private async connect(): Promise<void> {
     if (this.state !== 'waiting') return;
     this.setState('connecting');
@@ -186,15 +154,7 @@ export class Bridge implements Component {
     const client = createUplinkClient(this.config.url, options);
     if (this.bridgeMode && this.config.protocolVersion === 4) bridgeModeOnConnect(client);
     this.client = client;
-    client.handleMessage = (packet, done) => {
-      this.fromCloud(packet).then(
-        () => done(),
-        (err) => {
-          this.log.warn({ err: errorMessage(err), topic: packet.topic }, 'could not republish a cloud message locally');
-          done();
-        },
-      );
-    };
+    client.handleMessage = this.downlink.handleMessage;
     client.on('connect', (connack) => {
       if (generation === this.generation) this.onConnected(client, connack.sessionPresent === true);
     });
@@ -225,13 +185,8 @@ export class Bridge implements Component {
     this.backoff.reset();
     this.ctx.metrics.bridgeConnected.set(1);
     this.log.info({ url: this.config.url, clientId: this.clientId, sessionPresent, backlog: this.outbox.messages }, 'connected to the cloud');
-    const subs = this.rules.remoteSubscriptions();
-    if (subs.size > 0) {
-      const v5 = this.config.protocolVersion === 5;
-      const both = new Set(this.rules.rules.filter((r) => r.direction === 'both').map((r) => r.remotePrefix + r.pattern));
-      const map = Object.fromEntries(
-        [...subs].map(([filter, qos]) => [filter, v5 ? { qos, nl: both.has(filter), rap: true } : { qos }]),
-      );
+    const map = this.rules.subscribeMap(this.config.protocolVersion === 5);
+    if (map) {
       client.subscribe(map, (err, granted) => {
         if (err) this.log.warn({ err: errorMessage(err) }, 'cloud subscription failed');
         const refused = (granted ?? []).filter((g) => g.qos === 128).map((g) => g.topic);

@@ -45,6 +45,6 @@ export class DropLog {
     this.lastLogAt = this.clock.monotonic();
     const dropped = Object.fromEntries(this.pending);
     this.pending.clear();
-    this.logger.warn({ dropped }, 'bridge dropped messages (queue bound, TTL, or QoS 0 while offline)');
+    this.logger.warn({ dropped }, 'bridge dropped messages (queue bound, TTL, MQTT 5 message expiry, or QoS 0 while offline)');
   }
 }

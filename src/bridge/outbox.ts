@@ -8,11 +8,15 @@
 // commits (and few fsyncs with synchronous=FULL), and a commit of new rows
 // touches only the pages at the tail of the table.
 import type { Sqlite } from '../storage/database.js';
-import { OutboxTable, type OutboxMessage, type OutboxRow } from './outboxTable.js';
+import { OutboxTable, rowBytes, type OutboxMessage, type OutboxRow } from './outboxTable.js';
 
-export type { OutboxMessage, OutboxRow } from './outboxTable.js';
+export { rowBytes, type OutboxMessage, type OutboxRow } from './outboxTable.js';
 
-export type DropReason = 'overflow' | 'rejected' | 'ttl' | 'refused' | 'error';
+/** `expired`: an MQTT 5 Message Expiry Interval ran out while queued (MQTT 5.0 section 3.3.2.3.3). */
+export type DropReason = 'overflow' | 'rejected' | 'ttl' | 'expired' | 'refused' | 'error';
+
+/** What became of one enqueued message: committed, or refused by a bound (reject-new, or larger than maxBytes). */
+export type EnqueueOutcome = 'stored' | 'rejected';
 
 export interface OutboxLimits {
   maxMessages: number;
@@ -52,7 +56,7 @@ function newBatch(): PendingBatch {
 interface PendingRemoval {
   id: number;
   bytes: number;
-  reason?: 'ttl' | 'refused';
+  reason?: 'ttl' | 'expired' | 'refused';
 }
 
 interface Scheduled {
@@ -90,37 +94,53 @@ export class Outbox {
     this.bytes = totals.bytes;
   }
 
-  /** Resolves once the message's row is committed (or it was dropped by a bound, counted). */
+  /**
+   * Resolves once the message's row is committed (or it was dropped by a bound,
+   * counted); rejects when the commit failed. All messages of a group commit
+   * share the one promise.
+   */
   enqueue(message: OutboxMessage): Promise<void> {
     const batch = (this.batch ??= newBatch());
-    const { topic, payload, qos, retain } = message;
-    this.inserts.push({ id: 0, topic, payload, qos, retain, enqueuedAt: this.options.nowMs() });
-    this.insertBytes += payload.length;
-    if (this.closed || this.inserts.length >= MAX_BATCH) this.flush();
-    else this.insertTimer ??= this.scheduleInserts();
+    this.add(message);
     return batch.promise;
   }
 
+  /**
+   * As enqueue(), and tells whether this message was stored or refused by a bound
+   * (for an MQTT 5 publisher, who can be told: bridge.ts). The outcome is read from
+   * the row after the shared commit: it is given an id only when inserted. One
+   * promise more per call, so only where the outcome is needed.
+   */
+  enqueueWithOutcome(message: OutboxMessage): Promise<EnqueueOutcome> {
+    const batch = (this.batch ??= newBatch());
+    const row = this.add(message);
+    return batch.promise.then(() => (row.id !== 0 ? 'stored' : 'rejected'));
+  }
+
   /** The cloud acknowledged the row: it goes in a later commit. */
-  ack(row: Pick<OutboxRow, 'id' | 'payload'>): void {
-    this.removals.push({ id: row.id, bytes: row.payload.length });
+  ack(row: Pick<OutboxRow, 'id' | 'payload' | 'properties'>): void {
+    this.removals.push({ id: row.id, bytes: rowBytes(row) });
     this.afterRemoval();
   }
 
-  /** The row outlived the TTL before it could be sent. */
-  expired(row: Pick<OutboxRow, 'id' | 'payload'>): void {
-    this.removals.push({ id: row.id, bytes: row.payload.length, reason: 'ttl' });
+  /** The row outlived the TTL (`ttl`) or its MQTT 5 Message Expiry Interval (`expired`) before it could be sent. */
+  expired(row: Pick<OutboxRow, 'id' | 'payload' | 'properties'>, reason: 'ttl' | 'expired' = 'ttl'): void {
+    this.removals.push({ id: row.id, bytes: rowBytes(row), reason });
     this.afterRemoval();
   }
 
   /** The cloud refused the row for good (an MQTT 5 PUBACK reason code of 0x80 or above): dropped, counted. */
-  refused(row: Pick<OutboxRow, 'id' | 'payload'>): void {
-    this.removals.push({ id: row.id, bytes: row.payload.length, reason: 'refused' });
+  refused(row: Pick<OutboxRow, 'id' | 'payload' | 'properties'>): void {
+    this.removals.push({ id: row.id, bytes: rowBytes(row), reason: 'refused' });
     this.afterRemoval();
   }
 
-  isExpired(row: Pick<OutboxRow, 'enqueuedAt'>, nowMs = this.options.nowMs()): boolean {
-    return this.options.ttlSec > 0 && row.enqueuedAt + this.options.ttlSec * 1000 <= nowMs;
+  /** Why the row may no longer be sent at `nowMs`: the queue's TTL, its own MQTT 5 expiry, or undefined (it may). */
+  expiry(row: Pick<OutboxRow, 'enqueuedAt' | 'expiresAt'>, nowMs = this.options.nowMs()): 'ttl' | 'expired' | undefined {
+    if (this.options.ttlSec > 0 && row.enqueuedAt + this.options.ttlSec * 1000 <= nowMs) return 'ttl';
+    // Nothing of the interval left: MQTT 5.0 section 3.3.2.3.3 (remaining = interval - time queued).
+    if (row.expiresAt !== undefined && row.expiresAt <= nowMs) return 'expired';
+    return undefined;
   }
 
   /** Up to `limit` committed rows with id > afterId, oldest first. */
@@ -133,27 +153,10 @@ export class Outbox {
     if (this.options.ttlSec <= 0 || this.messages === 0) return 0;
     this.flush();
     const cutoff = this.options.nowMs() - this.options.ttlSec * 1000;
-    let through = 0;
-    let n = 0;
-    let bytes = 0;
+    let [through, n, bytes] = [0, 0, 0];
+    const old = (r: { bytes: number; enqueued_at: number }): boolean => r.enqueued_at <= cutoff && (n++, (bytes += r.bytes), true);
     try {
-      this.table.transaction(() => {
-        for (;;) {
-          const rows = this.table.oldest(through);
-          let young = rows.length === 0;
-          for (const r of rows) {
-            if (r.enqueued_at > cutoff) {
-              young = true;
-              break;
-            }
-            through = r.id;
-            n++;
-            bytes += r.bytes;
-          }
-          if (young) break;
-        }
-        if (through > 0) this.table.removeThrough(through);
-      });
+      this.table.transaction(() => (through = this.table.dropHead(old)));
     } catch (err) {
       this.options.onError(err);
       return 0;
@@ -184,6 +187,18 @@ export class Outbox {
     this.flush();
   }
 
+  private add(message: OutboxMessage): OutboxRow {
+    const { topic, payload, qos, retain, properties, expiryIntervalSec } = message;
+    const enqueuedAt = this.options.nowMs();
+    const expiresAt = expiryIntervalSec === undefined ? undefined : enqueuedAt + expiryIntervalSec * 1000;
+    const row: OutboxRow = { id: 0, topic, payload, qos, retain, enqueuedAt, properties, expiresAt };
+    this.inserts.push(row);
+    this.insertBytes += rowBytes(row);
+    if (this.closed || this.inserts.length >= MAX_BATCH) this.flush();
+    else this.insertTimer ??= this.scheduleInserts();
+    return row;
+  }
+
   private afterRemoval(): void {
     if (this.closed || this.removals.length >= MAX_BATCH) this.flush();
     // A pending commit of deletions alone must not keep a process alive (unref).
@@ -210,7 +225,7 @@ export class Outbox {
     this.inserts = [];
     this.insertBytes = 0;
     const committed: OutboxRow[] = [];
-    const dropped = { rejected: [0, 0], overflow: [0, 0], ttl: [0, 0], refused: [0, 0] };
+    const dropped = { rejected: [0, 0], overflow: [0, 0], ttl: [0, 0], expired: [0, 0], refused: [0, 0] };
     let droppedThrough = 0;
     let messages = this.messages;
     let bytes = this.bytes;
@@ -237,7 +252,7 @@ export class Outbox {
           i = j;
         }
         for (const row of inserts) {
-          const size = row.payload.length;
+          const size = rowBytes(row);
           const full = messages + 1 > maxMessages || bytes + size > maxBytes;
           if (size > maxBytes || (full && overflow === 'reject-new')) {
             dropped.rejected[0]++;
@@ -251,33 +266,26 @@ export class Outbox {
         this.table.insert(committed);
         if (messages > maxMessages || bytes > maxBytes) {
           // drop-oldest: free the head of the queue until the bounds hold again.
-          let through = 0;
-          while (messages > maxMessages || bytes > maxBytes) {
-            const rows = this.table.oldest(through);
-            if (rows.length === 0) break;
-            for (const r of rows) {
-              if (messages <= maxMessages && bytes <= maxBytes) break;
-              through = r.id;
-              messages--;
-              bytes -= r.bytes;
-              dropped.overflow[0]++;
-              dropped.overflow[1] += r.bytes;
-            }
-          }
-          if (through > 0) this.table.removeThrough(through);
-          droppedThrough = through;
+          droppedThrough = this.table.dropHead((r) => {
+            if (messages <= maxMessages && bytes <= maxBytes) return false;
+            messages--;
+            bytes -= r.bytes;
+            dropped.overflow[0]++;
+            dropped.overflow[1] += r.bytes;
+            return true;
+          });
         }
       });
     } catch (err) {
       // The transaction rolled back: nothing of this batch is stored (disk full, I/O error).
       this.options.onError(err);
-      if (inserts.length > 0) this.options.onDrop('error', inserts.length, inserts.reduce((s, r) => s + r.payload.length, 0));
+      if (inserts.length > 0) this.options.onDrop('error', inserts.length, inserts.reduce((s, r) => s + rowBytes(r), 0));
       batch?.reject(err);
       return;
     }
     this.messages = messages;
     this.bytes = bytes;
-    for (const reason of ['rejected', 'overflow', 'ttl', 'refused'] as const) {
+    for (const reason of ['rejected', 'overflow', 'ttl', 'expired', 'refused'] as const) {
       if (dropped[reason][0] > 0) this.options.onDrop(reason, dropped[reason][0], dropped[reason][1]);
     }
     batch?.resolve();

@@ -11,6 +11,7 @@
 import type { MqttClient } from 'mqtt';
 import type { IPubackPacket, Packet } from 'mqtt-packet';
 import { EdgegateError } from '../errors.js';
+import { MESSAGE_EXPIRY_INTERVAL, remainingExpirySec } from './messageProperties.js';
 import type { OutboxRow } from './outboxTable.js';
 
 type Done = (err?: Error) => void;
@@ -23,13 +24,14 @@ export class CloudRefusal extends EdgegateError {
   }
 }
 
-/** Bytes of the Remaining Length field (MQTT 3.1.1 section 2.2.3). */
+/** Bytes of a Variable Byte Integer: the Remaining Length (MQTT 3.1.1 section 2.2.3), MQTT 5's Property Length (1.5.5). */
 const lengthBytes = (n: number): number => (n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4);
 
 export class RowPublisher {
   /** Rows written and not yet acknowledged, by packet identifier. */
   private readonly pending = new Map<number, Done>();
-  private batch: Array<{ row: OutboxRow; topicBytes: number; messageId: number; done: Done }> = [];
+  /** expirySec: the MQTT 5 Message Expiry Interval to send, 0 for none. */
+  private batch: Array<{ row: OutboxRow; topicBytes: number; messageId: number; expirySec: number; done: Done }> = [];
   private batchBytes = 0;
   private flushQueued = false;
   private closed = false;
@@ -59,14 +61,16 @@ export class RowPublisher {
     this.pending.clear();
   }
 
-  /** The sender's publish function: the row leaves with the others of this turn. */
-  readonly publish = (row: OutboxRow, done: Done): void => {
+  /** The sender's publish function: the row leaves with the others of this turn; `nowMs` counts its expiry down. */
+  readonly publish = (row: OutboxRow, done: Done, nowMs: number): void => {
     if (this.closed) return done(new Error('uplink connection closed'));
     const topicBytes = Buffer.byteLength(row.topic);
     const messageId = row.qos === 1 ? this.client.messageIdProvider.allocate() ?? 0 : 0;
     if (row.qos === 1 && messageId === 0) return done(new Error('no packet identifier available'));
-    this.batch.push({ row, topicBytes, messageId, done });
-    this.batchBytes += packetSize(row, topicBytes, this.protocolVersion);
+    // The sender dropped the row if nothing was left of it, so this is at least 1.
+    const expirySec = row.expiresAt !== undefined && this.protocolVersion === 5 ? remainingExpirySec({ enqueuedAt: row.enqueuedAt, expiresAt: row.expiresAt }, nowMs) : 0;
+    this.batch.push({ row, topicBytes, messageId, expirySec, done });
+    this.batchBytes += packetSize(row, topicBytes, expirySec, this.protocolVersion);
     if (!this.flushQueued) {
       this.flushQueued = true;
       // After the synchronous pump that queued it: every row of that pump in one write.
@@ -82,7 +86,7 @@ export class RowPublisher {
     const out = Buffer.allocUnsafe(this.batchBytes);
     this.batchBytes = 0;
     let at = 0;
-    for (const item of batch) at = encodePublish(out, at, item.row, item.topicBytes, item.messageId, this.protocolVersion);
+    for (const item of batch) at = encodePublish(out, at, item, this.protocolVersion);
     const stream = this.client.stream;
     if (!stream || stream.destroyed || !stream.writable) {
       const err = new Error('uplink stream not writable');
@@ -110,26 +114,42 @@ export class RowPublisher {
   }
 }
 
-function packetSize(row: OutboxRow, topicBytes: number, protocolVersion: 4 | 5): number {
-  const remaining = remainingLength(row, topicBytes, protocolVersion);
+function packetSize(row: OutboxRow, topicBytes: number, expirySec: number, protocolVersion: 4 | 5): number {
+  const remaining = remainingLength(row, topicBytes, expirySec, protocolVersion);
   return 1 + lengthBytes(remaining) + remaining;
 }
 
-function remainingLength(row: OutboxRow, topicBytes: number, protocolVersion: 4 | 5): number {
-  // Topic (length-prefixed), packet identifier at QoS > 0, MQTT 5's empty property list, payload.
-  return 2 + topicBytes + (row.qos > 0 ? 2 : 0) + (protocolVersion === 5 ? 1 : 0) + row.payload.length;
+/** MQTT 5 Property Length: the stored properties (never Topic Alias or Subscription Identifier) and the expiry (identifier + 4 bytes). */
+function propertyLength(row: OutboxRow, expirySec: number): number {
+  return (row.properties?.length ?? 0) + (expirySec > 0 ? 5 : 0);
+}
+
+function remainingLength(row: OutboxRow, topicBytes: number, expirySec: number, protocolVersion: 4 | 5): number {
+  // Topic (length-prefixed), packet identifier at QoS > 0, MQTT 5's property list (1 byte when empty), payload.
+  let properties = 0;
+  if (protocolVersion === 5) {
+    const n = row.properties === undefined && expirySec === 0 ? 0 : propertyLength(row, expirySec);
+    properties = n === 0 ? 1 : lengthBytes(n) + n;
+  }
+  return 2 + topicBytes + (row.qos > 0 ? 2 : 0) + properties + row.payload.length;
+}
+
+/** Writes a Variable Byte Integer (MQTT 5.0 section 1.5.5) at `at`; returns the end. */
+function writeVarInt(out: Buffer, at: number, n: number): number {
+  do {
+    let byte = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) byte |= 0x80;
+    out[at++] = byte;
+  } while (n > 0);
+  return at;
 }
 
 /** Writes one PUBLISH packet (MQTT 3.1.1 section 3.3, MQTT 5 section 3.3) at `at`; returns the end. */
-function encodePublish(out: Buffer, at: number, row: OutboxRow, topicBytes: number, messageId: number, protocolVersion: 4 | 5): number {
+function encodePublish(out: Buffer, at: number, item: { row: OutboxRow; topicBytes: number; messageId: number; expirySec: number }, protocolVersion: 4 | 5): number {
+  const { row, topicBytes, messageId, expirySec } = item;
   out[at++] = 0x30 | (row.qos << 1) | (row.retain ? 1 : 0);
-  let remaining = remainingLength(row, topicBytes, protocolVersion);
-  do {
-    let byte = remaining % 128;
-    remaining = Math.floor(remaining / 128);
-    if (remaining > 0) byte |= 0x80;
-    out[at++] = byte;
-  } while (remaining > 0);
+  at = writeVarInt(out, at, remainingLength(row, topicBytes, expirySec, protocolVersion));
   out.writeUInt16BE(topicBytes, at);
   at += 2;
   at += out.write(row.topic, at, 'utf8');
@@ -137,7 +157,18 @@ function encodePublish(out: Buffer, at: number, row: OutboxRow, topicBytes: numb
     out.writeUInt16BE(messageId, at);
     at += 2;
   }
-  if (protocolVersion === 5) out[at++] = 0; // no properties
+  if (protocolVersion === 5) {
+    if (row.properties === undefined && expirySec === 0) out[at++] = 0; // no properties
+    else {
+      // MQTT 5.0 section 3.3.2.3: Property Length, then the properties (their order is free).
+      at = writeVarInt(out, at, propertyLength(row, expirySec));
+      if (expirySec > 0) {
+        out[at++] = MESSAGE_EXPIRY_INTERVAL;
+        at = out.writeUInt32BE(expirySec, at);
+      }
+      if (row.properties) at += row.properties.copy(out, at);
+    }
+  }
   at += row.payload.copy(out, at);
   return at;
 }

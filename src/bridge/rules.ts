@@ -47,6 +47,18 @@ export class TopicRules {
     }
     return subs;
   }
+
+  /**
+   * mqtt.js's SUBSCRIBE map for the cloud, undefined when there is nothing to
+   * subscribe. MQTT 5: `both` filters with No Local, so our own uplink publishes
+   * are not echoed back, and Retain As Published (MQTT 5.0 section 3.8.3.1).
+   */
+  subscribeMap(v5: boolean): Record<string, { qos: 0 | 1; nl?: boolean; rap?: boolean }> | undefined {
+    const subs = this.remoteSubscriptions();
+    if (subs.size === 0) return undefined;
+    const both = new Set(this.rules.filter((r) => r.direction === 'both').map((r) => r.remotePrefix + r.pattern));
+    return Object.fromEntries([...subs].map(([filter, qos]) => [filter, v5 ? { qos, nl: both.has(filter), rap: true } : { qos }]));
+  }
 }
 
 function mapAcross(topic: string, fromPrefix: string, toPrefix: string, pattern: string): string | undefined {

@@ -6,7 +6,8 @@ import type { DrainLimiter } from './drainLimiter.js';
 import type { Outbox, OutboxRow } from './outbox.js';
 import { CloudRefusal } from './rowPublisher.js';
 
-export type PublishRow = (row: OutboxRow, done: (err?: Error) => void) => void;
+/** Sends one row; `nowMs` is when the sender found it still valid (what an MQTT 5 expiry counts down from). */
+export type PublishRow = (row: OutboxRow, done: (err?: Error) => void, nowMs: number) => void;
 
 /** Rows read from SQLite per query. */
 const READ_BATCH = 512;
@@ -107,9 +108,10 @@ export class OutboxSender {
           this.readThrough = rows[rows.length - 1].id;
         }
         const row = this.buffer[this.head];
-        if (this.outbox.isExpired(row, now)) {
+        const expiry = this.outbox.expiry(row, now);
+        if (expiry) {
           this.head++;
-          this.outbox.expired(row);
+          this.outbox.expired(row, expiry);
           continue;
         }
         if (this.limiter?.limited && this.limiter.take(1) === 0) {
@@ -117,7 +119,7 @@ export class OutboxSender {
           break;
         }
         this.head++;
-        this.send(row);
+        this.send(row, now);
       }
     } finally {
       this.pumping = false;
@@ -155,7 +157,7 @@ export class OutboxSender {
     });
   }
 
-  private send(row: OutboxRow): void {
+  private send(row: OutboxRow, now: number): void {
     const generation = this.generation;
     this.inflight++;
     this.publish!(row, (err) => {
@@ -175,7 +177,7 @@ export class OutboxSender {
       // Refill the window in bursts (once half of it is free): fewer, larger socket
       // writes; each write is a syscall, which costs more than the MQTT encoding.
       if (this.inflight <= this.maxInflight / 2) this.schedulePump();
-    });
+    }, now);
   }
 
   private wakeIdle(): void {

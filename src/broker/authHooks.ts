@@ -1,14 +1,14 @@
-// aedes hooks adapting the authenticator and the token ACL to aedes's callbacks.
-// Safe defaults: a client with no session is refused everything.
-import type { AedesOptions, AedesPublishPacket, AuthenticateError, Client, PublishPacket, Subscription } from 'aedes';
-import type { Socket } from 'node:net';
-import type { AuthResult, Authenticator } from '../auth/authenticator.js';
+// aedes hooks applying the token ACL of an authenticated client (connectHooks.ts
+// authenticates it) to what it publishes, subscribes to and is sent, and to its
+// will. Safe defaults: a client with no session is refused everything.
+import type { AedesOptions, AedesPublishPacket, Client, PublishPacket, Subscription } from 'aedes';
 import { topicMatches } from '../mqtt/topics.js';
 import type { Logger } from '../log.js';
 import type { LogLimiter } from '../logLimiter.js';
 import type { Metrics } from '../ops/metrics.js';
-import type { PublishOrigin } from './broker.js';
-import { EMPTY_CLIENT_ID_WITHOUT_CLEAN_SESSION } from './packetGuard.js';
+import { fitsClientMaximum } from './outboundSize.js';
+import type { PublishOrigin } from './publishing.js';
+import { ReasonCode } from './reasonCodes.js';
 import type { SessionRegistry } from './sessions.js';
 
 /**
@@ -25,22 +25,13 @@ export function isReservedTopic(topic: string): boolean {
 }
 
 export interface AuthHooksDeps {
-  authenticator: Authenticator;
   sessions: SessionRegistry;
   aclDenyAction: 'ignore' | 'disconnect';
   logger: Logger;
   metrics: Metrics;
   /** Undefined when every interceptor finished synchronously. */
   intercept: (packet: PublishPacket, origin: PublishOrigin) => Promise<void> | undefined;
-  /** broker.maxClients, and how many clients have completed CONNECT now. */
-  maxClients: number;
-  connectedClients: () => number;
   limitedLog: LogLimiter;
-}
-
-function remoteAddress(client: Client): string {
-  const conn = client.conn as Partial<Socket>;
-  return conn.remoteAddress ?? 'unknown';
 }
 
 /** Acknowledged as usual, delivered to nobody: see DENIED_SINK_TOPIC. */
@@ -50,73 +41,25 @@ function toSink(packet: PublishPacket, done: (error?: Error | null) => void): vo
   done(null);
 }
 
-export class AuthHooks {
-  /** CONNECTs between the authenticate hook and its answer: they count against maxClients too. */
-  private admitting = 0;
+/**
+ * A refusal as the patched aedes answers an MQTT 5 publisher (lib/handlers/publish.js):
+ * PUBACK/PUBREC with `reasonCode` and the connection kept, or, with `disconnect`,
+ * DISCONNECT with it. The message is the Reason String the client sees when it
+ * asked for problem information (MQTT 5.0 section 3.1.2.11.7).
+ */
+function refusal(message: string, reasonCode: number, disconnect = false): Error {
+  return Object.assign(new Error(message), { reasonCode, disconnect });
+}
 
+export class AuthHooks {
   constructor(private readonly deps: AuthHooksDeps) {}
 
-  aedesHooks(): Pick<AedesOptions, 'authenticate' | 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'> {
+  aedesHooks(): Pick<AedesOptions, 'authorizePublish' | 'authorizeSubscribe' | 'authorizeForward'> {
     return {
-      authenticate: (client, username, password, done) => this.authenticate(client, username, password, done),
       authorizePublish: (client, packet, done) => this.authorizePublish(client, packet, done),
       authorizeSubscribe: (client, sub, done) => this.authorizeSubscribe(client, sub, done),
       authorizeForward: (client, packet) => this.authorizeForward(client, packet),
     };
-  }
-
-  private authenticate(
-    client: Client,
-    username: string | undefined,
-    password: Buffer | undefined,
-    done: (error: AuthenticateError | null, success: boolean | null) => void,
-  ): void {
-    // MQTT 3.1.1 section 3.1.3.1 [MQTT-3.1.3-8]: a zero-byte client id with CleanSession = 0 gets
-    // CONNACK 2 and a close. aedes would invent an id and accept; the packet guard saw the raw CONNECT.
-    if ((client.conn as unknown as Record<symbol, unknown>)[EMPTY_CLIENT_ID_WITHOUT_CLEAN_SESSION] === true) return this.refuseIdentifier(client, done);
-    // Checked before any token work, so that a storm beyond the limit costs next to nothing.
-    if (this.deps.connectedClients() + this.admitting >= this.deps.maxClients) return this.refuseFull(client, done);
-    this.admitting++;
-    // The address is read only when needed (a ban exists, a refusal, debug logs): it costs a getpeername syscall.
-    const facts = { clientId: client.id, username, password, get remoteAddress() { return remoteAddress(client); } };
-    this.deps.authenticator.authenticate(facts).then(
-      (result) => (this.admitting--, this.answer(client, result, done)),
-      () => (this.admitting--, this.answer(client, { ok: false, reason: 'AUTH_UNAVAILABLE', detail: 'internal error' }, done)),
-    );
-  }
-
-  /** CONNACK 3, "server unavailable" (MQTT 3.1.1 section 3.2.2.3): the client may retry later. */
-  private refuseFull(client: Client, done: (error: AuthenticateError | null, success: boolean | null) => void): void {
-    this.deps.metrics.connectionsRefused.inc({ reason: 'max_clients' });
-    this.deps.limitedLog.log('warn', 'max_clients', { clientId: client.id, address: remoteAddress(client), maxClients: this.deps.maxClients }, 'connection refused: broker.maxClients reached');
-    const err = new Error('server unavailable: broker.maxClients reached') as AuthenticateError;
-    err.returnCode = 3;
-    done(err, false);
-  }
-
-  /** CONNACK 2, "identifier rejected" (MQTT 3.1.1 section 3.2.2.3); aedes then closes the connection. */
-  private refuseIdentifier(client: Client, done: (error: AuthenticateError | null, success: boolean | null) => void): void {
-    this.deps.metrics.connectionsRefused.inc({ reason: 'identifier_rejected' });
-    this.deps.limitedLog.log('info', 'identifier_rejected', { address: remoteAddress(client) }, 'connection refused: empty client id with CleanSession = 0 (MQTT-3.1.3-8)');
-    const err = new Error('identifier rejected: empty client id with CleanSession = 0') as AuthenticateError;
-    err.returnCode = 2;
-    done(err, false);
-  }
-
-  private answer(client: Client, result: AuthResult, done: (error: AuthenticateError | null, success: boolean | null) => void): void {
-    const m = this.deps.metrics;
-    if (result.ok) {
-      m.authAttempts.inc({ result: 'accepted', reason: result.cached ? 'CACHED' : 'VERIFIED' });
-      if (result.cached) m.authCacheHits.inc();
-      this.deps.sessions.add(client, result.session);
-      return done(null, true);
-    }
-    m.authAttempts.inc({ result: 'refused', reason: result.reason });
-    // CONNACK 4, "bad user name or password" (MQTT 3.1.1 section 3.2.2.3); a banned address
-    // gets 5, "not authorized": its credentials were not even looked at (as EMQX answers a ban).
-    const err = new Error(`authentication refused: ${result.reason}`) as AuthenticateError;
-    err.returnCode = result.reason === 'RATE_LIMITED' ? 5 : 4;
-    done(err, false);
   }
 
   private authorizePublish(client: Client | null, packet: PublishPacket, done: (error?: Error | null) => void): void {
@@ -129,17 +72,31 @@ export class AuthHooks {
     if (!allowed) return this.deny(client, packet, done);
     entry!.messagesIn++;
     this.deps.metrics.messagesReceived.inc();
-    const pending = this.deps.intercept(packet, { kind: 'client', clientId: client.id });
+    const pending = this.deps.intercept(packet, { kind: 'client', clientId: client.id, protocolVersion: client.version });
     if (!pending) return done(null);
-    // Not taken care of (the durable queue could not commit): no PUBACK; aedes closes
-    // the connection and the client sends the message again after reconnecting.
-    pending.then(() => done(null), (err: Error) => done(err));
+    // Not taken care of (the durable queue could not commit or refused it as full).
+    // MQTT 3.1.1: no PUBACK; aedes closes the connection and the client sends the
+    // message again after reconnecting. MQTT 5: PUBACK/PUBREC with the reason code
+    // (0x80, or 0x97 from a PublishRefused), never 0x00, and the connection stays.
+    pending.then(
+      () => done(null),
+      (err: Error & { reasonCode?: number }) => done(client.version === 5 ? refusal('message not accepted', err.reasonCode ?? ReasonCode.UnspecifiedError) : err),
+    );
   }
 
+  /**
+   * An ACL denial. MQTT 3.1.1 cannot refuse a PUBLISH but by closing the connection
+   * (section 4.11): aclDenyAction "ignore" acknowledges it into the sink, "disconnect"
+   * closes. MQTT 5 has a reason code for it (section 3.4.2.1): "ignore" answers
+   * PUBACK/PUBREC 0x87 and keeps the connection (a QoS 0 message is dropped),
+   * "disconnect" sends DISCONNECT 0x87.
+   */
   private deny(client: Client, packet: PublishPacket, done: (error?: Error | null) => void): void {
     this.deps.metrics.aclDenied.inc({ action: 'publish' });
     this.deps.logger.info({ clientId: client.id, topic: packet.topic, action: this.deps.aclDenyAction }, 'publish denied by ACL');
-    if (this.deps.aclDenyAction === 'disconnect') return done(new Error('publish denied'));
+    const disconnect = this.deps.aclDenyAction === 'disconnect';
+    if (client.version === 5) return done(refusal('publish denied by the token ACL', ReasonCode.NotAuthorized, disconnect));
+    if (disconnect) return done(new Error('publish denied'));
     toSink(packet, done);
   }
 
@@ -154,7 +111,10 @@ export class AuthHooks {
    * error in the sweep would surface as an 'error' event of the broker.
    */
   private authorizeWill(client: Client | null, will: PublishPacket, done: (error?: Error | null) => void): void {
-    const atClose = client !== null && client.closed && (client as unknown as { will?: unknown }).will === will;
+    // aedes asks at the close (client.js finish()) or, for an MQTT 5 Will Delay
+    // Interval, when the delay has passed (aedes.js scheduleWill): either way the
+    // client is closed. Its sweep passes a connected client or none.
+    const atClose = client !== null && client.closed;
     if (!atClose) return this.dropSweptWill(client, will, done);
     const kept = this.deps.sessions.willSession(client);
     if (kept?.withheld) {
@@ -169,7 +129,7 @@ export class AuthHooks {
       return toSink(will, done);
     }
     this.deps.metrics.messagesReceived.inc();
-    const pending = this.deps.intercept(will, { kind: 'client', clientId: client.id });
+    const pending = this.deps.intercept(will, { kind: 'client', clientId: client.id, protocolVersion: client.version });
     if (!pending) return done(null);
     // Unlike a PUBLISH, nobody sends a will again: when the queue cannot take it (logged
     // and counted there), local subscribers still get it.
@@ -211,6 +171,12 @@ export class AuthHooks {
       if (!filters.some((f) => topicMatches(f, packet.topic))) return null;
     }
     if (client) {
+      // MQTT 5: a message larger than the client's Maximum Packet Size is discarded
+      // as if it had been sent [MQTT-3.1.2-25].
+      if (client.maximumPacketSize !== undefined && !fitsClientMaximum(packet, client.maximumPacketSize)) {
+        this.deps.limitedLog.log('info', 'client_maximum_packet_size', { clientId: client.id, topic: packet.topic, maximumPacketSize: client.maximumPacketSize }, 'message larger than the client accepts: not sent (MQTT-3.1.2-25)');
+        return null;
+      }
       this.deps.metrics.messagesDelivered.inc();
       this.deps.sessions.countDelivery(client);
     }

@@ -3,6 +3,7 @@
 // it through publishInternal/subscribeInternal and publish interceptors.
 import './packetWriter.js';
 import { Aedes, type AedesPublishPacket, type Client, type PublishPacket } from 'aedes';
+import { PublishRefused, type InternalPacket, type PublishInterceptor, type PublishOrigin } from './publishing.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { AuthConfig, BrokerConfig, GatewayConfig } from '../config/types.js';
@@ -10,25 +11,14 @@ import type { Logger } from '../log.js';
 import { LogLimiter } from '../logLimiter.js';
 import type { Metrics } from '../ops/metrics.js';
 import { AuthHooks } from './authHooks.js';
+import { ConnectHooks } from './connectHooks.js';
 import { Listeners, type ClientStream, type ListenerAddresses } from './listeners.js';
-import { mqtt5NoticeHook } from './mqtt5.js';
+import { maximumPacketSize } from './packetGuard.js';
 import { SessionRegistry, type ClientView } from './sessions.js';
 
 /** A message as internal subscribers receive it (aedes's packet type stays inside src/broker/). */
 export type DeliveredMessage = AedesPublishPacket;
-
-export type PublishOrigin = { kind: 'client'; clientId: string } | { kind: 'internal'; source: string };
-
-/**
- * Sees every accepted publish before it is acknowledged and routed: client
- * publishes after the ACL allowed them (so a QoS 1 PUBACK waits for it), and
- * internal ones. A rejection (or throw) refuses the publish: a client's QoS 1
- * message is not acknowledged and its connection closes, so the client sends it
- * again after reconnecting (MQTT 3.1.1 section 4.4); publishInternal rejects.
- */
-export type PublishInterceptor = (packet: PublishPacket, origin: PublishOrigin) => Promise<void> | void;
-
-export type InternalPacket = Pick<PublishPacket, 'topic' | 'payload'> & Partial<Pick<PublishPacket, 'qos' | 'retain'>>;
+export { PublishRefused, type InternalPacket, type MessageProperties, type PublishInterceptor, type PublishOrigin } from './publishing.js';
 
 export interface LocalBrokerDeps {
   config: Pick<GatewayConfig, 'listeners'> & { broker: BrokerConfig; auth: AuthConfig };
@@ -54,15 +44,21 @@ export class LocalBroker {
     const { broker: b } = this.deps.config;
     // One rate-limited log for the broker's refusals: each kind has its own key.
     const limitedLog = new LogLimiter(this.deps.logger, () => this.deps.clock.monotonic());
-    const hooks = new AuthHooks({
+    const connectHooks = new ConnectHooks({
       authenticator: this.deps.authenticator,
+      sessions: this.sessions,
+      logger: this.deps.logger,
+      metrics: this.deps.metrics,
+      maxClients: b.maxClients,
+      connectedClients: () => this.aedes?.connectedClients ?? 0,
+      limitedLog,
+    });
+    const authHooks = new AuthHooks({
       sessions: this.sessions,
       aclDenyAction: this.deps.config.auth.aclDenyAction,
       logger: this.deps.logger,
       metrics: this.deps.metrics,
       intercept: (packet, origin) => this.runInterceptors(packet, origin),
-      maxClients: b.maxClients,
-      connectedClients: () => this.aedes?.connectedClients ?? 0,
       limitedLog,
     });
     this.aedes = await Aedes.createBroker({
@@ -74,8 +70,15 @@ export class LocalBroker {
       // Client ids are bounded by MQTT itself; EMQX accepts long ids, so do we.
       maxClientsIdLength: 65_535,
       heartbeatInterval: 60_000,
-      ...hooks.aedesHooks(),
-      preConnect: mqtt5NoticeHook(limitedLog),
+      // MQTT 5 CONNACK properties that tell the truth (MQTT 5.0 section 3.2.2.3):
+      // the packet size the guard enforces, the QoS 2 window aedes enforces
+      // (one more gets DISCONNECT 0x93), and the aliases a client may use.
+      maximumPacketSize: maximumPacketSize(b.maxPacketBytes),
+      receiveMaximum: b.maxInflightInbound,
+      topicAliasMaximum: b.topicAliasMaximum,
+      topicAliasOutbound: true,
+      ...connectHooks.aedesHooks(),
+      ...authHooks.aedesHooks(),
     });
     this.aedes.on('clientReady', () => this.clientsChanged());
     this.aedes.on('clientDisconnect', () => this.clientsChanged());
@@ -206,6 +209,8 @@ export class LocalBroker {
   }
 
   private interceptorFailed(err: unknown, packet: PublishPacket): void {
+    // A refusal by design (the bridge queue is full) is counted and logged, rate-limited, where it is decided.
+    if (err instanceof PublishRefused && err.reasonCode === 0x97) return;
     this.deps.logger.error({ err, topic: packet.topic }, 'publish interceptor failed: message not accepted');
   }
 

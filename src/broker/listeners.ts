@@ -39,6 +39,64 @@ export interface PacketLimits {
   onReject?: (why: PacketRejection) => void;
 }
 
+/**
+ * How long a connection told why it is closed (an MQTT 5 DISCONNECT) may take to
+ * flush it before it is destroyed anyway: a peer that does not read must not hold
+ * the socket.
+ */
+const DISCONNECT_LINGER_MS = 1000;
+
+/** What aedes puts on a stream it handles (`conn.client`): its Client, of which only this is read. */
+interface AedesClientView {
+  version?: number | null;
+  connackSent?: boolean;
+}
+
+/**
+ * The MQTT 5 reason code to send in a DISCONNECT before closing a connection the
+ * packet guard refused, or undefined to close it silently. MQTT 5.0 section 4.13:
+ * after an error in a packet other than CONNECT the server SHOULD send a DISCONNECT
+ * with the reason code first: 0x95 Packet too large for a packet above the Maximum
+ * Packet Size the CONNACK announced [MQTT-3.2.2-15 family, section 3.14.2.1], 0x81
+ * Malformed Packet for a bad remaining length (section 1.5.5) or ill-formed UTF-8
+ * (section 1.5.4). Only once the CONNACK is out: no DISCONNECT before a CONNACK
+ * [MQTT-3.14.0-1] (a bad CONNECT gets a CONNACK or nothing, section 4.13.1).
+ * MQTT 3.1.1 has no server DISCONNECT: closed silently, as always.
+ */
+function disconnectReasonCode(stream: ClientStream, why: PacketRejection): number | undefined {
+  const client = (stream as { client?: AedesClientView }).client;
+  if (client?.version !== 5 || client.connackSent !== true) return undefined;
+  if (why.reason === 'too_large') return 0x95;
+  if (why.reason === 'invalid_utf8' || why.reason === 'malformed_length') return 0x81;
+  return undefined;
+}
+
+/**
+ * Closes a stream the packet guard refused; returns the DISCONNECT reason code if
+ * one was sent. The guard calls this synchronously inside aedes's read, between two
+ * packets, and aedes writes whole packets, so the 3-byte DISCONNECT cannot land
+ * inside another packet. end() queues it behind what aedes already wrote, refuses
+ * any later write (nothing may follow a DISCONNECT [MQTT-3.14.4-1]) and sends FIN;
+ * the stream is destroyed once that is flushed. The guard hands nothing more to
+ * aedes meanwhile. A WebSocket stream (websocket.ts) carries the same `client`
+ * and gets the same treatment: the DISCONNECT in one binary message, then the
+ * WebSocket close.
+ */
+function closeRejected(stream: ClientStream, why: PacketRejection): number | undefined {
+  const reasonCode = disconnectReasonCode(stream, why);
+  if (reasonCode === undefined || !stream.writable) {
+    stream.destroy();
+    return undefined;
+  }
+  const timer = setTimeout(() => stream.destroy(), DISCONNECT_LINGER_MS);
+  timer.unref();
+  stream.end(Buffer.from([0xe0, 0x01, reasonCode]), () => {
+    clearTimeout(timer);
+    stream.destroy();
+  });
+  return reasonCode;
+}
+
 export class Listeners {
   private servers = new Map<ListenerName, Server>();
   private sockets = new Set<ClientStream>();
@@ -125,11 +183,14 @@ export class Listeners {
     (socket as Partial<Socket>).setNoDelay?.(true); // a WebSocket's socket: ws sets it
     const address = socket.remoteAddress;
     guardPackets(socket, this.limits.maxPacketBytes, (why) => {
-      socket.destroy();
+      const reasonCode = closeRejected(socket, why);
       this.limits.onReject?.(why);
       // Sizes only, never content. Junk from port scanners stays at debug.
       if (why.reason === 'too_large') {
-        this.logger.info({ address, packetType: why.packetType, announcedBytes: why.announced, limitBytes: why.limit }, 'connection closed: packet too large');
+        this.logger.info(
+          { address, packetType: why.packetType, announcedBytes: why.announced, limitBytes: why.limit, ...(reasonCode !== undefined ? { disconnectReasonCode: reasonCode } : {}) },
+          'connection closed: packet too large',
+        );
       } else {
         this.logger.debug({ address, reason: why.reason, packetType: why.packetType }, 'connection closed: malformed or unexpected packet');
       }

@@ -1,27 +1,30 @@
 // A bound on the size of every MQTT packet a client sends, checked before aedes
-// sees the bytes. aedes 1.2 has no maximum packet size: its parser (mqtt-packet)
-// buffers a packet until the announced remaining length has arrived, up to 256 MB
-// (MQTT 3.1.1 section 2.2.3), which a 512 MB gateway cannot afford. The scan reads
-// only fixed headers (section 2.2: one type/flags byte, then a 1-4 byte remaining
-// length) and steps over bodies by counting, so it never copies a payload.
+// sees the bytes. aedes's parser (mqtt-packet) buffers a packet until the announced
+// remaining length has arrived, up to 256 MB (MQTT 3.1.1 section 2.2.3, MQTT 5.0
+// section 1.5.5), which a 512 MB gateway cannot afford; aedes 2's own Maximum
+// Packet Size check (set from maximumPacketSize() below) runs only after the
+// parser has taken the chunk holding the header, and aedes 1.2 had none. The scan
+// reads only fixed headers (one type/flags byte, then a 1-4 byte remaining length)
+// and steps over bodies by counting, so it never copies a payload.
 //
-// It also checks the UTF-8 strings a client sends (MQTT 3.1.1 section 1.5.3): the
-// topic of a PUBLISH, the filters of a SUBSCRIBE/UNSUBSCRIBE, the client id, will
-// topic and username of a CONNECT. Ill-formed UTF-8 (invalid or overlong sequences,
-// surrogates U+D800..U+DFFF) and U+0000 must close the connection [MQTT-1.5.3-1,
-// MQTT-1.5.3-2]; mqtt-packet would decode them to U+FFFD instead, so the raw bytes
-// are checked here before the parser sees them. The password is binary data and the
-// payload is not a string: neither is looked at. Only those string bytes are read
-// (a topic is usually all ASCII: one comparison per byte); a field split across
-// socket chunks is gathered by reference (subarrays), not copied, until complete.
+// It also checks the UTF-8 strings a client sends (packetFields.ts): ill-formed
+// UTF-8 and U+0000 must close the connection [MQTT-1.5.3-1, MQTT-1.5.3-2,
+// MQTT-1.5.4-1, MQTT-1.5.4-2]; mqtt-packet would decode them to U+FFFD instead.
+// Where the strings are depends on the protocol level, which the CONNECT tells
+// (the byte after the protocol name): MQTT 5 (level 5) adds properties blocks. Only
+// string bytes are read (a topic is usually all ASCII: one comparison per byte); a
+// field split across socket chunks is gathered by reference (subarrays), not
+// copied, until complete.
 import type { Readable } from 'node:stream';
-import { MAX_CONNECT_REMAINING_LENGTH } from './connectGuard.js';
+import { connectLimit, MAX_CONNECT_REMAINING_LENGTH } from './connectGuard.js';
+import { badUtf8Field, bytesToJudge, CHECK_ABOVE_V311, CHECK_ABOVE_V5, CONNECT, MQTT5, protocolLevel, PUBLISH, type Utf8Field } from './packetFields.js';
+import { fieldEnd, isMqttUtf8 } from './mqttUtf8.js';
+
+export { isMqttUtf8 } from './mqttUtf8.js';
+export type { Utf8Field } from './packetFields.js';
 
 /** Stable reason codes (also the `reason` label of edgegate_packets_rejected_total). */
 export type PacketRejectReason = 'not_connect' | 'malformed_length' | 'too_large' | 'invalid_utf8';
-
-/** The string field whose bytes were not well-formed UTF-8 (invalid_utf8 only). */
-export type Utf8Field = 'topic' | 'topic_filter' | 'client_id' | 'will_topic' | 'username';
 
 export interface PacketRejection {
   reason: PacketRejectReason;
@@ -37,118 +40,27 @@ export interface PacketRejection {
   address?: string;
 }
 
-const CONNECT = 1;
-const PUBLISH = 3;
-const SUBSCRIBE = 8;
-const UNSUBSCRIBE = 10;
-
-/**
- * True when buf[start, end) is well-formed UTF-8 without U+0000 (Unicode 15
- * table 3-7: no overlong forms, no surrogates, nothing above U+10FFFF).
- */
-export function isMqttUtf8(buf: Uint8Array, start: number, end: number): boolean {
-  let i = start;
-  // Fast path: ASCII without NUL.
-  while (i < end) {
-    const b = buf[i]!;
-    if (b === 0 || b > 0x7f) break;
-    i++;
-  }
-  while (i < end) {
-    const b = buf[i++]!;
-    if (b < 0x80) {
-      if (b === 0) return false;
-      continue;
-    }
-    let need: number;
-    let lo = 0x80;
-    let hi = 0xbf;
-    if (b >= 0xc2 && b <= 0xdf) need = 1;
-    else if (b >= 0xe0 && b <= 0xef) {
-      need = 2;
-      if (b === 0xe0) lo = 0xa0; // overlong
-      else if (b === 0xed) hi = 0x9f; // surrogates
-    } else if (b >= 0xf0 && b <= 0xf4) {
-      need = 3;
-      if (b === 0xf0) lo = 0x90; // overlong
-      else if (b === 0xf4) hi = 0x8f; // above U+10FFFF
-    } else return false; // continuation byte, C0/C1 (overlong), F5..FF
-    if (i + need > end) return false;
-    const second = buf[i++]!;
-    if (second < lo || second > hi) return false;
-    for (let k = 1; k < need; k++) {
-      const c = buf[i++]!;
-      if (c < 0x80 || c > 0xbf) return false;
-    }
-  }
-  return true;
+/** Bytes a remaining length of `n` takes in the fixed header (section 2.2.3; MQTT 5.0 section 1.5.5). */
+function remainingLengthBytes(n: number): number {
+  return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
 }
 
 /**
- * Set (true) on a guarded stream whose CONNECT had a zero-byte client id with
- * CleanSession = 0: MQTT 3.1.1 requires CONNACK 2 for it [MQTT-3.1.3-8], which the
- * authenticate hook (authHooks.ts) answers; aedes would invent an id and accept.
+ * The MQTT 5 Maximum Packet Size (MQTT 5.0 sections 3.1.2.11.4, 3.2.2.3.6: the
+ * whole packet, fixed header included) that matches what the guard enforces on a
+ * connected client, whose packets may have a remaining length of up to
+ * `maxRemainingLength` (broker.maxPacketBytes): the type byte, the bytes of that
+ * remaining length, and the remaining length. The total grows with the remaining
+ * length, so a packet fits this size exactly when the guard lets it through.
  */
-export const EMPTY_CLIENT_ID_WITHOUT_CLEAN_SESSION = Symbol('edgegate.emptyClientIdWithoutCleanSession');
-
-/** True when the CONNECT body buf[start, end) has a zero-byte client id and CleanSession = 0. */
-export function emptyClientIdWithoutCleanSession(buf: Uint8Array, start: number, end: number): boolean {
-  const pos = stringEnd(buf, start, end);
-  if (pos < 0 || pos + 6 > end) return false;
-  return (buf[pos + 1]! & 0x02) === 0 && buf[pos + 4] === 0 && buf[pos + 5] === 0;
+export function maximumPacketSize(maxRemainingLength: number): number {
+  return 1 + remainingLengthBytes(maxRemainingLength) + maxRemainingLength;
 }
 
-/** A length-prefixed string at `pos`: its end, or -1 when it does not fit before `end`. */
-function stringEnd(buf: Uint8Array, pos: number, end: number): number {
-  if (pos + 2 > end) return -1;
-  const e = pos + 2 + ((buf[pos]! << 8) | buf[pos + 1]!);
-  return e > end ? -1 : e;
-}
-
-/**
- * Checks the UTF-8 fields of a packet body buf[start, end) (for PUBLISH, at least
- * the topic). Returns the first bad field, or undefined. Bodies too short for their
- * own length prefixes are left to the MQTT parser, which refuses them.
- */
-export function badUtf8Field(type: number, buf: Uint8Array, start: number, end: number): Utf8Field | undefined {
-  if (type === PUBLISH) {
-    const e = stringEnd(buf, start, end);
-    return e >= 0 && !isMqttUtf8(buf, start + 2, e) ? 'topic' : undefined;
-  }
-  if (type === SUBSCRIBE || type === UNSUBSCRIBE) {
-    let pos = start + 2; // packet identifier
-    const qosByte = type === SUBSCRIBE ? 1 : 0;
-    for (;;) {
-      const e = stringEnd(buf, pos, end);
-      if (e < 0) return undefined;
-      if (!isMqttUtf8(buf, pos + 2, e)) return 'topic_filter';
-      pos = e + qosByte;
-    }
-  }
-  if (type === CONNECT) {
-    let pos = stringEnd(buf, start, end); // protocol name
-    if (pos < 0 || pos + 4 > end) return undefined;
-    const level = buf[pos]!;
-    const flags = buf[pos + 1]!;
-    if (level !== 3 && level !== 4) return undefined; // MQTT 5 has properties here; aedes answers CONNACK 1
-    pos += 4; // level, flags, keep alive
-    let e = stringEnd(buf, pos, end);
-    if (e < 0) return undefined;
-    if (!isMqttUtf8(buf, pos + 2, e)) return 'client_id';
-    pos = e;
-    if (flags & 0x04) {
-      e = stringEnd(buf, pos, end);
-      if (e < 0) return undefined;
-      if (!isMqttUtf8(buf, pos + 2, e)) return 'will_topic';
-      pos = stringEnd(buf, e, end); // will message: binary
-      if (pos < 0) return undefined;
-    }
-    if (flags & 0x80) {
-      e = stringEnd(buf, pos, end);
-      if (e >= 0 && !isMqttUtf8(buf, pos + 2, e)) return 'username';
-    }
-  }
-  return undefined;
+/** An MQTT 3.1.1 CONNECT body buf[start, end) with a zero-byte client id and CleanSession = 0 (see the scanner's flag). */
+function emptyClientIdWithoutCleanSession(buf: Uint8Array, start: number, end: number): boolean {
+  const pos = fieldEnd(buf, start, end);
+  return pos >= 0 && pos + 6 <= end && (buf[pos + 1]! & 0x02) === 0 && buf[pos + 4] === 0 && buf[pos + 5] === 0;
 }
 
 /** Place values of the 1-4 remaining-length bytes (section 2.2.3). */
@@ -159,9 +71,9 @@ const EXPECT_TYPE_BYTE = -1;
 /**
  * Follows the packet boundaries of one connection's byte stream. Headers may
  * be split across chunks and a chunk may hold many packets. The first packet
- * must be a CONNECT (section 3.1) no larger than a CONNECT can be; every
- * packet's remaining length must stay within `maxRemainingLength`. After the
- * first rejection the scanner refuses everything (the connection is closed).
+ * must be a CONNECT (section 3.1) no larger than a CONNECT can be (connectGuard.ts);
+ * every packet's remaining length must stay within `maxRemainingLength`. After
+ * the first rejection the scanner refuses everything (the connection is closed).
  */
 export class PacketScanner {
   /** Body bytes of the current packet not seen yet. */
@@ -170,22 +82,38 @@ export class PacketScanner {
   private lengthBytes = EXPECT_TYPE_BYTE;
   private length = 0;
   private packetType = 0;
+  /** The low nibble of the fixed header (a PUBLISH's QoS tells whether it has a packet identifier). */
+  private packetFlags = 0;
   private firstPacket = true;
   private rejection?: PacketRejection;
+  /** Packets with strings to check, by type: those longer than the entry (packetFields.ts). */
+  private checkAbove = CHECK_ABOVE_V311;
+  /** The CONNECT's protocol level (see protocolLevel). */
+  private level = 0;
   /** Fixed headers completed so far (packet boundaries found). */
   headersSeen = 0;
   /** Bytes of the last scanned chunk before the packet that broke a rule (all of it when none did). */
   passable = 0;
   private headerStart = 0;
-  /** A packet whose strings span chunks: its type, the body bytes wanted and those gathered so far. */
-  private gatherType = 0;
+  /** A packet whose strings span chunks: the body bytes wanted and those gathered so far. */
+  private gathering = false;
   private gatherWant = 0;
   private gatherHave = 0;
   private gathered: Buffer[] = [];
-  /** The CONNECT had a zero-byte client id with CleanSession = 0 (see EMPTY_CLIENT_ID_WITHOUT_CLEAN_SESSION). */
+  /**
+   * The CONNECT had a zero-byte client id with CleanSession = 0 (MQTT 3.1.1 only).
+   * Nothing in src/ reads it any more: aedes 2 answers such a CONNECT with CONNACK 2
+   * itself [MQTT-3.1.3-8]. Kept only because test/broker/conformance.test.ts asserts
+   * it; remove it together with that assertion.
+   */
   emptyClientIdWithoutCleanSession = false;
 
   constructor(private readonly maxRemainingLength: number) {}
+
+  /** The CONNECT's protocol level (4 for MQTT 3.1.1, 5 for MQTT 5), 0 until it has been read. */
+  get protocolLevel(): number {
+    return this.level;
+  }
 
   /** Scans one chunk; returns the rejection once the stream broke a rule, else undefined. */
   scan(chunk: Buffer): PacketRejection | undefined {
@@ -199,7 +127,7 @@ export class PacketScanner {
     while (i < n) {
       if (this.bodyLeft > 0) {
         const step = Math.min(this.bodyLeft, n - i);
-        if (this.gatherType !== 0) {
+        if (this.gathering) {
           const why = this.gather(chunk, i, step);
           if (why) return why;
         }
@@ -213,6 +141,7 @@ export class PacketScanner {
         // CONNECT with flags 0 (section 3.1.1); later types are aedes's to judge.
         if (this.firstPacket && byte !== 0x10) return this.reject({ reason: 'not_connect', packetType: byte >> 4 });
         this.packetType = byte >> 4;
+        this.packetFlags = byte & 0x0f;
         this.lengthBytes = 0;
         this.length = 0;
         continue;
@@ -224,7 +153,7 @@ export class PacketScanner {
         if (this.lengthBytes === 4) return this.reject({ reason: 'malformed_length', packetType: this.packetType });
         continue;
       }
-      const limit = this.firstPacket ? Math.min(MAX_CONNECT_REMAINING_LENGTH, this.maxRemainingLength) : this.maxRemainingLength;
+      const limit = this.firstPacket ? this.firstPacketLimit(chunk, i, n) : this.maxRemainingLength;
       if (this.length > limit) return this.reject({ reason: 'too_large', packetType: this.packetType, announced: this.length, limit });
       this.firstPacket = false;
       this.headersSeen++;
@@ -242,21 +171,22 @@ export class PacketScanner {
             j++;
           }
           if (j < topicEnd && !isMqttUtf8(chunk, j, topicEnd)) return this.reject({ reason: 'invalid_utf8', packetType: type, field: 'topic' });
-          continue;
+          if (this.level !== MQTT5) continue;
+          // MQTT 5: properties after the topic and packet identifier (MQTT 5.0 section
+          // 3.3.2.3). An empty block, one 0 byte, is the common case: nothing to walk.
+          const props = topicEnd + (this.packetFlags & 0x06 ? 2 : 0);
+          if (props >= i + this.length || (props < n && chunk[props] === 0)) continue;
         }
       }
-      if (this.length > 0 && (type === PUBLISH || type === SUBSCRIBE || type === UNSUBSCRIBE || type === CONNECT)) {
-        // A PUBLISH needs its topic only (2 + topic length bytes), the others their whole body.
-        let end = -1;
-        if (type !== PUBLISH) end = i + this.length <= n ? i + this.length : -1;
-        else if (i + 2 <= n) end = i + Math.min(this.length, 2 + ((chunk[i]! << 8) | chunk[i + 1]!));
-        if (end >= 0 && end <= n) {
-          const field = badUtf8Field(type, chunk, i, end);
-          if (field) return this.reject({ reason: 'invalid_utf8', packetType: type, field });
-          if (type === CONNECT && emptyClientIdWithoutCleanSession(chunk, i, end)) this.emptyClientIdWithoutCleanSession = true;
+      if (this.length > this.checkAbove[type]!) {
+        const avail = Math.min(n - i, this.length);
+        const want = bytesToJudge(type, this.packetFlags, this.level, chunk, i, avail, this.length);
+        if (want <= avail) {
+          const why = this.judge(chunk, i, i + want);
+          if (why) return why;
         } else {
-          this.gatherType = type;
-          this.gatherWant = type === PUBLISH ? Math.min(this.length, 2) : this.length;
+          this.gathering = true;
+          this.gatherWant = want;
           this.gatherHave = 0;
           this.gathered = [];
         }
@@ -264,6 +194,37 @@ export class PacketScanner {
     }
     this.passable = n;
     return undefined;
+  }
+
+  /**
+   * The bound on the first packet (connectGuard.ts): MQTT 5's larger one only when
+   * the CONNECT shows protocol level 5. The level sits 7 bytes into the body (after
+   * the protocol name "MQTT"), so a CONNECT above the 3.1.1 bound must show it in the
+   * same read as its fixed header; otherwise the 3.1.1 bound applies. Deciding at the
+   * header keeps the rule of the whole guard (no byte of an oversized packet reaches
+   * the parser) without holding bytes back, and a 3.1.1 client, or a header alone,
+   * sees exactly the 3.1.1 bound as before. The cost: an MQTT 5 CONNECT above 327,695
+   * bytes whose first body bytes come in a later read than its header is refused.
+   * Clients write a CONNECT in one go (mqtt-packet corks the socket), so its first
+   * TCP segment, TLS record or WebSocket message carries both.
+   */
+  private firstPacketLimit(chunk: Buffer, bodyStart: number, n: number): number {
+    const v311 = Math.min(MAX_CONNECT_REMAINING_LENGTH, this.maxRemainingLength);
+    if (this.length <= v311) return v311; // the common case: no need to look further
+    return connectLimit(protocolLevel(chunk, bodyStart, Math.min(n, bodyStart + this.length)), this.maxRemainingLength);
+  }
+
+  /** Checks the strings of the current packet in buf[start, end) (all that bytesToJudge asked for). */
+  private judge(buf: Uint8Array, start: number, end: number): PacketRejection | undefined {
+    const type = this.packetType;
+    if (type === CONNECT && this.headersSeen === 1) {
+      // The connection's protocol level: the layout of every later packet.
+      this.level = protocolLevel(buf, start, end);
+      if (this.level === MQTT5) this.checkAbove = CHECK_ABOVE_V5;
+      else this.emptyClientIdWithoutCleanSession = emptyClientIdWithoutCleanSession(buf, start, end);
+    }
+    const field = badUtf8Field(type, this.packetFlags, this.level, buf, start, end);
+    return field ? this.reject({ reason: 'invalid_utf8', packetType: type, field }) : undefined;
   }
 
   /** Takes what it still wants of the `available` body bytes at chunk[at]; once it has them all, checks them. */
@@ -277,20 +238,18 @@ export class PacketScanner {
         used += take;
       }
       if (this.gatherHave < this.gatherWant) return undefined;
-      const type = this.gatherType;
-      if (type === PUBLISH && this.gatherWant === 2 && this.length > 2) {
-        // The topic length is known now: gather the topic itself.
-        const head = this.gathered.length === 1 ? this.gathered[0]! : Buffer.concat(this.gathered, 2);
-        this.gatherWant = Math.min(this.length, 2 + ((head[0]! << 8) | head[1]!));
-        if (this.gatherHave < this.gatherWant) continue;
+      const head = this.gathered.length === 1 ? this.gathered[0]! : Buffer.concat(this.gathered, this.gatherHave);
+      // A length prefix has arrived (a PUBLISH's topic length, then for MQTT 5 its
+      // properties length): it may ask for more.
+      const want = bytesToJudge(this.packetType, this.packetFlags, this.level, head, 0, this.gatherHave, this.length);
+      if (want > this.gatherHave) {
+        this.gathered = [head];
+        this.gatherWant = want;
+        continue;
       }
-      const body = this.gathered.length === 1 ? this.gathered[0]! : Buffer.concat(this.gathered, this.gatherHave);
-      this.gatherType = 0;
+      this.gathering = false;
       this.gathered = [];
-      const field = badUtf8Field(type, body, 0, body.length);
-      if (field) return this.reject({ reason: 'invalid_utf8', packetType: type, field });
-      if (type === CONNECT && emptyClientIdWithoutCleanSession(body, 0, body.length)) this.emptyClientIdWithoutCleanSession = true;
-      return undefined;
+      return this.judge(head, 0, want);
     }
   }
 
@@ -303,12 +262,13 @@ export class PacketScanner {
 
 /**
  * Scans everything read from `socket` and calls `reject` once (it should
- * destroy the socket) when a packet breaks a rule. aedes reads the socket with
+ * close the socket) when a packet breaks a rule. aedes reads the socket with
  * 'readable' + read(null), so the guard wraps this socket's read(): it sees
  * each chunk before aedes parses it and hands on only the bytes before the
  * offending packet, so an oversized packet that arrived whole in one chunk is
  * never parsed, let alone delivered. (A 'data' listener would see the chunk
  * too, but could not keep it from the parser.) No copy, no extra event.
+ * `reject` runs synchronously inside aedes's read, between two packets.
  */
 export function guardPackets(socket: Readable, maxRemainingLength: number, reject: (why: PacketRejection) => void): void {
   const scanner = new PacketScanner(maxRemainingLength);
@@ -318,7 +278,6 @@ export function guardPackets(socket: Readable, maxRemainingLength: number, rejec
     const chunk: unknown = read.call(this, size);
     if (!Buffer.isBuffer(chunk)) return chunk; // null, or a string if someone set an encoding (aedes never does)
     const why = scanner.scan(chunk);
-    if (scanner.emptyClientIdWithoutCleanSession) (this as unknown as Record<symbol, boolean>)[EMPTY_CLIENT_ID_WITHOUT_CLEAN_SESSION] = true;
     if (!why) return chunk;
     if (!reported) {
       reported = true;

@@ -8,6 +8,7 @@ import type { Session } from '../auth/authenticator.js';
 import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { TimerHandle } from '../clock/timeSource.js';
 import type { Logger } from '../log.js';
+import { disconnectReasonFor } from './reasonCodes.js';
 
 interface Entry {
   client: Client;
@@ -17,6 +18,8 @@ interface Entry {
   /** PUBLISH packets accepted from the client, and messages delivered to it. */
   messagesIn: number;
   messagesOut: number;
+  /** MQTT 5: the Will Delay Interval of the CONNECT's will (0: none or immediate). */
+  willDelaySec: number;
 }
 
 /** A connected client as the status page lists it (no token, no token hash). */
@@ -97,11 +100,26 @@ export class SessionRegistry {
     // The socket may have gone while the token was being verified: its 'close'
     // has fired already, so an entry added now would never be removed.
     if ((client.conn as { destroyed?: boolean }).destroyed) return;
-    const entry: Entry = { client, session, connectedAtMs: this.clock.now(), messagesIn: 0, messagesOut: 0 };
+    const entry: Entry = { client, session, connectedAtMs: this.clock.now(), messagesIn: 0, messagesOut: 0, willDelaySec: willDelayOf(client) };
     this.entries.set(client, entry);
     client.conn.once('close', () => this.connectionClosed(client));
     const exp = session.expiresAtMs;
     if (this.disconnectOnExpiry && exp !== null && exp < this.armedForMs) this.armExpiry(exp);
+  }
+
+  /**
+   * Renews a connected client's session in place (MQTT 5 re-authentication): the
+   * new ACL applies from the next packet, and the new expiry replaces the old
+   * deadline (the shared timer, armed for the old one, finds nothing due then and
+   * re-arms). False when the client is no longer connected.
+   */
+  replace(client: Client, session: Session): boolean {
+    const e = this.entries.get(client);
+    if (!e) return false;
+    e.session = session;
+    const exp = session.expiresAtMs;
+    if (this.disconnectOnExpiry && exp !== null && exp < this.armedForMs) this.armExpiry(exp);
+    return true;
   }
 
   get(client: Client | null | undefined): Session | undefined {
@@ -171,11 +189,14 @@ export class SessionRegistry {
     const e = this.entries.get(client);
     if (!e) return;
     this.remove(client);
-    if (willPending(client)) this.keepForWill(client, e.session);
+    if (willPending(client) || delayedWillPending(e)) this.keepForWill(client, e.session, undefined, e.willDelaySec);
   }
 
-  private keepForWill(client: Client, session: Session, withheld?: string): void {
-    const timer = setTimeout(() => this.closing.delete(client), WILL_WAIT_MS);
+  private keepForWill(client: Client, session: Session, withheld: string | undefined, willDelaySec: number): void {
+    // An MQTT 5 will is published after its Will Delay Interval, at most the session
+    // expiry (MQTT 5.0 section 3.1.3.2.2): the session waits that long too.
+    const delaySec = Math.min(willDelaySec, (client as unknown as { sessionExpiryInterval?: number }).sessionExpiryInterval ?? 0);
+    const timer = setTimeout(() => this.closing.delete(client), Math.min(WILL_WAIT_MS + delaySec * 1000, 2_147_483_647));
     timer.unref();
     this.closing.set(client, { session, withheld, timer });
   }
@@ -197,8 +218,10 @@ export class SessionRegistry {
       this.logger.info({ clientId: e.session.clientId, sub: e.session.subject, reason }, 'disconnecting client');
       this.remove(e.client);
       // The server closing the connection publishes the will (MQTT 3.1.1 section 3.1.2.5), except after a revocation.
-      if (willPending(e.client)) this.keepForWill(e.client, e.session, WILL_WITHHELD_FOR.has(reason) ? reason : undefined);
-      e.client.close();
+      if (willPending(e.client)) this.keepForWill(e.client, e.session, WILL_WITHHELD_FOR.has(reason) ? reason : undefined, e.willDelaySec);
+      // MQTT 5: DISCONNECT with the reason first (0xA0 expired, 0x87 revoked, 0x98 an operator's); 3.1.1: just the close.
+      if (e.client.version === 5) e.client.disconnect({ reasonCode: disconnectReasonFor(reason) });
+      else e.client.close();
     }
     return n;
   }
@@ -232,4 +255,20 @@ export class SessionRegistry {
 function willPending(client: Client): boolean {
   const c = client as unknown as { will?: unknown; _disconnected?: boolean };
   return c.will != null && c._disconnected !== true;
+}
+
+/**
+ * An MQTT 5 delayed will (aedes.js scheduleWill) is no longer on the client by
+ * the time its socket closes: known from the CONNECT (willDelayOf), it is pending
+ * unless a DISCONNECT other than 0x04 came (aedes sets _disconnected then).
+ */
+function delayedWillPending(e: Entry): boolean {
+  return e.willDelaySec > 0 && (e.client as unknown as { _disconnected?: boolean })._disconnected !== true;
+}
+
+/** The Will Delay Interval of the will a client connected with (aedes keeps the CONNECT's will in `_will` until CONNACK). */
+function willDelayOf(client: Client): number {
+  const c = client as unknown as { version?: number; _will?: { properties?: { willDelayInterval?: number } } | null; will?: { properties?: { willDelayInterval?: number } } | null };
+  if (c.version !== 5) return 0;
+  return (c._will ?? c.will)?.properties?.willDelayInterval ?? 0;
 }

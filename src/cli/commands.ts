@@ -45,6 +45,23 @@ token
   .option('--kid <kid>', 'key id header')
   .option('--jti <id>', 'token id (default: a random UUID, so the token can be revoked)')
   .option('--admin', 'add the claim "edgegate": {"admin": true}: a token to log in to the status page with')
+  .addHelpText(
+    'after',
+    `
+Using the token:
+  MQTT 3.1.1 or 5, as the password:   mosquitto_pub -u sensor-1 -P "$TOKEN" -t sensors/sensor-1/temp -m 21.5
+  MQTT 5, as Authentication Data:     CONNECT property authenticationMethod "JWT", authenticationData = the token
+Renewing without reconnecting (MQTT 5, a client that connected with method JWT):
+  mint a new token before the old one expires and send AUTH with reason code 0x19,
+  authenticationMethod "JWT" and the new token as authenticationData; the gateway
+  answers AUTH 0x00 (new ACL and expiry from then on) or DISCONNECT 0x87.
+  mqtt.js:  client.stream.write(mqttPacket.generate({ cmd: 'auth', reasonCode: 0x19,
+              properties: { authenticationMethod: 'JWT', authenticationData: Buffer.from(token) } },
+              { protocolVersion: 5 }))
+  paho-mqtt (Python) has no AUTH call: reconnect with the new token before the old expires
+  (clean_start=False and a Session Expiry Interval keep the session).
+  See docs/authentication.md#renewing-a-token-mqtt-5.`,
+  )
   .action(tokenMint);
 token
   .command('verify <token>')

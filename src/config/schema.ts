@@ -79,6 +79,7 @@ export const configSpec: Spec = obj({
     maxInflightInbound: int(0, 65_535),
     maxPacketBytes: int(1024, 268_435_455),
     maxClients: int(1, 10_000_000),
+    topicAliasMaximum: int(0, 65_535),
   }),
   auth: obj({
     jwt: obj({

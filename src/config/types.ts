@@ -22,6 +22,8 @@ export interface BrokerConfig {
   maxPacketBytes: number;
   /** Connected (and being authenticated) clients at most; beyond, CONNACK 3. */
   maxClients: number;
+  /** MQTT 5: the highest Topic Alias a client may use towards the gateway (0: none). */
+  topicAliasMaximum: number;
 }
 
 export interface JwksConfig {

@@ -12,6 +12,12 @@ export class Metrics {
     labelNames: ['result', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly reauthentications = new Counter({
+    name: 'edgegate_reauthentications_total',
+    help: 'MQTT 5 re-authentications (AUTH 0x19) by result (accepted/refused); each also counts in edgegate_auth_attempts_total',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
   readonly authCacheHits = new Counter({ name: 'edgegate_auth_cache_hits_total', help: 'Authentications answered from the verified-token cache', registers: [this.registry] });
   readonly aclDenied = new Counter({
     name: 'edgegate_acl_denied_total',
@@ -27,7 +33,7 @@ export class Metrics {
   });
   readonly connectionsRefused = new Counter({
     name: 'edgegate_connections_refused_total',
-    help: 'CONNECTs refused before authentication, by reason (max_clients/identifier_rejected)',
+    help: 'CONNECTs refused before authentication, by reason (max_clients/identifier_rejected/bad_authentication_method)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
@@ -62,7 +68,7 @@ export class Metrics {
   });
   readonly bridgeDropped = new Counter({
     name: 'edgegate_bridge_dropped_total',
-    help: 'Messages dropped by the bridge queue, by reason (overflow/ttl/rejected)',
+    help: 'Messages dropped by the bridge queue, by reason (overflow/rejected/ttl/expired/refused/error/offline)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
