@@ -8,6 +8,7 @@ import type { GatewayConfig } from './config/types.js';
 import type { Logger } from './log.js';
 import type { Metrics } from './ops/metrics.js';
 import type { StatusBoard } from './ops/status.js';
+import type { GroupCommit } from './storage/groupCommit.js';
 import type { Sqlite } from './storage/database.js';
 
 /** What components are built from: the validated config and the shared services. */
@@ -21,6 +22,8 @@ export interface DaemonContext {
   keys: KeyRing;
   /** The SQLite database; an in-memory one when the file could not be opened. */
   database: Sqlite;
+  /** The database's group commit: what must be durable before an acknowledgement is written through it. */
+  groupCommit: GroupCommit;
   /** False when `database` is the in-memory fallback (nothing survives a restart). */
   persistent: boolean;
   broker: LocalBroker;

@@ -14,7 +14,10 @@ import { componentLogger, createRootLogger, type Logger } from './log.js';
 import { Metrics } from './ops/metrics.js';
 import { StatusBoard } from './ops/status.js';
 import { ensureDataDir } from './storage/dataDir.js';
+import { lockDataDir, type DataDirLock } from './storage/dataDirLock.js';
+import { deprecatedKeysIn } from './config/deprecations.js';
 import { DATABASE_FILE, openDatabase, type Sqlite } from './storage/database.js';
+import { GroupCommit, isDiskFull } from './storage/groupCommit.js';
 import { openSqlite } from './storage/sqlite.js';
 import { opsComponents } from './ops/index.js';
 import { join } from 'node:path';
@@ -40,6 +43,8 @@ export class Daemon {
   database?: Sqlite;
   private started: Component[] = [];
   private stopping?: Promise<void>;
+  private dataDirLock?: DataDirLock;
+  groupCommit?: GroupCommit;
 
   constructor(config: GatewayConfig, private readonly options: DaemonOptions = {}) {
     this.config = config;
@@ -63,10 +68,25 @@ export class Daemon {
 
   async start(): Promise<void> {
     const log = componentLogger(this.logger, 'daemon');
+    for (const d of deprecatedKeysIn(this.config)) log.warn({ key: d.key, use: d.use }, `${d.key} is deprecated: use ${d.use} (the old key still applies)`);
     const dataDir = ensureDataDir(this.config.dataDir);
+    // One daemon per data directory (exit 2 naming the holder's PID); taken before anything in it is opened.
+    this.dataDirLock = lockDataDir(dataDir);
+    if (this.dataDirLock.pidFileProblem) log.warn({ problem: this.dataDirLock.pidFileProblem }, 'data directory locked, but its PID file could not be written');
     const { database, persistent } = this.openStorage(dataDir, log);
     this.database = database;
-    this.status.register('storage', () => ({ persistent, file: join(dataDir, DATABASE_FILE) }));
+    // One transaction per turn for everything written (storage.sync = full: one fsync); with full, gather 2 ms.
+    const group = new GroupCommit(database, { delayMs: this.config.storage.sync === 'full' ? 2 : 0 });
+    this.groupCommit = group;
+    group.onRollback((err) => {
+      this.metrics.storageCommitFailures.inc();
+      log.error({ err: (err as Error).message, diskFull: isDiskFull(err) }, 'database commit failed: nothing of it was acknowledged; retrying with the next writes');
+    });
+    this.status.register(
+      'storage',
+      () => ({ persistent, file: join(dataDir, DATABASE_FILE), sync: this.config.storage.sync, writable: group.lastError === undefined, ...(group.lastError ? { error: isDiskFull(group.lastError) ? 'disk full: nothing new is acknowledged until space is freed' : `commit failed: ${group.lastError.message}` } : {}), broker: this.broker?.storedCounts() }),
+      () => group.lastError === undefined,
+    );
     const configured = await loadConfiguredKeys(this.config.auth.jwt, dataDir);
     this.keys.replaceConfigured(configured.keys);
     if (configured.generatedNow) {
@@ -96,6 +116,9 @@ export class Daemon {
       clock: this.clock,
       logger: componentLogger(this.logger, 'broker'),
       metrics: this.metrics,
+      database,
+      group,
+      status: this.status,
     });
     const brokerComponent: Component = { name: 'broker', start: () => this.broker!.start(), stop: () => this.broker!.stop() };
     this.status.register(
@@ -113,6 +136,7 @@ export class Daemon {
       status: this.status,
       keys: this.keys,
       database,
+      groupCommit: group,
       persistent,
       broker: this.broker,
       authenticator: this.authenticator,
@@ -132,7 +156,7 @@ export class Daemon {
   private openStorage(dataDir: string, log: Logger): { database: Sqlite; persistent: boolean } {
     const file = join(dataDir, DATABASE_FILE);
     try {
-      return { database: openDatabase(file, { synchronous: this.config.bridge.queue.sync }), persistent: true };
+      return { database: openDatabase(file, { synchronous: this.config.storage.sync }), persistent: true };
     } catch (err) {
       log.error({ err: (err as Error).message, file }, 'database unusable: running from memory, nothing will persist until it is repaired or removed');
       const database = openSqlite(':memory:');
@@ -154,10 +178,13 @@ export class Daemon {
       }
       this.started = [];
       try {
+        this.groupCommit?.flush();
         this.database?.close();
       } catch (err) {
         log.error({ err }, 'error while closing the database');
       }
+      // Last: a next daemon may open the data directory only once this one is done with it.
+      this.dataDirLock?.release();
       log.info('edgegate stopped');
       this.logger.flush?.();
     })();

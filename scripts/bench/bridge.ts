@@ -5,7 +5,12 @@
 // drain rate of a backlog filled while the cloud is down (cloud started, time until
 // the subscriber has everything). Every process on 127.0.0.1, free ports; bounded.
 //
-//   npx tsx scripts/bench/bridge.ts [--messages 20000] [--warmup 20000] [--backlog 100000] [--rounds 3]
+//   npx tsx scripts/bench/bridge.ts [--messages 20000] [--warmup 20000] [--backlog 100000] [--rounds 3] [--drain-rounds 1]
+//   BENCH_KINDS=edgegate,mosquitto[,noflags][,edgegate-aedes1]  the local brokers to alternate
+//   BENCH_BASELINE_CLI=<an older build's dist/cli/main.js>  (e.g. a git worktree of an older commit,
+//     `npm ci && npm run build` there) adds the kind "edgegate-aedes1" (formerly "baseline", still
+//     accepted in BENCH_KINDS): that build run from its own tree (its node_modules, config/), in
+//     every round beside the others; the summary then prints before / after.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -17,7 +22,7 @@ import { cpuSplitMs } from './lib/procStats.js';
 import { freePort } from './lib/freePort.js';
 import { startCloudMosquitto, startMosquitto } from './lib/mosquitto.js';
 import { unitNodeFlags } from './lib/nodeFlags.js';
-import { builtCli } from './lib/paths.js';
+import { baselineBuild, builtCli, installedVersion } from './lib/paths.js';
 import { hs256Token } from './lib/tokens.js';
 import { spawnEdgegate, type ServerProcess } from './lib/spawnServer.js';
 
@@ -35,12 +40,17 @@ const WARMUP = arg('warmup', 20_000);
 const BACKLOG = arg('backlog', 100_000);
 const ROUNDS = arg('rounds', 3);
 /**
- * BENCH_BASELINE_CLI=<an older build's dist/cli/main.js, inside the repository so
- * that node_modules resolves> adds a third local broker, "baseline", to the
- * alternation: a before/after comparison of edgegate itself in the same run.
+ * BENCH_BASELINE_CLI=<an older build's dist/cli/main.js, in a tree with its own
+ * node_modules (a git worktree with `npm ci`)> adds a third local broker,
+ * "edgegate-aedes1", to the alternation: a before/after comparison of edgegate
+ * itself in the same run (the name of the aedes 1.2 → 2 comparison it was added for).
  */
-const BASELINE_CLI = process.env.BENCH_BASELINE_CLI;
-const KINDS = (process.env.BENCH_KINDS ?? (BASELINE_CLI ? 'edgegate,mosquitto,baseline' : 'edgegate,mosquitto')).split(',') as Kind[];
+const BASELINE = baselineBuild();
+const BASELINE_CLI = BASELINE?.cli;
+const KINDS = (process.env.BENCH_KINDS ?? (BASELINE_CLI ? 'edgegate,mosquitto,edgegate-aedes1' : 'edgegate,mosquitto'))
+  .split(',')
+  .map((k) => (k === 'baseline' ? 'edgegate-aedes1' : k)) as Kind[];
+if (KINDS.includes('edgegate-aedes1') && !BASELINE_CLI) throw new Error('BENCH_KINDS has edgegate-aedes1: set BENCH_BASELINE_CLI');
 const SECRET = 'bench-' + randomUUID();
 const NOW_SEC = Math.floor(Date.now() / 1000);
 const TOKEN = hs256Token(SECRET, { sub: 'bench', iat: NOW_SEC, exp: NOW_SEC + 86_400 });
@@ -188,8 +198,8 @@ async function publishLines(port: number, topic: string, n: number, tag: string,
 }
 
 
-type Kind = 'edgegate' | 'mosquitto' | 'baseline' | 'noflags';
-const KIND_ORDER: Kind[] = ['edgegate', 'mosquitto', 'baseline', 'noflags'];
+type Kind = 'edgegate' | 'mosquitto' | 'edgegate-aedes1' | 'noflags';
+const KIND_ORDER: Kind[] = ['edgegate', 'mosquitto', 'edgegate-aedes1', 'noflags'];
 /** Round r runs the kinds in a rotated order, so no kind always goes first. */
 const roundKinds = (r: number): Kind[] => {
   const ks = KIND_ORDER.filter((k) => KINDS.includes(k));
@@ -200,7 +210,7 @@ async function localBroker(kind: Kind, cloudPort: number): Promise<ServerProcess
   if (kind !== 'mosquitto') {
     const e = await spawnEdgegate({
       // The compiled daemon, as installed gateways run it (`npm run build` first).
-      cliFile: kind === 'baseline' ? BASELINE_CLI : BUILT_CLI,
+      cliFile: kind === 'edgegate-aedes1' ? BASELINE_CLI : BUILT_CLI,
       // The unit's node flags (systemd/edgegate.service), except for kind "noflags"
       // (BENCH_KINDS=edgegate,mosquitto,noflags: what the flags cost, same run); then
       // e.g. BENCH_EDGEGATE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the daemon.
@@ -324,23 +334,24 @@ const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
 
 async function main(): Promise<void> {
   console.log(`bridge benchmark: ${MESSAGES} QoS 1 messages x ${ROUNDS} rounds each (after ${WARMUP} warm-up messages), backlog ${BACKLOG}; ${cpus().length} CPUs, node ${process.version}`);
-  const rates: Record<Kind, number[]> = { edgegate: [], mosquitto: [], baseline: [], noflags: [] };
-  const costs: Record<Kind, RoundCost[]> = { edgegate: [], mosquitto: [], baseline: [], noflags: [] };
+  if (BASELINE) console.log(`edgegate: this tree (aedes ${installedVersion('aedes')}); edgegate-aedes1: ${BASELINE.cli} (aedes ${BASELINE.aedesVersion}); kinds ${KINDS.join(', ')}`);
+  const rates: Record<Kind, number[]> = { edgegate: [], mosquitto: [], 'edgegate-aedes1': [], noflags: [] };
+  const costs: Record<Kind, RoundCost[]> = { edgegate: [], mosquitto: [], 'edgegate-aedes1': [], noflags: [] };
   for (let r = 0; r < ROUNDS; r++) {
     for (const kind of roundKinds(r)) {
       const { rate, cost } = await throughputRound(kind, r);
       rates[kind].push(rate);
       costs[kind].push(cost);
-      console.log(`  round ${r + 1} ${kind.padEnd(9)} ${fmt(rate)} msg/s end to end; local broker per message: ${cost.cpuUs.toFixed(1)} µs CPU (${cost.sysUs.toFixed(1)} in the kernel), ${cost.syscalls.toFixed(2)} syscalls, ${cost.writeBytes.toFixed(0)} bytes to storage`);
+      console.log(`  round ${r + 1} ${kind.padEnd(15)} ${fmt(rate)} msg/s end to end; local broker per message: ${cost.cpuUs.toFixed(1)} µs CPU (${cost.sysUs.toFixed(1)} in the kernel), ${cost.syscalls.toFixed(2)} syscalls, ${cost.writeBytes.toFixed(0)} bytes to storage`);
     }
   }
-  const drains: Record<Kind, Array<Awaited<ReturnType<typeof drainRound>>>> = { edgegate: [], mosquitto: [], baseline: [], noflags: [] };
+  const drains: Record<Kind, Array<Awaited<ReturnType<typeof drainRound>>>> = { edgegate: [], mosquitto: [], 'edgegate-aedes1': [], noflags: [] };
   const drainRounds = Math.max(1, Math.min(ROUNDS, arg('drain-rounds', 1)));
   for (let r = 0; r < drainRounds; r++) {
     for (const kind of roundKinds(r)) {
       const d = await drainRound(kind, r);
       drains[kind].push(d);
-      console.log(`  drain ${r + 1} ${kind.padEnd(9)} fill ${fmt(d.fillRate)} msg/s, drain ${fmt(d.drainRate)} msg/s (first to last), ${d.totalSec.toFixed(2)} s from cloud start; CPU per message ${d.fillCpuUs.toFixed(1)} µs in, ${d.drainCpuUs.toFixed(1)} µs out`);
+      console.log(`  drain ${r + 1} ${kind.padEnd(15)} fill ${fmt(d.fillRate)} msg/s, drain ${fmt(d.drainRate)} msg/s (first to last), ${d.totalSec.toFixed(2)} s from cloud start; CPU per message ${d.fillCpuUs.toFixed(1)} µs in, ${d.drainCpuUs.toFixed(1)} µs out`);
     }
   }
   const e = median(rates.edgegate);
@@ -359,10 +370,27 @@ async function main(): Promise<void> {
   console.log(`| of which in the kernel (system time) | ${cost('edgegate', 'sysUs', 1)} µs | ${cost('mosquitto', 'sysUs', 1)} µs | |`);
   console.log(`| local broker read+write syscalls per message (/proc/<pid>/io) | ${cost('edgegate', 'syscalls', 2)} | ${cost('mosquitto', 'syscalls', 2)} | |`);
   console.log(`| local broker bytes to storage per message (write_bytes) | ${cost('edgegate', 'writeBytes', 0)} | ${cost('mosquitto', 'writeBytes', 0)} | |`);
-  if (KINDS.includes('baseline')) {
-    const b = median(rates.baseline);
-    console.log(`\nbaseline (${BASELINE_CLI}): end to end ${fmt(b)} msg/s (${(b / m).toFixed(2)}x Mosquitto; edgegate ${(e / b).toFixed(2)}x baseline), ` +
-      `CPU ${cost('baseline', 'cpuUs', 1)} µs, ${cost('baseline', 'syscalls', 2)} syscalls, ${cost('baseline', 'writeBytes', 0)} bytes to storage per message`);
+  if (KINDS.includes('edgegate-aedes1')) {
+    const b = median(rates['edgegate-aedes1']);
+    console.log(`\nedgegate-aedes1 (${BASELINE_CLI}): end to end ${fmt(b)} msg/s (${(b / m).toFixed(2)}x Mosquitto; edgegate ${(e / b).toFixed(2)}x edgegate-aedes1), ` +
+      `CPU ${cost('edgegate-aedes1', 'cpuUs', 1)} µs, ${cost('edgegate-aedes1', 'syscalls', 2)} syscalls, ${cost('edgegate-aedes1', 'writeBytes', 0)} bytes to storage per message`);
+    const ok = (x: boolean) => (x ? 'met' : 'MISSED');
+    const bd = drains['edgegate-aedes1'];
+    const bf = median(bd.map((d) => d.fillRate));
+    const bdr = median(bd.map((d) => d.drainRate));
+    const c = (k: Kind, f: keyof RoundCost) => median(costs[k].map((x) => x[f]));
+    console.log(`\nbefore / after, same run (medians; each round has both): edgegate-aedes1 (aedes ${BASELINE?.aedesVersion}) vs edgegate (aedes ${installedVersion('aedes')}), Mosquitto ${fmt(m)} msg/s`);
+    console.log('| measure | before | after | after / before | goal | before | after |');
+    console.log('|---|---|---|---|---|---|---|');
+    console.log(`| QoS 1 end to end, ${MESSAGES} msgs${WARMUP > 0 ? `, after ${WARMUP} warm-up` : ', cold'} | ${fmt(b)} msg/s (${(b / m).toFixed(2)}x Mosquitto) | ${fmt(e)} msg/s (${(e / m).toFixed(2)}x Mosquitto) | ${(e / b).toFixed(2)}x | ≥ 1.0x Mosquitto${WARMUP > 0 ? '' : ' (the goal is for warm)'} | ${ok(b / m >= 1)} | ${ok(e / m >= 1)} |`);
+    console.log(`| local broker CPU per message | ${c('edgegate-aedes1', 'cpuUs').toFixed(1)} µs | ${c('edgegate', 'cpuUs').toFixed(1)} µs | ${(c('edgegate', 'cpuUs') / c('edgegate-aedes1', 'cpuUs')).toFixed(2)}x | — | | |`);
+    console.log(`| of which in the kernel | ${c('edgegate-aedes1', 'sysUs').toFixed(1)} µs | ${c('edgegate', 'sysUs').toFixed(1)} µs | ${(c('edgegate', 'sysUs') / c('edgegate-aedes1', 'sysUs')).toFixed(2)}x | — | | |`);
+    console.log(`| read+write syscalls per message | ${c('edgegate-aedes1', 'syscalls').toFixed(2)} | ${c('edgegate', 'syscalls').toFixed(2)} | ${(c('edgegate', 'syscalls') / c('edgegate-aedes1', 'syscalls')).toFixed(2)}x | — | | |`);
+    console.log(`| bytes to storage per message | ${c('edgegate-aedes1', 'writeBytes').toFixed(0)} | ${c('edgegate', 'writeBytes').toFixed(0)} | ${(c('edgegate', 'writeBytes') / c('edgegate-aedes1', 'writeBytes')).toFixed(2)}x | — | | |`);
+    if (bd.length && drains.edgegate.length) {
+      console.log(`| backlog fill, ${BACKLOG} msgs | ${fmt(bf)} msg/s | ${fmt(ef)} msg/s | ${(ef / bf).toFixed(2)}x | — | | |`);
+      console.log(`| backlog drain, ${BACKLOG} msgs | ${fmt(bdr)} msg/s | ${fmt(ed)} msg/s | ${(ed / bdr).toFixed(2)}x | — | | |`);
+    }
   }
   if (KINDS.includes('noflags')) {
     const n = median(rates.noflags);

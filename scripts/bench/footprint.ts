@@ -8,13 +8,20 @@
 //   - server CPU for the connect+subscribe storm (what the node flags cost).
 // Each server is a separate child process on 127.0.0.1 (free ports); bounded.
 //
-//   npm run build && npx tsx scripts/bench/footprint.ts [--sensors 1000] [--after-sec 60] [--starts 5]
+// --rounds N (default 1) repeats the whole set round-robin (each round starts at a
+// rotated position) and reports medians over the rounds.
+//
+//   npm run build && npx tsx scripts/bench/footprint.ts [--sensors 1000] [--after-sec 60] [--starts 5] [--rounds 1]
 //   FOOTPRINT_NODE_ARGS="..."  replaces the unit's node flags for edgegate (to measure a flag's cost)
+//   BENCH_BASELINE_CLI=<an older build's dist/cli/main.js>  (e.g. a git worktree of an older commit,
+//     `npm ci && npm run build` there) adds, in every round, "edgegate-aedes1": that build with the
+//     same configuration and flags, run from its own tree (its node_modules, its aedes), and
+//     "aedes1": plain aedes on that tree's node_modules; the summary then prints before / after.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { numberArg } from './lib/args.js';
 import { bundleEntry } from './lib/bundle.js';
@@ -23,7 +30,7 @@ import { freePort } from './lib/freePort.js';
 import { startCloudMosquitto } from './lib/mosquitto.js';
 import { subscribePacket } from './lib/mqttWire.js';
 import { unitNodeFlags } from './lib/nodeFlags.js';
-import { builtCli } from './lib/paths.js';
+import { baselineBuild, builtCli, installedVersion } from './lib/paths.js';
 import { hs256Token } from './lib/tokens.js';
 import { cpuTimeMs, rssKiB } from './lib/procStats.js';
 import { spawnEdgegate, spawnPlainAedes, type ServerProcess } from './lib/spawnServer.js';
@@ -33,7 +40,9 @@ const SENSORS = arg('sensors', 1000);
 const AFTER_SEC = arg('after-sec', 60);
 const IDLE_SEC = arg('idle-sec', 5);
 const STARTS = arg('starts', 5);
+const ROUNDS = Math.max(1, arg('rounds', 1));
 const BUILT_CLI = builtCli();
+const BASELINE = baselineBuild();
 const SECRET = 'footprint-' + randomUUID();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -54,16 +63,16 @@ async function ptyPair(dir: string): Promise<{ gatewaySide: string; stop(): void
 }
 
 interface Setup {
-  kind: 'edgegate' | 'edgegate-no-flags' | 'aedes';
+  kind: 'edgegate' | 'edgegate-no-flags' | 'aedes' | 'edgegate-aedes1' | 'aedes1';
   start(pollMs?: number): Promise<ServerProcess & { cleanup?(): void }>;
 }
 
-function edgegateSetup(kind: Setup['kind'], cloudPort: number, ttyPath: string, nodeArgs: string[]): Setup {
+function edgegateSetup(kind: Setup['kind'], cloudPort: number, ttyPath: string, nodeArgs: string[], cliFile = BUILT_CLI): Setup {
   return {
     kind,
     start: async (pollMs) =>
       spawnEdgegate({
-        cliFile: BUILT_CLI,
+        cliFile,
         nodeArgs,
         pollMs,
         readyTimeoutMs: 60_000,
@@ -85,8 +94,8 @@ function edgegateSetup(kind: Setup['kind'], cloudPort: number, ttyPath: string, 
 }
 
 /** Plain aedes, bundled so that no TypeScript loader inflates its start or its memory. */
-function aedesSetup(file: string | undefined): Setup {
-  return { kind: 'aedes', start: (pollMs) => spawnPlainAedes({ file, pollMs }) };
+function aedesSetup(file: string | undefined, kind: 'aedes' | 'aedes1' = 'aedes'): Setup {
+  return { kind, start: (pollMs) => spawnPlainAedes({ file, pollMs }) };
 }
 
 /** Spawn → the port first accepts a TCP connection (polled every 2 ms). */
@@ -112,7 +121,7 @@ async function measure(setup: Setup): Promise<Omit<Figures, 'startMs'>> {
     await sleep(IDLE_SEC * 1000);
     const idleKiB = rssKiB(server.pid);
     const cpu0 = cpuTimeMs(server.pid);
-    const auth = setup.kind !== 'aedes';
+    const auth = setup.kind !== 'aedes' && setup.kind !== 'aedes1';
     const names = Array.from({ length: SENSORS }, (_, i) => `sensor-${i}`);
     const tokens = auth ? names.map(token) : [];
     const result = await connectMany({
@@ -155,17 +164,35 @@ async function main(): Promise<void> {
   const cloud = await startCloudMosquitto();
   const pty = await ptyPair(dir);
   const aedesBundle = await bundleEntry('scripts/bench/lib/servers/plainAedes.ts', 'aedes');
+  const aedes1Bundle = BASELINE ? await bundleEntry('scripts/bench/lib/servers/plainAedes.ts', 'aedes1', BASELINE.root) : undefined;
+  if (BASELINE) {
+    if (!aedes1Bundle) throw new Error('BENCH_BASELINE_CLI needs esbuild (the plain aedes of the baseline tree is a bundle)');
+    console.log(`baseline build (BENCH_BASELINE_CLI): ${BASELINE.cli}, aedes ${BASELINE.aedesVersion}; this tree's aedes ${installedVersion('aedes')}; ${ROUNDS} round(s), round-robin`);
+  }
   try {
     // Without the flags too: what they buy in memory and cost in CPU, same run.
     const setups = [aedesSetup(aedesBundle?.file), edgegateSetup('edgegate', cloud.port, pty.gatewaySide, flags), edgegateSetup('edgegate-no-flags', cloud.port, pty.gatewaySide, [])];
+    if (BASELINE) setups.push(aedesSetup(aedes1Bundle!.file, 'aedes1'), edgegateSetup('edgegate-aedes1', cloud.port, pty.gatewaySide, flags, BASELINE.cli));
+    const perRound = new Map<string, Figures[]>();
+    for (let r = 0; r < ROUNDS; r++) {
+      // Round r starts at a rotated position, so no kind always goes first.
+      for (const setup of [...setups.slice(r % setups.length), ...setups.slice(0, r % setups.length)]) {
+        const starts: number[] = [];
+        for (let i = 0; i < STARTS; i++) starts.push(await startTime(setup));
+        const m = await measure(setup);
+        if (m.accepted !== SENSORS) throw new Error(`${setup.kind}: only ${m.accepted} of ${SENSORS} sensors connected`);
+        perRound.set(setup.kind, [...(perRound.get(setup.kind) ?? []), { startMs: median(starts), ...m }]);
+        console.log(
+          `  ${ROUNDS > 1 ? `round ${r + 1} ` : ''}${setup.kind}: start ${median(starts).toFixed(0)} ms (of ${starts.map((s) => s.toFixed(0)).join(', ')}); ` +
+            `RSS idle ${mib(m.idleKiB)}, with ${SENSORS} ${mib(m.connectedKiB)}, ${AFTER_SEC} s after ${mib(m.afterKiB)} MiB; storm CPU ${m.stormCpuMs.toFixed(0)} ms; load ${loadavg()[0]!.toFixed(2)}`,
+        );
+      }
+    }
+    // Medians over the rounds, figure by figure.
     const figures = new Map<string, Figures>();
-    for (const setup of setups) {
-      const starts: number[] = [];
-      for (let i = 0; i < STARTS; i++) starts.push(await startTime(setup));
-      const m = await measure(setup);
-      if (m.accepted !== SENSORS) throw new Error(`${setup.kind}: only ${m.accepted} of ${SENSORS} sensors connected`);
-      figures.set(setup.kind, { startMs: median(starts), ...m });
-      console.log(`  ${setup.kind}: start ${median(starts).toFixed(0)} ms (of ${starts.map((s) => s.toFixed(0)).join(', ')})`);
+    for (const [kind, list] of perRound) {
+      const pick = (k: keyof Figures) => median(list.map((f) => f[k]));
+      figures.set(kind, { startMs: pick('startMs'), idleKiB: pick('idleKiB'), connectedKiB: pick('connectedKiB'), afterKiB: pick('afterKiB'), stormCpuMs: pick('stormCpuMs'), accepted: pick('accepted') });
     }
     const a = figures.get('aedes')!;
     const e = figures.get('edgegate')!;
@@ -187,9 +214,26 @@ async function main(): Promise<void> {
     console.log(flagRow(`RSS with ${SENSORS} sensors`, e.connectedKiB, n.connectedKiB, 'MiB', mib));
     console.log(flagRow(`RSS ${AFTER_SEC} s after`, e.afterKiB, n.afterKiB, 'MiB', mib));
     console.log(flagRow('server CPU of the storm', e.stormCpuMs, n.stormCpuMs, 'ms'));
+    if (BASELINE) {
+      const b = figures.get('edgegate-aedes1')!;
+      const a1 = figures.get('aedes1')!;
+      const ok = (x: boolean) => (x ? 'met' : 'MISSED');
+      console.log(`\nbefore / after, same run${ROUNDS > 1 ? `, medians of ${ROUNDS} rounds` : ''}: edgegate-aedes1 (${BASELINE.cli}, aedes ${BASELINE.aedesVersion}) vs edgegate (aedes ${installedVersion('aedes')}); plain aedes of each tree`);
+      console.log(`| measure | before | after | after / before | plain aedes ${BASELINE.aedesVersion} | plain aedes ${installedVersion('aedes')} | goal | before | after (vs its own aedes; vs aedes ${BASELINE.aedesVersion}) |`);
+      console.log('|---|---|---|---|---|---|---|---|---|');
+      const ba = (what: string, bv: number, ev: number, a1v: number, av: number, unit: string, g: string, okB: string, okA: string, fmt = (x: number) => x.toFixed(0)): void =>
+        console.log(`| ${what} | ${fmt(bv)} ${unit} (${(bv / a1v).toFixed(2)}x) | ${fmt(ev)} ${unit} (${(ev / av).toFixed(2)}x) | ${(ev / bv).toFixed(2)}x | ${fmt(a1v)} ${unit} | ${fmt(av)} ${unit} | ${g} | ${okB} | ${okA} |`);
+      const idle = (f: Figures, base: Figures) => f.idleKiB / base.idleKiB <= 1.1 && f.idleKiB <= 60 * 1024;
+      ba('RSS idle', b.idleKiB, e.idleKiB, a1.idleKiB, a.idleKiB, 'MiB', '≤ 1.10x and ≤ 60 MiB', ok(idle(b, a1)), `${ok(idle(e, a))}; ${ok(idle(e, a1))}`, mib);
+      ba(`RSS with ${SENSORS} sensors`, b.connectedKiB, e.connectedKiB, a1.connectedKiB, a.connectedKiB, 'MiB', '≤ 100 MiB', ok(b.connectedKiB <= 100 * 1024), ok(e.connectedKiB <= 100 * 1024), mib);
+      ba(`RSS ${AFTER_SEC} s after`, b.afterKiB, e.afterKiB, a1.afterKiB, a.afterKiB, 'MiB', '≤ 100 MiB', ok(b.afterKiB <= 100 * 1024), ok(e.afterKiB <= 100 * 1024), mib);
+      ba('start to listening', b.startMs, e.startMs, a1.startMs, a.startMs, 'ms', '≤ 2x', ok(b.startMs / a1.startMs <= 2), `${ok(e.startMs / a.startMs <= 2)}; ${ok(e.startMs / a1.startMs <= 2)}`);
+      ba(`server CPU, ${SENSORS} connects + subscribes`, b.stormCpuMs, e.stormCpuMs, a1.stormCpuMs, a.stormCpuMs, 'ms', '—', '', '');
+    }
   } finally {
     pty.stop();
     aedesBundle?.cleanup();
+    aedes1Bundle?.cleanup();
     await cloud.stop();
     cloud.cleanup();
     rmSync(dir, { recursive: true, force: true });

@@ -28,6 +28,9 @@ export async function loadOfflineState(config: GatewayConfig, keys: KeyRing, now
   try {
     db = openSqlite(file, { readonly: true, fileMustExist: true });
     db.pragma('busy_timeout = 5000');
+    // Read-only, so nothing is synced through it today; set as every connection to
+    // this database is (storage.sync), so that one day writing through it cannot be less durable.
+    db.pragma(`synchronous = ${config.storage.sync === 'full' ? 'FULL' : 'NORMAL'}`);
     const tables = new Set((db.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map((r) => r.name));
     if (tables.has('clock_time_floor')) {
       state.floorMs = (db.prepare('SELECT wall_ms FROM clock_time_floor WHERE id = 1').get() as { wall_ms: number } | undefined)?.wall_ms ?? 0;

@@ -76,13 +76,14 @@ export class Bridge implements Component {
       ...config.queue,
       nowMs: () => ctx.clock.now(),
       // With synchronous=FULL each commit is an fsync: gather a little longer.
-      commitDelayMs: config.queue.sync === 'full' ? 2 : 0,
+      commitDelayMs: ctx.config.storage.sync === 'full' ? 2 : 0,
       onDrop: (reason, n, bytes) => this.drops.record(reason, n, bytes),
       onCommitted: (rows, droppedThrough) => {
         this.updateQueueMetrics();
         this.sender.committed(rows, droppedThrough);
       },
       onError: (err) => this.log.error({ err: errorMessage(err) }, 'bridge queue write failed'),
+      group: ctx.groupCommit,
     });
     // The labelled child once, not a label lookup per message.
     const forwardedOut = ctx.metrics.bridgeForwarded.labels('out');

@@ -8,6 +8,7 @@
 // commits (and few fsyncs with synchronous=FULL), and a commit of new rows
 // touches only the pages at the tail of the table.
 import type { Sqlite } from '../storage/database.js';
+import type { GroupCommit } from '../storage/groupCommit.js';
 import { OutboxTable, rowBytes, type OutboxMessage, type OutboxRow } from './outboxTable.js';
 
 export { rowBytes, type OutboxMessage, type OutboxRow } from './outboxTable.js';
@@ -34,6 +35,14 @@ export interface OutboxOptions extends OutboxLimits {
   /** Rows just committed (in id order), and the highest id dropped from the head in that commit (0 if none). */
   onCommitted: (rows: OutboxRow[], droppedThroughId: number) => void;
   onError: (err: unknown) => void;
+  /**
+   * The database's group commit (storage/groupCommit.ts). With it, gathered rows
+   * are written into the group that commits next, together with whatever else
+   * that turn wrote (a message's retained copy, its queued copies), and a promise
+   * resolves only after that COMMIT. Without it (unit tests), the outbox commits
+   * on its own as before.
+   */
+  group?: GroupCommit;
 }
 
 /** One promise for every insert of a group commit: they all commit (or fail) together. */
@@ -92,6 +101,9 @@ export class Outbox {
     const totals = this.table.totals();
     this.messages = totals.messages;
     this.bytes = totals.bytes;
+    options.group?.beforeCommit(() => {
+      if (this.inserts.length > 0 || this.removals.length > 0) this.commit(true);
+    });
   }
 
   /**
@@ -156,7 +168,7 @@ export class Outbox {
     let [through, n, bytes] = [0, 0, 0];
     const old = (r: { bytes: number; enqueued_at: number }): boolean => r.enqueued_at <= cutoff && (n++, (bytes += r.bytes), true);
     try {
-      this.table.transaction(() => (through = this.table.dropHead(old)));
+      this.write(() => (through = this.table.dropHead(old)));
     } catch (err) {
       this.options.onError(err);
       return 0;
@@ -179,6 +191,7 @@ export class Outbox {
   /** Commits everything pending now (synchronously): new rows and deletions. */
   flush(): void {
     this.commit(true);
+    this.options.group?.flush();
   }
 
   /** From now on every enqueue and ack commits at once (used while stopping); pending work is committed. */
@@ -230,7 +243,7 @@ export class Outbox {
     let messages = this.messages;
     let bytes = this.bytes;
     try {
-      this.table.transaction(() => {
+      this.write(() => {
         // Acknowledged ids are mostly consecutive (PUBACKs come in order, MQTT 3.1.1
         // section 4.6): one range DELETE per run of consecutive ids instead of one per row.
         if (removals.length > 1) removals.sort((a, b) => a.id - b.id);
@@ -285,13 +298,33 @@ export class Outbox {
     }
     this.messages = messages;
     this.bytes = bytes;
-    for (const reason of ['rejected', 'overflow', 'ttl', 'expired', 'refused'] as const) {
-      if (dropped[reason][0] > 0) this.options.onDrop(reason, dropped[reason][0], dropped[reason][1]);
-    }
-    batch?.resolve();
-    if (committed.length > 0 || droppedThrough > 0) {
-      this.options.onCommitted(droppedThrough > 0 ? committed.filter((r) => r.id > droppedThrough) : committed, droppedThrough);
-    }
+    const settle = (): void => {
+      for (const reason of ['rejected', 'overflow', 'ttl', 'expired', 'refused'] as const) {
+        if (dropped[reason][0] > 0) this.options.onDrop(reason, dropped[reason][0], dropped[reason][1]);
+      }
+      batch?.resolve();
+      if (committed.length > 0 || droppedThrough > 0) {
+        this.options.onCommitted(droppedThrough > 0 ? committed.filter((r) => r.id > droppedThrough) : committed, droppedThrough);
+      }
+    };
+    const group = this.options.group;
+    if (!group?.pending) return settle();
+    // Written into the open group: durable (and visible to the sender) only once it commits.
+    group.committed().then(settle, (err: unknown) => {
+      // The group rolled back: these rows are not stored, and the counters follow the table again.
+      const totals = this.table.totals();
+      this.messages = totals.messages;
+      this.bytes = totals.bytes;
+      this.options.onError(err);
+      if (inserts.length > 0) this.options.onDrop('error', inserts.length, inserts.reduce((s, r) => s + rowBytes(r), 0));
+      batch?.reject(err);
+    });
+  }
+
+  /** Runs `fn` in the open group commit, or in a transaction of its own when there is none. */
+  private write(fn: () => void): void {
+    if (this.options.group) this.options.group.write(fn);
+    else this.table.transaction(fn);
   }
 
   /**
@@ -304,6 +337,16 @@ export class Outbox {
    * and commit together: at most two commits per turn however many sensors.
    */
   private scheduleInserts(): Scheduled {
+    // With the group commit, the rows are written by its beforeCommit hook, in the group that commits next.
+    if (this.options.group) {
+      try {
+        this.options.group.request();
+      } catch {
+        // No transaction can be opened (read-only or failing storage): fail this batch now, as a commit would.
+        queueMicrotask(() => this.commit(false));
+      }
+      return { cancel: () => undefined };
+    }
     const delayMs = this.options.commitDelayMs;
     if (delayMs > 0 || this.turnCommitted) return this.schedule(delayMs, () => this.commit(false));
     let cancelled = false;

@@ -31,6 +31,8 @@ export interface AuthHooksDeps {
   metrics: Metrics;
   /** Undefined when every interceptor finished synchronously. */
   intercept: (packet: PublishPacket, origin: PublishOrigin) => Promise<void> | undefined;
+  /** Hands a QoS 1/2 message's interceptor promise to the acknowledgement (durability.ts beforeAck). */
+  awaitBeforeAck: (packet: PublishPacket, pending: Promise<void>) => void;
   limitedLog: LogLimiter;
 }
 
@@ -74,6 +76,13 @@ export class AuthHooks {
     this.deps.metrics.messagesReceived.inc();
     const pending = this.deps.intercept(packet, { kind: 'client', clientId: client.id, protocolVersion: client.version });
     if (!pending) return done(null);
+    // QoS 1/2: the acknowledgement waits for it (beforeAck), with the message's retained
+    // and queued copies, so all of it goes into one group commit; routing goes on meanwhile.
+    if (packet.qos > 0) {
+      this.deps.awaitBeforeAck(packet, pending);
+      return done(null);
+    }
+    // QoS 0: no acknowledgement; the next packet waits as before.
     // Not taken care of (the durable queue could not commit or refused it as full).
     // MQTT 3.1.1: no PUBACK; aedes closes the connection and the client sends the
     // message again after reconnecting. MQTT 5: PUBACK/PUBREC with the reason code

@@ -8,6 +8,10 @@ import type { Authenticator } from '../auth/authenticator.js';
 import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { AuthConfig, BrokerConfig, GatewayConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
+import type { Sqlite } from '../storage/database.js';
+import type { GroupCommit } from '../storage/groupCommit.js';
+import type { StatusBoard } from '../ops/status.js';
+import { BrokerDurability } from './durability.js';
 import { LogLimiter } from '../logLimiter.js';
 import type { Metrics } from '../ops/metrics.js';
 import { AuthHooks } from './authHooks.js';
@@ -21,15 +25,24 @@ export type DeliveredMessage = AedesPublishPacket;
 export { PublishRefused, type InternalPacket, type MessageProperties, type PublishInterceptor, type PublishOrigin } from './publishing.js';
 
 export interface LocalBrokerDeps {
-  config: Pick<GatewayConfig, 'listeners'> & { broker: BrokerConfig; auth: AuthConfig };
+  config: Pick<GatewayConfig, 'listeners' | 'storage'> & { broker: BrokerConfig; auth: AuthConfig };
+  /** Where the broker keeps its state (retained messages, sessions, queued messages, wills). */
+  database: Sqlite;
+  /** The database's group commit: acknowledgements wait for it. */
+  group: GroupCommit;
+  status: StatusBoard;
   authenticator: Authenticator;
   clock: GatewayClock;
   logger: Logger;
   metrics: Metrics;
 }
 
+/** aedes's queueLimit: what broker.queueLimit meant before sessions were kept (MQTT 3.1.1 clients see the same). */
+const PACKETS_BEFORE_CONNACK = 42;
+
 export class LocalBroker {
   private aedes?: Aedes;
+  private durability?: BrokerDurability;
   private listeners?: Listeners;
   private readonly interceptors: PublishInterceptor[] = [];
   private readonly clientListeners = new Set<() => void>();
@@ -53,19 +66,24 @@ export class LocalBroker {
       connectedClients: () => this.aedes?.connectedClients ?? 0,
       limitedLog,
     });
+    const durability = new BrokerDurability({ database: this.deps.database, group: this.deps.group, config: b, clock: this.deps.clock, logger: this.deps.logger, metrics: this.deps.metrics, limitedLog });
+    this.durability = durability;
     const authHooks = new AuthHooks({
       sessions: this.sessions,
       aclDenyAction: this.deps.config.auth.aclDenyAction,
       logger: this.deps.logger,
       metrics: this.deps.metrics,
       intercept: (packet, origin) => this.runInterceptors(packet, origin),
+      awaitBeforeAck: (packet, pending) => durability.awaitBeforeAck(packet, pending),
       limitedLog,
     });
     this.aedes = await Aedes.createBroker({
       id: 'edgegate',
       connectTimeout: b.connectTimeoutSec * 1000,
       drainTimeout: b.drainTimeoutSec * 1000,
-      queueLimit: b.queueLimit,
+      // Packets a client may send before its CONNACK (pipelined while its token is
+      // verified); with maxPacketBytes this bounds what an unauthenticated client holds.
+      queueLimit: PACKETS_BEFORE_CONNACK,
       maxInflightInbound: b.maxInflightInbound,
       // Client ids are bounded by MQTT itself; EMQX accepts long ids, so do we.
       maxClientsIdLength: 65_535,
@@ -77,9 +95,14 @@ export class LocalBroker {
       receiveMaximum: b.maxInflightInbound,
       topicAliasMaximum: b.topicAliasMaximum,
       topicAliasOutbound: true,
+      // Retained messages, sessions, queued messages and wills in the database; an
+      // acknowledgement follows the commit of what its message changed.
+      persistence: durability.persistence,
+      beforeAck: (client, packet, cb) => durability.beforeAck(client, packet, cb),
       ...connectHooks.aedesHooks(),
       ...authHooks.aedesHooks(),
     });
+    durability.start(this.aedes, (will) => void this.publishRecoveredWill(will as unknown as PublishPacket));
     this.aedes.on('clientReady', () => this.clientsChanged());
     this.aedes.on('clientDisconnect', () => this.clientsChanged());
     this.aedes.on('clientError', (client, err) => this.deps.logger.debug({ clientId: client.id, err: err.message }, 'client error'));
@@ -106,6 +129,7 @@ export class LocalBroker {
     this.sessions.stop();
     const aedes = this.aedes;
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    this.durability?.stop();
     this.listeners?.destroyRemaining();
     this.deps.metrics.clientsConnected.set(0);
   }
@@ -158,6 +182,26 @@ export class LocalBroker {
     await this.runInterceptors(packet, { kind: 'internal', source });
     this.deps.metrics.messagesReceived.inc();
     await new Promise<void>((resolve, reject) => aedes.publish(packet, (err) => (err ? reject(err) : resolve())));
+    // Its retained copy and queued copies are on the card when this resolves (as for a client's PUBACK).
+    await this.durability?.persistence.committed();
+  }
+
+  /** Counts of the broker's stored state (status board, metrics). */
+  storedCounts(): { retained: number; sessions: number; queued: number } | undefined {
+    return this.durability?.counts();
+  }
+
+  /** A will the previous run left unpublished: through the interceptors (the bridge), then to subscribers. */
+  private async publishRecoveredWill(will: PublishPacket): Promise<void> {
+    const aedes = this.aedes;
+    if (!aedes || aedes.closed) return;
+    try {
+      await this.runInterceptors(will, { kind: 'client', clientId: String((will as { clientId?: unknown }).clientId ?? ''), protocolVersion: 4 });
+    } catch {
+      // Logged by runInterceptors; local subscribers still get it (nobody sends a will again).
+    }
+    this.deps.metrics.messagesReceived.inc();
+    aedes.publish({ ...will, cmd: 'publish', dup: false } as PublishPacket, () => undefined);
   }
 
   /** Receives every message published on `filter` (after authorization); returns an unsubscribe. */

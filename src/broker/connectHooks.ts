@@ -9,7 +9,9 @@ import type { AuthResult, Authenticator, ConnectFacts } from '../auth/authentica
 import type { Logger } from '../log.js';
 import type { LogLimiter } from '../logLimiter.js';
 import type { Metrics } from '../ops/metrics.js';
+import { isReservedTopic } from './authHooks.js';
 import { connackReasonFor, ReasonCode } from './reasonCodes.js';
+import { WILL_ALLOWED } from './store/willStore.js';
 import type { SessionRegistry } from './sessions.js';
 
 /**
@@ -108,6 +110,12 @@ export class ConnectHooks {
       m.authAttempts.inc({ result: 'accepted', reason: result.cached ? 'CACHED' : 'VERIFIED' });
       if (result.cached) m.authCacheHits.inc();
       this.deps.sessions.add(client, result.session);
+      // Only a will the token allows is kept on the card for after a crash (store/willStore.ts);
+      // at the close it is authorized again with this session (authHooks.ts).
+      const will = (client as unknown as { _will?: { topic: string; qos: 0 | 1 | 2; retain: boolean } | null })._will;
+      if (will) {
+        (client as unknown as Record<symbol, boolean>)[WILL_ALLOWED] = !isReservedTopic(will.topic) && result.session.acl.canPublish(will.topic, { qos: will.qos, retain: will.retain });
+      }
       return done(null, true);
     }
     m.authAttempts.inc({ result: 'refused', reason: result.reason });

@@ -220,7 +220,8 @@ export class SessionRegistry {
       // The server closing the connection publishes the will (MQTT 3.1.1 section 3.1.2.5), except after a revocation.
       if (willPending(e.client)) this.keepForWill(e.client, e.session, WILL_WITHHELD_FOR.has(reason) ? reason : undefined, e.willDelaySec);
       // MQTT 5: DISCONNECT with the reason first (0xA0 expired, 0x87 revoked, 0x98 an operator's); 3.1.1: just the close.
-      if (e.client.version === 5) e.client.disconnect({ reasonCode: disconnectReasonFor(reason) });
+      // The Reason String also makes clients that read a DISCONNECT's reason code only when properties follow (paho 1.6) see it.
+      if (e.client.version === 5) e.client.disconnect({ reasonCode: disconnectReasonFor(reason), properties: { reasonString: reason } });
       else e.client.close();
     }
     return n;

@@ -4,9 +4,10 @@
 // event and snapshot JWS. The seq is saved before anything is published, so a
 // failed publish never reuses one; running the command again republishes.
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
-import { closeSync, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { CompactSign } from 'jose';
 import { errorMessage } from '../errors.js';
+import { writeFileAtomicSync } from '../storage/atomicFile.js';
 import {
   EVENT_TYP,
   MAX_SNAPSHOT_BYTES,
@@ -63,11 +64,14 @@ export class FleetSigner {
     return state;
   }
 
-  /** Atomic replace (write beside, rename), mode 0600. */
+  /**
+   * Atomic and durable replace, mode 0600. The seq is saved before anything is
+   * published, so it must survive a power cut (fsynced file and directory): a
+   * seq handed out and then lost would be reused, and gateways ignore a seq they
+   * have already seen.
+   */
   writeState(state: SignerState): void {
-    const tmp = `${this.stateFile}.tmp`;
-    writeFileSync(tmp, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
-    renameSync(tmp, this.stateFile);
+    writeFileAtomicSync(this.stateFile, JSON.stringify(state, null, 2) + '\n', { mode: 0o600 });
   }
 
   /** Runs `fn` holding `<state>.lock` (created exclusively): two operators never hand out the same seq. */

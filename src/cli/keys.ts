@@ -1,7 +1,8 @@
 // `edgegate keys generate`: a key pair for signing sensor tokens (or the bridge's own).
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { errorMessage } from '../errors.js';
+import { mkdirDurableSync, writeFileAtomicSync } from '../storage/atomicFile.js';
 
 export const KEY_ALGS = ['ES256', 'ES384', 'ES512', 'RS256', 'PS256', 'EdDSA'] as const;
 export type KeyAlg = (typeof KEY_ALGS)[number];
@@ -34,10 +35,17 @@ export function keysGenerate(opts: { alg: string; out: string }): void {
     process.exit(1);
   }
   const { privateKey, publicKey } = generateKeyPairPem(opts.alg as KeyAlg);
-  mkdirSync(opts.out, { recursive: true, mode: 0o700 });
   const priv = join(opts.out, 'private.pem');
   const pub = join(opts.out, 'public.pem');
-  writeFileSync(priv, privateKey, { mode: 0o600 });
-  writeFileSync(pub, publicKey, { mode: 0o644 });
+  // Atomic and fsynced: a key pair generated on the gateway and cut off mid-write
+  // would otherwise leave an empty private.pem beside a public key already handed out.
+  try {
+    mkdirDurableSync(opts.out, 0o700);
+    writeFileAtomicSync(priv, privateKey, { mode: 0o600 });
+    writeFileAtomicSync(pub, publicKey, { mode: 0o644 });
+  } catch (err) {
+    process.stderr.write(`edgegate: cannot write the key pair into ${opts.out}: ${errorMessage(err)}\n`);
+    process.exit(1);
+  }
   process.stdout.write(`${priv}\n${pub}\n`);
 }

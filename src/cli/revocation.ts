@@ -7,6 +7,7 @@ import { migrateAuth } from '../auth/authSchema.js';
 import { RevocationStore, type RevocationKind } from '../auth/revocations.js';
 import { ensureDataDir } from '../storage/dataDir.js';
 import { DATABASE_FILE, openDatabase, type Sqlite } from '../storage/database.js';
+import type { GatewayConfig } from '../config/types.js';
 import { configOrExit, failAndExit } from './common.js';
 
 export interface RevokeOptions {
@@ -20,11 +21,21 @@ function target(opts: RevokeOptions): { kind: RevocationKind; value: string } {
   return opts.jti !== undefined ? { kind: 'jti', value: opts.jti } : { kind: 'sub', value: opts.sub! };
 }
 
+/**
+ * The daemon's database as these commands open it: with storage.sync, as the
+ * daemon does. With the default `full` a revocation is on the card when the
+ * command says "revoked"; NORMAL would leave it in the unsynced WAL, and a power
+ * cut soon after would bring the token back.
+ */
+export function openCliDatabase(config: GatewayConfig): Sqlite {
+  return openDatabase(join(ensureDataDir(config.dataDir), DATABASE_FILE), { synchronous: config.storage.sync });
+}
+
 async function withStore<T>(fn: (store: RevocationStore, maxEntries: number) => T): Promise<T> {
   const config = await configOrExit();
   let db: Sqlite | undefined;
   try {
-    db = openDatabase(join(ensureDataDir(config.dataDir), DATABASE_FILE));
+    db = openCliDatabase(config);
     migrateAuth(db);
     return fn(new RevocationStore(db), config.auth.revocation.maxEntries);
   } finally {

@@ -5,7 +5,8 @@ import { configOrExit, failAndExit } from './common.js';
 const STOP_DEADLINE_MS = 5000;
 
 export async function runDaemon(): Promise<void> {
-  const config = await configOrExit();
+  // The daemon itself logs a deprecated key (a warn line in its log, where the operator looks).
+  const config = await configOrExit({ warnDeprecated: false });
   const daemon = new Daemon(config);
   let stopping = false;
   const shutdown = (signal: string): void => {

@@ -42,6 +42,7 @@ const bridgeTopicSpec = obj({
 
 export const configSpec: Spec = obj({
   dataDir: str({ nonEmpty: true }),
+  storage: obj({ sync: oneOf(['normal', 'full']) }),
   log: obj({ level: oneOf(LOG_LEVELS), format: oneOf(['auto', 'json', 'pretty']) }),
   listeners: obj({
     tcp: obj({ enabled: bool(), host: str({ nonEmpty: true }), port: port() }),
@@ -80,6 +81,10 @@ export const configSpec: Spec = obj({
     maxPacketBytes: int(1024, 268_435_455),
     maxClients: int(1, 10_000_000),
     topicAliasMaximum: int(0, 65_535),
+    persistence: obj({
+      maxRetained: int(0, 10_000_000),
+      sessionExpirySec: int(0, 4_294_967_295),
+    }),
   }),
   auth: obj({
     jwt: obj({
@@ -143,7 +148,8 @@ export const configSpec: Spec = obj({
       ttlSec: num({ min: 0 }),
       overflow: oneOf(['drop-oldest', 'reject-new']),
       qos0: bool(),
-      sync: oneOf(['normal', 'full']),
+      // Deprecated alias of storage.sync (empty: not set).
+      sync: oneOf(['', 'normal', 'full']),
     }),
     stateTopic: str(),
     healthIntervalSec: num({ min: 0, max: 86_400 }),

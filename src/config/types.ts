@@ -24,6 +24,21 @@ export interface BrokerConfig {
   maxClients: number;
   /** MQTT 5: the highest Topic Alias a client may use towards the gateway (0: none). */
   topicAliasMaximum: number;
+  persistence: BrokerPersistenceConfig;
+}
+
+/** The broker's durable state (src/broker/store/): bounds of what it keeps. */
+export interface BrokerPersistenceConfig {
+  /** Retained messages kept at most (0: none); a new topic beyond it is not retained. */
+  maxRetained: number;
+  /** An MQTT 3.1.1 persistent session (clean session 0) ends this long after its client left (0: never). */
+  sessionExpirySec: number;
+}
+
+/** How every write to the database reaches the card. */
+export interface StorageConfig {
+  /** `full`: a commit is on the card (fsync) before anything that depends on it is acknowledged; `normal`: survives a process crash only. */
+  sync: 'normal' | 'full';
 }
 
 export interface JwksConfig {
@@ -86,7 +101,9 @@ export interface BridgeConfig {
   topics: BridgeTopicRule[];
   queue: {
     maxMessages: number; maxBytes: number; ttlSec: number;
-    overflow: 'drop-oldest' | 'reject-new'; qos0: boolean; sync: 'normal' | 'full';
+    overflow: 'drop-oldest' | 'reject-new'; qos0: boolean;
+    /** Deprecated alias of storage.sync; '' when not set. */
+    sync: '' | 'normal' | 'full';
   };
   stateTopic: string;
   /** Retained health summary on <remotePrefix>edgegate/<clientId>/health every this many seconds (0 = off). */
@@ -126,6 +143,7 @@ export interface HttpConfig {
 
 export interface GatewayConfig {
   dataDir: string;
+  storage: StorageConfig;
   log: LogConfig;
   listeners: { tcp: TcpListenerConfig; tls: TlsListenerConfig; ws: WsListenerConfig; wss: WssListenerConfig };
   broker: BrokerConfig;

@@ -6,12 +6,14 @@ import { configSpec } from './schema.js';
 import { check, walkFlagged } from './spec.js';
 import type { GatewayConfig } from './types.js';
 import { serialConfigProblems } from '../serial/portConfig.js';
+import { applyDeprecatedAliases } from './deprecations.js';
 
 export function validateConfig(raw: unknown): GatewayConfig {
   const problems: ConfigProblem[] = [];
   const config = check(configSpec, raw, '', problems) as GatewayConfig;
   if (problems.length === 0) crossChecks(config, problems);
   if (problems.length > 0) throw new ConfigError(problems);
+  applyDeprecatedAliases(config);
   return config;
 }
 

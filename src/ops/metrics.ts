@@ -55,6 +55,13 @@ export class Metrics {
     labelNames: ['type'] as const,
     registers: [this.registry],
   });
+  readonly brokerRetained = new Gauge({ name: 'edgegate_broker_retained_messages', help: 'Retained messages kept (on the card; broker.persistence.maxRetained)', registers: [this.registry] });
+  readonly brokerSessions = new Gauge({ name: 'edgegate_broker_persistent_sessions', help: 'Persistent sessions kept (MQTT 3.1.1 clean session 0, MQTT 5 session expiry > 0), connected or not', registers: [this.registry] });
+  readonly brokerQueued = new Gauge({ name: 'edgegate_broker_queued_messages', help: 'QoS 1/2 messages queued for persistent sessions', registers: [this.registry] });
+  readonly brokerRetainedDropped = new Counter({ name: 'edgegate_broker_retained_dropped_total', help: 'Retained messages on a new topic not kept because broker.persistence.maxRetained was reached', registers: [this.registry] });
+  readonly brokerQueueDropped = new Counter({ name: 'edgegate_broker_queue_dropped_total', help: 'Oldest queued messages of a session dropped because broker.queueLimit was reached', registers: [this.registry] });
+  readonly brokerSessionsExpired = new Counter({ name: 'edgegate_broker_sessions_expired_total', help: 'Persistent sessions ended by their expiry (broker.persistence.sessionExpirySec, MQTT 5 Session Expiry Interval)', registers: [this.registry] });
+  readonly storageCommitFailures = new Counter({ name: 'edgegate_storage_commit_failures_total', help: 'Group commits of the database that failed (disk full, I/O error): nothing of them was acknowledged', registers: [this.registry] });
   readonly messagesReceived = new Counter({ name: 'edgegate_messages_received_total', help: 'PUBLISH packets accepted from clients and internal sources', registers: [this.registry] });
   readonly messagesDelivered = new Counter({ name: 'edgegate_messages_delivered_total', help: 'Messages sent to connected clients (one per subscriber reached)', registers: [this.registry] });
   readonly bridgeConnected = new Gauge({ name: 'edgegate_bridge_connected', help: '1 when the cloud bridge is connected', registers: [this.registry] });

@@ -24,6 +24,11 @@ export function refreshGaugesFromReport(metrics: Metrics, report: HealthReport, 
     }
   }
 
+  const store = asRecord(asRecord(report.storage)?.broker);
+  if (typeof store?.retained === 'number') metrics.brokerRetained.set(store.retained);
+  if (typeof store?.sessions === 'number') metrics.brokerSessions.set(store.sessions);
+  if (typeof store?.queued === 'number') metrics.brokerQueued.set(store.queued);
+
   const clock = asRecord(report.clock);
   if (typeof clock?.offsetSec === 'number') metrics.clockOffsetSeconds.set(clock.offsetSec);
   if (typeof clock?.status === 'string') metrics.clockSynchronized.set(clock.status === 'synced' ? 1 : 0);

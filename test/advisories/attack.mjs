@@ -94,6 +94,20 @@ switch (attack) {
     out.subscriber = await subscriber;
     break;
   }
+  case 'dedupe-reorder': {
+    // Retained and QoS 1 messages interleaved: numbered in one order, emitted in another.
+    const subscriber = session(4, [connect('sub-all'), { cmd: 'subscribe', messageId: 1, subscriptions: [{ topic: 'mix/#', qos: 1 }] }], { settleMs: 1500 });
+    await new Promise((r) => setTimeout(r, 200));
+    const packets = [connect('pub-mix')];
+    for (let i = 0; i < 100; i++) {
+      packets.push({ cmd: 'publish', topic: 'mix/retained', payload: Buffer.from(`r${i}`), qos: 0, retain: true });
+      packets.push({ cmd: 'publish', topic: 'mix/plain', payload: Buffer.from(`p${i}`), qos: 0, retain: false });
+      packets.push({ cmd: 'publish', topic: 'mix/qos1', payload: Buffer.from(`q${i}`), qos: 1, messageId: i + 1 });
+    }
+    out.attacker = await session(4, packets, { settleMs: 800 });
+    out.subscriber = await subscriber;
+    break;
+  }
   default:
     throw new Error(`unknown attack ${attack}`);
 }

@@ -396,7 +396,8 @@ describe('WebSocket listener: not enabled', () => {
   it('the ws package is reached only through a dynamic import (idle memory budget)', () => {
     // Only websocket.ts imports `ws`, and only listeners.ts imports websocket.ts, with import().
     const src = (f: string): string => readFileSync(new URL(`../../src/broker/${f}`, import.meta.url), 'utf8');
-    for (const f of readdirSync(new URL('../../src/broker/', import.meta.url))) {
+    // Every file of src/broker/, its subfolders (the store) too.
+    for (const f of readdirSync(new URL('../../src/broker/', import.meta.url), { recursive: true }).map(String).filter((p) => p.endsWith('.ts'))) {
       if (f === 'websocket.ts') continue;
       assert.doesNotMatch(src(f), /from '(ws|\.\/websocket\.js)'/, f);
     }

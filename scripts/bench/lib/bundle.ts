@@ -4,6 +4,9 @@
 // package.json and dist/build-info.json link back to the repository, so the
 // code's own path logic (PACKAGE_ROOT = two levels above the file) holds.
 // esbuild comes with tsx (a dev dependency); without it, callers fall back to tsx.
+// `depsRoot` (default: this repository) is the tree whose node_modules the bundle
+// resolves its packages from at run time: another checkout's, to run e.g. the
+// plain aedes server on that checkout's aedes (BENCH_BASELINE_CLI, paths.ts).
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,7 +19,7 @@ export interface Bundle {
 }
 
 /** Bundles `entry` (relative to the repo) into <tmp>/dist/<name>/main.js; undefined if esbuild is unavailable. */
-export async function bundleEntry(entry: string, name: string): Promise<Bundle | undefined> {
+export async function bundleEntry(entry: string, name: string, depsRoot: string = REPO_ROOT): Promise<Bundle | undefined> {
   let esbuild: typeof import('esbuild');
   try {
     esbuild = await import('esbuild');
@@ -24,7 +27,7 @@ export async function bundleEntry(entry: string, name: string): Promise<Bundle |
     return undefined;
   }
   const root = mkdtempSync(join(tmpdir(), 'edgegate-bundle-'));
-  for (const link of ['config', 'node_modules', 'package.json']) symlinkSync(join(REPO_ROOT, link), join(root, link));
+  for (const link of ['config', 'node_modules', 'package.json']) symlinkSync(join(link === 'node_modules' ? depsRoot : REPO_ROOT, link), join(root, link));
   mkdirSync(join(root, 'dist', name), { recursive: true });
   const buildInfo = join(REPO_ROOT, 'dist', 'build-info.json');
   if (existsSync(buildInfo)) symlinkSync(buildInfo, join(root, 'dist', 'build-info.json'));

@@ -1,7 +1,8 @@
 // Opens many MQTT connections at once against a server and measures how fast
-// they are accepted. Uses raw sockets with a prebuilt CONNECT (see mqttWire.ts).
+// they are accepted. Uses raw sockets with a prebuilt CONNECT (see mqttWire.ts),
+// MQTT 3.1.1 or 5.0 (ConnectFields.protocolVersion).
 import { connect as tcpConnect, type Socket } from 'node:net';
-import { connackCode, connectPacket, type ConnectFields } from './mqttWire.js';
+import { connackCode, connectPacket, firstPacket, type ConnectFields } from './mqttWire.js';
 
 export interface ConnectManyOptions {
   port: number;
@@ -23,19 +24,29 @@ export interface ConnectManyResult {
   refused: Record<number, number>;
   /** Connections that failed without a CONNACK (reset, timeout). */
   errors: number;
+  /** The first error's text, if any. */
+  firstError?: string;
+  /** The first CONNACK received, whole (to check its MQTT 5 properties). */
+  firstConnack?: Buffer;
   elapsedMs: number;
   /** Accepted connections per second of wall time. */
   connectsPerSec: number;
 }
 
-/** One connection: resolves with the CONNACK code (socket kept open when 0) or an error string. */
-export function connectOne(port: number, host: string, fields: ConnectFields, timeoutMs = 30_000): Promise<{ code: number; socket: Socket } | { error: string }> {
+type ConnectOutcome = { code: number; socket: Socket; connack: Buffer } | { error: string };
+
+/**
+ * One connection: resolves with the CONNACK code (socket kept open when 0) and the
+ * CONNACK itself, or an error string. Any other first packet (an MQTT 5 AUTH 0xF0
+ * challenge, a DISCONNECT) is an error.
+ */
+export function connectOne(port: number, host: string, fields: ConnectFields, timeoutMs = 30_000): Promise<ConnectOutcome> {
   return new Promise((resolve) => {
     const socket = tcpConnect({ port, host });
     socket.setNoDelay(true);
     let buf = Buffer.alloc(0);
     let done = false;
-    const finish = (out: { code: number; socket: Socket } | { error: string }): void => {
+    const finish = (out: ConnectOutcome): void => {
       if (done) return;
       done = true;
       clearTimeout(timer);
@@ -48,8 +59,8 @@ export function connectOne(port: number, host: string, fields: ConnectFields, ti
     socket.on('data', (d: Buffer) => {
       buf = Buffer.concat([buf, d]);
       const code = connackCode(buf);
-      if (code !== undefined) finish({ code, socket });
-      else if (buf.length >= 4) finish({ error: `unexpected packet 0x${buf[0]!.toString(16)}` });
+      if (code !== undefined) finish({ code, socket, connack: Buffer.from(firstPacket(buf)!) });
+      else if (buf[0] !== 0x20 && buf.length >= 2) finish({ error: `unexpected packet 0x${buf[0]!.toString(16)}` });
     });
     socket.on('error', (err) => finish({ error: err.message }));
     socket.on('close', () => finish({ error: 'closed before CONNACK' }));
@@ -66,8 +77,13 @@ export async function connectMany(opts: ConnectManyOptions): Promise<ConnectMany
     while (next < opts.count) {
       const i = next++;
       const out = await connectOne(opts.port, host, opts.fields(i), opts.timeoutMs);
-      if ('error' in out) result.errors++;
-      else if (out.code === 0) {
+      if ('error' in out) {
+        result.errors++;
+        result.firstError ??= out.error;
+        continue;
+      }
+      result.firstConnack ??= out.connack;
+      if (out.code === 0) {
         result.accepted++;
         result.sockets.push(out.socket);
         out.socket.on('error', () => undefined);

@@ -2,12 +2,12 @@
 // their memory and CPU (read from /proc) are theirs alone: the edgegate daemon
 // through its real CLI (`edgegate run`), plain aedes, or any command.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './freePort.js';
-import { REPO_ROOT } from './paths.js';
+import { cliPackageRoot, REPO_ROOT } from './paths.js';
 import { cpuTimeMs, peakRssKiB, rssKiB } from './procStats.js';
 
 export { REPO_ROOT };
@@ -141,6 +141,9 @@ export interface SpawnEdgegateOptions {
 /**
  * `edgegate run` in a child process on 127.0.0.1, from source (tsx), with a
  * temp data dir, the HTTP endpoint off unless configured, and log level warn.
+ * A `cliFile` runs from its own package root (two levels above its directory):
+ * that tree's config/ as NODE_CONFIG_DIR and its directory as cwd, so that an
+ * older build (BENCH_BASELINE_CLI) reads the defaults it was written for.
  */
 export async function spawnEdgegate(opts: SpawnEdgegateOptions = {}): Promise<EdgegateProcess> {
   const ownDir = opts.dataDir === undefined;
@@ -154,11 +157,13 @@ export async function spawnEdgegate(opts: SpawnEdgegateOptions = {}): Promise<Ed
     dataDir,
     listeners: { ...(user.listeners as object | undefined), tcp: { enabled: true, host: '127.0.0.1', port, ...((user.listeners as { tcp?: object } | undefined)?.tcp ?? {}) } },
   };
+  const packageRoot = opts.cliFile && existsSync(join(cliPackageRoot(opts.cliFile), 'config')) ? cliPackageRoot(opts.cliFile) : REPO_ROOT;
   const proc = await spawnServer({
     name: 'edgegate',
     args: [...(opts.nodeArgs ?? []), ...(opts.cliFile ? [opts.cliFile] : EDGEGATE_CLI), 'run'],
     port,
-    env: { NODE_CONFIG: JSON.stringify(config), NODE_CONFIG_DIR: join(REPO_ROOT, 'config'), ...opts.env },
+    cwd: packageRoot,
+    env: { NODE_CONFIG: JSON.stringify(config), NODE_CONFIG_DIR: join(packageRoot, 'config'), ...opts.env },
     readyTimeoutMs: opts.readyTimeoutMs,
     pollMs: opts.pollMs,
   });
