@@ -37,6 +37,25 @@ export class StorageError extends EdgegateError {
   }
 }
 
+/**
+ * A listener could not bind its address. Not a configuration error (exit 1, so
+ * systemd retries: the port may be freed), but it names the key that moves it.
+ */
+export class ListenError extends EdgegateError {
+  constructor(key: string, host: string, port: number, cause: NodeJS.ErrnoException, envVar?: string) {
+    const why =
+      cause.code === 'EADDRINUSE' ? 'is already in use by another process (EADDRINUSE)'
+      : cause.code === 'EACCES' ? 'may not be bound by this user (EACCES: a port below 1024 needs CAP_NET_BIND_SERVICE)'
+      : `cannot be bound (${cause.code ?? cause.message})`;
+    super(
+      cause.code === 'EADDRINUSE' ? 'EDGEGATE_ADDRESS_IN_USE' : 'EDGEGATE_LISTEN_FAILED',
+      `${host}:${port} ${why}: set ${key}${envVar ? ` (or ${envVar})` : ''} to another port, or stop what holds it`,
+      { cause },
+    );
+    this.name = 'ListenError';
+  }
+}
+
 export function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -36,6 +36,23 @@ const AUTH_MIGRATIONS: Migration[] = [
       INSERT INTO auth_revocation_generation (id, generation) VALUES (1, 0);
     `,
   },
+  {
+    // Bans live in the daemon's memory; this table mirrors them for `edgegate auth bans`,
+    // and auth_unbans carries `edgegate auth unban` to the daemon (it polls for it).
+    version: 2,
+    up: `
+      CREATE TABLE auth_bans (
+        address TEXT PRIMARY KEY,
+        banned_at_ms INTEGER NOT NULL,
+        until_ms INTEGER NOT NULL,
+        last_reason TEXT NOT NULL DEFAULT ''
+      ) WITHOUT ROWID;
+      CREATE TABLE auth_unbans (
+        address TEXT PRIMARY KEY,
+        requested_at_ms INTEGER NOT NULL
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 /** Creates or upgrades the auth tables. */

@@ -21,6 +21,8 @@ import { SNAPSHOT_SUFFIX } from './fleetProtocol.js';
 import { FleetRevocationReceiver } from './fleetReceiver.js';
 import { FleetState } from './fleetState.js';
 import { FleetVerifier, loadFleetKeys } from './fleetVerifier.js';
+import { BanStore } from './banStore.js';
+import { BanWatcher } from './banWatcher.js';
 import { FailureRateLimiter } from './rateLimit.js';
 import { RevocationWatcher, type RevocationBrokerView } from './revocationWatcher.js';
 import { RevocationList, RevocationStore } from './revocations.js';
@@ -95,7 +97,9 @@ export async function createOfflineAuth(ctx: OfflineAuthContext): Promise<Offlin
   // 4. Revocations and the rate limiter.
   const revocations = new RevocationList();
   const revocationStore = db ? new RevocationStore(db) : undefined;
-  const rateLimit = new FailureRateLimiter(config.auth.rateLimit, clock, componentLogger(ctx.logger, 'rate-limit'));
+  const bans = db ? new BanWatcher({ db, store: new BanStore(db), clock, logger: componentLogger(ctx.logger, 'rate-limit') }) : undefined;
+  const rateLimit = new FailureRateLimiter(config.auth.rateLimit, clock, componentLogger(ctx.logger, 'rate-limit'), bans);
+  bans?.attach(rateLimit);
 
   // 5. Signed fleet revocations: keys read now (a bad key file stops start-up, exit 2), seq per key from disk.
   const revocationCfg = config.auth.revocation;
@@ -154,7 +158,7 @@ export async function createOfflineAuth(ctx: OfflineAuthContext): Promise<Offlin
         requireSigned: revocationCfg.requireSigned,
       });
       watcher.loadNow();
-      return [persister, cache, jwks, watcher].filter((c): c is NonNullable<typeof c> => c !== undefined);
+      return [persister, cache, jwks, watcher, bans].filter((c): c is NonNullable<typeof c> => c !== undefined);
     },
   };
 }

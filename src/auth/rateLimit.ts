@@ -18,6 +18,12 @@ export interface RateLimitOptions {
   maxTracked?: number;
 }
 
+/** Told of every ban and lift (banWatcher.ts mirrors them for `edgegate auth bans`). */
+export interface BanEvents {
+  banned(address: string, forMs: number, lastReason: string): void;
+  lifted(address: string): void;
+}
+
 interface Tracked {
   /** Monotonic ms of recent failures, oldest first (at most maxFailures). */
   failures: number[];
@@ -37,6 +43,7 @@ export class FailureRateLimiter implements RateLimitPort {
     private readonly options: RateLimitOptions,
     private readonly clock: GatewayClock,
     private readonly logger: Logger,
+    private readonly events?: BanEvents,
   ) {
     this.maxTracked = options.maxTracked ?? MAX_TRACKED;
   }
@@ -63,9 +70,21 @@ export class FailureRateLimiter implements RateLimitPort {
     return false;
   }
 
-  private lift(address: string): void {
+  private lift(address: string, why = 'expired'): void {
     this.tracked.delete(address);
-    this.logger.info({ address }, 'rate-limit ban lifted');
+    this.logger.info({ address, why }, 'rate-limit ban lifted');
+    this.events?.lifted(address);
+  }
+
+  /** An operator's `edgegate auth unban ADDRESS|*`: lifts the ban(s) now; returns the addresses lifted. */
+  unban(address: string): string[] {
+    const lifted: string[] = [];
+    for (const [a, t] of [...this.tracked]) {
+      if (t.bannedUntil === undefined || (address !== '*' && a !== address)) continue;
+      this.lift(a, 'unbanned');
+      lifted.push(a);
+    }
+    return lifted;
   }
 
   recordFailure(address: string, reason: ReasonCode): void {
@@ -86,8 +105,9 @@ export class FailureRateLimiter implements RateLimitPort {
       this.bansUntil = Math.max(this.bansUntil, t.bannedUntil);
       t.failures = [];
       this.bansTotal++;
+      this.events?.banned(address, this.options.banSec * 1000, reason);
       this.logger.warn(
-        { address, failures: this.options.maxFailures, windowSec: this.options.windowSec, banSec: this.options.banSec, lastReason: reason },
+        { address, failures: this.options.maxFailures, windowSec: this.options.windowSec, banSec: this.options.banSec, lastReason: reason, lift: `edgegate auth unban ${address}` },
         'too many failed authentications: address banned',
       );
     }

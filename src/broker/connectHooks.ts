@@ -67,13 +67,17 @@ export class ConnectHooks {
       this.deps.metrics.connectionsRefused.inc({ reason: 'identifier_rejected' });
       this.deps.limitedLog.log('info', 'identifier_rejected', { address }, 'connection refused: empty client id with CleanSession = 0 (MQTT-3.1.3-8)');
     }
-    const method = packet.protocolVersion === 5 ? packet.properties?.authenticationMethod : undefined;
-    if (method !== undefined && !(JWT_AUTHENTICATION_METHODS as readonly string[]).includes(method)) {
+    // The packet guard refuses a malformed or repeated Authentication Method before the
+    // parser, but this hook must not depend on it: mqtt-packet reads one running past
+    // the packet as null and a repeated one as an array. aedes answers any value that
+    // is not one of its methods with 0x8C, so a non-string counts here the same way.
+    const method: unknown = packet.protocolVersion === 5 ? packet.properties?.authenticationMethod : undefined;
+    if (method !== undefined && (typeof method !== 'string' || !(JWT_AUTHENTICATION_METHODS as readonly string[]).includes(method))) {
       this.deps.metrics.connectionsRefused.inc({ reason: 'bad_authentication_method' });
       this.deps.limitedLog.log(
         'info',
         'bad_authentication_method',
-        { clientId: String(packet.clientId ?? '').slice(0, 128), address, method: method.slice(0, 64) },
+        { clientId: String(packet.clientId ?? '').slice(0, 128), address, method: typeof method === 'string' ? method.slice(0, 64) : `(${method === null ? 'null' : Array.isArray(method) ? 'array' : typeof method})` },
         `connection refused: authentication method is not ${JWT_AUTHENTICATION_METHODS.join(' or ')} (CONNACK 0x8C)`,
       );
     }

@@ -95,8 +95,8 @@ export class BrokerDurability {
       this.willTimers.delete(client.id);
     });
     aedes.on('clientDisconnect', (client) => this.persistence.sessionDisconnected(client));
-    this.sweep = this.deps.clock.setInterval(SESSION_SWEEP_MS, () => void this.expireSessions(aedes));
-    void this.expireSessions(aedes);
+    this.sweep = this.deps.clock.setInterval(SESSION_SWEEP_MS, () => this.expireSessions(aedes));
+    this.expireSessions(aedes);
     for (const will of this.persistence.takeRecoveredWills()) this.recoverWill(aedes, will, publishWill);
   }
 
@@ -127,10 +127,10 @@ export class BrokerDurability {
     else fire();
   }
 
-  private async expireSessions(aedes: Aedes): Promise<void> {
+  private expireSessions(aedes: Aedes): void {
     const clients = (aedes as unknown as { clients: Record<string, unknown> }).clients;
     try {
-      const ended = await this.persistence.expireSessions((id) => clients[id] !== undefined);
+      const ended = this.persistence.expireSessions((id) => clients[id] !== undefined);
       if (ended.length > 0) {
         this.deps.metrics.brokerSessionsExpired.inc(ended.length);
         this.deps.logger.info({ sessions: ended.length, clientIds: ended.slice(0, 10) }, 'persistent sessions expired');

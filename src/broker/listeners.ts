@@ -7,6 +7,7 @@ import { createServer as createTcpServer, type AddressInfo, type Server, type So
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import type { TcpListenerConfig, TlsListenerConfig, WsListenerConfig, WssListenerConfig } from '../config/types.js';
+import { ListenError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { guardPackets, type PacketRejection } from './packetGuard.js';
 
@@ -57,18 +58,32 @@ interface AedesClientView {
  * packet guard refused, or undefined to close it silently. MQTT 5.0 section 4.13:
  * after an error in a packet other than CONNECT the server SHOULD send a DISCONNECT
  * with the reason code first: 0x95 Packet too large for a packet above the Maximum
- * Packet Size the CONNACK announced [MQTT-3.2.2-15 family, section 3.14.2.1], 0x81
- * Malformed Packet for a bad remaining length (section 1.5.5) or ill-formed UTF-8
- * (section 1.5.4). Only once the CONNACK is out: no DISCONNECT before a CONNACK
+ * Packet Size the CONNACK announced [MQTT-3.2.2-15 family, section 3.14.2.1]; 0x81
+ * Malformed Packet for a bad remaining length (section 1.5.5), ill-formed UTF-8
+ * (section 1.5.4), a properties block that cannot be read or holds a property its
+ * packet may not carry (section 2.2.2.2), or a bad fixed header or body layout
+ * (sections 2.1.3, 3.3.1, 3.12); 0x82 Protocol Error for a well-formed packet the
+ * spec forbids: a property twice, a value out of range, packet identifier 0, a
+ * packet after the client's DISCONNECT (mqtt5Rules.ts). Only once the CONNACK is out: no DISCONNECT before a CONNACK
  * [MQTT-3.14.0-1] (a bad CONNECT gets a CONNACK or nothing, section 4.13.1).
  * MQTT 3.1.1 has no server DISCONNECT: closed silently, as always.
  */
 function disconnectReasonCode(stream: ClientStream, why: PacketRejection): number | undefined {
   const client = (stream as { client?: AedesClientView }).client;
   if (client?.version !== 5 || client.connackSent !== true) return undefined;
-  if (why.reason === 'too_large') return 0x95;
-  if (why.reason === 'invalid_utf8' || why.reason === 'malformed_length') return 0x81;
-  return undefined;
+  switch (why.reason) {
+    case 'too_large':
+      return 0x95;
+    case 'invalid_utf8':
+    case 'malformed_length':
+    case 'malformed_properties':
+    case 'malformed_packet':
+      return 0x81;
+    case 'protocol_error':
+      return 0x82;
+    default:
+      return undefined;
+  }
 }
 
 /**
@@ -200,7 +215,8 @@ export class Listeners {
 
   private listen(name: ListenerName, server: Server, cfg: TcpListenerConfig, extra: Record<string, unknown> = {}): Promise<void> {
     return new Promise((resolve, reject) => {
-      server.once('error', reject);
+      const env = { tcp: 'EDGEGATE_PORT', tls: 'EDGEGATE_TLS_PORT' } as Partial<Record<ListenerName, string>>;
+      server.once('error', (err: NodeJS.ErrnoException) => reject(new ListenError(`listeners.${name}.port`, cfg.host, cfg.port, err, env[name])));
       server.listen({ port: cfg.port, host: cfg.host, backlog: LISTEN_BACKLOG }, () => {
         server.off('error', reject);
         server.on('error', (err) => this.logger.error({ err, listener: name }, 'listener error'));

@@ -4,12 +4,13 @@
 // twice becomes an array (a Session Expiry Interval [a, b] then arms a NaN timer in
 // aedes and crashes the process), a string running past the packet becomes null
 // (aedes and edgegate's hooks then throw, or the message is forwarded and cannot be
-// encoded for MQTT 5 subscribers), and properties of other packets or out-of-range
-// values are passed on (paho-mqtt, Home Assistant's library, raises on a property
-// it gets twice). MQTT 5.0 section 4.13: a Malformed Packet or a Protocol Error
-// closes the connection, after a DISCONNECT with reason code 0x81 or 0x82 once the
-// CONNACK is out (listeners.ts). Only MQTT 5 connections are held to these rules;
-// MQTT 3.1.1 ones see exactly what they always saw.
+// encoded for MQTT 5 subscribers), a DISCONNECT or AUTH of remaining length 0 or 1
+// takes its properties from the next packet's bytes, and properties of other packets
+// or out-of-range values are passed on (paho-mqtt, Home Assistant's library, raises
+// on a property it gets twice). MQTT 5.0 section 4.13: a Malformed Packet or a
+// Protocol Error closes the connection, after a DISCONNECT with reason code 0x81 or
+// 0x82 once the CONNACK is out (listeners.ts). Only MQTT 5 connections are held to
+// these rules; MQTT 3.1.1 ones see exactly what they always saw.
 
 /** Stable reason codes (also the `reason` label of edgegate_packets_rejected_total). */
 export type PacketRejectReason =
@@ -21,7 +22,7 @@ export type PacketRejectReason =
   | 'malformed_properties'
   /** MQTT 5: a fixed header or body outside the properties that breaks the packet's layout (0x81 Malformed Packet). */
   | 'malformed_packet'
-  /** MQTT 5: a well-formed packet the spec forbids: a property twice, a value out of range, packet id 0 (0x82 Protocol Error). */
+  /** MQTT 5: a well-formed packet the spec forbids: a property twice, a value out of range, packet id 0, a packet after DISCONNECT (0x82 Protocol Error). */
   | 'protocol_error';
 
 /** Which rule an MQTT 5 packet broke (what a test or a log line may name; never content). */
@@ -36,8 +37,10 @@ export type Mqtt5Rule =
   | 'duplicate_property'
   /** A value outside the range the spec fixes (see VALUE_RULE; Protocol Error). */
   | 'value_out_of_range'
-  /** A Subscription Identifier in a PUBLISH from a client [MQTT-3.3.4-6] (Protocol Error). */
+  /** What only the server sends: a Subscription Identifier in a PUBLISH [MQTT-3.3.4-6], an AUTH of remaining length 0 (Success, section 3.15.2.1) (Protocol Error). */
   | 'client_must_not_send'
+  /** A packet after the client's DISCONNECT [MQTT-3.14.4-1] (Protocol Error). */
+  | 'after_disconnect'
   /** Will QoS 3 (section 3.1.2.6: Malformed Packet). */
   | 'will_qos_3'
   /** PUBLISH QoS 3 [MQTT-3.3.1-4] (Malformed Packet). */
@@ -46,7 +49,7 @@ export type Mqtt5Rule =
   | 'dup_on_qos_0'
   /** Packet Identifier 0 in a PUBLISH (QoS > 0), SUBSCRIBE or UNSUBSCRIBE [MQTT-2.2.1-3] (Protocol Error). */
   | 'packet_id_0'
-  /** The body ends before its packet identifier or its properties length (Malformed Packet). */
+  /** The body ends before its packet identifier or its properties length (an AUTH's: section 3.15.2.2.1) (Malformed Packet). */
   | 'truncated'
   /** A PINGREQ with a remaining length above 0 (section 3.12: no variable header, no payload). */
   | 'pingreq_body'
@@ -60,7 +63,7 @@ export interface Mqtt5Fault {
   property?: number;
 }
 
-const PROTOCOL_ERRORS: ReadonlySet<Mqtt5Rule> = new Set(['duplicate_property', 'value_out_of_range', 'client_must_not_send', 'packet_id_0']);
+const PROTOCOL_ERRORS: ReadonlySet<Mqtt5Rule> = new Set(['duplicate_property', 'value_out_of_range', 'client_must_not_send', 'after_disconnect', 'packet_id_0']);
 const PROPERTY_RULES: ReadonlySet<Mqtt5Rule> = new Set(['unreadable_properties', 'unknown_property', 'property_not_allowed']);
 
 /** The fault for `rule` (allocated only when a packet is refused). */

@@ -11,20 +11,22 @@
 // UTF-8 and U+0000 must close the connection [MQTT-1.5.3-1, MQTT-1.5.3-2,
 // MQTT-1.5.4-1, MQTT-1.5.4-2]; mqtt-packet would decode them to U+FFFD instead.
 // Where the strings are depends on the protocol level, which the CONNECT tells
-// (the byte after the protocol name): MQTT 5 (level 5) adds properties blocks. Only
-// string bytes are read (a topic is usually all ASCII: one comparison per byte); a
-// field split across socket chunks is gathered by reference (subarrays), not
-// copied, until complete.
+// (the byte after the protocol name): MQTT 5 (level 5) adds properties blocks,
+// which are held to the spec's rules here too (mqtt5Rules.ts), as are a few
+// fixed-header and body rules mqtt-packet lets through; MQTT 3.1.1 connections get
+// the UTF-8 checks only. Only string and property bytes are read (a topic is
+// usually all ASCII: one comparison per byte; an MQTT 5 PUBLISH without properties
+// costs one or two more); a field split across socket chunks is gathered by
+// reference (subarrays), not copied, until complete.
 import type { Readable } from 'node:stream';
 import { connectLimit, MAX_CONNECT_REMAINING_LENGTH } from './connectGuard.js';
-import { badUtf8Field, bytesToJudge, CHECK_ABOVE_V311, CHECK_ABOVE_V5, CONNECT, MQTT5, protocolLevel, PUBLISH, type Utf8Field } from './packetFields.js';
+import { bodyFault, bytesToJudge, CHECK_ABOVE_V311, CHECK_ABOVE_V5, CONNECT, DISCONNECT, MQTT5, protocolLevel, PUBLISH, type Utf8Field } from './packetFields.js';
+import type { Mqtt5Rule, PacketRejectReason } from './mqtt5Rules.js';
 import { fieldEnd, isMqttUtf8 } from './mqttUtf8.js';
 
 export { isMqttUtf8 } from './mqttUtf8.js';
 export type { Utf8Field } from './packetFields.js';
-
-/** Stable reason codes (also the `reason` label of edgegate_packets_rejected_total). */
-export type PacketRejectReason = 'not_connect' | 'malformed_length' | 'too_large' | 'invalid_utf8';
+export type { Mqtt5Rule, PacketRejectReason } from './mqtt5Rules.js';
 
 export interface PacketRejection {
   reason: PacketRejectReason;
@@ -36,6 +38,10 @@ export interface PacketRejection {
   limit?: number;
   /** The field with ill-formed UTF-8 (invalid_utf8 only). */
   field?: Utf8Field;
+  /** The MQTT 5 rule broken (malformed_properties, malformed_packet, protocol_error). */
+  rule?: Mqtt5Rule;
+  /** The property identifier concerned, when there is one (MQTT 5.0 table 2-4). */
+  property?: number;
   /** The peer's address when the stream is a socket (set by guardPackets). */
   address?: string;
 }
@@ -85,8 +91,10 @@ export class PacketScanner {
   /** The low nibble of the fixed header (a PUBLISH's QoS tells whether it has a packet identifier). */
   private packetFlags = 0;
   private firstPacket = true;
+  /** An MQTT 5 DISCONNECT has been seen: any further packet is refused. */
+  private disconnected = false;
   private rejection?: PacketRejection;
-  /** Packets with strings to check, by type: those longer than the entry (packetFields.ts). */
+  /** Packets with bodies to judge, by type: those longer than the entry (packetFields.ts). */
   private checkAbove = CHECK_ABOVE_V311;
   /** The CONNECT's protocol level (see protocolLevel). */
   private level = 0;
@@ -140,6 +148,10 @@ export class PacketScanner {
         this.headerStart = i - 1;
         // CONNECT with flags 0 (section 3.1.1); later types are aedes's to judge.
         if (this.firstPacket && byte !== 0x10) return this.reject({ reason: 'not_connect', packetType: byte >> 4 });
+        // Nothing may follow an MQTT 5 DISCONNECT [MQTT-3.14.4-1]: mqtt-packet reads the bytes
+        // after one of remaining length 0 or 1 (in the same read) as its reason code and
+        // properties. Refused here, those bytes never reach it.
+        if (this.disconnected) return this.reject({ reason: 'protocol_error', packetType: byte >> 4, rule: 'after_disconnect' });
         this.packetType = byte >> 4;
         this.packetFlags = byte & 0x0f;
         this.lengthBytes = 0;
@@ -173,11 +185,21 @@ export class PacketScanner {
           if (j < topicEnd && !isMqttUtf8(chunk, j, topicEnd)) return this.reject({ reason: 'invalid_utf8', packetType: type, field: 'topic' });
           if (this.level !== MQTT5) continue;
           // MQTT 5: properties after the topic and packet identifier (MQTT 5.0 section
-          // 3.3.2.3). An empty block, one 0 byte, is the common case: nothing to walk.
-          const props = topicEnd + (this.packetFlags & 0x06 ? 2 : 0);
-          if (props >= i + this.length || (props < n && chunk[props] === 0)) continue;
+          // 3.3.2.3). The common cases, judged here: QoS 0 without DUP, or QoS 1 or 2
+          // with a packet identifier other than 0 (MQTT-3.3.1-2, MQTT-3.3.1-4,
+          // MQTT-2.2.1-3), then an empty block, one 0 byte: nothing to walk. Anything
+          // else (properties, bad flags, a body cut short) is judged in full below.
+          const f = this.packetFlags & 0x0e;
+          const end = i + this.length;
+          if (f === 0) {
+            if (topicEnd < end && topicEnd < n && chunk[topicEnd] === 0) continue;
+          } else if (f & 0x06 && (f & 0x06) !== 0x06) {
+            const props = topicEnd + 2;
+            if (props < end && props < n && chunk[props] === 0 && (chunk[topicEnd]! | chunk[topicEnd + 1]!) !== 0) continue;
+          }
         }
       }
+      if (type === DISCONNECT && this.level === MQTT5) this.disconnected = true;
       if (this.length > this.checkAbove[type]!) {
         const avail = Math.min(n - i, this.length);
         const want = bytesToJudge(type, this.packetFlags, this.level, chunk, i, avail, this.length);
@@ -214,7 +236,7 @@ export class PacketScanner {
     return connectLimit(protocolLevel(chunk, bodyStart, Math.min(n, bodyStart + this.length)), this.maxRemainingLength);
   }
 
-  /** Checks the strings of the current packet in buf[start, end) (all that bytesToJudge asked for). */
+  /** Judges the current packet's body in buf[start, end) (all that bytesToJudge asked for): strings, and MQTT 5 rules. */
   private judge(buf: Uint8Array, start: number, end: number): PacketRejection | undefined {
     const type = this.packetType;
     if (type === CONNECT && this.headersSeen === 1) {
@@ -223,8 +245,8 @@ export class PacketScanner {
       if (this.level === MQTT5) this.checkAbove = CHECK_ABOVE_V5;
       else this.emptyClientIdWithoutCleanSession = emptyClientIdWithoutCleanSession(buf, start, end);
     }
-    const field = badUtf8Field(type, this.packetFlags, this.level, buf, start, end);
-    return field ? this.reject({ reason: 'invalid_utf8', packetType: type, field }) : undefined;
+    const why = bodyFault(type, this.packetFlags, this.level, buf, start, end);
+    return why ? this.reject({ ...why, packetType: type }) : undefined;
   }
 
   /** Takes what it still wants of the `available` body bytes at chunk[at]; once it has them all, checks them. */

@@ -19,6 +19,8 @@ const tokenVerify = lazy(() => import('./token.js'), (m) => m.tokenVerify);
 const tokenRevocations = lazy(() => import('./revocation.js'), (m) => m.tokenRevocations);
 const tokenRevoke = lazy(() => import('./revocation.js'), (m) => m.tokenRevoke);
 const tokenUnrevoke = lazy(() => import('./revocation.js'), (m) => m.tokenUnrevoke);
+const authBans = lazy(() => import('./bans.js'), (m) => m.authBans);
+const authUnban = lazy(() => import('./bans.js'), (m) => m.authUnban);
 const fleetRevoke = lazy(() => import('./fleetRevoke.js'), (m) => m.fleetRevoke);
 const fleetUnrevoke = lazy(() => import('./fleetRevoke.js'), (m) => m.fleetUnrevoke);
 const fleetRevocations = lazy(() => import('./fleetRevoke.js'), (m) => m.fleetRevocations);
@@ -30,12 +32,20 @@ const program = new Command('edgegate')
 
 program.command('run').description('run the gateway daemon in the foreground').action(runDaemon);
 
+const auth = program.command('auth').description('addresses banned after repeated failed authentications (auth.rateLimit)');
+auth.command('bans').description('list the banned addresses and how long each ban lasts').option('--json', 'as JSON').action(authBans);
+auth
+  .command('unban [address]')
+  .description('lift a ban now (a running daemon applies it within a second); exit 1 when it was not banned')
+  .option('--all', 'lift every ban')
+  .action(authUnban);
+
 const token = program.command('token').description('mint, verify and revoke sensor tokens');
 token
   .command('mint')
   .description('print a signed JWT on stdout (default: HS256 with the configured or generated secret)')
   .requiredOption('--sub <subject>', 'subject (sensor name)')
-  .option('--ttl <duration>', 'lifetime: 3600, 90s, 15m, 1h, 7d; 0 = no exp', '1h')
+  .option('--ttl <duration>', 'lifetime: 3600, 90s, 15m, 1h, 7d; 0 = no exp (default: 1h, unless --claim exp=... sets exp itself)')
   .option('--claim <key=value>', 'extra claim (value parsed as JSON when it can be); repeatable', collect)
   .option('--acl-pub <filter>', 'topic filter the token may publish to; repeatable', collect)
   .option('--acl-sub <filter>', 'topic filter the token may subscribe to; repeatable', collect)

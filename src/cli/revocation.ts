@@ -2,6 +2,7 @@
 // daemon's database. A running daemon applies a change within
 // auth.revocation.pollIntervalSec (default 2 s): clients holding a revoked token
 // are disconnected and refused from then on (JWT_REVOKED).
+import { instantMs } from '../auth/claims.js';
 import { join } from 'node:path';
 import { migrateAuth } from '../auth/authSchema.js';
 import { RevocationStore, type RevocationKind } from '../auth/revocations.js';
@@ -76,7 +77,9 @@ export async function tokenRevocations(opts: { json?: boolean }): Promise<void> 
       return;
     }
     for (const r of list) {
-      const expiry = r.kind === 'sub' ? 'until unrevoked' : r.latestExpSec === null ? 'until its token is seen and expires' : r.latestExpSec >= 1e15 ? 'never (token has no exp)' : `after ${new Date(r.latestExpSec * 1000).toISOString()}`;
+      // Kept until its token expires: an exp past what a Date holds (or none) never does (claims.ts instantMs).
+      const until = r.latestExpSec === null ? null : instantMs(r.latestExpSec);
+      const expiry = r.kind === 'sub' ? 'until unrevoked' : r.latestExpSec === null ? 'until its token is seen and expires' : until === null || r.latestExpSec >= 1e15 ? 'for ever (its token never expires)' : `until ${new Date(until).toISOString()}`;
       process.stdout.write(`${r.kind}\t${r.value}\trevoked ${new Date(r.revokedAtMs).toISOString()}\tkept ${expiry}${r.reason ? `\treason: ${r.reason}` : ''}\n`);
     }
   } catch (err) {

@@ -83,7 +83,7 @@ async function fetchHealth(url: string, timeoutMs: number): Promise<Outcome> {
 
 // ---- rendering -------------------------------------------------------------
 
-const KNOWN = new Set(['status', 'healthy', 'version', 'pid', 'uptimeSec', 'time', 'listeners', 'clientsConnected', 'broker']);
+const KNOWN = new Set(['status', 'healthy', 'version', 'pid', 'uptimeSec', 'time', 'listeners', 'clientsConnected', 'broker', 'reasons']);
 
 
 export function formatDuration(totalSec: number): string {
@@ -173,6 +173,8 @@ export function formatHealth(report: Record<string, unknown>, httpStatus: number
   });
   row('listeners', listeners.length ? listeners.join(', ') : 'none (not serving)');
   row('clients', `${String(report.clientsConnected ?? 0)} connected`);
+  const banned = asRecord(asRecord(report.auth)?.rateLimit)?.banned;
+  if (typeof banned === 'number') row('bans', `${banned} address${banned === 1 ? '' : 'es'} banned${banned > 0 ? ' (edgegate auth bans)' : ''}`);
   for (const [key, value] of Object.entries(report)) {
     if (KNOWN.has(key)) continue;
     const r = asRecord(value);
@@ -181,5 +183,7 @@ export function formatHealth(report: Record<string, unknown>, httpStatus: number
     else if (key === 'bridge' && r) row('bridge', describeBridge(r));
     else row(key, describe(value));
   }
+  const reasons = Array.isArray(report.reasons) ? report.reasons : [];
+  for (const r of reasons) lines.push(`  ! ${String(r)}`);
   return lines.join('\n') + '\n';
 }

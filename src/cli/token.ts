@@ -11,13 +11,12 @@ import { loadOfflineState } from '../auth/offlineState.js';
 import { GatewayClock } from '../clock/gatewayClock.js';
 import { systemTimeSource } from '../clock/timeSource.js';
 import type { GatewayConfig } from '../config/types.js';
-import { ensureDataDir } from '../storage/dataDir.js';
 import { buildTimeMs } from '../buildInfo.js';
 import { configOrExit, failAndExit } from './common.js';
 
 export interface MintOptions {
   sub: string;
-  ttl: string;
+  ttl?: string;
   claim?: string[];
   aclPub?: string[];
   aclSub?: string[];
@@ -29,6 +28,9 @@ export interface MintOptions {
   /** Adds the claim "edgegate": {"admin": true}: a token for the status page's login. */
   admin?: boolean;
 }
+
+/** The lifetime of a minted token when neither --ttl nor --claim exp=... says otherwise. */
+export const DEFAULT_TTL = '1h';
 
 /** "90", "90s", "15m", "1h", "7d" -> seconds; "0" means no exp claim. */
 export function parseDuration(text: string): number {
@@ -59,9 +61,19 @@ function signingKey(config: GatewayConfig, opts: MintOptions): { key: KeyObject 
   }
   const alg = opts.alg ?? 'HS256';
   if (!/^HS(256|384|512)$/.test(alg)) throw new Error(`--alg ${alg} needs --key with a private key`);
-  const secret = configuredSecret(config.auth.jwt) ?? generatedSecret(ensureDataDir(config.dataDir), true).secret;
-  if (!secret) throw new Error('no HMAC secret configured; pass --key');
-  return { key: secret, alg };
+  const configured = configuredSecret(config.auth.jwt);
+  if (configured) return { key: configured, alg };
+  // The daemon creates the generated secret on its first start; the CLI never does (one
+  // made here, in the wrong place or before the daemon's, would sign tokens it refuses).
+  const generated = generatedSecret(config.dataDir, false);
+  if (!generated.secret) {
+    throw new Error(
+      `no JWT secret to sign with: auth.jwt.secret is not set and ${generated.file} does not exist (dataDir = ${config.dataDir}).\n` +
+        'The daemon creates it on its first start: run it once (`npm start` in the checkout, or `sudo systemctl start edgegate`), ' +
+        'or set auth.jwt.secret, or sign with a private key (--key).',
+    );
+  }
+  return { key: generated.secret, alg };
 }
 
 export async function mintToken(config: GatewayConfig, opts: MintOptions, nowSec = Math.floor(Date.now() / 1000)): Promise<string> {
@@ -71,19 +83,27 @@ export async function mintToken(config: GatewayConfig, opts: MintOptions, nowSec
     const [k, v] = parseClaim(c);
     payload[k] = v;
   }
+  // A registered claim has one source: its option, or --claim, never both silently.
+  for (const [claim, option, given] of [['exp', '--ttl', opts.ttl], ['sub', '--sub', opts.sub], ['jti', '--jti', opts.jti]] as const) {
+    if (claim in payload && given !== undefined && (claim !== 'sub' || payload.sub !== opts.sub)) {
+      throw new Error(`--claim ${claim}=... and ${option} both set "${claim}": pass only one`);
+    }
+  }
   const acl: Record<string, string[]> = {};
   if (opts.aclPub?.length) acl.pub = opts.aclPub;
   if (opts.aclSub?.length) acl.sub = opts.aclSub;
   if (opts.aclAll?.length) acl.all = opts.aclAll;
   if (Object.keys(acl).length > 0) payload[config.auth.jwt.aclClaim] = acl;
   if (opts.admin) payload[ADMIN_CLAIM] = withAdmin(payload[ADMIN_CLAIM]);
-  const ttl = parseDuration(opts.ttl);
-  const jwt = new SignJWT(payload)
-    .setProtectedHeader({ alg, typ: 'JWT', ...(opts.kid ? { kid: opts.kid } : {}) })
-    .setSubject(opts.sub)
-    .setIssuedAt(nowSec)
-    .setJti(opts.jti ?? randomUUID());
-  if (ttl > 0) jwt.setExpirationTime(nowSec + ttl);
+  const jwt = new SignJWT(payload).setProtectedHeader({ alg, typ: 'JWT', ...(opts.kid ? { kid: opts.kid } : {}) });
+  if (!('sub' in payload)) jwt.setSubject(opts.sub);
+  if (!('iat' in payload)) jwt.setIssuedAt(nowSec);
+  if (!('jti' in payload)) jwt.setJti(opts.jti ?? randomUUID());
+  // --claim exp=... wins over the default lifetime (an explicit --ttl with it was refused above).
+  if (!('exp' in payload)) {
+    const ttl = parseDuration(opts.ttl ?? DEFAULT_TTL);
+    if (ttl > 0) jwt.setExpirationTime(nowSec + ttl);
+  }
   return jwt.sign(key);
 }
 

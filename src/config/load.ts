@@ -1,7 +1,7 @@
 // Loading: node-config documents (embedded defaults first, then NODE_CONFIG_DIR,
 // NODE_ENV, local.json, environment variables, NODE_CONFIG), then validation.
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ConfigOverrides, GatewayConfig } from './types.js';
 import { ConfigError, errorMessage } from '../errors.js';
@@ -40,15 +40,39 @@ export async function loadConfig(): Promise<GatewayConfig> {
   process.env.NODE_CONFIG_DIR = dirs.join(delimiter);
   process.env.SUPPRESS_NO_CONFIG_WARNING = 'y';
   let raw: unknown;
+  let sources: ConfigSource[] = [];
   try {
     await preferPlainJson();
     const { default: config } = await import('config');
     raw = config.util.toObject();
+    sources = config.util.getConfigSources() as ConfigSource[];
   } catch (err) {
     // A config file node-config cannot parse is a configuration error too (exit 2).
     throw ConfigError.at('NODE_CONFIG_DIR', `a configuration file cannot be read: ${errorMessage(err)}`);
   }
-  return validateConfig(raw);
+  const config = validateConfig(raw);
+  config.dataDir = resolveDataDir(config.dataDir, sources);
+  return config;
+}
+
+interface ConfigSource {
+  name: string;
+  parsed?: Record<string, unknown>;
+}
+
+/**
+ * A relative dataDir is relative to the configuration file that set it (the
+ * embedded default "./data" is the package's own data/), never to the directory
+ * the command was started in: the daemon and every CLI command, from wherever they
+ * run, find the same database and secret. Set by an environment variable or
+ * NODE_CONFIG (no file), it is relative to the package too.
+ */
+export function resolveDataDir(dataDir: string, sources: ConfigSource[]): string {
+  if (isAbsolute(dataDir)) return dataDir;
+  const from = [...sources].reverse().find((s) => s.parsed && typeof s.parsed.dataDir === 'string');
+  const base = from && isAbsolute(from.name) && existsSync(from.name) ? dirname(from.name) : EMBEDDED_CONFIG_DIR;
+  // The embedded default's "./data" means <package>/data, as `npm start` has always used it.
+  return resolve(base === EMBEDDED_CONFIG_DIR ? PACKAGE_ROOT : base, dataDir);
 }
 
 export function embeddedDefaults(): Record<string, unknown> {

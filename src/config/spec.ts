@@ -1,6 +1,7 @@
 // A tiny declarative schema language: enough to validate the whole config with
 // key-path errors, fill defaults inside array items (node-config does not merge
 // defaults into arrays) and know which keys are secrets or file paths.
+import { closestKey } from './suggest.js';
 
 export type Spec =
   | { kind: 'string'; enum?: readonly string[]; secret?: boolean; file?: boolean; default?: string; required?: boolean; nonEmpty?: boolean }
@@ -62,7 +63,9 @@ export function check(spec: Spec, value: unknown, path: string, problems: Proble
       const out: Record<string, unknown> = {};
       const input = value as Record<string, unknown>;
       for (const key of Object.keys(input)) {
-        if (!(key in spec.fields)) problems.push({ path: join(path, key), message: 'is not a known key' });
+        if (Object.hasOwn(spec.fields, key)) continue;
+        const meant = closestKey(key, Object.keys(spec.fields));
+        problems.push({ path: join(path, key), message: meant ? `is not a known key; did you mean "${join(path, meant)}"?` : 'is not a known key' });
       }
       for (const [key, fieldSpec] of Object.entries(spec.fields)) {
         out[key] = check(fieldSpec, input[key], join(path, key), problems);

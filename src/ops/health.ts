@@ -22,6 +22,8 @@ export interface HealthReport {
   clock: Record<string, unknown>;
   serial: Record<string, unknown>;
   storage: Record<string, unknown>;
+  /** What an operator should know even while healthy (a banned address, a failing disk), in words. */
+  reasons?: string[];
   /** Any other component that registered a status provider, by name. */
   [component: string]: unknown;
 }
@@ -46,6 +48,19 @@ export function listenerViews(listeners: unknown): Record<string, ListenerView> 
   return out;
 }
 
+/** Why the report is worth a look: what failed, and what an operator may have to undo. */
+function reasonsOf(components: Record<string, unknown>, serving: boolean): string[] {
+  const out: string[] = [];
+  if (!serving) out.push('the MQTT broker is not serving');
+  const storage = asRecord(components.storage);
+  if (storage?.writable === false) out.push(`storage: ${String(storage.error ?? 'commits fail')}`);
+  const banned = asRecord(asRecord(components.auth)?.rateLimit)?.banned;
+  if (typeof banned === 'number' && banned > 0) {
+    out.push(`${banned} address${banned === 1 ? ' is' : 'es are'} banned after failed authentications (auth.rateLimit): see edgegate auth bans, lift with edgegate auth unban`);
+  }
+  return out;
+}
+
 /** `detail`: for the status page only (see StatusProvider). */
 export function buildHealthReport(board: StatusBoard, facts: HealthFacts, options = { detail: false }): HealthReport {
   const snapshot = board.snapshot(options);
@@ -60,6 +75,7 @@ export function buildHealthReport(board: StatusBoard, facts: HealthFacts, option
   return {
     status: healthy ? 'ok' : 'unhealthy',
     healthy,
+    reasons: reasonsOf(components, serving),
     version: facts.version,
     pid: facts.pid ?? process.pid,
     uptimeSec: Math.max(0, Math.round(facts.uptimeMs / 1000)),

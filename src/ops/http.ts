@@ -5,6 +5,7 @@
 // short timeouts, few connections, small headers, request bodies never read
 // (but the page's small JSON POSTs), and a malformed request costs a 400 and
 // the connection, never the daemon.
+import { ListenError } from '../errors.js';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Component } from '../component.js';
@@ -64,7 +65,7 @@ export class HttpEndpoint implements Component {
     });
     const { host, port } = this.deps.config;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
+      server.once('error', (err: NodeJS.ErrnoException) => reject(new ListenError('http.port', host, port, err, 'EDGEGATE_HTTP_PORT')));
       server.listen(port, host, () => {
         server.off('error', reject);
         server.on('error', (err) => this.deps.logger.error({ err }, 'http server error'));

@@ -27,7 +27,7 @@ export class Metrics {
   });
   readonly packetsRejected = new Counter({
     name: 'edgegate_packets_rejected_total',
-    help: 'Client connections closed for a bad packet, by reason (too_large/malformed_length/not_connect/invalid_utf8)',
+    help: 'Client connections closed for a bad packet, by reason (too_large/malformed_length/not_connect/invalid_utf8/malformed_properties/malformed_packet/protocol_error)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });

@@ -266,29 +266,30 @@ describe('Home Assistant: paho-mqtt 1.6.1 over MQTT 5 against edgegate', functio
     device.end(true);
   });
 
-  // FINDING (reported; un-skip once the broker refuses or cleans such a PUBLISH): a
-  // device may PUBLISH a property twice (a Protocol Error, MQTT 5.0 section
-  // 3.3.2.3.9 for Content Type), aedes accepts it (PUBACK 0x00) and forwards it to
-  // every subscriber with the property still twice. paho 1.6.1 raises
-  // MQTTException("Property '<class 'property'>' must not exist more than once") out
-  // of loop() (properties.py line 435): Home Assistant's MQTT client stops. The
-  // PUBLISH: 32 1e 00 10 "edgegate/node1/x" 00 01 08 03 00 01 61 03 00 01 62 78. (Worse,
-  // mqtt5Fuzz.test.ts: a retained PUBLISH with a truncated User Property under
-  // homeassistant/# makes the gateway close every MQTT 5 subscriber of it, at each
-  // reconnect.)
-  it.skip('a device publishing a property twice cannot stop paho: refused, or delivered with the property once', async () => {
+  // A device may PUBLISH a property twice (a Protocol Error, MQTT 5.0 section 3.3.2.3.9 for
+  // Content Type). paho 1.6.1 raises MQTTException("Property '<class 'property'>' must not
+  // exist more than once") out of loop() (properties.py line 435) on such a message, which
+  // stops Home Assistant's MQTT client; aedes used to acknowledge and forward it as is. The
+  // packet guard now refuses it before the parser (src/broker/mqtt5Rules.ts): DISCONNECT
+  // 0x82 to the device, and nothing reaches paho. The PUBLISH:
+  // 32 1e 00 10 "edgegate/node1/x" 00 01 08 03 00 01 61 03 00 01 62 78.
+  it('a device publishing a property twice cannot stop paho: refused with DISCONNECT 0x82, never delivered', async () => {
     const ha = paho({ clientId: 'ha-dup', password: await token('homeassistant', HA_ACL) });
     assert.deepEqual(await ha.subscribe('edgegate/#'), [1]);
     const raw = await RawV5.open(d.port);
     raw.send(connectPacket5('dup-device', { username: 'u', password: Buffer.from(await token('node1', { pub: ['edgegate/#'] })) }));
     await raw.next('connack');
-    raw.sendBytes(publishV5('edgegate/node1/x', 'x', { qos: 1, id: 1, properties: props(prop.str(P.contentType, 'a'), prop.str(P.contentType, 'b')) }));
-    const ack = await raw.next('puback').catch(() => undefined);
-    raw.end();
-    if (ack?.reasonCode === 0) assert.equal((await ha.next('message', (e) => e.payload === 'x')).props.ContentType, 'a');
+    const dup = publishV5('edgegate/node1/x', 'x', { qos: 1, id: 1, properties: props(prop.str(P.contentType, 'a'), prop.str(P.contentType, 'b')) });
+    assert.equal(dup.toString('hex'), '321e0010' + Buffer.from('edgegate/node1/x').toString('hex') + '0001080300016103000162' + '78');
+    raw.sendBytes(dup);
+    assert.equal((await raw.next('disconnect')).reasonCode, 0x82, 'DISCONNECT 0x82 Protocol Error');
+    await raw.whenClosed();
+    assert.ok(!raw.packets.some((p) => p.cmd === 'puback'), 'no PUBACK');
     const device = await connect5Ok(d.port, { username: 'u', password: await token('node1', { pub: ['edgegate/#'] }), clientId: 'after-dup' });
     await publish5(device, 'edgegate/node1/x', 'after', { qos: 1 });
     await ha.next('message', (e) => e.payload === 'after');
+    assert.ok(!ha.events.some((e) => e.ev === 'message' && e.payload === 'x'), 'the duplicated publish never reached paho');
+    assert.ok(!ha.events.some((e) => e.ev === 'disconnect'), 'paho kept its connection');
     assert.equal(ha.stderr, '');
     device.end(true);
   });

@@ -5,11 +5,15 @@
 // DISCONNECT >= 0x80 first), taken (PINGRESP), or leave the server waiting for the
 // rest of a longer packet; what may never happen: bytes from the server that are
 // not valid MQTT 5, a success reason code on a DISCONNECT, an uncaught exception,
-// an unhandled rejection, an error-level log line, a daemon that no longer serves.
-// The seed fixes every mutant, so a failure names bytes that reproduce it.
+// an unhandled rejection, an error-level log line, a daemon that no longer serves,
+// and a mutant taken although mqtt-packet (the broker's parser) would read one of
+// its properties as null or as an array (the faults the packet guard now refuses
+// first, src/broker/mqtt5Rules.ts). The seed fixes every mutant, so a failure names
+// bytes that reproduce it.
 import assert from 'node:assert/strict';
 import mqttPacket, { type Packet } from 'mqtt-packet';
-import { connectV5, FuzzTarget, P, prng, prop, props, publishV5, subscribeV5, vbi, type Outcome, type Transport } from './support/v5wire.js';
+import { PacketScanner } from '../../src/broker/packetGuard.js';
+import { connectV5, FuzzTarget, P, packet, prng, prop, props, publishV5, subscribeV5, vbi, type Outcome, type Transport } from './support/v5wire.js';
 
 const SECRET = 'mqtt5-fuzz-random-secret-0123456789';
 // EDGEGATE_FUZZ_SEED / EDGEGATE_FUZZ_COUNT explore further by hand; the suite runs this seed.
@@ -26,9 +30,8 @@ function base(kind: Kind, token: string, clientId: string): Buffer {
     return connectV5({
       clientId,
       password: token,
-      // One four-byte property only: see knownCrash.
-      properties: props(prop.four(P.sessionExpiry, 30), prop.two(P.receiveMaximum, 20), prop.two(P.topicAliasMaximum, 5), prop.byte(P.requestProblemInfo, 1), prop.pair('site', 'nord')),
-      will: { topic: 'mut/will', payload: 'gone', properties: props(prop.str(P.contentType, 'text/plain'), prop.pair('w', 'x')) },
+      properties: props(prop.four(P.sessionExpiry, 30), prop.two(P.receiveMaximum, 20), prop.two(P.topicAliasMaximum, 5), prop.four(P.maximumPacketSize, 65_536), prop.byte(P.requestProblemInfo, 1), prop.byte(P.requestResponseInfo, 0), prop.pair('site', 'nord')),
+      will: { topic: 'mut/will', payload: 'gone', properties: props(prop.four(0x18, 0), prop.byte(P.payloadFormat, 1), prop.four(P.messageExpiry, 60), prop.str(P.contentType, 'text/plain'), prop.str(P.responseTopic, 'mut/r'), prop.str(P.correlationData, 'c'), prop.pair('w', 'x')) },
     });
   }
   if (kind === 'publish') {
@@ -65,31 +68,30 @@ function mutate(p: Buffer, rnd: () => number): Buffer {
   return Buffer.concat([Buffer.from([first]), p.subarray(1, 1 + lenBytes), b]);
 }
 
-/** A property value mqtt-packet parsed as null: a string or binary property that ran past the packet. */
-function hasNull(properties: Record<string, unknown> | undefined): boolean {
-  const isNull = (v: unknown): boolean => v === null || (Array.isArray(v) && v.includes(null));
-  return Object.entries(properties ?? {}).some(([k, v]) => isNull(v) || (k === 'userProperties' && Object.values(v as object).some(isNull)));
+/** Properties mqtt-packet could not have read right: a value parsed as null (a string or binary property running past the packet) or an array (any property but User Property given twice). */
+function misread(properties: Record<string, unknown> | undefined): boolean {
+  return Object.entries(properties ?? {}).some(([k, v]) =>
+    v === null || (k === 'userProperties' ? Object.values(v as object).some((u) => u === null || (Array.isArray(u) && u.includes(null))) : Array.isArray(v)),
+  );
 }
 
 /**
- * The known faults of mqtt5Fuzz.test.ts (its skipped `breaks` cases), recognised with
- * mqtt-packet (the broker's own parser): a Session Expiry Interval given twice with a
- * non-zero first value (crashes the daemon), and a string property of a PUBLISH or
- * CONNECT running past the packet, parsed as null (a Response Topic or Authentication
- * Method crashes the daemon, the others disconnect the MQTT 5 subscribers they reach).
- * Such a mutant is not sent, so that this suite keeps looking for new faults.
+ * Why the gateway must refuse this mutant, recognised with mqtt-packet (the broker's own
+ * parser): a property it reads as null or as an array. These were the faults of
+ * mqtt5Fuzz.test.ts's former findings (a crash, or every MQTT 5 subscriber disconnected);
+ * the packet guard refuses them before the parser. Undefined when mqtt-packet reads
+ * the mutant's properties fine (the mutant may still be refused for another reason).
  */
-function knownFault(bytes: Buffer): string | undefined {
+function mustRefuse(bytes: Buffer): string | undefined {
   const parser = mqttPacket.parser({ protocolVersion: 5 });
-  let fault: string | undefined;
+  let why: string | undefined;
   parser.on('packet', (packet: Packet) => {
     const p = packet as Packet & { properties?: Record<string, unknown>; will?: { properties?: Record<string, unknown> } };
-    if (Array.isArray(p.properties?.sessionExpiryInterval)) fault ??= 'Session Expiry Interval twice';
-    if ((p.cmd === 'publish' || p.cmd === 'connect') && (hasNull(p.properties) || hasNull(p.will?.properties))) fault ??= 'a property parsed as null';
+    if (misread(p.properties) || misread(p.will?.properties)) why ??= `${p.cmd} properties read as ${JSON.stringify({ ...p.properties, will: p.will?.properties })}`;
   });
   parser.on('error', () => undefined);
   parser.parse(bytes);
-  return fault;
+  return why;
 }
 
 function describeOutcome(o: Outcome): string {
@@ -109,20 +111,15 @@ describe('MQTT 5 fuzz: seeded random mutations of CONNECT, PUBLISH and SUBSCRIBE
     const rnd = prng(SEED);
     const tally = new Map<string, number>();
     const count = (k: string): void => void tally.set(k, (tally.get(k) ?? 0) + 1);
-    const jobs: Array<{ n: number; kind: Kind; via: Transport; clientId: string; pre?: Buffer; bytes: Buffer }> = [];
+    const jobs: Array<{ n: number; kind: Kind; via: Transport; clientId: string; pre?: Buffer; bytes: Buffer; refuse?: string }> = [];
     let n = -1; // the mutant's number, in the order the seed makes them
     for (const kind of ['connect', 'publish', 'subscribe'] as const) {
       for (let i = 0; i < PER_KIND; i++) {
         n++;
         const clientId = `mut-${n}`;
         const bytes = mutate(base(kind, t.token, clientId), rnd);
-        const known = knownFault(Buffer.concat([bytes, PINGREQ]));
-        if (known) {
-          count(`${kind}: not sent (${known})`);
-          continue;
-        }
         const via: Transport = n % 10 === 3 ? 'tls' : n % 10 === 7 ? 'ws' : 'tcp';
-        jobs.push({ n, kind, via, clientId, bytes, pre: kind === 'connect' ? undefined : connectV5({ clientId, password: t.token }) });
+        jobs.push({ n, kind, via, clientId, bytes, pre: kind === 'connect' ? undefined : connectV5({ clientId, password: t.token }), refuse: mustRefuse(Buffer.concat([bytes, PINGREQ])) });
       }
     }
     for (let i = 0; i < jobs.length; i += BATCH) {
@@ -134,7 +131,8 @@ describe('MQTT 5 fuzz: seeded random mutations of CONNECT, PUBLISH and SUBSCRIBE
       outcomes.forEach((o, k) => {
         const j = batch[k]!;
         const what = describeOutcome(o);
-        count(`${j.kind}: ${what}`);
+        count(`${j.kind}: ${what}${j.refuse ? ' (misread by mqtt-packet)' : ''}`);
+        if (j.refuse) assert.notEqual(what, 'taken', `#${j.n} ${j.kind} over ${j.via}: ${j.bytes.toString('hex')} was taken, although ${j.refuse}`);
         assert.equal(o.parseError, undefined, `#${j.n}: the server's bytes are valid MQTT 5 (${o.bytes.toString('hex')})`);
         for (const p of o.packets) if (p.cmd === 'disconnect') assert.ok((p.reasonCode ?? 0) >= 0x80, `#${j.n}: DISCONNECT 0x${(p.reasonCode ?? 0).toString(16)}`);
         if (j.kind !== 'connect') assert.ok(!o.packets.some((p) => p.cmd === 'connack'), `#${j.n}: no second CONNACK`);
@@ -148,6 +146,37 @@ describe('MQTT 5 fuzz: seeded random mutations of CONNECT, PUBLISH and SUBSCRIBE
     if (process.env.EDGEGATE_FUZZ_REPORT) console.log([...tally].sort().map(([k, v]) => `      ${String(v).padStart(4)}  ${k}`).join('\n'));
     assert.equal([...tally.values()].reduce((a, b) => a + b, 0), 3 * PER_KIND);
     await t.assertServing();
+  });
+
+  it(`in process, ${20 * PER_KIND * 3} mutants and what follows them in random chunks: what the guard passes, mqtt-packet reads without a null or repeated property`, () => {
+    // mqtt-packet reads past a packet where the guard does not look (a DISCONNECT or AUTH of
+    // remaining length 0 or 1 took its properties from the next packet's bytes: a crash), so
+    // the tail matters: a valid packet, a mutant, or random bytes.
+    const rnd = prng(SEED ^ 0x5a5a5a5a);
+    const int = (n: number): number => Math.floor(rnd() * n);
+    const others = [packet(0xe0), packet(0xe0, Buffer.from([0])), packet(0xe0, Buffer.from([4]), props(prop.four(P.sessionExpiry, 0))), packet(0xf0), packet(0xf0, Buffer.from([0x19]), props(prop.str(P.authMethod, 'JWT'))), packet(0x40, Buffer.from([0, 1])), packet(0x62, Buffer.from([0, 1, 0]), props(prop.str(0x1f, 'r')))];
+    const pre = connectV5({ clientId: 'c', password: 'p' });
+    for (let i = 0; i < 20 * PER_KIND * 3; i++) {
+      const kind = (['connect', 'publish', 'subscribe'] as const)[i % 3]!;
+      const start = int(3) === 0 ? others[int(others.length)]! : base(kind, 'p', 'c');
+      const mutant = mutate(start, rnd);
+      const tail = [Buffer.from([0xc0, 0]), mutate(others[int(others.length)]!, rnd), Buffer.from(Array.from({ length: int(24) }, () => int(256)))][int(3)]!;
+      const stream = Buffer.concat([start[0]! >> 4 === 1 ? Buffer.alloc(0) : pre, mutant, tail]);
+      const scanner = new PacketScanner(65_536);
+      const parser = mqttPacket.parser({ protocolVersion: 5 });
+      parser.on('packet', (p: Packet) => {
+        const q = p as Packet & { properties?: Record<string, unknown>; will?: { properties?: Record<string, unknown> } };
+        if (misread(q.properties) || misread(q.will?.properties)) assert.fail(`#${i}: ${mutant.toString('hex')} then ${tail.toString('hex')} passed, read as ${q.cmd} ${JSON.stringify({ ...q.properties, will: q.will?.properties })}`);
+      });
+      parser.on('error', () => parser.removeAllListeners('packet'));
+      for (let at = 0; at < stream.length; ) {
+        const chunk = stream.subarray(at, at + (int(4) === 0 ? stream.length : 1 + int(12)));
+        at += chunk.length;
+        const why = scanner.scan(chunk);
+        parser.parse(why ? chunk.subarray(0, scanner.passable) : chunk);
+        if (why) break;
+      }
+    }
   });
 
   it('the mutation is deterministic: the same seed gives the same first mutants', () => {

@@ -1,7 +1,10 @@
 // The packet guard (src/broker/packetGuard.ts, listeners.ts) with MQTT 5 clients on
 // the real daemon: MQTT 5 packets with properties pass; ill-formed UTF-8 in an MQTT 5
 // string or string property closes the connection (MQTT 5.0 section 1.5.4), after
-// a DISCONNECT 0x81 once the CONNACK is out; an MQTT 5 CONNECT gets a larger bound
+// a DISCONNECT 0x81 once the CONNACK is out; so do the MQTT 5 rules of
+// src/broker/mqtt5Rules.ts (0x81 Malformed Packet for a properties block that cannot
+// be read, 0x82 Protocol Error for a property given twice), while MQTT 3.1.1 clients
+// keep what they had; an MQTT 5 CONNECT gets a larger bound
 // than a 3.1.1 one (connectGuard.ts); an oversized packet from a connected MQTT 5
 // client gets DISCONNECT 0x95 Packet too large before the close (MQTT 5.0 sections
 // 3.2.2.3.6, 4.13.1), on TCP and WebSocket, while 3.1.1 clients are closed silently.
@@ -16,6 +19,7 @@ import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { collector, end, subscribe } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
 import { waitForLog } from './support/expect.js';
+import { connectV5 as rawConnectV5, P, prop, props, publishV5 } from './support/v5wire.js';
 
 const SECRET = 'packet-guard-v5-test-secret-0123456789';
 const v5 = (p: Record<string, unknown>): Buffer => mqttPacket.generate(p as unknown as Packet, { protocolVersion: 5 });
@@ -177,6 +181,55 @@ describe('packet guard with MQTT 5 clients (real daemon)', function () {
       await end(watcher);
     });
   }
+
+  for (const c of [
+    { what: 'a Response Topic running past the packet', reason: 'malformed_properties', code: 0x81, packet: () => Buffer.from('300a0004' + Buffer.from('mr/x').toString('hex') + '030800ff', 'hex') },
+    { what: 'a Content Type given twice', reason: 'protocol_error', code: 0x82, packet: () => publishV5('mr/x', 'p', { qos: 1, id: 4, properties: props(prop.str(P.contentType, 'a'), prop.str(P.contentType, 'b')) }) },
+    { what: 'a Subscription Identifier', reason: 'protocol_error', code: 0x82, packet: () => publishV5('mr/x', 'p', { qos: 1, id: 4, properties: props(prop.vbi(P.subscriptionId, 3)) }) },
+    { what: 'DUP on QoS 0', reason: 'malformed_packet', code: 0x81, packet: () => publishV5('mr/x', 'p', { first: 0x38 }) },
+  ]) {
+    it(`refuses an MQTT 5 PUBLISH with ${c.what}: DISCONNECT 0x${c.code.toString(16)}, then the close; counted as ${c.reason}, never delivered`, async () => {
+      const watcher = await connect5(d.port, { username: 'u', password: token, clientId: `mr-watch-${c.code}-${c.reason}` });
+      await subscribe(watcher, 'mr/#');
+      const seen = collector(watcher);
+      const before = await rejected(d, c.reason);
+      const r = await rawV5(d.port, `mr-${c.reason}`, token);
+      r.socket.write(c.packet());
+      assert.ok(await r.closedWithin(), 'closed');
+      assert.deepEqual([...r.reply()], [0xe0, 0x01, c.code], 'the DISCONNECT and nothing else (no PUBACK)');
+      assert.equal(await rejected(d, c.reason), before + 1);
+      await new Promise((res) => setTimeout(res, 100));
+      assert.ok(seen.messages.length === 0 && watcher.connected, 'never delivered; the MQTT 5 subscriber keeps its connection');
+      await end(watcher);
+    });
+  }
+
+  it('refuses an MQTT 5 CONNECT with a property twice before any CONNACK: closed silently, counted as protocol_error', async () => {
+    const before = await rejected(d, 'protocol_error');
+    const r = await Raw.open(d.port); // Session Expiry Interval twice: read as [1, 1], it crashed the daemon at the close (a NaN timer)
+    r.socket.write(rawConnectV5({ clientId: 'mr-dup-connect', password: token, properties: props(prop.four(P.sessionExpiry, 1), prop.four(P.sessionExpiry, 1)) }));
+    assert.ok(await r.closedWithin(), 'closed');
+    assert.equal(r.reply().length, 0, 'no CONNACK, no DISCONNECT before a CONNACK (MQTT-3.14.0-1)');
+    assert.equal(await rejected(d, 'protocol_error'), before + 1);
+    await stillServing('dup-connect');
+  });
+
+  it('MQTT 3.1.1 clients keep what they had: a QoS 0 PUBLISH with DUP is delivered, a PINGREQ with a body answered', async () => {
+    const watcher = await connect5(d.port, { username: 'u', password: token, clientId: 'v4-rules-watch' });
+    await subscribe(watcher, 'v4r/#');
+    const seen = collector(watcher);
+    const v4 = await Raw.open(d.port);
+    v4.socket.write(mqttPacket.generate({ cmd: 'connect', protocolVersion: 4, clientId: 'v4-rules', clean: true, keepalive: 60, username: 'u', password: Buffer.from(token) } as Packet));
+    await v4.bytes(4);
+    v4.got.length = 0;
+    v4.socket.write(Buffer.from('38070003' + Buffer.from('v4r').toString('hex') + '7878c00100', 'hex'));
+    assert.deepEqual([...(await v4.bytes(2))], [0xd0, 0x00], 'PINGRESP');
+    await seen.waitFor(1);
+    assert.equal(seen.messages[0]!.topic, 'v4r');
+    assert.ok(!(await v4.closedWithin(200)));
+    v4.socket.destroy();
+    await end(watcher);
+  });
 
   it('accepts an MQTT 5 CONNECT above the 3.1.1 bound and within the MQTT 5 one; the same size at level 4 is refused', async () => {
     // ~340 KB of User Properties (mqtt.js writes the CONNECT in one go): above 327,695.

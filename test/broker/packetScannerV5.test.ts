@@ -1,16 +1,22 @@
 // The packet scanner (src/broker/packetGuard.ts) on MQTT 5 streams, on its own:
 // it learns the protocol level from the CONNECT and reads each later packet with
 // the MQTT 5 layout (properties blocks, MQTT 5.0 section 2.2.2), whatever the chunk
-// boundaries; it checks the UTF-8 of strings and string properties; it bounds the
-// first packet by the level's CONNECT bound; it never throws on garbage. Packets
-// are built with mqtt-packet (an independent encoder); ill-formed UTF-8 is patched
-// into them afterwards, since a JavaScript string always encodes well-formed.
+// boundaries; it checks the UTF-8 of strings and string properties; it holds MQTT 5
+// packets to the rules of src/broker/mqtt5Rules.ts (properties readable, allowed in
+// their packet, once each, in range; a few fixed-header and body rules) and MQTT
+// 3.1.1 ones to none of them; it bounds the first packet by the level's CONNECT
+// bound; it never throws on garbage. Good packets are built with mqtt-packet (an
+// independent encoder); ill-formed UTF-8 is patched into them afterwards, since a
+// JavaScript string always encodes well-formed; packets breaking a rule are built
+// byte by byte (support/v5wire.ts), as no encoder writes them.
 import assert from 'node:assert/strict';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { encodeRemainingLength } from '../../scripts/bench/lib/mqttWire.js';
 import { connectLimit, MAX_CONNECT_REMAINING_LENGTH, MAX_CONNECT_V5_REMAINING_LENGTH } from '../../src/broker/connectGuard.js';
 import { MALFORMED, readVbi, walkProperties } from '../../src/broker/mqtt5Properties.js';
+import { IN_ACK, IN_CONNECT, IN_DISCONNECT, IN_PUBLISH, IN_SUBSCRIBE } from '../../src/broker/mqtt5Rules.js';
 import { maximumPacketSize, PacketScanner, type PacketRejection } from '../../src/broker/packetGuard.js';
+import { connectV5 as rawConnect, P, packet, prop, props as block, publishV5, subscribeV5 } from './support/v5wire.js';
 
 const MiB = 1_048_576;
 const v5 = (p: Record<string, unknown>): Buffer => mqttPacket.generate(p as unknown as Packet, { protocolVersion: 5 });
@@ -124,6 +130,107 @@ describe('PacketScanner with MQTT 5 (unit)', () => {
     });
   }
 
+  // Every rule of src/broker/mqtt5Rules.ts, each on one stream: the verdict, whatever the chunk boundaries.
+  const after = (...packets: Buffer[]): Buffer => Buffer.concat([connect5(), ...packets]);
+  const c = (properties: Buffer, extra: Partial<Parameters<typeof rawConnect>[0]> = {}): Buffer => rawConnect({ clientId: 'c', password: 'p', properties, ...extra });
+  const withWill = (properties: Buffer): Buffer => rawConnect({ clientId: 'c', password: 'p', will: { topic: 'w', payload: 'x', properties } });
+  const twice = (p: Buffer): Buffer => block(p, p);
+  const hex = (h: string): Buffer => Buffer.from(h.replace(/ /g, ''), 'hex');
+  const M = 'malformed_properties';
+  const PE = 'protocol_error';
+  const MP = 'malformed_packet';
+  const rules: Array<{ what: string; stream: Buffer; why: Omit<PacketRejection, 'address'> }> = [
+    // CONNECT (section 3.1.2.11) and will properties (section 3.1.3.2).
+    { what: 'CONNECT with two Session Expiry Intervals', stream: c(twice(prop.four(P.sessionExpiry, 1))), why: { reason: PE, packetType: 1, rule: 'duplicate_property', property: 0x11 } },
+    { what: 'CONNECT whose Authentication Method runs past the packet (the crash without a token)', stream: hex('10 14 00 04 4d 51 54 54 05 82 00 1e 03 15 00 ff 00 01 63 00 01 75'), why: { reason: M, packetType: 1, rule: 'unreadable_properties', property: 0x15 } },
+    { what: 'CONNECT with two Authentication Methods', stream: c(block(prop.str(P.authMethod, 'JWT'), prop.str(P.authMethod, 'JWT'))), why: { reason: PE, packetType: 1, rule: 'duplicate_property', property: 0x15 } },
+    { what: 'CONNECT with a Topic Alias', stream: c(block(prop.two(P.topicAlias, 1))), why: { reason: M, packetType: 1, rule: 'property_not_allowed', property: 0x23 } },
+    { what: 'CONNECT with a Subscription Identifier', stream: c(block(prop.vbi(P.subscriptionId, 1))), why: { reason: M, packetType: 1, rule: 'property_not_allowed', property: 0x0b } },
+    { what: 'CONNECT with a Content Type', stream: c(block(prop.str(P.contentType, 'x'))), why: { reason: M, packetType: 1, rule: 'property_not_allowed', property: 0x03 } },
+    { what: 'CONNECT with Request Problem Information 2', stream: c(block(prop.byte(P.requestProblemInfo, 2))), why: { reason: PE, packetType: 1, rule: 'value_out_of_range', property: 0x17 } },
+    { what: 'CONNECT with Request Response Information 2', stream: c(block(prop.byte(P.requestResponseInfo, 2))), why: { reason: PE, packetType: 1, rule: 'value_out_of_range', property: 0x19 } },
+    { what: 'CONNECT with Maximum Packet Size 0', stream: c(block(prop.four(P.maximumPacketSize, 0))), why: { reason: PE, packetType: 1, rule: 'value_out_of_range', property: 0x27 } },
+    { what: 'CONNECT with a properties length in two bytes for 0', stream: c(Buffer.from([0x80, 0x00])), why: { reason: M, packetType: 1, rule: 'unreadable_properties' } },
+    { what: 'CONNECT with Will QoS 3', stream: rawConnect({ clientId: 'c', password: 'p', flags: 0xc6 | 0x18, will: { topic: 'w', payload: 'x' } }), why: { reason: MP, packetType: 1, rule: 'will_qos_3' } },
+    { what: 'will with two Will Delay Intervals', stream: withWill(twice(prop.four(0x18, 1))), why: { reason: PE, packetType: 1, rule: 'duplicate_property', property: 0x18 } },
+    { what: 'will with a Session Expiry Interval (a CONNECT property)', stream: withWill(block(prop.four(P.sessionExpiry, 1))), why: { reason: M, packetType: 1, rule: 'property_not_allowed', property: 0x11 } },
+    { what: 'will with Payload Format Indicator 2', stream: withWill(block(prop.byte(P.payloadFormat, 2))), why: { reason: PE, packetType: 1, rule: 'value_out_of_range', property: 0x01 } },
+    // PUBLISH (section 3.3).
+    { what: 'PUBLISH whose Response Topic runs past the packet (the crash)', stream: after(hex('30 07 00 01 74 03 08 00 ff')), why: { reason: M, packetType: 3, rule: 'unreadable_properties', property: 0x08 } },
+    { what: 'retained PUBLISH whose User Property runs past the packet', stream: after(hex('31 08 00 01 70 03 26 00 ff 78')), why: { reason: M, packetType: 3, rule: 'unreadable_properties', property: 0x26 } },
+    { what: 'PUBLISH with two Content Types', stream: after(publishV5('t', 'x', { qos: 1, properties: block(prop.str(P.contentType, 'a'), prop.str(P.contentType, 'b')) })), why: { reason: PE, packetType: 3, rule: 'duplicate_property', property: 0x03 } },
+    { what: 'PUBLISH with a Subscription Identifier', stream: after(publishV5('t', 'x', { qos: 1, properties: block(prop.vbi(P.subscriptionId, 5)) })), why: { reason: PE, packetType: 3, rule: 'client_must_not_send', property: 0x0b } },
+    { what: 'PUBLISH with a Session Expiry Interval', stream: after(publishV5('t', 'x', { properties: block(prop.four(P.sessionExpiry, 5)) })), why: { reason: M, packetType: 3, rule: 'property_not_allowed', property: 0x11 } },
+    { what: 'PUBLISH with Payload Format Indicator 2', stream: after(publishV5('t', 'x', { properties: block(prop.byte(P.payloadFormat, 2)) })), why: { reason: PE, packetType: 3, rule: 'value_out_of_range', property: 0x01 } },
+    { what: 'PUBLISH QoS 0 with DUP', stream: after(publishV5('t', 'x', { first: 0x38 })), why: { reason: MP, packetType: 3, rule: 'dup_on_qos_0' } },
+    { what: 'PUBLISH QoS 3', stream: after(publishV5('t', 'x', { qos: 1, first: 0x36 })), why: { reason: MP, packetType: 3, rule: 'qos_3' } },
+    { what: 'PUBLISH QoS 1 with packet identifier 0', stream: after(publishV5('t', 'x', { qos: 1, id: 0 })), why: { reason: PE, packetType: 3, rule: 'packet_id_0' } },
+    { what: 'PUBLISH QoS 2 cut before its packet identifier', stream: after(hex('34 03 00 01 74')), why: { reason: MP, packetType: 3, rule: 'truncated' } },
+    { what: 'PUBLISH without its properties length', stream: after(hex('30 03 00 01 74')), why: { reason: M, packetType: 3, rule: 'unreadable_properties' } },
+    // SUBSCRIBE, UNSUBSCRIBE (sections 3.8, 3.10).
+    { what: 'SUBSCRIBE with two Subscription Identifiers', stream: after(subscribeV5(1, [['a/#', 0]], twice(prop.vbi(P.subscriptionId, 1)))), why: { reason: PE, packetType: 8, rule: 'duplicate_property', property: 0x0b } },
+    { what: 'SUBSCRIBE with Subscription Identifier 0', stream: after(subscribeV5(1, [['a/#', 0]], block(prop.vbi(P.subscriptionId, 0)))), why: { reason: PE, packetType: 8, rule: 'value_out_of_range', property: 0x0b } },
+    { what: 'SUBSCRIBE with packet identifier 0', stream: after(subscribeV5(0, [['a/#', 0]])), why: { reason: PE, packetType: 8, rule: 'packet_id_0' } },
+    { what: 'SUBSCRIBE with a Topic Alias', stream: after(subscribeV5(1, [['a/#', 0]], block(prop.two(P.topicAlias, 1)))), why: { reason: M, packetType: 8, rule: 'property_not_allowed', property: 0x23 } },
+    { what: 'UNSUBSCRIBE with a Reason String', stream: after(packet(0xa2, Buffer.from([0, 1]), block(prop.str(0x1f, 'r')), Buffer.from([0, 1, 0x61]))), why: { reason: M, packetType: 10, rule: 'property_not_allowed', property: 0x1f } },
+    // The rest of the session (sections 3.4-3.15).
+    { what: 'PUBACK with two Reason Strings', stream: after(packet(0x40, Buffer.from([0, 1, 0]), twice(prop.str(0x1f, 'r')))), why: { reason: PE, packetType: 4, rule: 'duplicate_property', property: 0x1f } },
+    { what: 'PUBREL with bytes after its properties', stream: after(packet(0x62, Buffer.from([0, 1, 0, 0, 0xff, 0xff]))), why: { reason: MP, packetType: 6, rule: 'trailing_bytes' } },
+    { what: 'PINGREQ with a body', stream: after(packet(0xc0, Buffer.from([1]))), why: { reason: MP, packetType: 12, rule: 'pingreq_body' } },
+    { what: 'DISCONNECT with two Session Expiry Intervals (the crash)', stream: after(hex('e0 0c 00 0a 11 00 00 00 01 11 00 00 00 01')), why: { reason: PE, packetType: 14, rule: 'duplicate_property', property: 0x11 } },
+    { what: 'DISCONNECT with an Authentication Method', stream: after(packet(0xe0, Buffer.from([0]), block(prop.str(P.authMethod, 'JWT')))), why: { reason: M, packetType: 14, rule: 'property_not_allowed', property: 0x15 } },
+    { what: 'DISCONNECT of remaining length 1 followed by bytes mqtt-packet reads as its properties', stream: after(hex('e0 01 00 0a 11 00 00 00 01 11 00 00 00 01 00 00 00 00 00 00 00 00')), why: { reason: PE, packetType: 0, rule: 'after_disconnect' } },
+    { what: 'a PINGREQ after a DISCONNECT', stream: after(packet(0xe0), packet(0xc0)), why: { reason: PE, packetType: 12, rule: 'after_disconnect' } },
+    { what: 'AUTH of remaining length 0 (Success, the server\'s)', stream: after(packet(0xf0)), why: { reason: PE, packetType: 15, rule: 'client_must_not_send' } },
+    { what: 'AUTH without its properties length', stream: after(hex('f0 01 19 0c 15 00 03 4a 57 54 15 00 03 4a 57 54')), why: { reason: MP, packetType: 15, rule: 'truncated' } },
+    { what: 'AUTH with a Session Expiry Interval', stream: after(packet(0xf0, Buffer.from([0x19]), block(prop.str(P.authMethod, 'JWT'), prop.four(P.sessionExpiry, 1)))), why: { reason: M, packetType: 15, rule: 'property_not_allowed', property: 0x11 } },
+  ];
+  for (const r of rules) {
+    it(`refuses ${r.what}: ${r.why.reason} (${r.why.rule}), whatever the chunk boundaries`, () => {
+      eachSplit(r.stream, (why, _sc, cut) => assert.deepEqual(why, r.why, `cut at ${cut}`));
+    });
+  }
+
+  it('passes what the rules allow: DUP on QoS 1, a PINGREQ, DISCONNECT and PUBACK without properties, User Properties repeated', () => {
+    const ok = [
+      publishV5('t', 'x', { qos: 1, id: 3, first: 0x3a }),
+      packet(0xc0),
+      packet(0x40, Buffer.from([0, 1])),
+      packet(0x40, Buffer.from([0, 1, 0x10])),
+      publishV5('t', 'x', { properties: block(prop.pair('k', 'v'), prop.pair('k', 'w'), prop.byte(P.payloadFormat, 1), prop.four(P.messageExpiry, 0)) }),
+      subscribeV5(9, [['a/#', 0]], block(prop.vbi(P.subscriptionId, 268_435_455), prop.pair('k', 'v'), prop.pair('k', 'v'))),
+      packet(0xe0, Buffer.from([0x04])), // the last: nothing may follow a DISCONNECT
+    ];
+    for (const last of [packet(0xe0), packet(0xe0, Buffer.from([0x00, 0x00]))]) assert.equal(scanPieces([after(last)]).why, undefined);
+    eachSplit(after(...ok), (why, sc, cut) => {
+      assert.equal(why, undefined, `cut at ${cut}: ${JSON.stringify(why)}`);
+      assert.equal(sc.headersSeen, 1 + ok.length);
+    });
+    const connects = [
+      c(block(prop.four(P.sessionExpiry, 0xffffffff), prop.two(P.receiveMaximum, 1), prop.two(P.topicAliasMaximum, 0), prop.four(P.maximumPacketSize, 1), prop.byte(P.requestProblemInfo, 0), prop.byte(P.requestResponseInfo, 1), prop.pair('a', 'b'), prop.pair('a', 'b'))),
+      withWill(block(prop.four(0x18, 0), prop.byte(P.payloadFormat, 0), prop.four(P.messageExpiry, 1), prop.str(P.contentType, 'c'), prop.str(P.responseTopic, 'r'), prop.str(P.correlationData, 'd'), prop.pair('a', 'b'))),
+    ];
+    for (const connect of connects) eachSplit(connect, (why, _sc, cut) => assert.equal(why, undefined, `cut at ${cut}: ${JSON.stringify(why)}`));
+  });
+
+  it('holds MQTT 3.1.1 connections to none of the MQTT 5 rules (they see what they always saw)', () => {
+    const v4connect = rawConnect({ clientId: 'c', password: 'p', level: 4 });
+    const stream = Buffer.concat([
+      v4connect,
+      hex('38 04 00 01 74 78'), // QoS 0 with DUP
+      hex('32 05 00 01 74 00 00'), // QoS 1, packet identifier 0
+      hex('82 06 00 00 00 01 61 00'), // SUBSCRIBE, packet identifier 0
+      hex('62 06 00 01 00 00 ff ff'), // PUBREL with trailing bytes
+      hex('c0 01 00'), // PINGREQ with a body
+      hex('e0 0c 00 0a 11 00 00 00 01 11 00 00 00 01'), // not parsed as MQTT 5 on this connection
+    ]);
+    eachSplit(stream, (why, sc, cut) => {
+      assert.equal(why, undefined, `cut at ${cut}: ${JSON.stringify(why)}`);
+      assert.equal(sc.headersSeen, 7);
+    });
+    assert.equal(scanPieces([rawConnect({ clientId: 'c', password: 'p', level: 4, flags: 0xc6 | 0x18, will: { topic: 'w', payload: 'x' } })]).why, undefined, 'Will QoS 3 on 3.1.1: aedes\'s, as before');
+  });
+
   it('bounds the first packet by its protocol level (connectGuard.ts)', () => {
     const header = (level: number, length: number): Buffer => Buffer.concat([Buffer.from([0x10]), encodeRemainingLength(length), Buffer.from([0, 4, 0x4d, 0x51, 0x54, 0x54, level, 0x02, 0, 30])]);
     assert.equal(MAX_CONNECT_V5_REMAINING_LENGTH, 458_773);
@@ -163,18 +270,29 @@ describe('PacketScanner with MQTT 5 (unit)', () => {
 
   it('walks properties blocks and reports malformed ones as such, never as UTF-8 and never by throwing', () => {
     const props = (bytes: number[]): Buffer => Buffer.from([bytes.length, ...bytes]);
-    assert.equal(walkProperties(props([0x26, 0, 1, 0x6b, 0, 1, 0x76]), 0, 8), 8);
-    assert.equal(walkProperties(props([0x26, 0, 1, 0x6b, 0, 1, 0x00]), 0, 8), 'user_property');
-    assert.equal(walkProperties(props([0x1f, 0, 1, 0xff]), 0, 5), 'reason_string');
-    assert.equal(walkProperties(props([0x12, 0, 1, 0xff]), 0, 5), 'string_property');
-    assert.equal(walkProperties(props([0x09, 0, 1, 0xff]), 0, 5), 5); // Correlation Data: binary
-    assert.equal(walkProperties(props([0x7f, 0]), 0, 3), MALFORMED); // unknown identifier
-    assert.equal(walkProperties(props([0x00]), 0, 2), MALFORMED);
-    assert.equal(walkProperties(props([0x02, 0, 0]), 0, 4), MALFORMED); // four-byte integer cut short
-    assert.equal(walkProperties(props([0x0b, 0x80]), 0, 3), MALFORMED); // VBI cut short
-    assert.equal(walkProperties(Buffer.from([9, 0x23, 0, 1]), 0, 4), MALFORMED); // block beyond the packet
-    assert.equal(walkProperties(Buffer.from([0x80, 0x80, 0x80, 0x80, 0x01]), 0, 5), MALFORMED);
+    const unreadable = (property?: number): object => ({ reason: 'malformed_properties', rule: 'unreadable_properties', ...(property !== undefined ? { property } : {}) });
+    assert.equal(walkProperties(props([0x26, 0, 1, 0x6b, 0, 1, 0x76]), 0, 8, IN_PUBLISH), 8);
+    assert.equal(walkProperties(props([0x26, 0, 1, 0x6b, 0, 1, 0x00]), 0, 8, IN_PUBLISH), 'user_property');
+    assert.equal(walkProperties(props([0x1f, 0, 1, 0xff]), 0, 5, IN_ACK), 'reason_string');
+    assert.equal(walkProperties(props([0x1c, 0, 1, 0xff]), 0, 5, IN_DISCONNECT), 'string_property'); // Server Reference
+    assert.equal(walkProperties(props([0x09, 0, 1, 0xff]), 0, 5, IN_PUBLISH), 5); // Correlation Data: binary
+    assert.deepEqual(walkProperties(props([0x7f, 0]), 0, 3, IN_PUBLISH), { reason: 'malformed_properties', rule: 'unknown_property', property: 0x7f });
+    assert.deepEqual(walkProperties(props([0x00]), 0, 2, IN_PUBLISH), { reason: 'malformed_properties', rule: 'unknown_property', property: 0 });
+    assert.deepEqual(walkProperties(props([0x02, 0, 0]), 0, 4, IN_PUBLISH), unreadable(0x02)); // four-byte integer cut short
+    assert.deepEqual(walkProperties(props([0x0b, 0x80]), 0, 3, IN_SUBSCRIBE), unreadable(0x0b)); // VBI cut short
+    assert.deepEqual(walkProperties(props([0x0b, 0x81, 0x00]), 0, 4, IN_SUBSCRIBE), unreadable(0x0b)); // VBI not in the fewest bytes
+    assert.deepEqual(walkProperties(Buffer.from([9, 0x23, 0, 1]), 0, 4, IN_PUBLISH), unreadable()); // block beyond the packet
+    assert.deepEqual(walkProperties(Buffer.from([0x80, 0x80, 0x80, 0x80, 0x01]), 0, 5, IN_PUBLISH), unreadable());
+    assert.deepEqual(walkProperties(Buffer.from([0x80, 0x00]), 0, 2, IN_PUBLISH), unreadable()); // a length of 0 in two bytes [MQTT-1.5.5-1]
+    // A string property of the server's (Assigned Client Identifier) is out of place before its UTF-8 matters.
+    assert.deepEqual(walkProperties(props([0x12, 0, 1, 0xff]), 0, 5, IN_CONNECT), { reason: 'malformed_properties', rule: 'property_not_allowed', property: 0x12 });
+    // User Property any number of times; anything else once.
+    assert.equal(walkProperties(props([0x26, 0, 0, 0, 0, 0x26, 0, 0, 0, 0]), 0, 11, IN_SUBSCRIBE), 11);
+    assert.deepEqual(walkProperties(props([0x23, 0, 1, 0x23, 0, 1]), 0, 7, IN_PUBLISH), { reason: 'protocol_error', rule: 'duplicate_property', property: 0x23 });
+    assert.deepEqual(walkProperties(props([0x27, 0, 0, 0, 1, 0x22, 0, 0, 0x27, 0, 0, 0, 1]), 0, 14, IN_CONNECT), { reason: 'protocol_error', rule: 'duplicate_property', property: 0x27 });
     assert.equal(readVbi(Buffer.from([0xff, 0xff, 0xff, 0x7f]), 0, 4), 268_435_455 * 4 + 3);
+    assert.equal(readVbi(Buffer.from([0x80, 0x01]), 0, 2), 128 * 4 + 1);
+    assert.equal(readVbi(Buffer.from([0x80, 0x80, 0x00]), 0, 3), MALFORMED);
     assert.equal(readVbi(Buffer.from([0x00]), 0, 1), 0);
     // Random bytes after an MQTT 5 CONNECT, and random corruptions of good packets:
     // a verdict or nothing, never an exception.
@@ -187,7 +305,7 @@ describe('PacketScanner with MQTT 5 (unit)', () => {
       const stream = Buffer.concat([good[0]!, base, junk]);
       const cut = rnd(stream.length);
       const { why } = scanPieces([stream.subarray(0, cut), stream.subarray(cut)]);
-      if (why) assert.ok(['invalid_utf8', 'too_large', 'malformed_length'].includes(why.reason), JSON.stringify(why));
+      if (why) assert.ok(['invalid_utf8', 'too_large', 'malformed_length', 'malformed_properties', 'malformed_packet', 'protocol_error'].includes(why.reason), JSON.stringify(why));
     }
   });
 });

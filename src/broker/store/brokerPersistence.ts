@@ -156,13 +156,13 @@ export class BrokerPersistence {
     return this.options.sessionExpirySec > 0 ? this.options.sessionExpirySec : NEVER_EXPIRES;
   }
 
-  /** Ends every session whose expiry has passed; returns their client ids. */
-  async expireSessions(isConnected: (clientId: string) => boolean): Promise<string[]> {
+  /** Ends every session whose expiry has passed; returns their client ids. Synchronous: a sweep is one step. */
+  expireSessions(isConnected: (clientId: string) => boolean): string[] {
     const ended: string[] = [];
     for (const id of this.sessions.due(this.options.now())) {
       if (isConnected(id)) continue;
       const client = { id };
-      await this.subscriptions.clean(client);
+      void this.subscriptions.clean(client); // the table at once; the in-memory index does not wait either
       this.queues.clear(id);
       this.queues.incomingClear(id);
       this.wills.delete(id);

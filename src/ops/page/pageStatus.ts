@@ -36,6 +36,9 @@ export function problemsOf(r: HealthReport): Problem[] {
   if (!r.healthy && out.length === 0) out.push({ level: 'error', text: 'a component failed its health check' });
   const storage = record(r.storage);
   if (storage.persistent === false) out.push({ level: 'warning', text: 'storage is in memory (database unusable): nothing persists across a restart' });
+  if (storage.writable === false) out.push({ level: 'error', text: `storage: ${String(storage.error ?? 'commits fail')}` });
+  const banned = record(record(r.auth).rateLimit).banned;
+  if (typeof banned === 'number' && banned > 0) out.push({ level: 'warning', text: `${banned} address${banned === 1 ? '' : 'es'} banned after failed authentications (edgegate auth bans / edgegate auth unban)` });
   const clock = record(r.clock);
   if (typeof clock.status === 'string' && clock.status !== 'synced') out.push({ level: 'warning', text: `clock ${clock.status}` });
   const bridge = record(r.bridge);
@@ -60,7 +63,7 @@ export function buildPageStatus(src: PageStatusSources): Record<string, unknown>
       uptimeSec: r.uptimeSec,
       version: r.version,
       clock: { status: clock.status ?? null, offsetSec: clock.offsetSec ?? null },
-      storage: { persistent: storage.persistent === true },
+      storage: { persistent: storage.persistent === true, writable: storage.writable !== false, sync: storage.sync ?? null, error: storage.error ?? null },
       listeners: r.listeners,
       clientsConnected: r.clientsConnected,
       authRequired: src.authRequired,

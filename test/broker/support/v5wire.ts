@@ -237,6 +237,12 @@ export class FuzzTarget {
     return new FuzzTarget(d, { tcp: d.port, tls: a.tls!.port, ws: a.ws!.port, ca: readFileSync(pki.caFile) }, token, bystander, dir);
   }
 
+  /** edgegate_packets_rejected_total for one reason. */
+  async rejectedCount(reason: string): Promise<number> {
+    const m = await this.d.daemon.metrics.packetsRejected.get();
+    return m.values.find((v) => v.labels.reason === reason)?.value ?? 0;
+  }
+
   /** A client id nobody else uses. */
   id(prefix: string): string {
     return `${prefix}-${++this.serial}`;

@@ -48,7 +48,11 @@ export function renderOverview(ov) {
   $('ov-version').textContent = ov.version;
   $('version').textContent = `v${ov.version}`;
   $('ov-clock').textContent = `${ov.clock.status ?? 'unknown'}, offset ${ov.clock.offsetSec ?? 0} s`;
-  $('ov-storage').textContent = ov.storage.persistent ? 'persistent (SQLite)' : 'IN MEMORY: database unusable, nothing persists';
+  $('ov-storage').textContent = !ov.storage.persistent
+    ? 'IN MEMORY: database unusable, nothing persists'
+    : ov.storage.writable === false
+      ? `NOT WRITABLE: ${ov.storage.error ?? 'commits fail'}`
+      : `persistent (SQLite, sync ${ov.storage.sync ?? 'full'})`;
   $('ov-listeners').textContent = Object.entries(ov.listeners).map(([name, a]) => `${name} ${/** @type {any} */ (a).host}:${/** @type {any} */ (a).port}`).join(', ') || 'none';
 }
 
