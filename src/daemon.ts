@@ -76,7 +76,7 @@ export class Daemon {
     const { database, persistent } = this.openStorage(dataDir, log);
     this.database = database;
     // One transaction per turn for everything written (storage.sync = full: one fsync); with full, gather 2 ms.
-    const group = new GroupCommit(database, { delayMs: this.config.storage.sync === 'full' ? 2 : 0 });
+    const group = new GroupCommit(database, { delayMs: this.config.storage.sync === 'full' ? 2 : 0, monotonicMs: () => this.clock.monotonic() });
     this.groupCommit = group;
     group.onRollback((err) => {
       this.metrics.storageCommitFailures.inc();
@@ -84,8 +84,8 @@ export class Daemon {
     });
     this.status.register(
       'storage',
-      () => ({ persistent, file: join(dataDir, DATABASE_FILE), sync: this.config.storage.sync, writable: group.lastError === undefined, ...(group.lastError ? { error: isDiskFull(group.lastError) ? 'disk full: nothing new is acknowledged until space is freed' : `commit failed: ${group.lastError.message}` } : {}), broker: this.broker?.storedCounts() }),
-      () => group.lastError === undefined,
+      () => ({ persistent, file: join(dataDir, DATABASE_FILE), sync: this.config.storage.sync, writable: !group.failing(), ...(group.failing() && group.lastError ? { error: isDiskFull(group.lastError) ? 'disk full: nothing new is acknowledged until space is freed' : `commit failed: ${group.lastError.message}` } : {}), broker: this.broker?.storedCounts() }),
+      () => !group.failing(),
     );
     const configured = await loadConfiguredKeys(this.config.auth.jwt, dataDir);
     this.keys.replaceConfigured(configured.keys);

@@ -51,7 +51,7 @@ export class BanStore {
       else this.remove(address);
       this.db.prepare('INSERT OR REPLACE INTO auth_unbans (address, requested_at_ms) VALUES (?, ?)').run(address, nowMs);
       return banned;
-    })();
+    }).immediate(); // the CLI beside a busy daemon: wait for the write lock, never fail on a stale snapshot
   }
 
   /** The daemon's side: the pending unban requests, taken once. */

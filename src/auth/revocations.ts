@@ -77,7 +77,9 @@ export class RevocationStore {
       else this.db.prepare('INSERT INTO auth_revocations (kind, value, reason, revoked_at_ms) VALUES (?, ?, ?, ?)').run(kind, value, reason, Math.round(nowMs));
       this.bump();
       return !existing;
-    })();
+      // IMMEDIATE: the CLI reads, then writes, beside a daemon that commits every few ms; a
+      // deferred transaction would fail at once with SQLITE_BUSY_SNAPSHOT instead of waiting.
+    }).immediate();
   }
 
   /** Removes a revocation; true if there was one. */
@@ -86,7 +88,7 @@ export class RevocationStore {
       const removed = this.db.prepare('DELETE FROM auth_revocations WHERE kind = ? AND value = ?').run(kind, value).changes > 0;
       if (removed) this.bump();
       return removed;
-    })();
+    }).immediate();
   }
 
   /** Records the exp of a token seen with a revoked jti (no generation bump: nothing to re-apply). */

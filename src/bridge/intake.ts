@@ -5,6 +5,7 @@
 // it; an MQTT 5 publisher is told by the PUBACK's reason code when the queue did
 // not store its message (MQTT 5.0 section 3.4.2.1), never given 0x00 for it.
 import type { MqttClient } from 'mqtt';
+import { isDiskFull } from '../storage/groupCommit.js';
 import { PublishRefused, type PublishInterceptor, type PublishOrigin } from '../broker/broker.js';
 import type { BridgeConfig } from '../config/types.js';
 import type { DropLog } from './dropLog.js';
@@ -76,7 +77,9 @@ export class LocalIntake {
       (outcome) => {
         if (outcome === 'rejected') throw new PublishRefused('bridge queue full', QUOTA_EXCEEDED);
       },
-      () => {
+      (err: unknown) => {
+        // A full card is a quota (0x97, as for a full queue); anything else an unspecified error.
+        if (isDiskFull(err)) throw new PublishRefused('bridge queue could not store the message: the disk is full', QUOTA_EXCEEDED);
         throw new PublishRefused('bridge queue could not store the message', UNSPECIFIED_ERROR);
       },
     );

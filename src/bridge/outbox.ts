@@ -311,10 +311,15 @@ export class Outbox {
     if (!group?.pending) return settle();
     // Written into the open group: durable (and visible to the sender) only once it commits.
     group.committed().then(settle, (err: unknown) => {
-      // The group rolled back: these rows are not stored, and the counters follow the table again.
-      const totals = this.table.totals();
-      this.messages = totals.messages;
-      this.bytes = totals.bytes;
+      // The group rolled back: these rows are not stored, and the counters follow the table again
+      // (unless the card fails even that read: then they stay, and the next commit corrects them).
+      try {
+        const totals = this.table.totals();
+        this.messages = totals.messages;
+        this.bytes = totals.bytes;
+      } catch {
+        /* I/O error */
+      }
       this.options.onError(err);
       if (inserts.length > 0) this.options.onDrop('error', inserts.length, inserts.reduce((s, r) => s + rowBytes(r), 0));
       batch?.reject(err);

@@ -16,6 +16,8 @@ import type { Sqlite } from './database.js';
 export interface GroupCommitOptions {
   /** Gather writes this long before the COMMIT (0: at the end of the current turn). */
   delayMs: number;
+  /** Monotonic ms (for how long storage is reported failing after a failed commit). */
+  monotonicMs?: () => number;
   /** Commit at once when a group holds this many writes (bounds memory and latency). */
   maxWrites?: number;
 }
@@ -37,6 +39,9 @@ function pending(): Pending {
 
 const COMMITTED = Promise.resolve();
 
+/** How long after a failed commit storage still counts as failing (health, status page). */
+export const FAILING_FOR_MS = 10_000;
+
 /** Whether a commit failed for want of space (SQLite's SQLITE_FULL; ENOSPC from the file system). */
 export function isDiskFull(err: unknown): boolean {
   const e = err as { code?: string; message?: string } | undefined;
@@ -54,8 +59,9 @@ export class GroupCommit {
   /** Commits and failed commits so far (status, metrics, tests). */
   commits = 0;
   failures = 0;
-  /** The error of the last failed COMMIT, cleared by the next successful one (health: "disk full"). */
+  /** The error of the last failed COMMIT (health: "disk full"; see failing()). */
   lastError?: Error;
+  private lastFailureAt = -Infinity;
 
   constructor(
     private readonly db: Sqlite,
@@ -84,6 +90,20 @@ export class GroupCommit {
   /** Resolves once everything written so far is committed; at once when nothing is pending. */
   committed(): Promise<void> {
     return this.group?.promise ?? COMMITTED;
+  }
+
+  /**
+   * Whether storage counts as failing: a commit failed within the last
+   * FAILING_FOR_MS. Not cleared by the next commit that happens to succeed: on a
+   * full card a small commit (a deletion, a session row) still fits while every
+   * message is refused, and health would flap between the two.
+   */
+  failing(): boolean {
+    return this.lastError !== undefined && this.now() - this.lastFailureAt < FAILING_FOR_MS;
+  }
+
+  private now(): number {
+    return this.options.monotonicMs?.() ?? performance.now();
   }
 
   /** True while a group is open (written, not yet committed). */
@@ -143,19 +163,27 @@ export class GroupCommit {
       this.group = undefined;
       this.failures++;
       this.lastError = err instanceof Error ? err : new Error(String(err));
+      this.lastFailureAt = this.now();
       try {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
       } catch {
         /* the rollback is automatic on some errors */
       }
-      for (const fn of this.rollbackListeners) fn(err);
+      for (const fn of this.rollbackListeners) {
+        // A card failing with I/O errors may fail the owners' reload too: refuse and carry on, never crash.
+        try {
+          fn(err);
+        } catch {
+          /* the next commit's failure will tell again */
+        }
+      }
       group.reject(err);
       return;
     } finally {
       this.committing = false;
     }
     this.commits++;
-    this.lastError = undefined;
+    if (this.now() - this.lastFailureAt >= FAILING_FOR_MS) this.lastError = undefined;
     group.resolve();
   }
 }

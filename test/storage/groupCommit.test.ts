@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { openDatabase, type Sqlite } from '../../src/storage/database.js';
-import { GroupCommit } from '../../src/storage/groupCommit.js';
+import { FAILING_FOR_MS, GroupCommit } from '../../src/storage/groupCommit.js';
 import { tempDir } from '../helpers/daemon.js';
 
 describe('GroupCommit', () => {
@@ -73,7 +73,8 @@ describe('GroupCommit', () => {
   });
 
   it('a COMMIT that fails rolls the group back, rejects its waiters and tells the owners; the next group works', async () => {
-    const group = new GroupCommit(db, { delayMs: 0 });
+    let mono = 0;
+    const group = new GroupCommit(db, { delayMs: 0, monotonicMs: () => mono });
     // A deferred constraint: every write succeeds, the COMMIT does not.
     db.exec('CREATE TABLE parent (id INTEGER PRIMARY KEY); CREATE TABLE child (p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)');
     const rolledBack: unknown[] = [];
@@ -86,9 +87,16 @@ describe('GroupCommit', () => {
     assert.ok(group.lastError);
     assert.equal(seen(), 0, 'nothing of the failed group is stored');
     assert.equal(db.inTransaction, false);
+    assert.equal(group.failing(), true);
     group.write(() => db.prepare('INSERT INTO t (x) VALUES (2)').run());
     await group.committed();
     assert.equal(seen(), 1);
+    // Storage counts as failing for FAILING_FOR_MS after a failure, whatever small commit succeeds meanwhile.
+    assert.equal(group.failing(), true, 'not healthy again on the next small commit');
+    mono += FAILING_FOR_MS;
+    assert.equal(group.failing(), false);
+    group.write(() => db.prepare('INSERT INTO t (x) VALUES (3)').run());
+    await group.committed();
     assert.equal(group.lastError, undefined, 'recovered');
   });
 });

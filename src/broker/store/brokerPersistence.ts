@@ -55,8 +55,9 @@ export class BrokerPersistence {
     this.queues = new QueueStore(db, commit, options.queueLimit, (id, n) => options.onQueueDropped?.(id, n));
     this.wills = new WillStore(db, commit);
     this.sessions = new SessionStore(db, commit);
-    // A rolled-back group (disk full, I/O error): what is kept in memory follows the disk again.
-    commit.onRollback(() => void this.reload());
+    // A rolled-back group (disk full, I/O error): what is kept in memory follows the disk again
+    // (a card failing with I/O errors may fail this too: the next commit tells again).
+    commit.onRollback(() => void this.reload().catch(() => undefined));
   }
 
   private async reload(): Promise<void> {
