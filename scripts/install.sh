@@ -2,7 +2,12 @@
 # Installs edgegate as a systemd service on Debian / Raspberry Pi OS (arm64,
 # armhf, amd64), or upgrades an existing installation in place.
 #
-#   sudo scripts/install.sh [--no-start]
+#   sudo scripts/install.sh [--no-start] FILE.tar.gz   from a release artifact
+#        (edgegate-<version>-linux-<arch>.tar.gz, `npm run release`): prebuilt, no
+#        compiler, no npm, no network; also run as the unpacked artifact's own
+#        scripts/install.sh without FILE
+#   sudo scripts/install.sh [--no-start]               from this checkout: npm ci
+#        (compiles better-sqlite3: build tools and minutes on a Pi) and a build
 #
 # Layout:
 #   /opt/edgegate                      the application (replaced on upgrade)
@@ -15,9 +20,9 @@
 # Environment:
 #   DESTDIR=/some/dir    stage the whole layout under that root without touching
 #                        the system: no user, no chown, no systemctl (used by tests/CI).
-#   EDGEGATE_SKIP_NPM=1  offline: no `npm ci`/`npm prune`; reuse this checkout's
-#                        node_modules (run `npm ci` there first) and build with it.
-#                        For tests; a real installation should not set it.
+#   EDGEGATE_SKIP_NPM=1  checkout only, offline: no `npm ci`/`npm prune`; reuse this
+#                        checkout's node_modules (run `npm ci` there first) and build
+#                        with it. For tests; a real installation should not set it.
 #   NODE=/path/to/node   the Node.js binary to use (default: the one on PATH).
 
 # `sh install.sh` (dash) would not understand the bash used below.
@@ -34,6 +39,7 @@ SRC_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DESTDIR=${DESTDIR:-}
 DESTDIR=${DESTDIR%/}
 START=1
+ARTIFACT_FILE=""
 
 say() { printf '==> %s\n' "$*"; }
 warn() { printf 'warning: %s\n' "$*" >&2; }
@@ -48,9 +54,24 @@ for arg in "$@"; do
   case "$arg" in
     --no-start) START=0 ;;
     -h | --help) usage; exit 0 ;;
-    *) die "unknown option: $arg (see --help)" ;;
+    -*) die "unknown option: $arg (see --help)" ;;
+    *.tar.gz | *.tgz)
+      [ -z "$ARTIFACT_FILE" ] || die "one artifact at a time"
+      [ -f "$arg" ] || die "no such file: $arg"
+      ARTIFACT_FILE=$(cd "$(dirname "$arg")" && pwd)/$(basename "$arg") ;;
+    *) die "unknown argument: $arg (an artifact is a .tar.gz; see --help)" ;;
   esac
 done
+
+# Where the application comes from: a release tarball, an unpacked one (this script
+# inside it: release.json, no src/), or this checkout.
+if [ -n "$ARTIFACT_FILE" ]; then
+  MODE=artifact
+elif [ -f "$SRC_DIR/release.json" ] && [ ! -d "$SRC_DIR/src" ]; then
+  MODE=artifact
+else
+  MODE=checkout
+fi
 
 staging() { [ -n "$DESTDIR" ]; }
 
@@ -60,8 +81,10 @@ if ! staging && [ "$(id -u)" -ne 0 ]; then
   die "run as root: sudo $0 $*   (or DESTDIR=/some/dir $0 to stage without installing)"
 fi
 
-[ -f "$SRC_DIR/package.json" ] && [ -f "$SRC_DIR/systemd/edgegate.service" ] ||
-  die "run this script from an edgegate checkout (scripts/install.sh); $SRC_DIR is not one"
+if [ "$MODE" = checkout ]; then
+  [ -f "$SRC_DIR/package.json" ] && [ -f "$SRC_DIR/systemd/edgegate.service" ] ||
+    die "run this script from an edgegate checkout (scripts/install.sh), or give it a release FILE.tar.gz; $SRC_DIR is neither"
+fi
 
 if [ ! -f /etc/debian_version ]; then
   warn "this installer is written for Debian and Raspberry Pi OS; continuing anyway"
@@ -112,9 +135,13 @@ fi
 say "Node.js $NODE_VERSION ($NODE), architecture $ARCH"
 
 SKIP_NPM=${EDGEGATE_SKIP_NPM:-0}
-NPM=$(command -v npm || true)
-[ -n "$NPM" ] || { printf 'error: npm was not found (Debian: sudo apt-get install -y npm; NodeSource nodejs includes it).\n' >&2; exit 1; }
-if [ "$SKIP_NPM" = 1 ]; then
+if [ "$MODE" = artifact ]; then
+  : # prebuilt: neither npm nor build tools are used
+elif ! NPM=$(command -v npm); then
+  printf 'error: npm was not found (Debian: sudo apt-get install -y npm; NodeSource nodejs includes it).\n' >&2
+  printf '       Or install a release artifact, which needs no npm: sudo %s edgegate-<version>-linux-<arch>.tar.gz (docs/install.md)\n' "$0" >&2
+  exit 1
+elif [ "$SKIP_NPM" = 1 ]; then
   [ -d "$SRC_DIR/node_modules/typescript" ] ||
     die "EDGEGATE_SKIP_NPM=1 needs the development node_modules in $SRC_DIR (run npm ci there first)"
 else
@@ -135,12 +162,52 @@ OLD=$APP.old
 rm -rf "$NEW" "$OLD"
 mkdir -p "$NEW"
 
-say "copying the application to $NEW"
-for item in package.json package-lock.json tsconfig.json README.md LICENSE src config scripts systemd docs; do
-  if [ -e "$SRC_DIR/$item" ]; then cp -R "$SRC_DIR/$item" "$NEW/"; fi
-done
+# A release artifact: unpacked (or copied) as it is, then checked against this
+# machine's Node.js: its addons are built for one architecture and one Node.js major.
+artifact_check() {
+  local info
+  info=$("$NODE" -e '
+    const r = require(process.argv[1]);
+    console.log([r.version, r.commit, r.arch, r.nodeArch, r.nodeModuleVersion, r.nodeMajor].join(" "));
+  ' "$NEW/release.json" 2>/dev/null) || { rm -rf "$NEW"; die "not an edgegate release artifact (no readable release.json)"; }
+  read -r A_VERSION A_COMMIT A_ARCH A_NODE_ARCH A_ABI A_MAJOR <<<"$info"
+  local node_arch node_abi
+  node_arch=$("$NODE" -p process.arch)
+  node_abi=$("$NODE" -p process.versions.modules)
+  if [ "$A_NODE_ARCH" != "$node_arch" ]; then
+    rm -rf "$NEW"
+    die "this artifact is for linux-$A_ARCH, but $NODE is $node_arch: use edgegate-$A_VERSION-linux-$(case "$node_arch" in x64) echo x64 ;; arm64) echo arm64 ;; arm) echo armv7 ;; *) echo "$node_arch" ;; esac).tar.gz"
+  fi
+  if [ "$A_ABI" != "$node_abi" ]; then
+    rm -rf "$NEW"
+    die "this artifact's native addon is built for Node.js $A_MAJOR (NODE_MODULE_VERSION $A_ABI); $NODE is $NODE_VERSION ($node_abi). Install Node.js $A_MAJOR (>= $NODE_MIN_MAJOR.$NODE_MIN_MINOR), or install from a checkout, which compiles it"
+  fi
+  "$NODE" -e 'require(process.argv[1])' "$NEW/node_modules/better-sqlite3/build/Release/better_sqlite3.node" ||
+    { rm -rf "$NEW"; die "the artifact's better-sqlite3 addon does not load with $NODE (see above)"; }
+}
 
-if [ "$SKIP_NPM" = 1 ]; then
+if [ "$MODE" = artifact ]; then
+  if [ -n "$ARTIFACT_FILE" ]; then
+    say "unpacking $(basename "$ARTIFACT_FILE") to $NEW"
+    tar -xzf "$ARTIFACT_FILE" -C "$NEW" --strip-components=1 --no-same-owner ||
+      { rm -rf "$NEW"; die "cannot unpack $ARTIFACT_FILE"; }
+  else
+    say "copying the application (release artifact $SRC_DIR) to $NEW"
+    cp -R "$SRC_DIR/." "$NEW/"
+  fi
+  artifact_check
+  say "release $A_VERSION (commit $A_COMMIT) for linux-$A_ARCH: prebuilt, no npm"
+else
+  say "copying the application to $NEW"
+  # patches/: patch-package applies them to node_modules in `npm ci` (postinstall).
+  for item in package.json package-lock.json tsconfig.json README.md LICENSE src config scripts systemd docs patches; do
+    if [ -e "$SRC_DIR/$item" ]; then cp -R "$SRC_DIR/$item" "$NEW/"; fi
+  done
+fi
+
+if [ "$MODE" = artifact ]; then
+  :
+elif [ "$SKIP_NPM" = 1 ]; then
   say "EDGEGATE_SKIP_NPM=1: reusing $SRC_DIR/node_modules, building"
   # Hard links when on the same file system (quick, and nothing writes into them).
   cp -al "$SRC_DIR/node_modules" "$NEW/" 2>/dev/null || { rm -rf "$NEW/node_modules"; cp -R "$SRC_DIR/node_modules" "$NEW/"; }
@@ -167,6 +234,8 @@ if [ -d "$APP" ]; then
 fi
 mv "$NEW" "$APP"
 rm -rf "$OLD"
+# From here on, the configuration defaults and the unit come from the installed artifact.
+[ "$MODE" = checkout ] || SRC_DIR=$APP
 
 # ---- user ------------------------------------------------------------------------
 

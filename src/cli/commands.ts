@@ -1,6 +1,6 @@
 // The `edgegate` command line (commander); src/cli/main.ts is the entry point.
 import { Command } from 'commander';
-import { packageVersion } from '../buildInfo.js';
+import { versionWithCommit } from '../buildInfo.js';
 import { collect } from './common.js';
 
 // Each command's module is imported only when that command runs: `config check`
@@ -28,7 +28,7 @@ const fleetStatus = lazy(() => import('./fleetStatus.js'), (m) => m.fleetStatus)
 
 const program = new Command('edgegate')
   .description('MQTT edge gateway: local broker with JWT authentication, cloud bridge, serial sensors')
-  .version(packageVersion());
+  .version(versionWithCommit());
 
 program.command('run').description('run the gateway daemon in the foreground').action(runDaemon);
 

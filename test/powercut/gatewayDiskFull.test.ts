@@ -45,7 +45,7 @@ function publish1(c: MqttClient, topic: string, payload: string, ms = 10_000, re
 }
 
 describe('a full disk under load: edgegate run on lazyfs with a capacity', function () {
-  this.timeout(150_000);
+  this.timeout(240_000);
   let rig: Rig | undefined;
   let cloud: Mosquitto | undefined;
 
@@ -84,7 +84,7 @@ describe('a full disk under load: edgegate run on lazyfs with a capacity', funct
     // 1. Before: the mixed load, all of it acknowledged.
     const load = await Load.start({ port, token: rig.token, ledger, cycle: 1, seed: SEED, versions: [4, 5] });
     await sleep(600);
-    assert.ok(await load.settle(15_000));
+    assert.ok(await load.settle(45_000), "the first load settles (all answered)");
     await load.abandon();
     const ackedBefore = ledger.acked;
 
@@ -184,7 +184,7 @@ describe('a full disk under load: edgegate run on lazyfs with a capacity', funct
     if (v4after.acked) ledger.bridgedAcked.set('after4.0', 4);
     const load2 = await Load.start({ port, token: rig.token, ledger, cycle: 5, seed: SEED + 5, versions: [4, 5] });
     await sleep(400);
-    assert.ok(await load2.settle(15_000));
+    assert.ok(await load2.settle(45_000), "the load after recovery settles");
     await load2.abandon();
     // Storage counts as failing until 10 s pass without a failed commit (no flapping on a full card): then healthy again.
     let hAfter = await rig.gw!.healthz();
