@@ -7,6 +7,7 @@
 //
 //   npx tsx scripts/bench/bridge.ts [--messages 20000] [--warmup 20000] [--backlog 100000] [--rounds 3] [--drain-rounds 1]
 //   BENCH_KINDS=edgegate,mosquitto[,noflags][,edgegate-aedes1]  the local brokers to alternate
+//   BENCH_CLI=<a dist/cli/main.js>  measures that build (from its own tree) as "edgegate" instead of this tree's dist/
 //   BENCH_BASELINE_CLI=<an older build's dist/cli/main.js>  (e.g. a git worktree of an older commit,
 //     `npm ci && npm run build` there) adds the kind "edgegate-aedes1" (formerly "baseline", still
 //     accepted in BENCH_KINDS): that build run from its own tree (its node_modules, config/), in
@@ -22,11 +23,12 @@ import { cpuSplitMs } from './lib/procStats.js';
 import { freePort } from './lib/freePort.js';
 import { startCloudMosquitto, startMosquitto } from './lib/mosquitto.js';
 import { unitNodeFlags } from './lib/nodeFlags.js';
-import { baselineBuild, builtCli, installedVersion } from './lib/paths.js';
+import { baselineBuild, edgegateBuild } from './lib/paths.js';
 import { hs256Token } from './lib/tokens.js';
 import { spawnEdgegate, type ServerProcess } from './lib/spawnServer.js';
 
-const BUILT_CLI = builtCli();
+const EDGE = edgegateBuild();
+const BUILT_CLI = EDGE.cli;
 
 const arg = numberArg;
 const MESSAGES = arg('messages', 20_000);
@@ -334,7 +336,8 @@ const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
 
 async function main(): Promise<void> {
   console.log(`bridge benchmark: ${MESSAGES} QoS 1 messages x ${ROUNDS} rounds each (after ${WARMUP} warm-up messages), backlog ${BACKLOG}; ${cpus().length} CPUs, node ${process.version}`);
-  if (BASELINE) console.log(`edgegate: this tree (aedes ${installedVersion('aedes')}); edgegate-aedes1: ${BASELINE.cli} (aedes ${BASELINE.aedesVersion}); kinds ${KINDS.join(', ')}`);
+  console.log(`edgegate: ${BUILT_CLI} (aedes ${EDGE.aedesVersion}); kinds ${KINDS.join(', ')}`);
+  if (BASELINE) console.log(`edgegate-aedes1: ${BASELINE.cli} (aedes ${BASELINE.aedesVersion})`);
   const rates: Record<Kind, number[]> = { edgegate: [], mosquitto: [], 'edgegate-aedes1': [], noflags: [] };
   const costs: Record<Kind, RoundCost[]> = { edgegate: [], mosquitto: [], 'edgegate-aedes1': [], noflags: [] };
   for (let r = 0; r < ROUNDS; r++) {
@@ -379,7 +382,7 @@ async function main(): Promise<void> {
     const bf = median(bd.map((d) => d.fillRate));
     const bdr = median(bd.map((d) => d.drainRate));
     const c = (k: Kind, f: keyof RoundCost) => median(costs[k].map((x) => x[f]));
-    console.log(`\nbefore / after, same run (medians; each round has both): edgegate-aedes1 (aedes ${BASELINE?.aedesVersion}) vs edgegate (aedes ${installedVersion('aedes')}), Mosquitto ${fmt(m)} msg/s`);
+    console.log(`\nbefore / after, same run (medians; each round has both): edgegate-aedes1 (aedes ${BASELINE?.aedesVersion}) vs edgegate (aedes ${EDGE.aedesVersion}), Mosquitto ${fmt(m)} msg/s`);
     console.log('| measure | before | after | after / before | goal | before | after |');
     console.log('|---|---|---|---|---|---|---|');
     console.log(`| QoS 1 end to end, ${MESSAGES} msgs${WARMUP > 0 ? `, after ${WARMUP} warm-up` : ', cold'} | ${fmt(b)} msg/s (${(b / m).toFixed(2)}x Mosquitto) | ${fmt(e)} msg/s (${(e / m).toFixed(2)}x Mosquitto) | ${(e / b).toFixed(2)}x | ≥ 1.0x Mosquitto${WARMUP > 0 ? '' : ' (the goal is for warm)'} | ${ok(b / m >= 1)} | ${ok(e / m >= 1)} |`);

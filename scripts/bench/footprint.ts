@@ -1,7 +1,8 @@
 // Footprint benchmark (Raspberry Pi issue): the gateway as a Pi runs it — bridge to
 // a real cloud Mosquitto, one serial port on a socat PTY, HTTP metrics on, the node
 // flags of systemd/edgegate.service — against plain aedes, in the same run:
-//   - start to listening (spawn → the MQTT port accepts), median of --starts;
+//   - start to listening (spawn → the MQTT port accepts), median of --starts
+//     (per round, the kinds' starts interleaved);
 //   - RSS idle (after --idle-sec);
 //   - RSS with --sensors connected sensors, each subscribed to its own command topic;
 //   - RSS --after-sec after they have all disconnected;
@@ -13,6 +14,8 @@
 //
 //   npm run build && npx tsx scripts/bench/footprint.ts [--sensors 1000] [--after-sec 60] [--starts 5] [--rounds 1]
 //   FOOTPRINT_NODE_ARGS="..."  replaces the unit's node flags for edgegate (to measure a flag's cost)
+//   BENCH_CLI=<a dist/cli/main.js>  measures that build as "edgegate" (from its own tree, plain aedes
+//     on its node_modules) instead of this tree's dist/
 //   BENCH_BASELINE_CLI=<an older build's dist/cli/main.js>  (e.g. a git worktree of an older commit,
 //     `npm ci && npm run build` there) adds, in every round, "edgegate-aedes1": that build with the
 //     same configuration and flags, run from its own tree (its node_modules, its aedes), and
@@ -30,7 +33,7 @@ import { freePort } from './lib/freePort.js';
 import { startCloudMosquitto } from './lib/mosquitto.js';
 import { subscribePacket } from './lib/mqttWire.js';
 import { unitNodeFlags } from './lib/nodeFlags.js';
-import { baselineBuild, builtCli, installedVersion } from './lib/paths.js';
+import { baselineBuild, edgegateBuild } from './lib/paths.js';
 import { hs256Token } from './lib/tokens.js';
 import { cpuTimeMs, rssKiB } from './lib/procStats.js';
 import { spawnEdgegate, spawnPlainAedes, type ServerProcess } from './lib/spawnServer.js';
@@ -41,7 +44,8 @@ const AFTER_SEC = arg('after-sec', 60);
 const IDLE_SEC = arg('idle-sec', 5);
 const STARTS = arg('starts', 5);
 const ROUNDS = Math.max(1, arg('rounds', 1));
-const BUILT_CLI = builtCli();
+const EDGE = edgegateBuild();
+const BUILT_CLI = EDGE.cli;
 const BASELINE = baselineBuild();
 const SECRET = 'footprint-' + randomUUID();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -159,15 +163,15 @@ function subscribeAndWait(socket: Socket, filter: string): Promise<void> {
 async function main(): Promise<void> {
   const flags = process.env.FOOTPRINT_NODE_ARGS !== undefined ? process.env.FOOTPRINT_NODE_ARGS.split(' ').filter(Boolean) : unitNodeFlags();
   console.log(`footprint benchmark: ${SENSORS} sensors, RSS ${AFTER_SEC} s after they left; ${cpus().length} CPUs, node ${process.version}`);
-  console.log(`edgegate: ${BUILT_CLI ? 'dist/cli/main.js' : 'src via tsx (run npm run build for real figures)'}, node flags: ${flags.join(' ') || '(none)'}`);
+  console.log(`edgegate: ${BUILT_CLI ?? 'src via tsx (run npm run build for real figures)'} (aedes ${EDGE.aedesVersion}), node flags: ${flags.join(' ') || '(none)'}`);
   const dir = mkdtempSync(join(tmpdir(), 'edgegate-footprint-'));
   const cloud = await startCloudMosquitto();
   const pty = await ptyPair(dir);
-  const aedesBundle = await bundleEntry('scripts/bench/lib/servers/plainAedes.ts', 'aedes');
+  const aedesBundle = await bundleEntry('scripts/bench/lib/servers/plainAedes.ts', 'aedes', EDGE.root);
   const aedes1Bundle = BASELINE ? await bundleEntry('scripts/bench/lib/servers/plainAedes.ts', 'aedes1', BASELINE.root) : undefined;
   if (BASELINE) {
     if (!aedes1Bundle) throw new Error('BENCH_BASELINE_CLI needs esbuild (the plain aedes of the baseline tree is a bundle)');
-    console.log(`baseline build (BENCH_BASELINE_CLI): ${BASELINE.cli}, aedes ${BASELINE.aedesVersion}; this tree's aedes ${installedVersion('aedes')}; ${ROUNDS} round(s), round-robin`);
+    console.log(`baseline build (BENCH_BASELINE_CLI): ${BASELINE.cli}, aedes ${BASELINE.aedesVersion}; edgegate's aedes ${EDGE.aedesVersion}; ${ROUNDS} round(s), round-robin`);
   }
   try {
     // Without the flags too: what they buy in memory and cost in CPU, same run.
@@ -176,9 +180,13 @@ async function main(): Promise<void> {
     const perRound = new Map<string, Figures[]>();
     for (let r = 0; r < ROUNDS; r++) {
       // Round r starts at a rotated position, so no kind always goes first.
-      for (const setup of [...setups.slice(r % setups.length), ...setups.slice(0, r % setups.length)]) {
-        const starts: number[] = [];
-        for (let i = 0; i < STARTS; i++) starts.push(await startTime(setup));
+      const order = [...setups.slice(r % setups.length), ...setups.slice(0, r % setups.length)];
+      // Start times first, the kinds interleaved (A B C A B C ...): on a shared machine a
+      // burst of load then hits every kind alike, not the one whose turn it was.
+      const startsOf = new Map<string, number[]>(order.map((s) => [s.kind, []]));
+      for (let i = 0; i < STARTS; i++) for (const setup of order) startsOf.get(setup.kind)!.push(await startTime(setup));
+      for (const setup of order) {
+        const starts = startsOf.get(setup.kind)!;
         const m = await measure(setup);
         if (m.accepted !== SENSORS) throw new Error(`${setup.kind}: only ${m.accepted} of ${SENSORS} sensors connected`);
         perRound.set(setup.kind, [...(perRound.get(setup.kind) ?? []), { startMs: median(starts), ...m }]);
@@ -218,11 +226,11 @@ async function main(): Promise<void> {
       const b = figures.get('edgegate-aedes1')!;
       const a1 = figures.get('aedes1')!;
       const ok = (x: boolean) => (x ? 'met' : 'MISSED');
-      console.log(`\nbefore / after, same run${ROUNDS > 1 ? `, medians of ${ROUNDS} rounds` : ''}: edgegate-aedes1 (${BASELINE.cli}, aedes ${BASELINE.aedesVersion}) vs edgegate (aedes ${installedVersion('aedes')}); plain aedes of each tree`);
-      console.log(`| measure | before | after | after / before | plain aedes ${BASELINE.aedesVersion} | plain aedes ${installedVersion('aedes')} | goal | before | after (vs its own aedes; vs aedes ${BASELINE.aedesVersion}) |`);
+      console.log(`\nbefore / after, same run${ROUNDS > 1 ? `, medians of ${ROUNDS} rounds` : ''}: edgegate-aedes1 (${BASELINE.cli}, aedes ${BASELINE.aedesVersion}) vs edgegate (${BUILT_CLI}, aedes ${EDGE.aedesVersion}); plain aedes of each tree`);
+      console.log(`| measure | before | after | after / before | plain aedes ${BASELINE.aedesVersion} | plain aedes ${EDGE.aedesVersion} | goal | before | after (vs its own aedes; vs aedes ${BASELINE.aedesVersion}) |`);
       console.log('|---|---|---|---|---|---|---|---|---|');
       const ba = (what: string, bv: number, ev: number, a1v: number, av: number, unit: string, g: string, okB: string, okA: string, fmt = (x: number) => x.toFixed(0)): void =>
-        console.log(`| ${what} | ${fmt(bv)} ${unit} (${(bv / a1v).toFixed(2)}x) | ${fmt(ev)} ${unit} (${(ev / av).toFixed(2)}x) | ${(ev / bv).toFixed(2)}x | ${fmt(a1v)} ${unit} | ${fmt(av)} ${unit} | ${g} | ${okB} | ${okA} |`);
+        console.log(`| ${what} | ${fmt(bv)} ${unit} (${(bv / a1v).toFixed(3)}x) | ${fmt(ev)} ${unit} (${(ev / av).toFixed(3)}x; ${(ev / a1v).toFixed(3)}x vs aedes ${BASELINE.aedesVersion}) | ${(ev / bv).toFixed(2)}x | ${fmt(a1v)} ${unit} | ${fmt(av)} ${unit} | ${g} | ${okB} | ${okA} |`);
       const idle = (f: Figures, base: Figures) => f.idleKiB / base.idleKiB <= 1.1 && f.idleKiB <= 60 * 1024;
       ba('RSS idle', b.idleKiB, e.idleKiB, a1.idleKiB, a.idleKiB, 'MiB', '≤ 1.10x and ≤ 60 MiB', ok(idle(b, a1)), `${ok(idle(e, a))}; ${ok(idle(e, a1))}`, mib);
       ba(`RSS with ${SENSORS} sensors`, b.connectedKiB, e.connectedKiB, a1.connectedKiB, a.connectedKiB, 'MiB', '≤ 100 MiB', ok(b.connectedKiB <= 100 * 1024), ok(e.connectedKiB <= 100 * 1024), mib);

@@ -16,6 +16,7 @@ import { lastAuthCached } from '../offline/util.js';
 import { b64url, hsToken } from '../helpers/tokens.js';
 import { acceptedClient, expectAccepted, expectRefused } from '../broker/support/expect.js';
 import { end } from '../helpers/mqtt.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const SECRET = 'numeric-date-secret-0123456789abcdef';
 // An hour ahead of the real time, so the gateway clock's time floor (build time, last time seen) never overtakes it.
@@ -128,10 +129,17 @@ describe('a never-expiring exp in the verified-token cache', function () {
     try {
       await expectAccepted(d, token, { clientId: 'never-cached' });
       time.advance(11 * 60_000); // the cache's batched write and its 10-minute expiry sweep
-      const db = new Database(join(dataDir, 'edgegate.db'), { readonly: true });
-      const rows = db.prepare('SELECT exp_sec FROM auth_token_cache').all() as Array<{ exp_sec: number | null }>;
-      db.close();
-      assert.deepEqual(rows, [{ exp_sec: null }]);
+      // The write lands with the next group commit, a turn or more after the timer fired.
+      const rows = (): Array<{ exp_sec: number | null }> => {
+        const db = new Database(join(dataDir, 'edgegate.db'), { readonly: true });
+        try {
+          return db.prepare('SELECT exp_sec FROM auth_token_cache').all() as Array<{ exp_sec: number | null }>;
+        } finally {
+          db.close();
+        }
+      };
+      await waitUntil('the cached token is written', () => rows().length > 0);
+      assert.deepEqual(rows(), [{ exp_sec: null }]);
       await d.stop();
       d = await startDaemon(cfg, { timeSource: time, dataDir, keepDataDir: true });
       await expectAccepted(d, token, { clientId: 'never-again' });

@@ -34,7 +34,9 @@ describe('README quick start, run as written', function () {
     const env = { ...process.env, EDGEGATE_DATA_DIR: dataDir, EDGEGATE_HOST: '127.0.0.1', EDGEGATE_PORT: String(port), EDGEGATE_HTTP_PORT: String(await freePort()) };
     // `npm start`, as package.json runs it.
     const start = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).scripts.start as string;
-    const daemon = spawn('sh', ['-c', start], { cwd: REPO_ROOT, env, stdio: 'ignore' });
+    // Its own process group: `sh` may fork the daemon rather than exec it, and
+    // the daemon must not outlive the test.
+    const daemon = spawn('sh', ['-c', start], { cwd: REPO_ROOT, env, stdio: 'ignore', detached: true });
     try {
       await waitForPort(port, 20_000);
       const script = quickStartBlock().replaceAll('-h 127.0.0.1', `-h 127.0.0.1 -p ${port}`);
@@ -42,8 +44,9 @@ describe('README quick start, run as written', function () {
       assert.equal(run.status, 0, run.stderr);
       assert.equal(run.stdout.trim(), 'sensors/sensor-1/temp 21.5');
     } finally {
-      daemon.kill('SIGTERM');
-      await new Promise((r) => daemon.once('exit', r));
+      const exited = new Promise((r) => daemon.once('exit', r));
+      process.kill(-daemon.pid!, 'SIGTERM');
+      await exited;
       rmSync(dataDir, { recursive: true, force: true });
     }
   });

@@ -1,5 +1,5 @@
-// A full disk under load: `edgegate run` on lazyfs with a capacity just above what the
-// daemon needs (capacityBytes: writes beyond it fail with ENOSPC, SQLite says SQLITE_FULL).
+// A full disk under load: `edgegate run` on lazyfs, its capacity set after a first load to just above what is used (the
+// writes beyond it fail with ENOSPC, SQLite says SQLITE_FULL).
 // While full: nothing new is acknowledged (MQTT 5: PUBACK 0x97 Quota exceeded; MQTT 3.1.1:
 // no PUBACK, the connection closes), local routing to live subscribers goes on, /healthz
 // is 503 with storage.writable false and the "disk full" reason. Once setCapacity() frees
@@ -15,8 +15,12 @@ import { Rig } from './support/scenario.js';
 import { cloudLosses, connectMqtt, end, Load } from './support/workload.js';
 
 const SEED = Number(process.env.EDGEGATE_POWERCUT_SEED ?? 20261204);
-/** The "disk": the daemon starts and runs in well under a MiB; its WAL would grow to ~4 MiB before a checkpoint. */
-const CAPACITY = 3 * 1024 * 1024;
+/**
+ * The "disk" gets full only after the first load has settled: capacity = what is used then plus
+ * this headroom (a fixed capacity let a fast machine fill it during the first load, whose WAL
+ * grows towards ~4 MiB before a checkpoint).
+ */
+const HEADROOM = 512 * 1024;
 const QUOTA_EXCEEDED = 0x97;
 
 interface Outcome {
@@ -69,7 +73,7 @@ describe('a full disk under load: edgegate run on lazyfs with a capacity', funct
 
   it('refuses what it cannot store (0x97 / no PUBACK), keeps routing, reports it in /healthz, recovers by itself, loses nothing acknowledged', async () => {
     const started = Date.now();
-    rig = await Rig.create({ seed: SEED, capacityBytes: CAPACITY });
+    rig = await Rig.create({ seed: SEED, capacityBytes: null });
     const { ledger } = rig;
     await rig.firstBoot();
     const { port } = rig.spec;
@@ -87,6 +91,8 @@ describe('a full disk under load: edgegate run on lazyfs with a capacity', funct
     assert.ok(await load.settle(45_000), "the first load settles (all answered)");
     await load.abandon();
     const ackedBefore = ledger.acked;
+    const capacity = (await rig.fs.stats()).used + HEADROOM;
+    await rig.fs.setCapacity(capacity);
 
     // 2. Fill the disk: an MQTT 5 publisher floods bridged 4 KiB messages until one is refused.
     const v5 = (await connectMqtt(port, { clientId: 'fill-v5', protocolVersion: 5, username: 'fill', password: rig.token })).client!;
@@ -208,7 +214,7 @@ describe('a full disk under load: edgegate run on lazyfs with a capacity', funct
     sub.client.end(true);
 
     process.stdout.write(
-      `      [powercut disk-full] capacity ${CAPACITY} B (used at boot ${boot.used} B; full at ${filled.used} B after ${n} fill messages of 4 KiB; first refusal ${JSON.stringify(firstRefusal)}); ` +
+      `      [powercut disk-full] capacity ${capacity} B (used at boot ${boot.used} B; full at ${filled.used} B after ${n} fill messages of 4 KiB; first refusal ${JSON.stringify(firstRefusal)}); ` +
         `acknowledged: ${ackedBefore} before the fill, ${ledger.bridgedAcked.size} bridged in all; while full: MQTT 5 (256 KiB) ${JSON.stringify(during5.codes)}, ` +
         `MQTT 3.1.1 ${v4out.acked ? 'ACKED' : v4out.timeout ? 'no PUBACK' : v4out.error} + connection ${v4wasClosed ? 'closed' : 'kept'}; live QoS 0 routed ${liveDuringFull}/20 (refused messages routed locally: ${refusedRoutedLocally}); ` +
         `/healthz polled while full: ${polls.unhealthy} unhealthy (${polls.withReason} with "disk full"), ${polls.ok} OK; after freeing, idle: ${hIdle.httpStatus}; after new messages: ${hAfter.httpStatus} (acknowledged again at try ${tries}); ` +

@@ -53,3 +53,25 @@ export function baselineBuild(env: NodeJS.ProcessEnv = process.env): BaselineBui
   const root = cliPackageRoot(file);
   return { cli: file, root, aedesVersion: installedVersion('aedes', root) ?? 'unknown' };
 }
+
+/**
+ * The build measured as "edgegate": BENCH_CLI=<a dist/cli/main.js> runs that build
+ * from its own tree (its node_modules, config/, src/ for in-process figures, and
+ * the plain aedes baseline on its aedes), e.g. a git worktree pinned at one commit
+ * while others edit this one; else this repository's `npm run build` output
+ * (cli undefined before a build).
+ */
+export interface EdgegateBuild {
+  cli: string | undefined;
+  root: string;
+  aedesVersion: string;
+}
+
+export function edgegateBuild(env: NodeJS.ProcessEnv = process.env): EdgegateBuild {
+  const cli = env.BENCH_CLI;
+  if (!cli) return { cli: builtCli(), root: REPO_ROOT, aedesVersion: installedVersion('aedes') ?? 'unknown' };
+  const file = resolve(cli);
+  if (!existsSync(file)) throw new Error(`BENCH_CLI=${cli}: no such file (build that tree first: npm ci && npm run build)`);
+  const root = cliPackageRoot(file);
+  return { cli: file, root, aedesVersion: installedVersion('aedes', root) ?? 'unknown' };
+}
