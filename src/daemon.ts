@@ -18,6 +18,7 @@ import { lockDataDir, type DataDirLock } from './storage/dataDirLock.js';
 import { deprecatedKeysIn } from './config/deprecations.js';
 import { DATABASE_FILE, openDatabase, type Sqlite } from './storage/database.js';
 import { GroupCommit, isDiskFull } from './storage/groupCommit.js';
+import { WalSync } from './storage/walSync.js';
 import { openSqlite } from './storage/sqlite.js';
 import { opsComponents } from './ops/index.js';
 import { join } from 'node:path';
@@ -75,8 +76,11 @@ export class Daemon {
     if (this.dataDirLock.pidFileProblem) log.warn({ problem: this.dataDirLock.pidFileProblem }, 'data directory locked, but its PID file could not be written');
     const { database, persistent } = this.openStorage(dataDir, log);
     this.database = database;
-    // One transaction per turn for everything written (storage.sync = full: one fsync); with full, gather 2 ms.
-    const group = new GroupCommit(database, { delayMs: this.config.storage.sync === 'full' ? 2 : 0, monotonicMs: () => this.clock.monotonic() });
+    // One transaction per turn for everything written. storage.sync = full: one fdatasync of the WAL
+    // per group, off the event loop (storage/walSync.ts), so the next turn's messages are read and
+    // committed while it runs and share the next one. No gathering delay: a waiting PUBACK is latency.
+    const walSync = persistent && this.config.storage.sync === 'full' ? new WalSync(database.name) : undefined;
+    const group = new GroupCommit(database, { delayMs: 0, walSync, monotonicMs: () => this.clock.monotonic() });
     this.groupCommit = group;
     group.onRollback((err) => {
       this.metrics.storageCommitFailures.inc();
@@ -178,7 +182,7 @@ export class Daemon {
       }
       this.started = [];
       try {
-        this.groupCommit?.flush();
+        await this.groupCommit?.close();
         this.database?.close();
       } catch (err) {
         log.error({ err }, 'error while closing the database');

@@ -6,7 +6,9 @@
 // the subscriber has everything). Every process on 127.0.0.1, free ports; bounded.
 //
 //   npx tsx scripts/bench/bridge.ts [--messages 20000] [--warmup 20000] [--backlog 100000] [--rounds 3] [--drain-rounds 1]
-//   BENCH_KINDS=edgegate,mosquitto[,noflags][,edgegate-aedes1]  the local brokers to alternate
+//     [--publishers 5] [--max-inflight 20]   (P mosquitto_pub processes, each -M window; every round also runs 1 publisher)
+//   BENCH_KINDS=edgegate,mosquitto[,mosquitto-persist][,noflags][,edgegate-aedes1]  the local brokers to alternate
+//     (mosquitto-persist: Mosquitto with `persistence true`, its default 1800 s autosave)
 //   BENCH_CLI=<a dist/cli/main.js>  measures that build (from its own tree) as "edgegate" instead of this tree's dist/
 //   BENCH_BASELINE_CLI=<an older build's dist/cli/main.js>  (e.g. a git worktree of an older commit,
 //     `npm ci && npm run build` there) adds the kind "edgegate-aedes1" (formerly "baseline", still
@@ -14,8 +16,9 @@
 //     every round beside the others; the summary then prints before / after.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import mqtt from 'mqtt';
 import { numberArg } from './lib/args.js';
@@ -41,6 +44,16 @@ const MESSAGES = arg('messages', 20_000);
 const WARMUP = arg('warmup', 20_000);
 const BACKLOG = arg('backlog', 100_000);
 const ROUNDS = arg('rounds', 3);
+/** mosquitto_pub -M: QoS 1 messages the publisher keeps in flight (its default: 20). */
+const MAX_INFLIGHT = arg('max-inflight', 20);
+/**
+ * Publishers (sensors) sharing the messages, each its own connection and -M window:
+ * a gateway forwards many sensors at once. Every round also runs one publisher alone
+ * (--publishers 1 runs only that): one client's QoS 1 round trip, where a durable
+ * broker pays the fsync before each PUBACK and an in-memory queue does not.
+ */
+const PUBLISHERS = Math.max(1, arg('publishers', 5));
+const SHAPES = [...new Set([PUBLISHERS, 1])];
 /**
  * BENCH_BASELINE_CLI=<an older build's dist/cli/main.js, in a tree with its own
  * node_modules (a git worktree with `npm ci`)> adds a third local broker,
@@ -190,18 +203,28 @@ async function waitForwarding(localPort: number, cloudPort: number, auth: boolea
  * mosquitto_pub -l in runs of at most 50,000 lines: its "last message acknowledged"
  * check compares 16-bit packet ids, so one run of >65,535 QoS 1 lines stops early
  * (100,000 lines: only ~34,470 sent, measured here with either broker).
+ * With --publishers P, P mosquitto_pub processes (P sensors) share the n lines and
+ * publish at the same time, each with its own -M window.
  */
-async function publishLines(port: number, topic: string, n: number, tag: string, auth: string[]): Promise<void> {
-  for (let from = 0; from < n; from += 50_000) {
-    const count = Math.min(50_000, n - from);
-    const text = Array.from({ length: count }, (_, i) => `${tag}-${from + i}-${'x'.repeat(40)}`).join('\n') + '\n';
-    await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-t', topic, '-l', ...auth], text);
-  }
+async function publishLines(port: number, topic: string, n: number, tag: string, auth: string[], publishers = PUBLISHERS): Promise<void> {
+  const share = (p: number): number => Math.floor(n / publishers) + (p < n % publishers ? 1 : 0);
+  await Promise.all(
+    Array.from({ length: publishers }, async (_, p) => {
+      const mine = share(p);
+      for (let from = 0; from < mine; from += 50_000) {
+        const count = Math.min(50_000, mine - from);
+        const text = Array.from({ length: count }, (_, i) => `${tag}-${p}-${from + i}-${'x'.repeat(40)}`).join('\n') + '\n';
+        await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-q', '1', '-M', String(MAX_INFLIGHT), '-t', topic, '-l', ...auth], text);
+      }
+    }),
+  );
 }
 
 
-type Kind = 'edgegate' | 'mosquitto' | 'edgegate-aedes1' | 'noflags';
-const KIND_ORDER: Kind[] = ['edgegate', 'mosquitto', 'edgegate-aedes1', 'noflags'];
+type Kind = 'edgegate' | 'mosquitto' | 'mosquitto-persist' | 'edgegate-aedes1' | 'noflags';
+const KIND_ORDER: Kind[] = ['edgegate', 'mosquitto', 'mosquitto-persist', 'edgegate-aedes1', 'noflags'];
+const isMosquitto = (k: Kind): boolean => k === 'mosquitto' || k === 'mosquitto-persist';
+const emptyByKind = <T>(): Record<Kind, T[]> => ({ edgegate: [], mosquitto: [], 'mosquitto-persist': [], 'edgegate-aedes1': [], noflags: [] });
 /** Round r runs the kinds in a rotated order, so no kind always goes first. */
 const roundKinds = (r: number): Kind[] => {
   const ks = KIND_ORDER.filter((k) => KINDS.includes(k));
@@ -209,7 +232,7 @@ const roundKinds = (r: number): Kind[] => {
 };
 
 async function localBroker(kind: Kind, cloudPort: number): Promise<ServerProcess & { cleanup(): void }> {
-  if (kind !== 'mosquitto') {
+  if (!isMosquitto(kind)) {
     const e = await spawnEdgegate({
       // The compiled daemon, as installed gateways run it (`npm run build` first).
       cliFile: kind === 'edgegate-aedes1' ? BASELINE_CLI : BUILT_CLI,
@@ -232,8 +255,13 @@ async function localBroker(kind: Kind, cloudPort: number): Promise<ServerProcess
     return e;
   }
   const port = await freePort();
-  return startMosquitto('local-mosquitto', [
-    'persistence false',
+  // "mosquitto-persist": Mosquitto with `persistence true` as most installs run it. It keeps
+  // everything in memory and writes its database only every autosave_interval (1800 s by
+  // default) and at shutdown, so a power cut loses up to half an hour of what it acknowledged;
+  // the bytes to storage it shows during a round are what that costs (none until the autosave).
+  const persistDir = kind === 'mosquitto-persist' ? mkdtempSync(join(tmpdir(), 'bench-mosquitto-db-')) : undefined;
+  const m = await startMosquitto('local-mosquitto', [
+    ...(persistDir ? ['persistence true', `persistence_location ${persistDir}/`] : ['persistence false']),
     // Its bridge queues in memory while the cloud is down; no bound, as edgegate's durable queue.
     'max_queued_messages 10000000',
     'connection cloud',
@@ -243,6 +271,9 @@ async function localBroker(kind: Kind, cloudPort: number): Promise<ServerProcess
     'topic bench/# out 1',
     'topic probe/# out 1',
   ], port);
+  if (!persistDir) return m;
+  const removeConf = m.cleanup;
+  return Object.assign(m, { cleanup: () => (removeConf(), rmSync(persistDir, { recursive: true, force: true })) });
 }
 
 /** The local broker; if it cannot start, the cloud side is stopped first (it would outlive the benchmark). */
@@ -255,27 +286,27 @@ async function startLocal(kind: Kind, port: number, stopCloud: () => Promise<voi
   }
 }
 
-async function throughputRound(kind: Kind, r: number): Promise<{ rate: number; cost: RoundCost }> {
+async function throughputRound(kind: Kind, r: number, publishers: number): Promise<{ rate: number; cost: RoundCost }> {
   const cloudPort = await freePort();
   const cloud = await startCloudMosquitto(cloudPort);
   const local = await startLocal(kind, cloudPort, async () => (await cloud.stop(), cloud.cleanup()));
   try {
-    await waitForwarding(local.port, cloudPort, kind !== 'mosquitto');
-    const auth = kind !== 'mosquitto' ? ['-u', 'bench', '-P', TOKEN] : [];
+    await waitForwarding(local.port, cloudPort, !isMosquitto(kind));
+    const auth = !isMosquitto(kind) ? ['-u', 'bench', '-P', TOKEN] : [];
     if (WARMUP > 0) {
-      const warm = subscriber(cloudPort, `warm-${kind}-${r}`, WARMUP, 120_000);
+      const warm = subscriber(cloudPort, `warm-${kind}-${r}-p${publishers}`, WARMUP, 120_000);
       await sleep(300);
-      await publishLines(local.port, 'bench/warm', WARMUP, `w${r}`, auth);
+      await publishLines(local.port, 'bench/warm', WARMUP, `w${r}`, auth, publishers);
       await warm.done;
     }
-    const id = `sub-${kind}-${r}`;
+    const id = `sub-${kind}-${r}-p${publishers}`;
     const sub = subscriber(cloudPort, id, MESSAGES, 120_000);
     await sleep(300);
     const io0 = procIo(local.pid);
     const cpu0 = local.cpuTimeMs();
     const sys0 = cpuSplitMs(local.pid).systemMs;
     const t0 = performance.now();
-    await publishLines(local.port, 'bench/t', MESSAGES, `r${r}`, auth);
+    await publishLines(local.port, 'bench/t', MESSAGES, `r${r}`, auth, publishers);
     const { endAt } = await sub.done;
     const io1 = procIo(local.pid);
     const cost = {
@@ -300,13 +331,13 @@ async function drainRound(kind: Kind, r: number): Promise<{ fillRate: number; dr
   await proxy.open();
   const local = await startLocal(kind, proxy.port, async () => (await proxy.close(), await cloud.stop(), cloud.cleanup()));
   try {
-    await waitForwarding(local.port, cloudPort, kind !== 'mosquitto');
+    await waitForwarding(local.port, cloudPort, !isMosquitto(kind));
     const sub = await drainSubscribers(cloudPort, `drain-${kind}-${r}`, BACKLOG, 240_000);
     await proxy.close(); // the cloud is "down" for the bridge
     await sleep(500);
     const f0 = performance.now();
     const cpu0 = local.cpuTimeMs();
-    const auth = kind !== 'mosquitto' ? ['-u', 'bench', '-P', TOKEN] : [];
+    const auth = !isMosquitto(kind) ? ['-u', 'bench', '-P', TOKEN] : [];
     await publishLines(local.port, 'bench/backlog', BACKLOG, `d${r}`, auth);
     const fillRate = BACKLOG / ((performance.now() - f0) / 1000);
     const cpu1 = local.cpuTimeMs();
@@ -338,17 +369,22 @@ async function main(): Promise<void> {
   console.log(`bridge benchmark: ${MESSAGES} QoS 1 messages x ${ROUNDS} rounds each (after ${WARMUP} warm-up messages), backlog ${BACKLOG}; ${cpus().length} CPUs, node ${process.version}`);
   console.log(`edgegate: ${BUILT_CLI} (aedes ${EDGE.aedesVersion}); kinds ${KINDS.join(', ')}`);
   if (BASELINE) console.log(`edgegate-aedes1: ${BASELINE.cli} (aedes ${BASELINE.aedesVersion})`);
-  const rates: Record<Kind, number[]> = { edgegate: [], mosquitto: [], 'edgegate-aedes1': [], noflags: [] };
-  const costs: Record<Kind, RoundCost[]> = { edgegate: [], mosquitto: [], 'edgegate-aedes1': [], noflags: [] };
+  const rates = emptyByKind<number>();
+  const costs = emptyByKind<RoundCost>();
+  const single = emptyByKind<number>();
   for (let r = 0; r < ROUNDS; r++) {
     for (const kind of roundKinds(r)) {
-      const { rate, cost } = await throughputRound(kind, r);
-      rates[kind].push(rate);
-      costs[kind].push(cost);
-      console.log(`  round ${r + 1} ${kind.padEnd(15)} ${fmt(rate)} msg/s end to end; local broker per message: ${cost.cpuUs.toFixed(1)} µs CPU (${cost.sysUs.toFixed(1)} in the kernel), ${cost.syscalls.toFixed(2)} syscalls, ${cost.writeBytes.toFixed(0)} bytes to storage`);
+      for (const publishers of SHAPES) {
+        const { rate, cost } = await throughputRound(kind, r, publishers);
+        if (publishers === PUBLISHERS) {
+          rates[kind].push(rate);
+          costs[kind].push(cost);
+        } else single[kind].push(rate);
+        console.log(`  round ${r + 1} ${kind.padEnd(17)} ${String(publishers).padStart(2)} publisher(s) ${fmt(rate)} msg/s end to end; local broker per message: ${cost.cpuUs.toFixed(1)} µs CPU (${cost.sysUs.toFixed(1)} in the kernel), ${cost.syscalls.toFixed(2)} syscalls, ${cost.writeBytes.toFixed(0)} bytes to storage`);
+      }
     }
   }
-  const drains: Record<Kind, Array<Awaited<ReturnType<typeof drainRound>>>> = { edgegate: [], mosquitto: [], 'edgegate-aedes1': [], noflags: [] };
+  const drains = emptyByKind<Awaited<ReturnType<typeof drainRound>>>();
   const drainRounds = Math.max(1, Math.min(ROUNDS, arg('drain-rounds', 1)));
   for (let r = 0; r < drainRounds; r++) {
     for (const kind of roundKinds(r)) {
@@ -365,7 +401,12 @@ async function main(): Promise<void> {
   const mf = median(drains.mosquitto.map((d) => d.fillRate));
   console.log('\n| measure (median) | edgegate (durable SQLite queue) | Mosquitto bridge (memory) | ratio |');
   console.log('|---|---|---|---|');
-  console.log(`| QoS 1 end to end, ${MESSAGES} msgs | ${fmt(e)} msg/s | ${fmt(m)} msg/s | ${(e / m).toFixed(2)}x |`);
+  console.log(`| QoS 1 end to end, ${MESSAGES} msgs from ${PUBLISHERS} publisher(s), -M ${MAX_INFLIGHT} each | ${fmt(e)} msg/s | ${fmt(m)} msg/s | ${(e / m).toFixed(2)}x |`);
+  if (PUBLISHERS > 1 && KINDS.includes('edgegate') && KINDS.includes('mosquitto')) {
+    const e1 = median(single.edgegate);
+    const m1 = median(single.mosquitto);
+    console.log(`| QoS 1 end to end, ${MESSAGES} msgs from 1 publisher, -M ${MAX_INFLIGHT} (each PUBACK waits for its fsync) | ${fmt(e1)} msg/s | ${fmt(m1)} msg/s | ${(e1 / m1).toFixed(2)}x |`);
+  }
   console.log(`| backlog fill while cloud down, ${BACKLOG} msgs | ${fmt(ef)} msg/s | ${fmt(mf)} msg/s | ${(ef / mf).toFixed(2)}x |`);
   console.log(`| backlog drain, ${BACKLOG} msgs | ${fmt(ed)} msg/s | ${fmt(md)} msg/s | ${(ed / md).toFixed(2)}x |`);
   const cost = (k: Kind, f: keyof RoundCost, digits: number): string => median(costs[k].map((c) => c[f])).toFixed(digits);
@@ -373,6 +414,12 @@ async function main(): Promise<void> {
   console.log(`| of which in the kernel (system time) | ${cost('edgegate', 'sysUs', 1)} µs | ${cost('mosquitto', 'sysUs', 1)} µs | |`);
   console.log(`| local broker read+write syscalls per message (/proc/<pid>/io) | ${cost('edgegate', 'syscalls', 2)} | ${cost('mosquitto', 'syscalls', 2)} | |`);
   console.log(`| local broker bytes to storage per message (write_bytes) | ${cost('edgegate', 'writeBytes', 0)} | ${cost('mosquitto', 'writeBytes', 0)} | |`);
+  if (KINDS.includes('mosquitto-persist')) {
+    const p = median(rates['mosquitto-persist']);
+    const p1 = single['mosquitto-persist'].length ? `, 1 publisher ${fmt(median(single['mosquitto-persist']))} msg/s` : '';
+    console.log(`\nMosquitto with persistence true (autosave every 1800 s, writes nothing in between): end to end ${fmt(p)} msg/s (edgegate ${(e / p).toFixed(2)}x)${p1}, ` +
+      `CPU ${cost('mosquitto-persist', 'cpuUs', 1)} µs, ${cost('mosquitto-persist', 'syscalls', 2)} syscalls, ${cost('mosquitto-persist', 'writeBytes', 0)} bytes to storage per message`);
+  }
   if (KINDS.includes('edgegate-aedes1')) {
     const b = median(rates['edgegate-aedes1']);
     console.log(`\nedgegate-aedes1 (${BASELINE_CLI}): end to end ${fmt(b)} msg/s (${(b / m).toFixed(2)}x Mosquitto; edgegate ${(e / b).toFixed(2)}x edgegate-aedes1), ` +

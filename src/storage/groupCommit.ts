@@ -12,6 +12,7 @@
 // Code that calls db.transaction() while a group is open nests as a savepoint and
 // commits with the group (better-sqlite3 nests transactions that way).
 import type { Sqlite } from './database.js';
+import type { WalSync } from './walSync.js';
 
 export interface GroupCommitOptions {
   /** Gather writes this long before the COMMIT (0: at the end of the current turn). */
@@ -20,6 +21,12 @@ export interface GroupCommitOptions {
   monotonicMs?: () => number;
   /** Commit at once when a group holds this many writes (bounds memory and latency). */
   maxWrites?: number;
+  /**
+   * storage.sync = full: each group is committed with synchronous = NORMAL and made
+   * durable by this fdatasync of the WAL off the event loop (walSync.ts); its waiters
+   * are answered after it. The connection stays FULL for writes outside a group.
+   */
+  walSync?: Pick<WalSync, 'sync' | 'idle' | 'close'>;
 }
 
 interface Pending {
@@ -62,6 +69,8 @@ export class GroupCommit {
   /** The error of the last failed COMMIT (health: "disk full"; see failing()). */
   lastError?: Error;
   private lastFailureAt = -Infinity;
+  /** The fsync of the last committed group, until it settles (committed() with no group open waits for it). */
+  private syncing?: Promise<void>;
 
   constructor(
     private readonly db: Sqlite,
@@ -89,7 +98,15 @@ export class GroupCommit {
 
   /** Resolves once everything written so far is committed; at once when nothing is pending. */
   committed(): Promise<void> {
-    return this.group?.promise ?? COMMITTED;
+    return this.group?.promise ?? this.syncing ?? COMMITTED;
+  }
+
+  /** Commits what is open and waits for its fsync: before the database is closed. */
+  async close(): Promise<void> {
+    this.flush();
+    await this.committed().catch(() => undefined);
+    await this.options.walSync?.idle();
+    this.options.walSync?.close();
   }
 
   /**
@@ -136,6 +153,8 @@ export class GroupCommit {
   }
 
   private open(): void {
+    // SQLite refuses to change the safety level inside a transaction: set it before BEGIN.
+    if (this.options.walSync) this.db.exec('PRAGMA synchronous = NORMAL');
     this.db.exec('BEGIN IMMEDIATE');
     this.group = pending();
     this.writes = 0;
@@ -161,9 +180,7 @@ export class GroupCommit {
       this.db.exec('COMMIT');
     } catch (err) {
       this.group = undefined;
-      this.failures++;
-      this.lastError = err instanceof Error ? err : new Error(String(err));
-      this.lastFailureAt = this.now();
+      this.noteFailure(err);
       try {
         if (this.db.inTransaction) this.db.exec('ROLLBACK');
       } catch {
@@ -181,9 +198,44 @@ export class GroupCommit {
       return;
     } finally {
       this.committing = false;
+      if (this.options.walSync) this.restoreFull();
     }
     this.commits++;
+    if (!this.options.walSync) return this.succeeded(group);
+    const syncing = this.options.walSync.sync();
+    this.syncing = syncing;
+    syncing.then(
+      () => this.succeeded(group),
+      (err: unknown) => this.failed(err, group),
+    );
+    void syncing.finally(() => {
+      if (this.syncing === syncing) this.syncing = undefined;
+    }).catch(() => undefined);
+  }
+
+  /** Writes outside a group (autocommit) stay FULL. A failing card may refuse even this: the next group tries again. */
+  private restoreFull(): void {
+    try {
+      this.db.exec('PRAGMA synchronous = FULL');
+    } catch {
+      /* the connection keeps NORMAL until the next group's restore */
+    }
+  }
+
+  private succeeded(group: Pending): void {
     if (this.now() - this.lastFailureAt >= FAILING_FOR_MS) this.lastError = undefined;
     group.resolve();
+  }
+
+  /** The fsync failed (an I/O error): committed but maybe not on the card, so nobody is told it is. */
+  private failed(err: unknown, group: Pending): void {
+    this.noteFailure(err);
+    group.reject(err);
+  }
+
+  private noteFailure(err: unknown): void {
+    this.failures++;
+    this.lastError = err instanceof Error ? err : new Error(String(err));
+    this.lastFailureAt = this.now();
   }
 }

@@ -7,6 +7,8 @@ import { closeSync, existsSync, fsyncSync, ftruncateSync, linkSync, lstatSync, m
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { GroupCommit } from '../../src/storage/groupCommit.js';
+import { WalSync } from '../../src/storage/walSync.js';
 import { fsyncDir, isMounted, mountTempLazyFs, skipUnlessFuse, writeFileDurable, type LazyFs } from '../helpers/powerCut.js';
 
 /** write + fsync (not the directory). */
@@ -36,6 +38,14 @@ function openDb(file: string, sync: Sync): Database.Database {
 function closeDead(db: Database.Database): void {
   try {
     db.close();
+  } catch {
+    /* expected after a cut */
+  }
+}
+
+function closeDeadWal(walSync: WalSync): void {
+  try {
+    walSync.close();
   } catch {
     /* expected after a cut */
   }
@@ -496,6 +506,50 @@ describe('power-cut harness (lazyfs)', function () {
       assert.equal(r.check, 'ok');
       assert.ok(r.rows >= 1, 'the checkpointed baseline row survives');
       assert.ok(r.rows < 101, `expected at least one of the 100 committed rows lost under NORMAL, ${r.rows - 1} survived`);
+    });
+
+    it('the group commit of storage.sync full (NORMAL + fdatasync of the WAL off the event loop): every group whose committed() resolved survives a cut', async () => {
+      fs = await mountTempLazyFs();
+      const file = fs.path('q.db');
+      createBaseline(fs, file); // closed: the WAL is gone, the next commit creates it (a name nothing synced yet)
+      const db = openDb(file, 'FULL');
+      const walSync = new WalSync(file);
+      const group = new GroupCommit(db, { delayMs: 0, walSync });
+      const ins = db.prepare('INSERT INTO t (v) VALUES (?)');
+      let resolved = 0;
+      // 40 groups of 5 rows, each started before the previous one's fsync returned (they share fsyncs).
+      const groups: Array<Promise<void>> = [];
+      for (let g = 0; g < 40; g++) {
+        for (let i = 0; i < 5; i++) group.write(() => ins.run(`g${g} r${i} ${'x'.repeat(200)}`));
+        groups.push(group.committed().then(() => void resolved++));
+        await new Promise((r) => setImmediate(r));
+      }
+      await Promise.all(groups);
+      assert.equal(db.pragma('synchronous', { simple: true }), 2, 'the connection is FULL again between groups');
+      assert.ok(walSync.syncs >= 1 && walSync.syncs <= 40, `fsyncs shared by groups (${walSync.syncs})`);
+      await fs.cut();
+      closeDeadWal(walSync);
+      closeDead(db);
+      await fs.remount();
+      assert.equal(resolved, 40);
+      assert.deepEqual(reopenCount(file), { rows: 1 + 200, check: 'ok' });
+    });
+
+    it('the same group commit under the negative control (fsync persists nothing) loses them: the test above can fail', async () => {
+      fs = await mountTempLazyFs({ negativeControl: true });
+      const file = fs.path('q.db');
+      const db = openDb(file, 'FULL');
+      db.exec('CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)');
+      const walSync = new WalSync(file);
+      const group = new GroupCommit(db, { delayMs: 0, walSync });
+      const ins = db.prepare('INSERT INTO t (v) VALUES (?)');
+      for (let i = 0; i < 50; i++) group.write(() => ins.run(`r${i}`));
+      await group.committed();
+      await fs.cut();
+      closeDeadWal(walSync);
+      closeDead(db);
+      await fs.remount();
+      assert.ok(!existsSync(file) || reopenCount(file).rows < 50, 'rows survived although nothing was synced');
     });
 
     it('two connections share the WAL index (the mmap of -shm works): a reader sees each commit', async () => {

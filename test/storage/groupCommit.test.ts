@@ -99,4 +99,67 @@ describe('GroupCommit', () => {
     await group.committed();
     assert.equal(group.lastError, undefined, 'recovered');
   });
+
+  describe('with the WAL fsync off the event loop (storage.sync full)', () => {
+    /** A WalSync whose fsync the test completes by hand. */
+    function manualSync(): { sync(): Promise<void>; idle(): Promise<void>; close(): void; calls: number; finish(err?: Error): void } {
+      const queue: Array<{ resolve(): void; reject(e: Error): void }> = [];
+      return {
+        calls: 0,
+        sync() {
+          this.calls++;
+          return new Promise<void>((resolve, reject) => queue.push({ resolve, reject }));
+        },
+        idle: async () => undefined,
+        close: () => undefined,
+        finish(err?: Error) {
+          for (const w of queue.splice(0)) err ? w.reject(err) : w.resolve();
+        },
+      };
+    }
+
+    it('commits with synchronous NORMAL, is FULL again between groups, and answers the waiters only after the fsync', async () => {
+      const sync = manualSync();
+      const group = new GroupCommit(db, { delayMs: 0, walSync: sync });
+      const insert = db.prepare('INSERT INTO t (x) VALUES (?)');
+      group.write(() => insert.run(1));
+      assert.equal(db.pragma('synchronous', { simple: true }), 1, 'NORMAL inside the group');
+      let answered = false;
+      const waiter = group.committed().then(() => (answered = true));
+      await new Promise((r) => setImmediate(r));
+      assert.equal(seen(), 1, 'committed');
+      assert.equal(db.pragma('synchronous', { simple: true }), 2, 'FULL outside a group (writes that do not go through it)');
+      assert.equal(sync.calls, 1);
+      await new Promise((r) => setImmediate(r));
+      assert.equal(answered, false, 'not answered before the fsync returned');
+      let idleAnswered = false;
+      const idle = group.committed().then(() => (idleAnswered = true));
+      await Promise.resolve();
+      assert.equal(idleAnswered, false, 'committed() with no group open waits for the running fsync');
+      sync.finish();
+      await Promise.all([waiter, idle]);
+      assert.equal(answered, true);
+      assert.equal(group.failing(), false);
+    });
+
+    it('a failing fsync rejects the waiters and counts as failing storage; the committed rows stay (at least once)', async () => {
+      const sync = manualSync();
+      const group = new GroupCommit(db, { delayMs: 0, walSync: sync });
+      const insert = db.prepare('INSERT INTO t (x) VALUES (?)');
+      group.write(() => insert.run(1));
+      const waiter = group.committed();
+      await new Promise((r) => setImmediate(r));
+      sync.finish(Object.assign(new Error('EIO: i/o error, fdatasync'), { code: 'EIO' }));
+      await assert.rejects(waiter, /EIO/);
+      assert.equal(group.failing(), true);
+      assert.equal(group.failures, 1);
+      assert.equal(seen(), 1);
+      group.write(() => insert.run(2));
+      const next = group.committed();
+      await new Promise((r) => setImmediate(r));
+      sync.finish();
+      await next;
+      assert.equal(seen(), 2);
+    });
+  });
 });
