@@ -12,6 +12,7 @@
 // Code that calls db.transaction() while a group is open nests as a savepoint and
 // commits with the group (better-sqlite3 nests transactions that way).
 import type { Sqlite } from './database.js';
+import { deferred as pending, type Deferred as Pending } from './deferred.js';
 import type { WalSync } from './walSync.js';
 
 export interface GroupCommitOptions {
@@ -27,21 +28,6 @@ export interface GroupCommitOptions {
    * are answered after it. The connection stays FULL for writes outside a group.
    */
   walSync?: Pick<WalSync, 'sync' | 'idle' | 'close'>;
-}
-
-interface Pending {
-  promise: Promise<void>;
-  resolve(): void;
-  reject(err: unknown): void;
-}
-
-function pending(): Pending {
-  let resolve!: () => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
-  // A group nobody waits for must not surface as an unhandled rejection.
-  promise.catch(() => undefined);
-  return { promise, resolve, reject };
 }
 
 const COMMITTED = Promise.resolve();

@@ -16,25 +16,12 @@
 // One fdatasync at a time; commits made while one runs share the next one.
 import { closeSync, fdatasync, fsyncSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
-
-interface Waiters {
-  promise: Promise<void>;
-  resolve(): void;
-  reject(err: unknown): void;
-}
-
-function waiters(): Waiters {
-  let resolve!: () => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<void>((res, rej) => ((resolve = res), (reject = rej)));
-  promise.catch(() => undefined); // a sync nobody waits for must not be an unhandled rejection
-  return { promise, resolve, reject };
-}
+import { deferred, type Deferred } from './deferred.js';
 
 export class WalSync {
   private fd?: number;
   private running?: Promise<void>;
-  private next?: Waiters;
+  private next?: Deferred;
   /** Syncs so far (tests, status). */
   syncs = 0;
 
@@ -44,7 +31,7 @@ export class WalSync {
   /** Resolves once everything written to the WAL before this call is on the card. */
   sync(): Promise<void> {
     if (!this.running) return (this.running = this.run());
-    this.next ??= waiters();
+    this.next ??= deferred();
     return this.next.promise;
   }
 

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { GroupCommit } from '../../src/storage/groupCommit.js';
+import { mulberry32 } from '../helpers/prng.js';
 import { WalSync } from '../../src/storage/walSync.js';
 import { fsyncDir, isMounted, mountTempLazyFs, skipUnlessFuse, writeFileDurable, type LazyFs } from '../helpers/powerCut.js';
 
@@ -84,16 +85,6 @@ async function commitThenCut(fs: LazyFs, file: string, sync: Sync, n: number): P
 
 // ---------- a randomized check against an independent model of the same rules ----------
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Inode {
   data: Buffer; // what reads see

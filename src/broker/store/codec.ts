@@ -1,7 +1,8 @@
 // Packets as rows: the payload in a BLOB column (never base64 in JSON: SD writes),
 // everything else as JSON, Buffers inside MQTT 5 properties (correlation data,
 // authentication data) tagged so they come back as Buffers.
-interface StoredPacket {
+/** A packet as aedes hands it to its persistence (aedes-packet fields). */
+export interface StoredPacket {
   cmd?: string;
   topic?: string;
   payload?: Buffer | string;

@@ -8,22 +8,11 @@
 // goes (as EMQX does: the newest reading is worth more), counted by onDropped.
 import type { Sqlite } from '../../storage/database.js';
 import type { GroupCommit } from '../../storage/groupCommit.js';
-import { decodePacket, encodePacket, normalizePacket } from './codec.js';
+import { decodePacket, encodePacket, normalizePacket, type StoredPacket } from './codec.js';
 
-/** A packet as aedes hands it to its persistence (aedes-packet fields). */
-export interface QueuedPacket {
+/** A packet aedes queues for a session: a stored packet that always says what it is. */
+export interface QueuedPacket extends StoredPacket {
   cmd: string;
-  topic?: string;
-  payload?: Buffer | string;
-  qos?: number;
-  retain?: boolean;
-  dup?: boolean;
-  messageId?: number;
-  brokerId?: string;
-  brokerCounter?: number;
-  properties?: Record<string, unknown>;
-  messageExpiry?: number;
-  [key: string]: unknown;
 }
 
 interface OutgoingRow {

@@ -185,16 +185,7 @@ export class RawConn {
 }
 
 /** Seeded PRNG (mulberry32): the same mutations on every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as prng } from '../../helpers/prng.js';
 
 /** Largest remaining length a client may send to the fuzz daemon (broker.maxPacketBytes): small, so "near the limit" is cheap. */
 export const FUZZ_MAX_PACKET_BYTES = 65_536;

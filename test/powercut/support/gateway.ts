@@ -15,16 +15,7 @@ export type CliChild = ChildProcess & { out: { stdout: string; stderr: string } 
 // ---------- seeded randomness ----------
 
 /** mulberry32: a small seeded PRNG (as in test/powercut/lazyfs.test.ts). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 as rng } from '../../helpers/prng.js';
 
 /** An integer in [lo, hi]. */
 export const between = (r: () => number, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
