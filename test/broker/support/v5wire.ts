@@ -18,17 +18,10 @@ import { hsToken, nowSec } from '../../helpers/tokens.js';
 import { waitUntil } from '../../helpers/wait.js';
 import { connect5Ok } from './mqtt5.js';
 
-/** Variable Byte Integer (section 1.5.5). */
-export function vbi(n: number): Buffer {
-  const out: number[] = [];
-  do {
-    let b = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) b |= 0x80;
-    out.push(b);
-  } while (n > 0);
-  return Buffer.from(out);
-}
+/** Variable Byte Integer (MQTT 5 section 1.5.5; the remaining length's encoding). */
+import { encodeRemainingLength as vbi } from '../../../scripts/bench/lib/mqttWire.js';
+
+export { vbi };
 const u16 = (n: number): Buffer => Buffer.from([(n >> 8) & 0xff, n & 0xff]);
 const u32 = (n: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32BE(n >>> 0); return b; };
 /** UTF-8 string / Binary Data: two-byte length, then the bytes (sections 1.5.4, 1.5.6). */
