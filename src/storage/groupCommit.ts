@@ -141,7 +141,12 @@ export class GroupCommit {
   private open(): void {
     // SQLite refuses to change the safety level inside a transaction: set it before BEGIN.
     if (this.options.walSync) this.db.exec('PRAGMA synchronous = NORMAL');
-    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      this.db.exec('BEGIN IMMEDIATE');
+    } catch (err) {
+      if (this.options.walSync) this.restoreFull();
+      throw err;
+    }
     this.group = pending();
     this.writes = 0;
     if (this.options.delayMs > 0) {

@@ -142,6 +142,20 @@ describe('GroupCommit', () => {
       assert.equal(group.failing(), false);
     });
 
+    it('a group that cannot begin (the database is locked) throws and leaves the connection FULL', () => {
+      const group = new GroupCommit(db, { delayMs: 0, walSync: manualSync() });
+      const other = new Database(join(dir, 'edgegate.db'));
+      db.pragma('busy_timeout = 0');
+      other.exec('BEGIN IMMEDIATE');
+      try {
+        assert.throws(() => group.write(() => db.prepare('INSERT INTO t (x) VALUES (1)').run()), /locked|busy/i);
+        assert.equal(db.pragma('synchronous', { simple: true }), 2);
+      } finally {
+        other.exec('ROLLBACK');
+        other.close();
+      }
+    });
+
     it('a failing fsync rejects the waiters and counts as failing storage; the committed rows stay (at least once)', async () => {
       const sync = manualSync();
       const group = new GroupCommit(db, { delayMs: 0, walSync: sync });
