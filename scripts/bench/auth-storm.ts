@@ -49,6 +49,7 @@ import { connackProperties, type ConnectFields } from './lib/mqttWire.js';
 import { unitNodeFlags } from './lib/nodeFlags.js';
 import { spawnEdgegate, spawnPlainAedes, type ServerProcess } from './lib/spawnServer.js';
 import { numberArg, stringArg } from './lib/args.js';
+import { median } from './lib/stats.js';
 
 const arg = numberArg;
 const CLIENTS = arg('clients', 1000);
@@ -63,7 +64,6 @@ const AEDES_VERSION = EDGE.aedesVersion;
 
 const b64 = (x: string | Buffer): string => Buffer.from(x).toString('base64url');
 const nowSec = Math.floor(Date.now() / 1000);
-const median = (xs: number[]): number => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : NaN);
 const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Distinct ES512 tokens signed with node:crypto (ECDSA P-521, SHA-512, JOSE signature encoding). */

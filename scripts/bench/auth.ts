@@ -18,6 +18,7 @@ import { bundleEntry } from './lib/bundle.js';
 import { builtCli } from './lib/paths.js';
 import { spawnEdgegate, spawnPlainAedes, type ServerProcess } from './lib/spawnServer.js';
 import { numberArg } from './lib/args.js';
+import { median } from './lib/stats.js';
 
 const arg = numberArg;
 const CLIENTS = arg('clients', 1000);
@@ -41,7 +42,6 @@ function mintTokens(alg: 'HS256' | 'ES256', n: number, privateKey?: ReturnType<t
   });
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 interface Series {

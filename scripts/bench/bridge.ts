@@ -29,6 +29,7 @@ import { unitNodeFlags } from './lib/nodeFlags.js';
 import { baselineBuild, edgegateBuild } from './lib/paths.js';
 import { hs256Token } from './lib/tokens.js';
 import { spawnEdgegate, type ServerProcess } from './lib/spawnServer.js';
+import { median, sleep } from './lib/stats.js';
 
 const EDGE = edgegateBuild();
 const BUILT_CLI = EDGE.cli;
@@ -99,7 +100,6 @@ class GatedProxy {
   }
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** /proc/<pid>/io: syscalls (read + write kinds) and bytes sent to storage, of the local broker. */
 function procIo(pid: number): { syscalls: number; writeBytes: number } {
@@ -362,7 +362,6 @@ async function drainRound(kind: Kind, r: number): Promise<{ fillRate: number; dr
   }
 }
 
-const median = (xs: number[]): number => (xs.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]! : NaN);
 const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
 
 async function main(): Promise<void> {

@@ -27,6 +27,7 @@ import { builtCli } from './lib/paths.js';
 import { formatMiB } from './lib/procStats.js';
 import { spawnEdgegate, type EdgegateProcess } from './lib/spawnServer.js';
 import { hs256Token } from './lib/tokens.js';
+import { sleep } from './lib/stats.js';
 
 const GATEWAYS = numberArg('gateways', 50);
 const SENSORS = numberArg('sensors', 5);
@@ -38,7 +39,6 @@ const SECRET = 'fleet-bench-' + randomUUID();
 const TOPIC = 'edgegate/revocations';
 const NOW = Math.floor(Date.now() / 1000);
 const token = (sub: string): string => hs256Token(SECRET, { sub, iat: NOW, exp: NOW + 86_400 });
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function until(what: string, pred: () => boolean, ms: number, everyMs = 100): Promise<void> {
   const deadline = Date.now() + ms;

@@ -37,6 +37,7 @@ import { baselineBuild, edgegateBuild } from './lib/paths.js';
 import { hs256Token } from './lib/tokens.js';
 import { cpuTimeMs, rssKiB } from './lib/procStats.js';
 import { spawnEdgegate, spawnPlainAedes, type ServerProcess } from './lib/spawnServer.js';
+import { median, sleep } from './lib/stats.js';
 
 const arg = numberArg;
 const SENSORS = arg('sensors', 1000);
@@ -48,8 +49,6 @@ const EDGE = edgegateBuild();
 const BUILT_CLI = EDGE.cli;
 const BASELINE = baselineBuild();
 const SECRET = 'footprint-' + randomUUID();
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const mib = (kib: number): string => (kib / 1024).toFixed(1);
 
 function token(sub: string): string {

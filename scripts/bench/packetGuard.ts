@@ -12,6 +12,7 @@ import mqttPacket from 'mqtt-packet';
 import { guardPackets, PacketScanner } from '../../src/broker/packetGuard.js';
 import { connectPacket, encodeRemainingLength } from './lib/mqttWire.js';
 import { numberArg } from './lib/args.js';
+import { median } from './lib/stats.js';
 
 const arg = numberArg;
 const PACKETS = arg('packets', 200_000);
@@ -29,7 +30,6 @@ const one = publishPacket('sensors/node-17/temp', Buffer.alloc(PAYLOAD, 0x61));
 const stream = Buffer.concat([connectBytes, ...Array.from({ length: PACKETS }, () => one)]);
 const chunks: Buffer[] = [];
 for (let i = 0; i < stream.length; i += 65_536) chunks.push(stream.subarray(i, i + 65_536));
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const nsPerPacket = (ns: bigint): number => Number(ns) / (PACKETS + 1);
 
 function timeScanner(): number {

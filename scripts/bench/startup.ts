@@ -25,6 +25,7 @@ import { edgegateBuild } from './lib/paths.js';
 import { rssKiB } from './lib/procStats.js';
 import { spawnEdgegate, type ServerProcess } from './lib/spawnServer.js';
 import { hs256Token } from './lib/tokens.js';
+import { median } from './lib/stats.js';
 
 const RETAINED = numberArg('retained', 10_000);
 const SESSIONS = numberArg('sessions', 1_000);
@@ -34,7 +35,6 @@ const SECRET = 'startup-' + randomUUID();
 const NOW = Math.floor(Date.now() / 1000);
 const TOKEN = hs256Token(SECRET, { sub: 'bench', iat: NOW, exp: NOW + 86_400 });
 const PAYLOAD = Buffer.alloc(64, 'r');
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const mib = (kib: number): string => (kib / 1024).toFixed(1);
 
 type Kind = 'edgegate' | 'edgegate-empty' | 'mosquitto';

@@ -195,13 +195,14 @@ export class GroupCommit {
     if (!this.options.walSync) return this.succeeded(group);
     const syncing = this.options.walSync.sync();
     this.syncing = syncing;
-    syncing.then(
-      () => this.succeeded(group),
-      (err: unknown) => this.failed(err, group),
-    );
-    void syncing.finally(() => {
-      if (this.syncing === syncing) this.syncing = undefined;
-    }).catch(() => undefined);
+    void syncing
+      .then(
+        () => this.succeeded(group),
+        (err: unknown) => this.failed(err, group),
+      )
+      .finally(() => {
+        if (this.syncing === syncing) this.syncing = undefined;
+      });
   }
 
   /** Writes outside a group (autocommit) stay FULL. A failing card may refuse even this: the next group tries again. */

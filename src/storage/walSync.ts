@@ -14,8 +14,9 @@
 // the WAL before a checkpoint and the database after it, before the WAL is reused).
 //
 // One fdatasync at a time; commits made while one runs share the next one.
-import { closeSync, fdatasync, fsyncSync, openSync } from 'node:fs';
+import { closeSync, fdatasync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { fsyncDirSync } from './atomicFile.js';
 import { deferred, type Deferred } from './deferred.js';
 
 export class WalSync {
@@ -84,14 +85,8 @@ export class WalSync {
    */
   private walFd(): number {
     if (this.fd !== undefined) return this.fd;
-    const fd = openSync(`${this.databaseFile}-wal`, 'r');
-    const dir = openSync(dirname(this.databaseFile), 'r');
-    try {
-      fsyncSync(dir);
-    } finally {
-      closeSync(dir);
-    }
-    this.fd = fd;
-    return fd;
+    fsyncDirSync(dirname(this.databaseFile));
+    this.fd = openSync(`${this.databaseFile}-wal`, 'r');
+    return this.fd;
   }
 }

@@ -565,10 +565,15 @@ class LazyFS(pyfuse3.Operations):
             raise pyfuse3.FUSEError(errno.EINVAL)
         return n.target
 
-    def _add(self, parent, name, n):
+    def _vacant(self, parent, name):
+        """The directory `parent`, checked not to hold `name` yet (before a node is allocated for it)."""
         p = self._dir(parent)
         if name in p.ventries:
             raise pyfuse3.FUSEError(errno.EEXIST)
+        return p
+
+    def _add(self, parent, name, n):
+        p = self._vacant(parent, name)
         p.ventries[name] = n.id
         n.vlinks += 1
         n.lookups += 1
@@ -590,17 +595,13 @@ class LazyFS(pyfuse3.Operations):
 
     @op
     def mkdir(self, parent, name, mode, ctx):
-        p = self._dir(parent)
-        if name in p.ventries:
-            raise pyfuse3.FUSEError(errno.EEXIST)
+        self._vacant(parent, name)
         n = self._new(DIR, mode, ctx.uid, ctx.gid)
         return self._attrs(self._add(parent, name, n))
 
     @op
     def symlink(self, parent, name, target, ctx):
-        p = self._dir(parent)
-        if name in p.ventries:
-            raise pyfuse3.FUSEError(errno.EEXIST)
+        self._vacant(parent, name)
         n = self._new(LNK, stat.S_IFLNK | 0o777, ctx.uid, ctx.gid)
         n.target = target
         return self._attrs(self._add(parent, name, n))
@@ -709,9 +710,7 @@ class LazyFS(pyfuse3.Operations):
 
     @op
     def create(self, parent, name, mode, flags, ctx):
-        p = self._dir(parent)
-        if name in p.ventries:
-            raise pyfuse3.FUSEError(errno.EEXIST)
+        self._vacant(parent, name)
         n = self._new(REG, stat.S_IFREG | stat.S_IMODE(mode), ctx.uid, ctx.gid)
         self._ensure_view(n)
         self._add(parent, name, n)

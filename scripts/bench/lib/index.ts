@@ -6,9 +6,11 @@
 //  - edgegateBuild / baselineBuild: the build measured (BENCH_CLI, default dist/) and a second, older one in the same run (BENCH_BASELINE_CLI)
 //  - rssKiB / peakRssKiB / cpuTimeMs / measureCpu: /proc figures of a process
 //  - freePort
+//  - median / sleep
 export { bundleEntry, type Bundle } from './bundle.js';
 export { closeAll, connectMany, connectOne, type ConnectManyOptions, type ConnectManyResult } from './connectClients.js';
 export { freePort } from './freePort.js';
+export { median, sleep } from './stats.js';
 export { connackCode, connackProperties, connectPacket, decodeRemainingLength, encodeRemainingLength, firstPacket, type ConnectFields, type ConnectProperties5 } from './mqttWire.js';
 export { aedesSpeaksMqtt5, baselineBuild, builtCli, cliPackageRoot, edgegateBuild, installedVersion, REPO_ROOT, type BaselineBuild, type EdgegateBuild } from './paths.js';
 export { cpuSplitMs, cpuTimeMs, formatMiB, measureCpu, peakRssKiB, rssKiB } from './procStats.js';
