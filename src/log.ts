@@ -1,10 +1,15 @@
 // Structured logging: one pino root per daemon, a child per component. Anything
 // that could hold a token or a secret is redacted by key, wherever it nests.
 import { pino, type DestinationStream, type Logger } from 'pino';
-import type { LogConfig } from './config/types.js';
 import { prettyDestination, usePrettyLogs } from './logPretty.js';
 
 export type { Logger } from 'pino';
+
+/** log.* of the configuration (config/ derives its type; this file needs only these two fields). */
+export interface LogOptions {
+  level: string;
+  format: 'auto' | 'json' | 'pretty';
+}
 
 const REDACT_KEYS = ['password', 'token', 'secret', 'authorization', 'privateKey', 'jwt'];
 export const REDACT_PATHS = [...REDACT_KEYS, ...REDACT_KEYS.map((k) => `*.${k}`)];
@@ -13,7 +18,7 @@ export const REDACT_PATHS = [...REDACT_KEYS, ...REDACT_KEYS.map((k) => `*.${k}`)
  * Logs go to stderr so that CLI commands keep stdout for their result: JSON lines
  * (journald, log shippers), or readable lines for a person at a terminal.
  */
-export function createRootLogger(config: LogConfig, destination?: DestinationStream): Logger {
+export function createRootLogger(config: LogOptions, destination?: DestinationStream): Logger {
   return pino(
     {
       name: 'edgegate',

@@ -11,7 +11,7 @@ import { rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import mqtt from 'mqtt';
 import { buildConfig } from '../../src/config/load.js';
-import { Daemon } from '../../src/daemon.js';
+import { Daemon } from '../../src/daemon/daemon.js';
 import { tempDir } from '../../test/helpers/daemon.js';
 import { Mosquitto } from '../../test/helpers/mosquitto.js';
 import { Device, SocatPair, unplugAll, waitUntil } from '../../test/serial/support/socat.js';

@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import puppeteer, { type Browser } from 'puppeteer-core';
 import { GatewayClock } from '../../src/clock/gatewayClock.js';
 import { systemTimeSource } from '../../src/clock/timeSource.js';
-import { Metrics } from '../../src/ops/metrics.js';
+import { Metrics } from '../../src/metrics.js';
 import { StatusSampler } from '../../src/ops/sampler.js';
 import { numberArg } from './lib/args.js';
 import { freePort } from './lib/freePort.js';

@@ -9,7 +9,7 @@ import { TimeFloorStore } from '../clock/timeFloorStore.js';
 import type { Component } from '../component.js';
 import type { GatewayConfig } from '../config/types.js';
 import { componentLogger, type Logger } from '../log.js';
-import type { StatusBoard } from '../ops/status.js';
+import type { StatusBoard } from '../status.js';
 import type { Sqlite } from '../storage/database.js';
 import type { KeyRefreshPort, RateLimitPort, RevocationPort, TokenCachePort } from './authenticator.js';
 import { migrateAuth } from './authSchema.js';

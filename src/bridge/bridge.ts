@@ -7,7 +7,7 @@ import type { TimerHandle } from '../clock/timeSource.js';
 import type { BridgeConfig } from '../config/types.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import type { Component } from '../component.js';
-import type { DaemonContext } from '../context.js';
+import type { BridgeDeps } from './deps.js';
 import { componentLogger, type Logger } from '../log.js';
 import { LogLimiter } from '../logLimiter.js';
 import { DecorrelatedJitterBackoff } from './backoff.js';
@@ -56,7 +56,7 @@ export class Bridge implements Component {
   private readonly remoteStateTopic: string;
   private readonly stateListeners: Array<(state: BridgeState) => void> = [];
 
-  constructor(private readonly ctx: DaemonContext, readonly clientId: string) {
+  constructor(private readonly ctx: BridgeDeps, readonly clientId: string) {
     this.config = ctx.config.bridge;
     this.log = componentLogger(ctx.logger, 'bridge');
     // With several rules, the first rule's remotePrefix places the state topic.

@@ -3,7 +3,7 @@
 import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { TimerHandle } from '../clock/timeSource.js';
 import type { Logger } from '../log.js';
-import type { Metrics } from '../ops/metrics.js';
+import type { Metrics } from '../metrics.js';
 
 export class DropLog {
   private pending = new Map<string, { messages: number; bytes: number }>();

@@ -8,10 +8,10 @@
 // the latest summary matters.
 import type { TimerHandle } from '../clock/timeSource.js';
 import type { Component } from '../component.js';
-import type { DaemonContext } from '../context.js';
+import type { BridgeDeps } from './deps.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import { buildHealthReport, type HealthReport } from '../ops/health.js';
+import { buildHealthReport, type HealthReport } from '../health.js';
 import type { Bridge } from './bridge.js';
 
 /** How often the summary is compared with the last one published, to publish a change promptly. */
@@ -70,7 +70,7 @@ export class HealthPublisher implements Component {
   private active = false;
 
   constructor(
-    private readonly ctx: DaemonContext,
+    private readonly ctx: Pick<BridgeDeps, 'config' | 'clock' | 'status'>,
     private readonly bridge: Bridge,
     private readonly version: string,
     private readonly logger: Logger,

@@ -5,7 +5,7 @@ import type { AedesOptions, AedesPublishPacket, Client, PublishPacket, Subscript
 import { topicMatches } from '../mqtt/topics.js';
 import type { Logger } from '../log.js';
 import type { LogLimiter } from '../logLimiter.js';
-import type { Metrics } from '../ops/metrics.js';
+import type { Metrics } from '../metrics.js';
 import { fitsClientMaximum } from './outboundSize.js';
 import type { PublishOrigin } from './publishing.js';
 import { ReasonCode } from './reasonCodes.js';

@@ -10,10 +10,10 @@ import type { AuthConfig, BrokerConfig, GatewayConfig } from '../config/types.js
 import type { Logger } from '../log.js';
 import type { Sqlite } from '../storage/database.js';
 import type { GroupCommit } from '../storage/groupCommit.js';
-import type { StatusBoard } from '../ops/status.js';
+import type { StatusBoard } from '../status.js';
 import { BrokerDurability } from './durability.js';
 import { LogLimiter } from '../logLimiter.js';
-import type { Metrics } from '../ops/metrics.js';
+import type { Metrics } from '../metrics.js';
 import { AuthHooks } from './authHooks.js';
 import { ConnectHooks } from './connectHooks.js';
 import { Listeners, type ClientStream, type ListenerAddresses } from './listeners.js';

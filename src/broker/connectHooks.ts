@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import type { AuthResult, Authenticator, ConnectFacts } from '../auth/authenticator.js';
 import type { Logger } from '../log.js';
 import type { LogLimiter } from '../logLimiter.js';
-import type { Metrics } from '../ops/metrics.js';
+import type { Metrics } from '../metrics.js';
 import { isReservedTopic } from './authHooks.js';
 import { connackReasonFor, ReasonCode } from './reasonCodes.js';
 import { WILL_ALLOWED } from './store/willStore.js';

@@ -15,7 +15,7 @@ import type { TimerHandle } from '../clock/timeSource.js';
 import type { BrokerConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { LogLimiter } from '../logLimiter.js';
-import type { Metrics } from '../ops/metrics.js';
+import type { Metrics } from '../metrics.js';
 import type { Sqlite } from '../storage/database.js';
 import { isDiskFull, type GroupCommit } from '../storage/groupCommit.js';
 import { ReasonCode } from './reasonCodes.js';

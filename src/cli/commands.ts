@@ -1,6 +1,6 @@
 // The `edgegate` command line (commander); src/cli/main.ts is the entry point.
 import { Command } from 'commander';
-import { versionWithCommit } from '../buildInfo.js';
+import { versionWithCommit } from '../config/buildInfo.js';
 import { collect } from './common.js';
 
 // Each command's module is imported only when that command runs: `config check`

@@ -1,5 +1,5 @@
 // `edgegate run`: the daemon in the foreground, as systemd runs it.
-import { Daemon } from '../daemon.js';
+import { Daemon } from '../daemon/daemon.js';
 import { configOrExit, failAndExit } from './common.js';
 
 const STOP_DEADLINE_MS = 5000;

@@ -5,7 +5,7 @@
 import type { HttpConfig } from '../config/types.js';
 import { errorMessage } from '../errors.js';
 import { configOrExit } from './common.js';
-import { asRecord } from '../ops/record.js';
+import { asRecord } from '../record.js';
 
 export const STATUS_EXIT = { healthy: 0, unhealthy: 1, unreachable: 3 } as const;
 

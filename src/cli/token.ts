@@ -11,7 +11,7 @@ import { loadOfflineState } from '../auth/offlineState.js';
 import { GatewayClock } from '../clock/gatewayClock.js';
 import { systemTimeSource } from '../clock/timeSource.js';
 import type { GatewayConfig } from '../config/types.js';
-import { buildTimeMs } from '../buildInfo.js';
+import { buildTimeMs } from '../config/buildInfo.js';
 import { configOrExit, failAndExit } from './common.js';
 
 export interface MintOptions {

@@ -11,8 +11,8 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Component } from '../component.js';
 import type { HttpConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
-import type { HealthReport } from './health.js';
-import type { Metrics } from './metrics.js';
+import type { HealthReport } from '../health.js';
+import type { Metrics } from '../metrics.js';
 import type { PageDeps, PageServer } from './page/pageServer.js';
 import { refreshGaugesFromReport } from './scrapeGauges.js';
 

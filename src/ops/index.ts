@@ -1,11 +1,11 @@
 // Operations: HTTP health and metrics, $SYS status topics, systemd notification.
 // Built last so that READY=1 is sent once everything else is up (and, stopping
 // in reverse, STOPPING=1 is the first thing that happens on shutdown).
-import { packageVersion } from '../buildInfo.js';
+import { packageVersion } from '../config/buildInfo.js';
 import type { Component } from '../component.js';
-import type { DaemonContext } from '../context.js';
+import type { OpsDeps } from './deps.js';
 import { componentLogger } from '../log.js';
-import { buildHealthReport, type HealthReport } from './health.js';
+import { buildHealthReport, type HealthReport } from '../health.js';
 import { HttpEndpoint } from './http.js';
 import { checkPageAuth } from './pageAuthPolicy.js';
 import { StatusSampler } from './sampler.js';
@@ -18,7 +18,7 @@ export interface OpsOptions {
   env?: NodeJS.ProcessEnv;
 }
 
-export function opsComponents(ctx: DaemonContext, options: OpsOptions = {}): Component[] {
+export function opsComponents(ctx: OpsDeps, options: OpsOptions = {}): Component[] {
   const version = packageVersion();
   const startedMono = ctx.clock.monotonic();
   ctx.metrics.buildInfo.set({ version, node: process.versions.node }, 1);

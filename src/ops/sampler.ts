@@ -10,8 +10,8 @@ import { REASONS } from '../auth/reasons.js';
 import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { TimerHandle } from '../clock/timeSource.js';
 import type { Component } from '../component.js';
-import type { Metrics } from './metrics.js';
-import type { StatusBoard } from './status.js';
+import type { Metrics } from '../metrics.js';
+import type { StatusBoard } from '../status.js';
 
 export const SAMPLE_INTERVAL_MS = 5_000;
 /** The ring keeps the last hour: 720 samples at the default 5 s. */

@@ -1,9 +1,9 @@
 // Gauges that mirror state are set from the health report at every scrape, so
 // /metrics and /healthz always agree (components may also set them as things
 // happen; the report is the single source of truth either way).
-import type { HealthReport } from './health.js';
-import type { Metrics } from './metrics.js';
-import { asRecord } from './record.js';
+import type { HealthReport } from '../health.js';
+import type { Metrics } from '../metrics.js';
+import { asRecord } from '../record.js';
 
 
 export function refreshGaugesFromReport(metrics: Metrics, report: HealthReport, serving: boolean): void {

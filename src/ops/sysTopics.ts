@@ -14,8 +14,8 @@ import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { TimerHandle } from '../clock/timeSource.js';
 import type { Component } from '../component.js';
 import type { Logger } from '../log.js';
-import type { HealthReport } from './health.js';
-import { asRecord } from './record.js';
+import type { HealthReport } from '../health.js';
+import { asRecord } from '../record.js';
 
 export const SYS_PREFIX = '$SYS/edgegate/';
 export const SYS_REFRESH_MS = 10_000;

@@ -2,7 +2,7 @@
 // listing every port's state. A serial port never affects the daemon's health:
 // a missing sensor must not take the gateway out of service.
 import type { Component } from '../component.js';
-import type { DaemonContext } from '../context.js';
+import type { SerialDeps } from './deps.js';
 import { componentLogger } from '../log.js';
 import { SerialSensor } from './serialSensor.js';
 import { systemStreamFactory, type SerialStreamFactory } from './serialPort.js';
@@ -12,7 +12,7 @@ export interface SerialOptions {
   factory?: SerialStreamFactory;
 }
 
-export function serialComponents(ctx: DaemonContext, options: SerialOptions = {}): Component[] {
+export function serialComponents(ctx: SerialDeps, options: SerialOptions = {}): Component[] {
   const log = componentLogger(ctx.logger, 'serial');
   const sensors = ctx.config.serial.ports.map(
     (port) =>

@@ -6,7 +6,7 @@ import type { Component } from '../component.js';
 import type { SerialPortConfig } from '../config/types.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Metrics } from '../ops/metrics.js';
+import type { Metrics } from '../metrics.js';
 import type { DeliveredMessage, InternalPacket } from '../broker/broker.js';
 import { CommandWriter } from './commands.js';
 import { formatLine } from './formats.js';

@@ -33,8 +33,7 @@ export function openDatabase(file: string, options: OpenOptions = {}): Sqlite {
     db.pragma('foreign_keys = ON');
     const check = db.pragma('quick_check', { simple: true });
     if (check !== 'ok') throw new Error(`integrity check failed: ${String(check)}`);
-    db.exec('CREATE TABLE IF NOT EXISTS schema_versions (owner TEXT PRIMARY KEY, version INTEGER NOT NULL)');
-    return db;
+    return withSchemaVersions(db);
   } catch (err) {
     try {
       db?.close();
@@ -43,6 +42,20 @@ export function openDatabase(file: string, options: OpenOptions = {}): Sqlite {
     }
     throw new StorageError(`cannot open database ${file}: ${errorMessage(err)}`, { cause: err });
   }
+}
+
+/**
+ * The stand-in when the file is unusable: sensors must keep authenticating, so the
+ * daemon runs on memory (loudly; nothing persists). Same tables, same migrations.
+ */
+export function openInMemoryDatabase(): Sqlite {
+  return withSchemaVersions(openSqlite(':memory:'));
+}
+
+/** The table `migrate` keeps each owner's schema version in. */
+function withSchemaVersions(db: Sqlite): Sqlite {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_versions (owner TEXT PRIMARY KEY, version INTEGER NOT NULL)');
+  return db;
 }
 
 /** Brings `owner`'s tables up to the newest migration. */

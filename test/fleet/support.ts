@@ -5,7 +5,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConfigOverrides } from '../../src/config/types.js';
-import type { Daemon } from '../../src/daemon.js';
+import type { Daemon } from '../../src/daemon/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 
 export const SECRET = 'fleet-test-secret';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { buildConfig } from '../../src/config/load.js';
 import type { ConfigOverrides, GatewayConfig } from '../../src/config/types.js';
-import { Daemon } from '../../src/daemon.js';
+import { Daemon } from '../../src/daemon/daemon.js';
 import type { TimeSource } from '../../src/clock/timeSource.js';
 
 export interface TestDaemon {

@@ -1,7 +1,7 @@
 // docs/install.md documents every metric of the registry and every $SYS topic.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { Metrics } from '../../src/ops/metrics.js';
+import { Metrics } from '../../src/metrics.js';
 import { sysTopicValues } from '../../src/ops/sysTopics.js';
 
 const DOC = readFileSync(new URL('../../docs/install.md', import.meta.url), 'utf8');

@@ -2,8 +2,8 @@
 // gauges, labelled children, and the process metrics computed at scrape time.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { Metrics } from '../../src/ops/metrics.js';
-import { Counter, Gauge, Registry, formatValue } from '../../src/ops/prometheus.js';
+import { Metrics } from '../../src/metrics.js';
+import { Counter, Gauge, Registry, formatValue } from '../../src/prometheus.js';
 
 /** Sample value of one series line of a scrape. */
 function sample(text: string, series: string): number | undefined {

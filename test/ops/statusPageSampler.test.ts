@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { GatewayClock } from '../../src/clock/gatewayClock.js';
 import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
-import { Metrics } from '../../src/ops/metrics.js';
+import { Metrics } from '../../src/metrics.js';
 import { capacityFor, SAMPLE_COLUMNS, StatusSampler, type Sample } from '../../src/ops/sampler.js';
 
 function setup(options: { capacity?: number; bridge?: () => Record<string, unknown> | undefined } = {}) {

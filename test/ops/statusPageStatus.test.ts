@@ -2,7 +2,7 @@
 // bridge's state with its time, rules, queue age and drops, and serial ports with
 // the time of their last line (its text only for the expander).
 import assert from 'node:assert/strict';
-import type { HealthReport } from '../../src/ops/health.js';
+import type { HealthReport } from '../../src/health.js';
 import { buildPageStatus, problemsOf } from '../../src/ops/page/pageStatus.js';
 
 function report(overrides: Partial<HealthReport> = {}): HealthReport {

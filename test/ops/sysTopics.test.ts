@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
 import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
 import { SYS_DEBOUNCE_MS, SYS_REFRESH_MS, stableReport, sysTopicValues } from '../../src/ops/sysTopics.js';
-import type { HealthReport } from '../../src/ops/health.js';
+import type { HealthReport } from '../../src/health.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { collector, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
 import { hsToken } from '../helpers/tokens.js';

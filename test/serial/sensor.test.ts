@@ -8,7 +8,7 @@ import { GatewayClock } from '../../src/clock/gatewayClock.js';
 import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
 import { buildConfig } from '../../src/config/load.js';
 import type { SerialPortConfig } from '../../src/config/types.js';
-import { Metrics } from '../../src/ops/metrics.js';
+import { Metrics } from '../../src/metrics.js';
 import type { InternalPacket } from '../../src/broker/broker.js';
 import { SerialSensor, type SerialBroker } from '../../src/serial/serialSensor.js';
 import { MockPorts } from './support/mockPorts.js';

@@ -20,7 +20,7 @@ import type { ClientView } from '../../broker/sessions.js';
 import type { GatewayClock } from '../../clock/gatewayClock.js';
 import type { HttpConfig, JwtConfig } from '../../config/types.js';
 import type { Logger } from '../../log.js';
-import type { HealthReport } from '../health.js';
+import type { HealthReport } from '../../health.js';
 import { pageAuthRequired } from '../pageAuthPolicy.js';
 import type { StatusSampler } from '../sampler.js';
 import { AdminLogin } from './adminLogin.js';

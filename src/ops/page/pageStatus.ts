@@ -2,9 +2,9 @@
 // built from the health report, the broker's client list and the sampler. Only
 // what an operator needs; never a token, a token hash, a secret or a session.
 import type { ClientView } from '../../broker/sessions.js';
-import type { HealthReport } from '../health.js';
+import type { HealthReport } from '../../health.js';
 import type { ObservedState } from '../sampler.js';
-import { asRecord } from '../record.js';
+import { asRecord } from '../../record.js';
 
 export interface PageStatusSources {
   report: () => HealthReport;

@@ -1,26 +1,27 @@
 // Builds the components, starts them in order and stops them in reverse.
-import { Authenticator } from './auth/authenticator.js';
-import { createOfflineAuth } from './auth/offline.js';
-import { KeyRing } from './auth/keys.js';
-import { loadConfiguredKeys } from './auth/keySetup.js';
-import { buildTimeMs } from './buildInfo.js';
-import { LocalBroker } from './broker/broker.js';
-import { GatewayClock } from './clock/gatewayClock.js';
-import { systemTimeSource, type TimeSource } from './clock/timeSource.js';
-import type { Component } from './component.js';
-import type { DaemonContext } from './context.js';
-import type { GatewayConfig } from './config/types.js';
-import { componentLogger, createRootLogger, type Logger } from './log.js';
-import { Metrics } from './ops/metrics.js';
-import { StatusBoard } from './ops/status.js';
-import { ensureDataDir } from './storage/dataDir.js';
-import { lockDataDir, type DataDirLock } from './storage/dataDirLock.js';
-import { deprecatedKeysIn } from './config/deprecations.js';
-import { DATABASE_FILE, openDatabase, type Sqlite } from './storage/database.js';
-import { GroupCommit, isDiskFull } from './storage/groupCommit.js';
-import { WalSync } from './storage/walSync.js';
-import { openSqlite } from './storage/sqlite.js';
-import { opsComponents } from './ops/index.js';
+import { Authenticator } from '../auth/authenticator.js';
+import { createOfflineAuth } from '../auth/offline.js';
+import { KeyRing } from '../auth/keys.js';
+import { loadConfiguredKeys } from '../auth/keySetup.js';
+import { buildTimeMs } from '../config/buildInfo.js';
+import { LocalBroker } from '../broker/broker.js';
+import { GatewayClock } from '../clock/gatewayClock.js';
+import { systemTimeSource, type TimeSource } from '../clock/timeSource.js';
+import type { Component } from '../component.js';
+import type { SharedServices } from '../context.js';
+import type { BridgeDeps } from '../bridge/deps.js';
+import type { SerialDeps } from '../serial/deps.js';
+import type { GatewayConfig } from '../config/types.js';
+import { componentLogger, createRootLogger, type Logger } from '../log.js';
+import { Metrics } from '../metrics.js';
+import { StatusBoard } from '../status.js';
+import { ensureDataDir } from '../storage/dataDir.js';
+import { lockDataDir, type DataDirLock } from '../storage/dataDirLock.js';
+import { deprecatedKeysIn } from '../config/deprecations.js';
+import { DATABASE_FILE, openDatabase, openInMemoryDatabase, type Sqlite } from '../storage/database.js';
+import { GroupCommit, isDiskFull } from '../storage/groupCommit.js';
+import { WalSync } from '../storage/walSync.js';
+import { opsComponents } from '../ops/index.js';
 import { join } from 'node:path';
 import type { DestinationStream } from 'pino';
 
@@ -131,21 +132,15 @@ export class Daemon {
       () => this.broker?.isServing() ?? false,
     );
 
-    const ctx: DaemonContext = {
-      config: this.config,
-      dataDir,
-      clock: this.clock,
-      logger: this.logger,
-      metrics: this.metrics,
-      status: this.status,
-      keys: this.keys,
-      database,
-      groupCommit: group,
-      persistent,
-      broker: this.broker,
-      authenticator: this.authenticator,
-    };
-    const components = [...offline.components(this.broker), brokerComponent, ...(await optionalComponents(ctx)), ...opsComponents(ctx)];
+    // Each capability gets only what it uses (bridge/index.ts, serial/index.ts, ops/index.ts say what).
+    const services: SharedServices = { logger: this.logger, metrics: this.metrics, status: this.status };
+    const shared = { ...services, config: this.config, clock: this.clock, broker: this.broker };
+    const components = [
+      ...offline.components(this.broker),
+      brokerComponent,
+      ...(await optionalComponents({ ...shared, database, groupCommit: group, persistent })),
+      ...opsComponents({ ...shared, keys: this.keys, database, authenticator: this.authenticator }),
+    ];
     for (const component of components) {
       await component.start();
       this.started.push(component);
@@ -163,9 +158,7 @@ export class Daemon {
       return { database: openDatabase(file, { synchronous: this.config.storage.sync }), persistent: true };
     } catch (err) {
       log.error({ err: (err as Error).message, file }, 'database unusable: running from memory, nothing will persist until it is repaired or removed');
-      const database = openSqlite(':memory:');
-      database.exec('CREATE TABLE IF NOT EXISTS schema_versions (owner TEXT PRIMARY KEY, version INTEGER NOT NULL)');
-      return { database, persistent: false };
+      return { database: openInMemoryDatabase(), persistent: false };
     }
   }
 
@@ -201,9 +194,9 @@ export class Daemon {
  * configured: on a Pi each costs megabytes of memory and tens of milliseconds
  * of start-up that a gateway without them should not pay.
  */
-async function optionalComponents(ctx: DaemonContext): Promise<Component[]> {
+async function optionalComponents(ctx: BridgeDeps & SerialDeps): Promise<Component[]> {
   const out: Component[] = [];
-  if (ctx.config.bridge.enabled) out.push(...(await import('./bridge/index.js')).bridgeComponents(ctx));
-  if (ctx.config.serial.ports.length > 0) out.push(...(await import('./serial/index.js')).serialComponents(ctx));
+  if (ctx.config.bridge.enabled) out.push(...(await import('../bridge/index.js')).bridgeComponents(ctx));
+  if (ctx.config.serial.ports.length > 0) out.push(...(await import('../serial/index.js')).serialComponents(ctx));
   return out;
 }

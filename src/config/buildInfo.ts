@@ -2,7 +2,7 @@
 // (a token that had expired when the software was built can never be valid).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PACKAGE_ROOT } from './config/load.js';
+import { PACKAGE_ROOT } from './load.js';
 
 function buildInfo(): { builtAtMs?: number; commit?: string } {
   try {
