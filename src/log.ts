@@ -1,6 +1,7 @@
 // Structured logging: one pino root per daemon, a child per component. Anything
 // that could hold a token or a secret is redacted by key, wherever it nests.
 import { pino, type DestinationStream, type Logger } from 'pino';
+import { errorMessage } from './errors.js';
 import { prettyDestination, usePrettyLogs } from './logPretty.js';
 
 export type { Logger } from 'pino';
@@ -33,4 +34,13 @@ export function createRootLogger(config: LogOptions, destination?: DestinationSt
 
 export function componentLogger(root: Logger, component: string): Logger {
   return root.child({ component });
+}
+
+/**
+ * The .catch of work nobody awaits (a timer's refresh, a will's deletion): its
+ * failure becomes a log line, never an unhandled rejection, which would end the
+ * daemon (Node 20). `what` completes "... failed".
+ */
+export function logFailure(log: Logger, what: string): (err: unknown) => void {
+  return (err) => log.error({ err: errorMessage(err) }, `${what} failed`);
 }

@@ -9,7 +9,8 @@
 import { once } from 'node:events';
 import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import mqttPacket from 'mqtt-packet';
-import { guardPackets, PacketScanner } from '../../src/broker/packetGuard.js';
+import { PacketScanner } from '../../src/broker/packetGuard.js';
+import { guardPackets } from '../../src/broker/socketGuard.js';
 import { connectPacket, encodeRemainingLength } from './lib/mqttWire.js';
 import { numberArg } from './lib/args.js';
 import { median } from './lib/stats.js';

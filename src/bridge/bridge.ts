@@ -88,9 +88,15 @@ export class Bridge implements Component {
     // The labelled child once, not a label lookup per message.
     const forwardedOut = ctx.metrics.bridgeForwarded.labels('out');
     const refusals = new LogLimiter(this.log, () => ctx.clock.monotonic());
-    this.sender = new OutboxSender(this.outbox, config.maxInflight, () => forwardedOut.inc(), () => ctx.clock.now(), new DrainLimiter(config.drainRatePerSec, ctx.clock), (row, refusal) =>
-      refusals.log('warn', 'refused', { topic: row.topic, reasonCode: refusal.reasonCode }, 'cloud refused a message (dropped, counted as reason "refused"): check the cloud ACL for this topic'),
-    );
+    this.sender = new OutboxSender({
+      outbox: this.outbox,
+      maxInflight: config.maxInflight,
+      onDelivered: () => forwardedOut.inc(),
+      nowMs: () => ctx.clock.now(),
+      limiter: new DrainLimiter(config.drainRatePerSec, ctx.clock),
+      onRefused: (row, refusal) =>
+        refusals.log('warn', 'refused', { topic: row.topic, reasonCode: refusal.reasonCode }, 'cloud refused a message (dropped, counted as reason "refused"): check the cloud ACL for this topic'),
+    });
     if (!ctx.persistent) this.log.error('database is in memory: the bridge queue will not survive a restart');
     if (this.outbox.messages > 0) this.log.info({ messages: this.outbox.messages, bytes: this.outbox.bytes }, 'bridge backlog from a previous run will be sent first');
     const uplink = (): MqttClient | undefined => (this.state === 'connected' ? this.client : undefined);

@@ -9,6 +9,8 @@
 // touches only the pages at the tail of the table.
 import type { Sqlite } from '../storage/database.js';
 import type { GroupCommit } from '../storage/groupCommit.js';
+import { deferred, type Deferred } from '../storage/deferred.js';
+import { applyBatch, type OutboxBounds, type PendingRemoval } from './outboxBatch.js';
 import { OutboxTable, rowBytes, type OutboxMessage, type OutboxRow } from './outboxTable.js';
 
 export { rowBytes, type OutboxMessage, type OutboxRow } from './outboxTable.js';
@@ -19,12 +21,9 @@ export type DropReason = 'overflow' | 'rejected' | 'ttl' | 'expired' | 'refused'
 /** What became of one enqueued message: committed, or refused by a bound (reject-new, or larger than maxBytes). */
 export type EnqueueOutcome = 'stored' | 'rejected';
 
-export interface OutboxLimits {
-  maxMessages: number;
-  maxBytes: number;
+export interface OutboxLimits extends OutboxBounds {
   /** 0 = keep forever. */
   ttlSec: number;
-  overflow: 'drop-oldest' | 'reject-new';
 }
 
 export interface OutboxOptions extends OutboxLimits {
@@ -45,29 +44,6 @@ export interface OutboxOptions extends OutboxLimits {
   group?: GroupCommit;
 }
 
-/** One promise for every insert of a group commit: they all commit (or fail) together. */
-interface PendingBatch {
-  promise: Promise<void>;
-  resolve: () => void;
-  reject: (err: unknown) => void;
-}
-
-function newBatch(): PendingBatch {
-  let resolve!: () => void;
-  let reject!: (err: unknown) => void;
-  const promise = new Promise<void>((res, rej) => {
-    resolve = res;
-    reject = rej;
-  });
-  return { promise, resolve, reject };
-}
-
-interface PendingRemoval {
-  id: number;
-  bytes: number;
-  reason?: 'ttl' | 'expired' | 'refused';
-}
-
 interface Scheduled {
   cancel(): void;
 }
@@ -85,7 +61,8 @@ export const REMOVAL_DELAY_MS = 20;
 export class Outbox {
   private inserts: OutboxRow[] = [];
   private insertBytes = 0;
-  private batch?: PendingBatch;
+  /** One promise for every insert of a group commit: they all commit (or fail) together. */
+  private batch?: Deferred;
   private removals: PendingRemoval[] = [];
   private insertTimer?: Scheduled;
   private removalTimer?: Scheduled;
@@ -112,7 +89,7 @@ export class Outbox {
    * share the one promise.
    */
   enqueue(message: OutboxMessage): Promise<void> {
-    const batch = (this.batch ??= newBatch());
+    const batch = (this.batch ??= deferred());
     this.add(message);
     return batch.promise;
   }
@@ -124,7 +101,7 @@ export class Outbox {
    * promise more per call, so only where the outcome is needed.
    */
   enqueueWithOutcome(message: OutboxMessage): Promise<EnqueueOutcome> {
-    const batch = (this.batch ??= newBatch());
+    const batch = (this.batch ??= deferred());
     const row = this.add(message);
     return batch.promise.then(() => (row.id !== 0 ? 'stored' : 'rejected'));
   }
@@ -220,7 +197,7 @@ export class Outbox {
 
   private commit(withRemovals: boolean): void {
     const inserts = this.inserts;
-    const { maxMessages, maxBytes, overflow } = this.options;
+    const { maxMessages, maxBytes } = this.options;
     // Deletions also go now when the new rows would not fit otherwise: acknowledged
     // rows must not count against the bounds (drop-oldest would count them as lost).
     withRemovals ||= this.removals.length > 0 && (this.messages + inserts.length > maxMessages || this.bytes + this.insertBytes > maxBytes);
@@ -237,58 +214,9 @@ export class Outbox {
     this.batch = undefined;
     this.inserts = [];
     this.insertBytes = 0;
-    const committed: OutboxRow[] = [];
-    const dropped = { rejected: [0, 0], overflow: [0, 0], ttl: [0, 0], expired: [0, 0], refused: [0, 0] };
-    let droppedThrough = 0;
-    let messages = this.messages;
-    let bytes = this.bytes;
+    let result: ReturnType<typeof applyBatch>;
     try {
-      this.write(() => {
-        // Acknowledged ids are mostly consecutive (PUBACKs come in order, MQTT 3.1.1
-        // section 4.6): one range DELETE per run of consecutive ids instead of one per row.
-        if (removals.length > 1) removals.sort((a, b) => a.id - b.id);
-        for (let i = 0; i < removals.length; ) {
-          let j = i + 1;
-          while (j < removals.length && removals[j].id === removals[j - 1].id + 1) j++;
-          // Rows of the run already gone were dropped from the head of the queue
-          // (drop-oldest or TTL, counted then): they are the lowest ids of the run.
-          const missing = j - i - this.table.removeRange(removals[i].id, removals[j - 1].id);
-          for (let k = i + missing; k < j; k++) {
-            const r = removals[k];
-            messages--;
-            bytes -= r.bytes;
-            if (r.reason) {
-              dropped[r.reason][0]++;
-              dropped[r.reason][1] += r.bytes;
-            }
-          }
-          i = j;
-        }
-        for (const row of inserts) {
-          const size = rowBytes(row);
-          const full = messages + 1 > maxMessages || bytes + size > maxBytes;
-          if (size > maxBytes || (full && overflow === 'reject-new')) {
-            dropped.rejected[0]++;
-            dropped.rejected[1] += size;
-            continue;
-          }
-          committed.push(row);
-          messages++;
-          bytes += size;
-        }
-        this.table.insert(committed);
-        if (messages > maxMessages || bytes > maxBytes) {
-          // drop-oldest: free the head of the queue until the bounds hold again.
-          droppedThrough = this.table.dropHead((r) => {
-            if (messages <= maxMessages && bytes <= maxBytes) return false;
-            messages--;
-            bytes -= r.bytes;
-            dropped.overflow[0]++;
-            dropped.overflow[1] += r.bytes;
-            return true;
-          });
-        }
-      });
+      this.write(() => (result = applyBatch(this.table, removals, inserts, this.options, { messages: this.messages, bytes: this.bytes })));
     } catch (err) {
       // The transaction rolled back: nothing of this batch is stored (disk full, I/O error).
       this.options.onError(err);
@@ -296,11 +224,12 @@ export class Outbox {
       batch?.reject(err);
       return;
     }
-    this.messages = messages;
-    this.bytes = bytes;
+    const { committed, dropped, droppedThrough } = result!;
+    this.messages = result!.messages;
+    this.bytes = result!.bytes;
     const settle = (): void => {
-      for (const reason of ['rejected', 'overflow', 'ttl', 'expired', 'refused'] as const) {
-        if (dropped[reason][0] > 0) this.options.onDrop(reason, dropped[reason][0], dropped[reason][1]);
+      for (const [reason, [messages, bytes]] of Object.entries(dropped) as Array<[keyof typeof dropped, [number, number]]>) {
+        if (messages > 0) this.options.onDrop(reason, messages, bytes);
       }
       batch?.resolve();
       if (committed.length > 0 || droppedThrough > 0) {

@@ -14,6 +14,19 @@ const READ_BATCH = 512;
 /** Rows held in memory ahead of sending; beyond that they are re-read from SQLite. */
 const BUFFER_MAX = 4096;
 
+export interface OutboxSenderOptions {
+  outbox: Outbox;
+  /** bridge.maxInflight: rows sent and not yet acknowledged, at most. */
+  maxInflight: number;
+  /** Told about each row the cloud acknowledged (and that was then deleted). */
+  onDelivered: (row: OutboxRow) => void;
+  nowMs: () => number;
+  /** bridge.drainRatePerSec (absent or unlimited: as fast as the window allows). */
+  limiter?: DrainLimiter;
+  /** Told about each row the cloud refused (the bridge logs it, at a limited rate). */
+  onRefused?: (row: OutboxRow, refusal: CloudRefusal) => void;
+}
+
 export class OutboxSender {
   private buffer: OutboxRow[] = [];
   /** Index of the next row of `buffer` to send (avoids O(n) shifts). */
@@ -30,16 +43,18 @@ export class OutboxSender {
   private pumpScheduled = false;
   private pumpQueued = false;
 
-  constructor(
-    private readonly outbox: Outbox,
-    private readonly maxInflight: number,
-    private readonly onDelivered: (row: OutboxRow) => void,
-    private readonly nowMs: () => number,
-    /** bridge.drainRatePerSec (absent or unlimited: as fast as the window allows). */
-    private readonly limiter?: DrainLimiter,
-    /** Told about each row the cloud refused (the bridge logs it, at a limited rate). */
-    private readonly onRefused?: (row: OutboxRow, refusal: CloudRefusal) => void,
-  ) {}
+  private readonly outbox: Outbox;
+  private readonly maxInflight: number;
+  private readonly onDelivered: OutboxSenderOptions['onDelivered'];
+  private readonly nowMs: () => number;
+  private readonly limiter?: DrainLimiter;
+  private readonly onRefused?: OutboxSenderOptions['onRefused'];
+
+  constructor(options: OutboxSenderOptions) {
+    ({ outbox: this.outbox, maxInflight: this.maxInflight, onDelivered: this.onDelivered, nowMs: this.nowMs } = options);
+    this.limiter = options.limiter;
+    this.onRefused = options.onRefused;
+  }
 
   get inFlight(): number {
     return this.inflight;

@@ -7,7 +7,7 @@ import { PublishRefused, type InternalPacket, type PublishInterceptor, type Publ
 import type { Authenticator } from '../auth/authenticator.js';
 import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { AuthConfig, BrokerConfig, GatewayConfig } from '../config/types.js';
-import type { Logger } from '../log.js';
+import { logFailure, type Logger } from '../log.js';
 import type { Sqlite } from '../storage/database.js';
 import type { GroupCommit } from '../storage/groupCommit.js';
 import type { StatusBoard } from '../status.js';
@@ -102,7 +102,9 @@ export class LocalBroker {
       ...connectHooks.aedesHooks(),
       ...authHooks.aedesHooks(),
     });
-    durability.start(this.aedes, (will) => void this.publishRecoveredWill(will as unknown as PublishPacket));
+    durability.start(this.aedes, (will) => {
+      this.publishRecoveredWill(will as unknown as PublishPacket).catch(logFailure(this.deps.logger, 'publishing a recovered will'));
+    });
     this.aedes.on('clientReady', () => this.clientsChanged());
     this.aedes.on('clientDisconnect', () => this.clientsChanged());
     this.aedes.on('clientError', (client, err) => this.deps.logger.debug({ clientId: client.id, err: err.message }, 'client error'));

@@ -1,8 +1,8 @@
-// A cheap check of the first packet on a new connection, before aedes buffers
-// it: the parser (mqtt-packet) would otherwise keep reading a packet whose
-// remaining length claims up to 256 MB from a client nobody has authenticated,
-// which on a 512 MB gateway is an easy way to exhaust memory. The streaming
-// check of every packet (first one included) is in packetGuard.ts.
+// Bounds on the first packet of a new connection, before aedes buffers it: the
+// parser (mqtt-packet) would otherwise keep reading a packet whose remaining
+// length claims up to 256 MB from a client nobody has authenticated, which on a
+// 512 MB gateway is an easy way to exhaust memory. The streaming check that
+// applies them (to every packet, the first one included) is in packetGuard.ts.
 
 /**
  * The largest CONNECT that MQTT 3.1.1 allows (section 3.1): a 10-byte variable
@@ -39,24 +39,4 @@ export const MAX_CONNECT_V5_REMAINING_LENGTH = MAX_CONNECT_REMAINING_LENGTH + 2 
  */
 export function connectLimit(level: number, maxRemainingLength: number): number {
   return Math.min(level === 5 ? MAX_CONNECT_V5_REMAINING_LENGTH : MAX_CONNECT_REMAINING_LENGTH, maxRemainingLength);
-}
-
-export type FirstPacketVerdict = 'ok' | 'need-more' | 'not-connect' | 'bad-length' | 'too-large';
-
-/**
- * Judges the first bytes a client sent (MQTT 3.1.1 sections 2.2.3 and 3.1.4)
- * against the 3.1.1 bound. Nothing in src/ uses it any more (PacketScanner does
- * this job, with the MQTT 5 bound too); test/broker/faults.test.ts still does.
- */
-export function judgeFirstPacket(head: Buffer): FirstPacketVerdict {
-  if (head.length === 0) return 'need-more';
-  if (head[0] !== 0x10) return 'not-connect'; // CONNECT, flags 0 (section 3.1.1)
-  let length = 0;
-  for (let i = 1; i <= 4; i++) {
-    if (i >= head.length) return 'need-more';
-    const byte = head[i]!;
-    length += (byte & 0x7f) * 128 ** (i - 1);
-    if ((byte & 0x80) === 0) return length > MAX_CONNECT_REMAINING_LENGTH ? 'too-large' : 'ok';
-  }
-  return 'bad-length'; // a fifth continuation byte is malformed (section 2.2.3)
 }

@@ -13,7 +13,7 @@ import type { Aedes, Client, PublishPacket } from 'aedes';
 import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { TimerHandle } from '../clock/timeSource.js';
 import type { BrokerConfig } from '../config/types.js';
-import type { Logger } from '../log.js';
+import { logFailure, type Logger } from '../log.js';
 import type { LogLimiter } from '../logLimiter.js';
 import type { Metrics } from '../metrics.js';
 import type { Sqlite } from '../storage/database.js';
@@ -121,7 +121,7 @@ export class BrokerDurability {
       if (clients[clientId]) return; // reconnected: its new will replaced this one
       this.deps.logger.info({ clientId, topic: will.topic }, 'publishing the will of a connection that ended with the previous run');
       publishWill(will);
-      void this.persistence.delWill({ id: clientId });
+      this.persistence.delWill({ id: clientId }).catch(logFailure(this.deps.logger, 'deleting a published will'));
     };
     if (delaySec > 0) this.willTimers.set(clientId, this.deps.clock.setTimer(delaySec * 1000, fire));
     else fire();

@@ -9,7 +9,8 @@ import { createServer as createTlsServer } from 'node:tls';
 import type { TcpListenerConfig, TlsListenerConfig, WsListenerConfig, WssListenerConfig } from '../config/types.js';
 import { ListenError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { guardPackets, type PacketRejection } from './packetGuard.js';
+import type { PacketRejection } from './packetGuard.js';
+import { guardPackets } from './socketGuard.js';
 
 /**
  * Pending-connection queue of the listening socket. Node's default (511)

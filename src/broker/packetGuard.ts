@@ -18,7 +18,6 @@
 // usually all ASCII: one comparison per byte; an MQTT 5 PUBLISH without properties
 // costs one or two more); a field split across socket chunks is gathered by
 // reference (subarrays), not copied, until complete.
-import type { Readable } from 'node:stream';
 import { connectLimit, MAX_CONNECT_REMAINING_LENGTH } from './connectGuard.js';
 import { bodyFault, bytesToJudge, CHECK_ABOVE_V311, CHECK_ABOVE_V5, CONNECT, DISCONNECT, MQTT5, protocolLevel, PUBLISH, type Utf8Field } from './packetFields.js';
 import type { Mqtt5Rule, PacketRejectReason } from './mqtt5Rules.js';
@@ -280,32 +279,4 @@ export class PacketScanner {
     this.rejection = r;
     return r;
   }
-}
-
-/**
- * Scans everything read from `socket` and calls `reject` once (it should
- * close the socket) when a packet breaks a rule. aedes reads the socket with
- * 'readable' + read(null), so the guard wraps this socket's read(): it sees
- * each chunk before aedes parses it and hands on only the bytes before the
- * offending packet, so an oversized packet that arrived whole in one chunk is
- * never parsed, let alone delivered. (A 'data' listener would see the chunk
- * too, but could not keep it from the parser.) No copy, no extra event.
- * `reject` runs synchronously inside aedes's read, between two packets.
- */
-export function guardPackets(socket: Readable, maxRemainingLength: number, reject: (why: PacketRejection) => void): void {
-  const scanner = new PacketScanner(maxRemainingLength);
-  const read = socket.read;
-  let reported = false;
-  socket.read = function guardedRead(this: Readable, size?: number): unknown {
-    const chunk: unknown = read.call(this, size);
-    if (!Buffer.isBuffer(chunk)) return chunk; // null, or a string if someone set an encoding (aedes never does)
-    const why = scanner.scan(chunk);
-    if (!why) return chunk;
-    if (!reported) {
-      reported = true;
-      const address = (this as { remoteAddress?: string }).remoteAddress;
-      reject(address === undefined ? why : { ...why, address });
-    }
-    return scanner.passable > 0 ? chunk.subarray(0, scanner.passable) : null;
-  };
 }

@@ -5,7 +5,7 @@ import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { Component } from '../component.js';
 import type { SerialPortConfig } from '../config/types.js';
 import { errorMessage } from '../errors.js';
-import type { Logger } from '../log.js';
+import { logFailure, type Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { DeliveredMessage, InternalPacket } from '../broker/broker.js';
 import { CommandWriter } from './commands.js';
@@ -143,10 +143,13 @@ export class SerialSensor implements Component {
         this.deps.logger.warn({ waiting: this.queue.length }, 'serial lines still unpublished at shutdown: dropped');
         resolve();
       });
-      void this.queue.drain().then(() => {
-        timer.cancel();
-        resolve();
-      });
+      this.queue
+        .drain()
+        .catch(logFailure(this.deps.logger, 'publishing the last serial lines'))
+        .finally(() => {
+          timer.cancel();
+          resolve();
+        });
     });
   }
 

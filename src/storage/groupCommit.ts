@@ -195,14 +195,16 @@ export class GroupCommit {
     if (!this.options.walSync) return this.succeeded(group);
     const syncing = this.options.walSync.sync();
     this.syncing = syncing;
-    void syncing
+    syncing
       .then(
         () => this.succeeded(group),
         (err: unknown) => this.failed(err, group),
       )
       .finally(() => {
         if (this.syncing === syncing) this.syncing = undefined;
-      });
+      })
+      // succeeded() and failed() only settle the group's waiters: nothing is left to report.
+      .catch(() => undefined);
   }
 
   /** Writes outside a group (autocommit) stay FULL. A failing card may refuse even this: the next group tries again. */

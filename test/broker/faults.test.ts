@@ -5,7 +5,6 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { connect as tcpConnect, type Socket } from 'node:net';
 import { connectPacket, encodeRemainingLength } from '../../scripts/bench/lib/mqttWire.js';
-import { judgeFirstPacket, MAX_CONNECT_REMAINING_LENGTH } from '../../src/broker/connectGuard.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { connect, end } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
@@ -126,19 +125,5 @@ describe('garbage on the socket', function () {
     p[2 + 6] = 9; // protocol level byte after the 2-byte fixed header and "MQTT" string
     const { reply, closedByServer } = await rawExchange(d.port, [p]);
     assert.ok(closedByServer || (reply[0] === 0x20 && reply[3] === 1), reply.toString('hex'));
-  });
-});
-
-describe('first-packet guard (unit)', () => {
-  it('judges fixed headers', () => {
-    assert.equal(judgeFirstPacket(Buffer.from([])), 'need-more');
-    assert.equal(judgeFirstPacket(Buffer.from([0x10])), 'need-more');
-    assert.equal(judgeFirstPacket(Buffer.from([0x10, 0x80])), 'need-more');
-    assert.equal(judgeFirstPacket(Buffer.from([0x10, 0x7f])), 'ok');
-    assert.equal(judgeFirstPacket(Buffer.concat([Buffer.from([0x10]), encodeRemainingLength(MAX_CONNECT_REMAINING_LENGTH)])), 'ok');
-    assert.equal(judgeFirstPacket(Buffer.concat([Buffer.from([0x10]), encodeRemainingLength(MAX_CONNECT_REMAINING_LENGTH + 1)])), 'too-large');
-    assert.equal(judgeFirstPacket(Buffer.from([0x10, 0xff, 0xff, 0xff, 0xff])), 'bad-length');
-    assert.equal(judgeFirstPacket(Buffer.from([0x30, 0x00])), 'not-connect');
-    assert.equal(judgeFirstPacket(Buffer.from([0x11, 0x00])), 'not-connect');
   });
 });

@@ -57,7 +57,9 @@ export class BrokerPersistence {
     this.sessions = new SessionStore(db, commit);
     // A rolled-back group (disk full, I/O error): what is kept in memory follows the disk again
     // (a card failing with I/O errors may fail this too: the next commit tells again).
-    commit.onRollback(() => void this.reload().catch(() => undefined));
+    commit.onRollback(() => {
+      this.reload().catch(() => undefined);
+    });
   }
 
   private async reload(): Promise<void> {
@@ -163,7 +165,8 @@ export class BrokerPersistence {
     for (const id of this.sessions.due(this.options.now())) {
       if (isConnected(id)) continue;
       const client = { id };
-      void this.subscriptions.clean(client); // the table at once; the in-memory index does not wait either
+      // The table at once (clean's synchronous part); the in-memory index does not wait either, and cannot fail.
+      this.subscriptions.clean(client).catch(() => undefined);
       this.queues.clear(id);
       this.queues.incomingClear(id);
       this.wills.delete(id);
