@@ -1,9 +1,31 @@
-// Errors that leave a component carry a stable `code` (as fastify's do), so the
-// CLI, logs and tests can tell them apart without parsing messages.
+// The one catalogue of error codes (as fastify's lib/errors.js). Every error a user
+// can meet carries one of these stable codes, so the CLI, logs and tests tell them
+// apart without parsing messages, and a code is never reused for another meaning.
+// docs/errors.md says for each what to do and where it shows up;
+// test/docs/errors.test.ts keeps the two in step and finds codes used outside it.
+
+/** Each stable code and its one-line meaning. Never rename a code: scripts and alerts match on it. */
+export const ERROR_CODES = {
+  EDGEGATE_CONFIG_INVALID: 'the configuration is invalid: every problem is named with its key (exit code 2)',
+  EDGEGATE_STORAGE: 'the database or a file in the data directory could not be opened, read or written',
+  EDGEGATE_ADDRESS_IN_USE: 'the port of a listener is already in use by another process',
+  EDGEGATE_LISTEN_FAILED: 'a listener could not bind its address for another reason than EADDRINUSE (e.g. EACCES)',
+  EDGEGATE_REVOCATIONS_FULL: 'a new revocation was refused: the list holds auth.revocation.maxEntries already',
+  EDGEGATE_AUTH_REFUSED: 'a token was refused (CONNECT, re-authentication, admin login, token verify); its reason says why',
+  EDGEGATE_JWKS_FETCH_FAILED: 'fetching auth.jwt.jwks.url failed (network, TLS, HTTP status, redirect, size or time limit)',
+  EDGEGATE_FLEET_REFUSED: 'a message on auth.revocation.topic or its /snapshot was not applied; its reason says why',
+  EDGEGATE_FLEET_SNAPSHOT_TOO_LARGE: 'edgegate fleet refused a change whose signed revocation snapshot would exceed the limit',
+  EDGEGATE_CLOUD_UNREACHABLE: 'edgegate fleet could not connect to the cloud broker',
+  EDGEGATE_CLOUD_REFUSED: 'the cloud broker refused a bridged message for good (PUBACK reason code 0x80 or above)',
+  EDGEGATE_BRIDGE_CREDENTIALS: 'the bridge could not build its uplink credentials (bridge.jwt.privateKeyFile unreadable, signing failed)',
+  EDGEGATE_PUBLISH_REFUSED: 'a local publish was not taken by the bridge queue (full, or it could not store the message)',
+} as const satisfies Record<`EDGEGATE_${string}`, string>;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
 
 export class EdgegateError extends Error {
-  readonly code: string;
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'EdgegateError';
     this.code = code;

@@ -8,6 +8,7 @@
 //   snapshot on <topic>/snapshot  {"seq": N, "iat": S, "revocations": [{"jti"|"sub": V, "reason"?: T}, ...]}  (retained)
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK } from 'jose';
+import { EdgegateError } from '../errors.js';
 import { checkValue, type RevocationKind } from './revocations.js';
 
 export const EVENT_TYP = 'edgegate-revocation';
@@ -47,9 +48,10 @@ export interface FleetSnapshot {
 /** Why a message on the revocation topic was not applied (the metric's `reason` label). */
 export type FleetRefusalReason = 'unsigned' | 'malformed' | 'too_large' | 'unknown_key' | 'bad_signature' | 'replay';
 
-export class FleetRefusal extends Error {
+/** One error code for every refusal: `reason` (the log line's and the metric's) tells them apart. */
+export class FleetRefusal extends EdgegateError {
   constructor(readonly reason: FleetRefusalReason, message: string) {
-    super(message);
+    super('EDGEGATE_FLEET_REFUSED', message);
     this.name = 'FleetRefusal';
   }
 }

@@ -6,6 +6,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { rootCertificates } from 'node:tls';
+import { EdgegateError } from '../errors.js';
 
 export interface JwksResponse {
   body: string;
@@ -22,9 +23,9 @@ export interface FetchOptions {
   maxRedirects?: number;
 }
 
-export class JwksFetchError extends Error {
+export class JwksFetchError extends EdgegateError {
   constructor(message: string) {
-    super(message);
+    super('EDGEGATE_JWKS_FETCH_FAILED', message);
     this.name = 'JwksFetchError';
   }
 }

@@ -1,5 +1,6 @@
 // Stable reason codes for refused connections. They appear in logs, metrics
 // (`edgegate_auth_attempts_total{reason}`) and `edgegate token verify`.
+import { EdgegateError } from '../errors.js';
 
 export const REASONS = {
   JWT_MISSING: 'no token where auth.jwt.from says it is',
@@ -22,10 +23,11 @@ export const REASONS = {
 
 export type ReasonCode = keyof typeof REASONS;
 
-export class AuthRefusal extends Error {
+/** One error code for every refusal: `reason` (what clients, logs and metrics see) tells them apart. */
+export class AuthRefusal extends EdgegateError {
   readonly reason: ReasonCode;
   constructor(reason: ReasonCode, detail?: string) {
-    super(detail ? `${REASONS[reason]}: ${detail}` : REASONS[reason]);
+    super('EDGEGATE_AUTH_REFUSED', detail ? `${REASONS[reason]}: ${detail}` : REASONS[reason]);
     this.name = 'AuthRefusal';
     this.reason = reason;
   }

@@ -2,6 +2,7 @@
 // an interceptor (the bridge queue, the revocation topic) may answer, and the
 // MQTT 5 properties a message carries. aedes's own types stay inside src/broker/.
 import type { PublishPacket } from 'aedes';
+import { EdgegateError } from '../errors.js';
 
 /** Who published: a client (with the MQTT protocol level it connected with: 3, 4 or 5), or the gateway itself. */
 export type PublishOrigin = { kind: 'client'; clientId: string; protocolVersion: number } | { kind: 'internal'; source: string };
@@ -24,13 +25,13 @@ export type MessageProperties = NonNullable<PublishPacket['properties']>;
 export type InternalPacket = Pick<PublishPacket, 'topic' | 'payload'> & Partial<Pick<PublishPacket, 'qos' | 'retain' | 'properties'>>;
 
 /** An interceptor's refusal with the MQTT 5 reason code the publisher gets (MQTT 5.0 section 2.4). */
-export class PublishRefused extends Error {
+export class PublishRefused extends EdgegateError {
   constructor(
     message: string,
     /** 0x80 Unspecified error, 0x97 Quota exceeded, ... */
     readonly reasonCode: number,
   ) {
-    super(message);
+    super('EDGEGATE_PUBLISH_REFUSED', message);
     this.name = 'PublishRefused';
   }
 }

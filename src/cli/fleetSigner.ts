@@ -6,7 +6,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { CompactSign } from 'jose';
-import { errorMessage } from '../errors.js';
+import { EdgegateError, errorMessage } from '../errors.js';
 import { writeFileAtomicSync } from '../storage/atomicFile.js';
 import {
   EVENT_TYP,
@@ -116,7 +116,12 @@ export class FleetSigner {
   }
 }
 
-export class SnapshotTooLarge extends Error {}
+export class SnapshotTooLarge extends EdgegateError {
+  constructor(message: string) {
+    super('EDGEGATE_FLEET_SNAPSHOT_TOO_LARGE', message);
+    this.name = 'SnapshotTooLarge';
+  }
+}
 
 /** The list after a revoke/unrevoke; `changed` false when it already was so. */
 export function applyChange(list: SignerState['revocations'], entry: FleetEntry, unrevoke: boolean, nowIso: string): { list: SignerState['revocations']; changed: boolean } {
