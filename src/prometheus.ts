@@ -122,7 +122,7 @@ export abstract class Metric<L extends string, C extends Series = Series> {
   }
 
   text(): string {
-    const lines = [`# HELP ${this.name} ${escape(this.help)}`, `# TYPE ${this.name} ${this.type}`];
+    const lines = [`# HELP ${this.name} ${escapeHelp(this.help)}`, `# TYPE ${this.name} ${this.type}`];
     for (const s of this.series()) {
       const pairs = this.labelNames.flatMap((n, i) => (s.labelValues[i] === undefined ? [] : [`${n}="${escapeLabelValue(String(s.labelValues[i]))}"`]));
       lines.push(`${this.name}${pairs.length > 0 ? `{${pairs.join(',')}}` : ''} ${formatValue(s.value)}`);
@@ -236,10 +236,10 @@ export function formatValue(v: number): string {
 }
 
 // HELP text escapes backslash and newline; label values also the double quote.
-function escape(s: string): string {
+function escapeHelp(s: string): string {
   return s.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
 }
 
 function escapeLabelValue(s: string): string {
-  return escape(s).replace(/"/g, '\\"');
+  return escapeHelp(s).replace(/"/g, '\\"');
 }

@@ -78,7 +78,6 @@ function mintEs512(n: number, prefix: string, privateKey: KeyObject): string[] {
 
 /** How a client sends its token: MQTT 3.1.1 password, MQTT 5 password, MQTT 5 Enhanced Authentication (method JWT). */
 type Variant = 'v4' | 'v5' | 'v5auth';
-const VARIANT_NAME: Record<Variant, string> = { v4: 'MQTT 3.1.1, token as password', v5: 'MQTT 5, token as password', v5auth: 'MQTT 5, Enhanced Authentication "JWT"' };
 
 function clientFields(variant: Variant, clientId: string, username: string, token: string): ConnectFields {
   if (variant === 'v4') return { clientId, username, password: token, keepaliveSec: 0 };

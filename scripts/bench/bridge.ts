@@ -162,7 +162,9 @@ async function drainSubscribers(cloudPort: number, id: string, n: number, timeou
   let firstAt = 0;
   return {
     done: new Promise((resolve, reject) => {
-      const finish = (): void => clients.forEach((c) => c.end(true));
+      const finish = (): void => {
+        for (const c of clients) c.end(true);
+      };
       let lo = Infinity;
       let hi = -1;
       const t = setTimeout(() => (finish(), reject(new Error(`drain subscribers got ${count} of ${n} (indices ${lo}..${hi})`))), timeoutMs);

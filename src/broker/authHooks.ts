@@ -123,7 +123,7 @@ export class AuthHooks {
     // aedes asks at the close (client.js finish()) or, for an MQTT 5 Will Delay
     // Interval, when the delay has passed (aedes.js scheduleWill): either way the
     // client is closed. Its sweep passes a connected client or none.
-    const atClose = client !== null && client.closed;
+    const atClose = client?.closed === true;
     if (!atClose) return this.dropSweptWill(client, will, done);
     const kept = this.deps.sessions.willSession(client);
     if (kept?.withheld) {

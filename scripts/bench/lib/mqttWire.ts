@@ -118,7 +118,7 @@ export function connackCode(data: Buffer): number | undefined {
  */
 export function connackProperties(connack: Buffer): Map<number, number | string | Buffer> | undefined {
   const packet = firstPacket(connack);
-  if (!packet || packet[0] !== 0x20) return undefined;
+  if (packet?.[0] !== 0x20) return undefined;
   const rl = decodeRemainingLength(packet)!;
   let at = 1 + rl.bytes + 2;
   const len = decodeRemainingLength(packet, at);

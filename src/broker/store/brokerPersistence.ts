@@ -45,7 +45,7 @@ export class BrokerPersistence {
   private recovered: QueuedPacket[] = [];
 
   constructor(
-    private readonly db: Sqlite,
+    db: Sqlite,
     private readonly commit: GroupCommit,
     private readonly options: BrokerPersistenceOptions,
   ) {

@@ -25,7 +25,7 @@ const BUFFER_TAG = '$base64';
  */
 export function normalizePacket(p: StoredPacket): StoredPacket {
   const out: StoredPacket = { cmd: p.cmd ?? 'publish' };
-  for (const key of ['clientId', 'nl', 'properties', 'messageExpiry'] as const) if (Object.prototype.hasOwnProperty.call(p, key)) (out as Record<string, unknown>)[key] = p[key];
+  for (const key of ['clientId', 'nl', 'properties', 'messageExpiry'] as const) if (Object.hasOwn(p, key)) (out as Record<string, unknown>)[key] = p[key];
   out.brokerId = p.brokerId;
   out.brokerCounter = p.brokerCounter ?? 0;
   out.topic = p.topic;
