@@ -1,25 +1,100 @@
 // A tiny declarative schema language: enough to validate the whole config with
-// key-path errors, fill defaults inside array items (node-config does not merge
-// defaults into arrays) and know which keys are secrets or file paths.
+// key-path errors, fill defaults (node-config does not merge defaults into array
+// items), know which keys are secrets or file paths, and derive the TypeScript
+// types (Infer) — so the schema is the only place a key is written down. Each key
+// also carries its default and description: config/default.json and the key
+// table of docs/configuration.md are generated from them (defaults.ts, docTable.ts).
 import { closestKey } from './suggest.js';
 
-export type Spec =
-  | { kind: 'string'; enum?: readonly string[]; secret?: boolean; file?: boolean; default?: string; required?: boolean; nonEmpty?: boolean }
-  | { kind: 'number'; integer?: boolean; min?: number; max?: number; default?: number; required?: boolean }
-  | { kind: 'boolean'; default?: boolean; required?: boolean }
-  | { kind: 'object'; fields: Record<string, Spec>; required?: boolean }
-  | { kind: 'record'; values: Spec; default?: Record<string, unknown> }
-  | { kind: 'array'; items: Spec; default?: unknown[]; maxItems?: number };
+/** What every key may carry for its documentation (Markdown, one table cell). */
+interface Documented {
+  description?: string;
+}
 
-export const str = (opts: Omit<Extract<Spec, { kind: 'string' }>, 'kind'> = {}): Spec => ({ kind: 'string', ...opts });
-export const num = (opts: Omit<Extract<Spec, { kind: 'number' }>, 'kind'> = {}): Spec => ({ kind: 'number', ...opts });
-export const int = (min: number, max: number, def?: number): Spec => ({ kind: 'number', integer: true, min, max, default: def });
-export const bool = (def?: boolean): Spec => ({ kind: 'boolean', default: def });
-export const obj = (fields: Record<string, Spec>): Spec => ({ kind: 'object', fields });
-export const oneOf = (values: readonly string[], def?: string): Spec => ({ kind: 'string', enum: values, default: def });
-export const file = (): Spec => ({ kind: 'string', file: true });
-export const secret = (): Spec => ({ kind: 'string', secret: true });
-export const port = (): Spec => int(0, 65535);
+export interface StringSpec<T extends string = string> extends Documented {
+  kind: 'string';
+  enum?: readonly T[];
+  secret?: boolean;
+  file?: boolean;
+  default?: T;
+  required?: boolean;
+  nonEmpty?: boolean;
+}
+export interface NumberSpec<T extends number = number> extends Documented {
+  kind: 'number';
+  integer?: boolean;
+  min?: number;
+  max?: number;
+  /** The only values allowed (checked after the range, whose messages come first). */
+  values?: readonly T[];
+  default?: T;
+  required?: boolean;
+}
+export interface BooleanSpec extends Documented {
+  kind: 'boolean';
+  default?: boolean;
+  required?: boolean;
+}
+export interface ObjectSpec<F extends Fields = Fields> extends Documented {
+  kind: 'object';
+  fields: F;
+  required?: boolean;
+}
+export interface RecordSpec<V extends Spec = Spec> extends Documented {
+  kind: 'record';
+  values: V;
+  default?: Record<string, unknown>;
+}
+export interface ArraySpec<I extends Spec = Spec> extends Documented {
+  kind: 'array';
+  items: I;
+  default?: unknown[];
+  maxItems?: number;
+}
+export type Spec = StringSpec | NumberSpec | BooleanSpec | ObjectSpec | RecordSpec | ArraySpec;
+export type Fields = { readonly [key: string]: Spec };
+
+/** The TypeScript type of a value that passed `check` against a spec of type S. */
+export type Infer<S extends Spec> =
+  S extends StringSpec<infer T> ? T
+  : S extends NumberSpec<infer T> ? T
+  : S extends BooleanSpec ? boolean
+  : S extends ObjectSpec<infer F> ? { -readonly [K in keyof F]: Infer<F[K]> }
+  : S extends RecordSpec<infer V> ? Record<string, Infer<V>>
+  : S extends ArraySpec<infer I> ? Infer<I>[]
+  : never;
+
+// The builders of a key that is documented (a row of the table) take its default and description.
+type Options<S, Also extends string = never> = Omit<S, 'kind' | Also>;
+export const str = (opts: Options<StringSpec> = {}): StringSpec => ({ kind: 'string', ...opts });
+export const num = (opts: Options<NumberSpec> = {}): NumberSpec => ({ kind: 'number', ...opts });
+export const int = (min: number, max: number, def: number, description: string): NumberSpec =>
+  ({ kind: 'number', integer: true, min, max, default: def, description });
+export const bool = (def: boolean, description: string): BooleanSpec => ({ kind: 'boolean', default: def, description });
+export const obj = <F extends Fields>(fields: F): ObjectSpec<F> => ({ kind: 'object', fields });
+export const oneOf = <const T extends string>(values: readonly T[], def?: NoInfer<T>, description?: string): StringSpec<T> =>
+  ({ kind: 'string', enum: values, default: def, description });
+export const file = (description: string): StringSpec => ({ kind: 'string', file: true, default: '', description });
+export const secret = (description: string): StringSpec => ({ kind: 'string', secret: true, default: '', description });
+export const port = (def: number, description: string): NumberSpec => int(0, 65535, def, description);
+export const list = <I extends Spec>(items: I, opts: Options<ArraySpec<I>, 'items'> = {}): ArraySpec<I> =>
+  ({ kind: 'array', items, default: [], ...opts });
+export const record = <V extends Spec>(values: V, description: string): RecordSpec<V> => ({ kind: 'record', values, default: {}, description });
+
+/**
+ * A number that must be one of `values` (its type is their union). The range and
+ * integer checks derived from them come first, so a contiguous run of integers
+ * (QoS 0..1, data bits 5..8) is refused with the same messages as int(min, max).
+ */
+export const numOf = <const T extends number>(values: readonly T[], def: NoInfer<T>, description: string): NumberSpec<T> => ({
+  kind: 'number',
+  integer: values.every((v) => Number.isInteger(v)),
+  min: Math.min(...values),
+  max: Math.max(...values),
+  values,
+  default: def,
+  description,
+});
 
 export interface Problem {
   path: string;
@@ -32,7 +107,7 @@ function describe(value: unknown): string {
   return `${typeof value} ${JSON.stringify(value)}`.slice(0, 80);
 }
 
-/** Validates `value` against `spec`, returning a normalised copy with item defaults filled in. */
+/** Validates `value` against `spec`, returning a normalised copy with defaults filled in. */
 export function check(spec: Spec, value: unknown, path: string, problems: Problem[]): unknown {
   const fail = (message: string): undefined => {
     problems.push({ path, message });
@@ -46,7 +121,9 @@ export function check(spec: Spec, value: unknown, path: string, problems: Proble
   switch (spec.kind) {
     case 'string':
       if (typeof value !== 'string') return fail(`must be a string, got ${describe(value)}`);
-      if (spec.enum && !spec.enum.includes(value)) return fail(`must be one of ${spec.enum.map((e) => JSON.stringify(e)).join(', ')}, got ${JSON.stringify(value)}`);
+      if (spec.enum && !spec.enum.includes(value)) {
+        return fail(`must be one of ${spec.enum.map((e) => JSON.stringify(e)).join(', ')}, got ${JSON.stringify(value)}`);
+      }
       if (spec.nonEmpty && value.length === 0) return fail('must not be empty');
       return value;
     case 'number':
@@ -54,6 +131,7 @@ export function check(spec: Spec, value: unknown, path: string, problems: Proble
       if (spec.integer && !Number.isInteger(value)) return fail(`must be an integer, got ${value}`);
       if (spec.min !== undefined && value < spec.min) return fail(`must be >= ${spec.min}, got ${value}`);
       if (spec.max !== undefined && value > spec.max) return fail(`must be <= ${spec.max}, got ${value}`);
+      if (spec.values && !spec.values.includes(value)) return fail(`must be one of ${spec.values.join(', ')}, got ${value}`);
       return value;
     case 'boolean':
       if (typeof value !== 'boolean') return fail(`must be true or false, got ${describe(value)}`);
@@ -86,7 +164,7 @@ export function check(spec: Spec, value: unknown, path: string, problems: Proble
   }
 }
 
-function join(path: string, key: string): string {
+export function join(path: string, key: string): string {
   return path ? `${path}.${key}` : key;
 }
 

@@ -5,8 +5,8 @@ import { ConfigError, type ConfigProblem } from '../errors.js';
 import { configSpec } from './schema.js';
 import { check, walkFlagged } from './spec.js';
 import type { GatewayConfig } from './types.js';
-import { serialConfigProblems } from '../serial/portConfig.js';
 import { applyDeprecatedAliases } from './deprecations.js';
+import { serialPortProblems } from './serialPorts.js';
 
 export function validateConfig(raw: unknown): GatewayConfig {
   const problems: ConfigProblem[] = [];
@@ -62,16 +62,11 @@ function crossChecks(c: GatewayConfig, problems: ConfigProblem[]): void {
   if (c.auth.revocation.topic && c.auth.revocation.requireSigned && c.auth.revocation.keys.length === 0) {
     add(
       'auth.revocation.keys',
-      'is empty while auth.revocation.topic is set and auth.revocation.requireSigned is true: list the PEM public key(s) that sign fleet revocations (docs/fleet.md), or set auth.revocation.requireSigned to false to accept unsigned messages',
+      'is empty while auth.revocation.topic is set and auth.revocation.requireSigned is true: list the PEM public key(s) that sign fleet revocations ' +
+        '(docs/fleet.md), or set auth.revocation.requireSigned to false to accept unsigned messages',
     );
   }
-  const names = new Set<string>();
-  c.serial.ports.forEach((p, i) => {
-    if (names.has(p.name)) add(`serial.ports[${i}].name`, `duplicates the name ${JSON.stringify(p.name)}`);
-    names.add(p.name);
-    if (p.reopen.minSec > p.reopen.maxSec) add(`serial.ports[${i}].reopen.minSec`, 'must not be greater than reopen.maxSec');
-  });
-  problems.push(...serialConfigProblems(c.serial.ports));
+  problems.push(...serialPortProblems(c.serial.ports));
 }
 
 /** A copy of the config with every secret replaced, for printing and logging. */
