@@ -12,7 +12,7 @@ import { CommandWriter } from './commands.js';
 import { formatLine } from './formats.js';
 import { LineFramer } from './lineFramer.js';
 import { ParseFailureLog } from './parseFailureLog.js';
-import { expandTopic } from './portConfig.js';
+import { expandTopic } from '../config/serialPorts.js';
 import { PublishQueue } from './publishQueue.js';
 import { ReopeningSerialPort, type SerialStreamFactory } from './serialPort.js';
 

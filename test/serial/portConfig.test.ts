@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { buildConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
-import { expandTopic } from '../../src/serial/portConfig.js';
+import { expandTopic } from '../../src/config/serialPorts.js';
 
 const problems = (ports: unknown[]): Array<{ path: string; message: string }> => {
   try {
