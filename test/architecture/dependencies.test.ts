@@ -16,7 +16,8 @@ const SRC = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src');
  */
 const LAYERS: string[][] = [
   ['.'],
-  ['config', 'mqtt'],
+  ['mqtt'],
+  ['config'],
   ['storage'],
   ['clock'],
   ['auth'],
