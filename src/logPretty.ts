@@ -42,7 +42,11 @@ export function prettyLine(json: string, color: boolean): string {
 /** A pino destination writing pretty lines to `out` (stderr by default). */
 export function prettyDestination(out: NodeJS.WritableStream & { isTTY?: boolean } = process.stderr): DestinationStream {
   const color = out.isTTY === true && !process.env.NO_COLOR;
-  return { write: (line: string) => void out.write(prettyLine(line, color)) };
+  return {
+    write: (line: string) => {
+      out.write(prettyLine(line, color));
+    },
+  };
 }
 
 /**

@@ -6,7 +6,7 @@
 // optional: when it names the other kind of fleet message, the message is refused.
 import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { compactVerify, decodeProtectedHeader } from 'jose';
+import { compactVerify, decodeProtectedHeader, type ProtectedHeaderParameters } from 'jose';
 import { ConfigError, errorMessage } from '../errors.js';
 import {
   EVENT_TYP,
@@ -80,7 +80,7 @@ export class FleetVerifier {
     if (!looksLikeJws(jws)) {
       throw jws.startsWith('{') ? new FleetRefusal('unsigned', 'an unsigned message') : new FleetRefusal('malformed', 'not a compact JWS');
     }
-    let header;
+    let header: ProtectedHeaderParameters;
     try {
       header = decodeProtectedHeader(jws);
     } catch {

@@ -9,7 +9,7 @@ import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { TimerHandle } from '../clock/timeSource.js';
 import type { Component } from '../component.js';
 import type { JwksConfig } from '../config/types.js';
-import type { Logger } from '../log.js';
+import { logFailure, type Logger } from '../log.js';
 import type { KeyRefreshPort } from './authenticator.js';
 import { fetchJwksDocument } from './jwksFetch.js';
 import { parseJwks, type JwksStore } from './jwksStore.js';
@@ -74,10 +74,12 @@ export class JwksKeySource implements Component, KeyRefreshPort {
   async start(): Promise<void> {
     if (!this.enabled) return;
     this.stopped = false;
-    this.timer = this.deps.clock.setInterval(this.deps.config.refreshIntervalSec * 1000, () => void this.refresh('periodic'));
+    this.timer = this.deps.clock.setInterval(this.deps.config.refreshIntervalSec * 1000, () => {
+      this.refresh('periodic').catch(logFailure(this.deps.logger, 'JWKS refresh'));
+    });
     // With a persisted set, sensors are served at once and the refresh runs in
     // the background; with none, wait for the first fetch (bounded by timeoutSec).
-    if (this.current && !this.stale) void this.refresh('start');
+    if (this.current && !this.stale) this.refresh('start').catch(logFailure(this.deps.logger, 'JWKS refresh'));
     else await this.refresh('start');
   }
 

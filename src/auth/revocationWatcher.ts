@@ -15,7 +15,7 @@ import type { JWTPayload } from 'jose';
 import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { TimerHandle } from '../clock/timeSource.js';
 import type { Component } from '../component.js';
-import type { Logger } from '../log.js';
+import { logFailure, type Logger } from '../log.js';
 import { LogLimiter } from '../logLimiter.js';
 import type { Session } from './authenticator.js';
 import { SNAPSHOT_SUFFIX, looksLikeJws, type FleetChannel } from './fleetProtocol.js';
@@ -149,7 +149,10 @@ export class RevocationWatcher implements Component {
     const text = typeof payload === 'string' ? payload : payload.toString('utf8');
     if (channel === 'snapshot' && text.length === 0) return; // a cleared retained snapshot
     const fleet = this.deps.fleet;
-    if (looksLikeJws(text)) return void fleet.handle(channel, text);
+    if (looksLikeJws(text)) {
+      fleet.handle(channel, text).catch(logFailure(this.deps.logger, 'applying a fleet message'));
+      return;
+    }
     if (channel === 'event' && this.deps.requireSigned === false) return this.fromMessage(text);
     if (text.trimStart().startsWith('{')) return fleet.refuse('unsigned', 'an unsigned message while auth.revocation.requireSigned is true (snapshots are always signed)', channel);
     fleet.refuse('malformed', 'neither a compact JWS nor JSON', channel);

@@ -2,7 +2,7 @@
 // trusted keys, the connection's identity and the time, it answers with the
 // verified claims or a reason code. The broker, the CLI and the benchmarks all
 // call this one function.
-import { compactVerify, decodeProtectedHeader, errors, type JWTPayload } from 'jose';
+import { compactVerify, decodeProtectedHeader, errors, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import type { JwtConfig } from '../config/types.js';
 import { parseAclClaim, type Acl, type Identity } from './acl.js';
 import { checkClaims, checkTimes, expiryMs } from './claims.js';
@@ -104,7 +104,7 @@ export function checkShape(token: string | undefined, maxTokenBytes: number): st
 
 /** Verifies the signature with the key the header's alg (and kid) selects; returns the claims. */
 export async function verifySignature(token: string, keys: KeyRing, signatureFormat?: SignatureFormat): Promise<SignedClaims> {
-  let header;
+  let header: ProtectedHeaderParameters;
   try {
     header = decodeProtectedHeader(token);
   } catch {

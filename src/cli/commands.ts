@@ -6,8 +6,10 @@ import { collect } from './common.js';
 // Each command's module is imported only when that command runs: `config check`
 // or `token mint` need not load aedes, SQLite and the daemon (about 0.4 s saved
 // per command, more on a Pi).
+// biome-ignore lint/suspicious/noExplicitAny: commander hands each action its own argument list
 type AnyAction = (...args: any[]) => void | Promise<void>;
 function lazy<M>(load: () => Promise<M>, pick: (m: M) => AnyAction): AnyAction {
+  // biome-ignore lint/suspicious/noExplicitAny: as AnyAction's
   return async (...args: any[]) => pick(await load())(...args);
 }
 const configCheck = lazy(() => import('./configCheck.js'), (m) => m.configCheck);

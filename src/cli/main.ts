@@ -14,4 +14,8 @@ async function main(): Promise<void> {
   else await (await import('./commands.js')).runCommandLine();
 }
 
-void main();
+main().catch((err: unknown) => {
+  // The commands report their own errors; this is a bug's stack trace, as Node would print it.
+  console.error(err);
+  process.exit(1);
+});

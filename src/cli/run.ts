@@ -24,7 +24,10 @@ export async function runDaemon(): Promise<void> {
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('uncaughtException', (err) => {
     daemon.logger.fatal({ err }, 'uncaught exception');
-    daemon.stop().finally(() => process.exit(1));
+    daemon.stop().then(
+      () => process.exit(1),
+      () => process.exit(1),
+    );
   });
   try {
     await daemon.start();

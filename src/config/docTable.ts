@@ -56,6 +56,7 @@ function defaultOf(spec: Spec): string {
 
 // An empty string or one with a control character (the "\n" delimiter) is shown as a JSON string.
 function shown(value: unknown): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it looks for
   if (typeof value === 'string') return code(value === '' || /[\u0000-\u001f]/.test(value) ? JSON.stringify(value) : value);
   return code(JSON.stringify(value));
 }

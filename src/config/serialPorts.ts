@@ -13,7 +13,9 @@ export function expandTopic(template: string, name: string): string {
 
 export function serialPortProblems(ports: readonly SerialPortConfig[]): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  const add = (path: string, message: string): void => void problems.push({ path, message });
+  const add = (path: string, message: string): void => {
+    problems.push({ path, message });
+  };
   // Names and backoff first, then topics: the order `config check` has always printed them in.
   const names = new Set<string>();
   ports.forEach((p, i) => {
@@ -25,6 +27,7 @@ export function serialPortProblems(ports: readonly SerialPortConfig[]): ConfigPr
     const at = `serial.ports[${i}]`;
     const topic = expandTopic(p.topic, p.name);
     // MQTT 3.1.1 section 3.3.2.1: a PUBLISH topic name must not contain wildcards.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000 is not allowed in a topic (MQTT-4.7.3-2)
     if (/[+#\u0000]/.test(topic)) add(`${at}.topic`, `expands to ${JSON.stringify(topic)}, which is not a valid topic name (no + or #)`);
     if (Buffer.byteLength(topic) > 65_535) add(`${at}.topic`, 'expands to more than 65535 bytes');
     if (p.commandTopic !== '') {

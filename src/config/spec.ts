@@ -183,7 +183,7 @@ export function walkFlagged(
     const rec = value as Record<string, unknown>;
     for (const [k, s] of Object.entries(spec.fields)) walkFlagged(s, rec[k], flag, visit, join(path, k), (v) => (rec[k] = v));
   } else if (spec.kind === 'array' && Array.isArray(value)) {
-    value.forEach((item, i) => walkFlagged(spec.items, item, flag, visit, `${path}[${i}]`, (v) => (value[i] = v)));
+    for (const [i, item] of value.entries()) walkFlagged(spec.items, item, flag, visit, `${path}[${i}]`, (v) => (value[i] = v));
   } else if (spec.kind === 'record' && typeof value === 'object') {
     const rec = value as Record<string, unknown>;
     for (const k of Object.keys(rec)) walkFlagged(spec.values, rec[k], flag, visit, join(path, k), (v) => (rec[k] = v));

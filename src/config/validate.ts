@@ -18,7 +18,9 @@ export function validateConfig(raw: unknown): GatewayConfig {
 }
 
 function crossChecks(c: GatewayConfig, problems: ConfigProblem[]): void {
-  const add = (path: string, message: string): void => void problems.push({ path, message });
+  const add = (path: string, message: string): void => {
+    problems.push({ path, message });
+  };
 
   walkFlagged(configSpec, c, 'file', (path, value) => {
     if (value === '') return;
