@@ -1,14 +1,23 @@
 // The health report: one JSON document built from the status board, served by
 // GET /healthz, summarised in $SYS/edgegate/... and printed by `edgegate status`.
-import type { StatusBoard } from './status.js';
-import { asRecord } from './record.js';
+import type { BoardSnapshot, Reported, StatusBoard, StatusMap } from './status.js';
 
 export interface ListenerView {
   host: string;
   port: number;
 }
 
-export interface HealthReport {
+/** The bridge registers only when enabled; the report says which either way. */
+export type BridgeReport = ({ enabled: true } & Reported<StatusMap['bridge']>) | { enabled: false; state: 'disabled' };
+
+type Components = Omit<BoardSnapshot, 'healthy'>;
+
+/**
+ * Every registered component by name (any other name a provider registered
+ * under, such as a test's probe, is in the JSON too); bridge, serial, clock and
+ * storage always, with a default for one that is not configured.
+ */
+export interface HealthReport extends Omit<Components, 'bridge'> {
   /** "ok" when serving and every component's health check passes, else "unhealthy". */
   status: 'ok' | 'unhealthy';
   healthy: boolean;
@@ -18,14 +27,12 @@ export interface HealthReport {
   time: string;
   listeners: Record<string, ListenerView>;
   clientsConnected: number;
-  bridge: Record<string, unknown>;
-  clock: Record<string, unknown>;
-  serial: Record<string, unknown>;
-  storage: Record<string, unknown>;
+  bridge: BridgeReport;
+  serial: Reported<StatusMap['serial']>;
+  clock: Reported<StatusMap['clock']>;
+  storage: Reported<StatusMap['storage']>;
   /** What an operator should know even while healthy (a banned address, a failing disk), in words. */
   reasons?: string[];
-  /** Any other component that registered a status provider, by name. */
-  [component: string]: unknown;
 }
 
 export interface HealthFacts {
@@ -37,41 +44,32 @@ export interface HealthFacts {
   pid?: number;
 }
 
-
-/** AddressInfo ({address, family, port}) → {host, port}; anything else is skipped. */
-export function listenerViews(listeners: unknown): Record<string, ListenerView> {
+/** The broker's bound addresses ({address, family, port} each) → {host, port}. */
+export function listenerViews(listeners: StatusMap['broker']['listeners'] | undefined): Record<string, ListenerView> {
   const out: Record<string, ListenerView> = {};
-  for (const [name, info] of Object.entries(asRecord(listeners) ?? {})) {
-    const a = asRecord(info);
-    if (a && typeof a.port === 'number') out[name] = { host: String(a.address ?? a.host ?? ''), port: a.port };
-  }
+  for (const [name, info] of Object.entries(listeners ?? {})) if (info) out[name] = { host: info.address, port: info.port };
   return out;
 }
 
 /** Why the report is worth a look: what failed, and what an operator may have to undo. */
-function reasonsOf(components: Record<string, unknown>, serving: boolean): string[] {
+function reasonsOf(components: Components, serving: boolean): string[] {
   const out: string[] = [];
   if (!serving) out.push('the MQTT broker is not serving');
-  const storage = asRecord(components.storage);
-  if (storage?.writable === false) out.push(`storage: ${String(storage.error ?? 'commits fail')}`);
-  const banned = asRecord(asRecord(components.auth)?.rateLimit)?.banned;
-  if (typeof banned === 'number' && banned > 0) {
+  const { storage, auth } = components;
+  if (storage?.writable === false) out.push(`storage: ${storage.error ?? 'commits fail'}`);
+  const banned = auth?.rateLimit?.banned ?? 0;
+  if (banned > 0) {
     out.push(`${banned} address${banned === 1 ? ' is' : 'es are'} banned after failed authentications (auth.rateLimit): see edgegate auth bans, lift with edgegate auth unban`);
   }
   return out;
 }
 
-/** `detail`: for the status page only (see StatusProvider). */
+/** `detail`: for the status page only (see StatusOptions). */
 export function buildHealthReport(board: StatusBoard, facts: HealthFacts, options = { detail: false }): HealthReport {
-  const snapshot = board.snapshot(options);
-  const broker = asRecord(snapshot.broker) ?? {};
-  const serving = broker.serving === true;
-  const healthy = snapshot.healthy === true && serving;
-  const { healthy: _healthy, ...components } = snapshot;
-  void _healthy;
-  const bridge = asRecord(components.bridge);
-  // The bridge registers only when enabled; say so explicitly either way.
-  components.bridge = bridge ? { enabled: true, ...bridge } : { enabled: false, state: 'disabled' };
+  const { healthy: checksPass, bridge, ...components } = board.snapshot(options);
+  const broker = components.broker;
+  const serving = broker?.serving === true;
+  const healthy = checksPass && serving;
   return {
     status: healthy ? 'ok' : 'unhealthy',
     healthy,
@@ -80,10 +78,10 @@ export function buildHealthReport(board: StatusBoard, facts: HealthFacts, option
     pid: facts.pid ?? process.pid,
     uptimeSec: Math.max(0, Math.round(facts.uptimeMs / 1000)),
     time: new Date(facts.nowMs).toISOString(),
-    listeners: listenerViews(broker.listeners),
-    clientsConnected: typeof broker.clientsConnected === 'number' ? broker.clientsConnected : 0,
+    listeners: listenerViews(broker?.listeners),
+    clientsConnected: broker?.clientsConnected ?? 0,
     // Fixed key order, and a value for components that did not register (not configured).
-    bridge: { enabled: false, state: 'disabled' },
+    bridge: bridge ? { enabled: true, ...bridge } : { enabled: false, state: 'disabled' },
     serial: { ports: [] },
     clock: {},
     storage: {},

@@ -1,5 +1,7 @@
 // The Prometheus registry of one daemon. One instance per daemon (no global
-// registry) so tests can run several daemons in one process.
+// registry) so tests can run several daemons in one process. A gauge is set by
+// the component whose state it is: as things happen, or by a collector it adds
+// to the registry when the value must be read at each scrape.
 import { registerProcessMetrics } from './processMetrics.js';
 import { Counter, Gauge, Registry } from './prometheus.js';
 

@@ -71,7 +71,7 @@ async function measure(kind: Case, browser: Browser | undefined): Promise<{ star
 /** The sampler's own cost: one sample of a daemon's counters, timed in this process. */
 function samplerMicros(): number {
   const metrics = new Metrics({ processMetrics: false });
-  const bridge = { state: 'connected', queue: { messages: 12, bytes: 3400 } };
+  const bridge = { state: 'connected' as const, queue: { messages: 12, bytes: 3400, durable: true, inflight: 0 } };
   const sampler = new StatusSampler({ clock: new GatewayClock(systemTimeSource), metrics, status: { read: () => bridge }, connectedClients: () => 42, intervalMs: 5000 });
   void sampler.start();
   const n = 200_000;

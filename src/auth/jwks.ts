@@ -28,6 +28,15 @@ export interface JwksKeySourceDeps {
   onKeysChanged: () => void;
 }
 
+export interface JwksStatus {
+  url: string;
+  keys: number;
+  lastGoodAt: string | null;
+  lastError: string | null;
+  /** No refresh succeeded for auth.jwt.jwks.maxStaleSec: its keys are no longer trusted. */
+  stale: boolean;
+}
+
 export class JwksKeySource implements Component, KeyRefreshPort {
   readonly name = 'jwks';
   private current: JWK[] | undefined;
@@ -105,7 +114,7 @@ export class JwksKeySource implements Component, KeyRefreshPort {
     return this.inFlight;
   }
 
-  status(): Record<string, unknown> {
+  status(): JwksStatus {
     return {
       url: this.deps.config.url,
       keys: this.current?.length ?? 0,

@@ -13,7 +13,7 @@ import type { StatusBoard } from '../status.js';
 import type { Sqlite } from '../storage/database.js';
 import type { KeyRefreshPort, RateLimitPort, RevocationPort, TokenCachePort } from './authenticator.js';
 import { migrateAuth } from './authSchema.js';
-import { JwksKeySource } from './jwks.js';
+import { JwksKeySource, type JwksStatus } from './jwks.js';
 import { JwksStore } from './jwksStore.js';
 import type { KeyRing } from './keys.js';
 import { topicMatches } from '../mqtt/topics.js';
@@ -23,7 +23,7 @@ import { FleetState } from './fleetState.js';
 import { FleetVerifier, loadFleetKeys } from './fleetVerifier.js';
 import { BanStore } from './banStore.js';
 import { BanWatcher } from './banWatcher.js';
-import { FailureRateLimiter } from './rateLimit.js';
+import { FailureRateLimiter, type RateLimitStatus } from './rateLimit.js';
 import { RevocationWatcher, type RevocationBrokerView } from './revocationWatcher.js';
 import { RevocationList, RevocationStore } from './revocations.js';
 import { TokenCache } from './tokenCache.js';
@@ -41,6 +41,23 @@ export interface OfflineAuthContext {
     fleetRevocationsRefused?: { inc(labels: { reason: string }): void };
     fleetRevocationsApplied?: { inc(labels: { type: string }): void };
   };
+}
+
+export interface AuthStatus {
+  /** False: the auth tables were unusable, everything is kept in memory only. */
+  persistent: boolean;
+  /** Null when auth.cache is off. */
+  cache: ReturnType<TokenCache['size']> | null;
+  /** Null without auth.jwt.jwks.url. */
+  jwks: JwksStatus | null;
+  revocations: ReturnType<RevocationList['size']> & { maxEntries: number; fleet: number; fleetKeys: Array<{ kid: string; seq: number }> };
+  rateLimit: RateLimitStatus;
+}
+
+declare module '../status.js' {
+  interface StatusMap {
+    auth: AuthStatus;
+  }
 }
 
 export interface OfflineAuth {

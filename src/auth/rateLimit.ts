@@ -32,6 +32,13 @@ interface Tracked {
 
 const MAX_TRACKED = 10_000;
 
+export interface RateLimitStatus {
+  trackedAddresses: number;
+  /** Addresses banned now. */
+  banned: number;
+  bansTotal: number;
+}
+
 export class FailureRateLimiter implements RateLimitPort {
   private readonly tracked = new Map<string, Tracked>();
   private readonly maxTracked: number;
@@ -113,7 +120,7 @@ export class FailureRateLimiter implements RateLimitPort {
     }
   }
 
-  status(): { trackedAddresses: number; banned: number; bansTotal: number } {
+  status(): RateLimitStatus {
     const now = this.clock.monotonic();
     let banned = 0;
     for (const t of this.tracked.values()) if (t.bannedUntil !== undefined && t.bannedUntil > now) banned++;

@@ -22,8 +22,7 @@ import { OutboxSender } from './sender.js';
 import { createUplinkClient } from './uplinkClient.js';
 import { UplinkCredentialSource } from './uplinkCredentials.js';
 import { attemptOptions, bridgeModeOnConnect, loadUplinkTls, type UplinkTls } from './uplinkOptions.js';
-
-export type BridgeState = 'stopped' | 'connecting' | 'connected' | 'waiting' | 'stopping';
+import { oldestAgeSec, type BridgeState, type BridgeStatus } from './bridgeStatus.js';
 
 export { BRIDGE_SOURCE } from './intake.js';
 
@@ -104,6 +103,8 @@ export class Bridge implements Component {
     ctx.broker.addPublishInterceptor(intake.intercept);
     this.downlink = new Downlink({ rules: this.rules, broker: ctx.broker, log: this.log, forwarded: () => ctx.metrics.bridgeForwarded.inc({ direction: 'in' }) });
     ctx.status.register('bridge', () => this.status());
+    // Also read at each scrape: a commit of deletions alone (acknowledged messages) has no event here.
+    ctx.metrics.registry.addCollector(() => this.updateQueueMetrics());
     this.updateQueueMetrics();
     ctx.metrics.bridgeConnected.set(0);
     if (config.queue.ttlSec > 0) {
@@ -315,7 +316,7 @@ export class Bridge implements Component {
     this.ctx.metrics.bridgeQueueBytes.set(this.outbox.bytes);
   }
 
-  private status(): Record<string, unknown> {
+  private status(): BridgeStatus {
     return {
       state: this.state,
       url: this.config.url.replace(/\/\/[^@/]*@/, '//'),
@@ -329,8 +330,4 @@ export class Bridge implements Component {
       dropped: this.drops.byReason(),
     };
   }
-}
-
-function oldestAgeSec(enqueuedAt: number | undefined, nowMs: number): number | null {
-  return enqueuedAt === undefined ? null : Math.max(0, Math.round((nowMs - enqueuedAt) / 1000));
 }

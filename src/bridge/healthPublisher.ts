@@ -32,15 +32,8 @@ export interface HealthSummary {
   intervalSec: number;
 }
 
-const rec = (v: unknown): Record<string, unknown> => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {});
-const num = (v: unknown): number => (typeof v === 'number' && Number.isFinite(v) ? v : 0);
-
 export function healthSummary(report: HealthReport, clientId: string, state: HealthSummary['state'], intervalSec: number): HealthSummary {
-  const bridge = rec(report.bridge);
-  const queue = rec(bridge.queue);
-  const clock = rec(report.clock);
-  const ports = Array.isArray(rec(report.serial).ports) ? (rec(report.serial).ports as unknown[]) : [];
-  const oldest = bridge.oldestQueuedAgeSec;
+  const bridge = report.bridge.enabled === false ? undefined : report.bridge;
   return {
     clientId,
     version: report.version,
@@ -48,9 +41,9 @@ export function healthSummary(report: HealthReport, clientId: string, state: Hea
     status: report.status,
     uptimeSec: report.uptimeSec,
     clients: report.clientsConnected,
-    queue: { messages: num(queue.messages), bytes: num(queue.bytes), oldestAgeSec: typeof oldest === 'number' ? oldest : null },
-    clock: { status: String(clock.status ?? 'unknown'), offsetSec: num(clock.offsetSec) },
-    serial: ports.map((p) => ({ name: String(rec(p).name ?? ''), state: String(rec(p).state ?? 'unknown') })),
+    queue: { messages: bridge?.queue?.messages ?? 0, bytes: bridge?.queue?.bytes ?? 0, oldestAgeSec: bridge?.oldestQueuedAgeSec ?? null },
+    clock: { status: report.clock.status ?? 'unknown', offsetSec: report.clock.offsetSec ?? 0 },
+    serial: (report.serial.ports ?? []).map((p) => ({ name: p.name, state: p.state })),
     time: report.time,
     intervalSec,
   };

@@ -10,6 +10,7 @@ import type { AuthConfig, BrokerConfig, GatewayConfig } from '../config/types.js
 import { logFailure, type Logger } from '../log.js';
 import type { Sqlite } from '../storage/database.js';
 import type { GroupCommit } from '../storage/groupCommit.js';
+import type { StoredCounts } from '../storage/storageStatus.js';
 import type { StatusBoard } from '../status.js';
 import { BrokerDurability } from './durability.js';
 import { LogLimiter } from '../logLimiter.js';
@@ -37,6 +38,18 @@ export interface LocalBrokerDeps {
   metrics: Metrics;
 }
 
+export interface BrokerStatus {
+  serving: boolean;
+  listeners: ListenerAddresses;
+  clientsConnected: number;
+}
+
+declare module '../status.js' {
+  interface StatusMap {
+    broker: BrokerStatus;
+  }
+}
+
 /** aedes's queueLimit: what broker.queueLimit meant before sessions were kept (MQTT 3.1.1 clients see the same). */
 const PACKETS_BEFORE_CONNACK = 42;
 
@@ -51,6 +64,13 @@ export class LocalBroker {
 
   constructor(private readonly deps: LocalBrokerDeps) {
     this.sessions = new SessionRegistry(deps.clock, deps.config.auth.jwt.disconnectOnExpiry, deps.logger);
+    deps.status.register(
+      'broker',
+      () => ({ serving: this.serving, listeners: this.addresses(), clientsConnected: this.connectedClients() }),
+      () => this.serving,
+    );
+    // Read at each scrape: aedes counts a client before it is ready (no event then), and stored state has no event at all.
+    deps.metrics.registry.addCollector(() => this.refreshGauges());
   }
 
   async start(): Promise<void> {
@@ -155,8 +175,18 @@ export class LocalBroker {
   }
 
   private clientsChanged(): void {
-    this.deps.metrics.clientsConnected.set(this.aedes?.connectedClients ?? 0);
+    this.deps.metrics.clientsConnected.set(this.connectedClients());
     for (const fn of this.clientListeners) fn();
+  }
+
+  private refreshGauges(): void {
+    const m = this.deps.metrics;
+    m.clientsConnected.set(this.connectedClients());
+    const stored = this.storedCounts();
+    if (!stored) return;
+    m.brokerRetained.set(stored.retained);
+    m.brokerSessions.set(stored.sessions);
+    m.brokerQueued.set(stored.queued);
   }
 
   /** The connected, authenticated clients (the status page's table). */
@@ -188,8 +218,8 @@ export class LocalBroker {
     await this.durability?.persistence.committed();
   }
 
-  /** Counts of the broker's stored state (status board, metrics). */
-  storedCounts(): { retained: number; sessions: number; queued: number } | undefined {
+  /** Counts of the broker's stored state (status board, metrics); undefined until started. */
+  storedCounts(): StoredCounts | undefined {
     return this.durability?.counts();
   }
 

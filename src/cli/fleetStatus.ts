@@ -4,7 +4,7 @@
 // is fresh (newer than twice its interval plus 30 s, or --stale-after seconds).
 // Exit 0 when at least one gateway was found and all are fine, 1 otherwise (an
 // unreachable cloud included).
-import type { HealthSummary } from '../bridge/healthPublisher.js';
+import { jsonNumber, jsonObject, jsonString, parseJsonObject } from '../json.js';
 import { failAndExit } from './common.js';
 import { withCloud, type CloudOptions } from './fleetCloud.js';
 
@@ -34,18 +34,43 @@ export interface GatewayRow {
   clock: string | null;
 }
 
-function parseHealth(text: string): Partial<HealthSummary> | undefined {
-  try {
-    const v = JSON.parse(text) as unknown;
-    return typeof v === 'object' && v !== null ? (v as Partial<HealthSummary>) : undefined;
-  } catch {
-    return undefined;
-  }
+/**
+ * What the table shows of a retained health summary (bridge/healthPublisher.ts):
+ * the cloud holds whatever was published there, so a field of another type is left out.
+ */
+interface SummaryFields {
+  state?: string;
+  time?: string;
+  intervalSec?: number;
+  version?: string;
+  status?: string;
+  clients?: number;
+  queueMessages?: number;
+  queueOldestSec?: number;
+  clock?: string;
+}
+
+function parseHealth(text: string): SummaryFields | undefined {
+  const h = parseJsonObject(text);
+  if (!h) return undefined;
+  const queue = jsonObject(h.queue);
+  const clock = jsonObject(h.clock);
+  return {
+    state: jsonString(h.state),
+    time: jsonString(h.time),
+    intervalSec: jsonNumber(h.intervalSec),
+    version: jsonString(h.version),
+    status: jsonString(h.status),
+    clients: jsonNumber(h.clients),
+    queueMessages: jsonNumber(queue?.messages),
+    queueOldestSec: jsonNumber(queue?.oldestAgeSec),
+    clock: jsonString(clock?.status),
+  };
 }
 
 export function gatewayRows(messages: Array<{ topic: string; payload: Buffer }>, prefix: string, nowMs: number, staleAfterSec?: number): GatewayRow[] {
   const base = `${prefix}edgegate/`;
-  const byId = new Map<string, { state?: string; health?: Partial<HealthSummary> }>();
+  const byId = new Map<string, { state?: string; health?: SummaryFields }>();
   for (const m of messages) {
     if (!m.topic.startsWith(base)) continue;
     const [id, leaf, ...rest] = m.topic.slice(base.length).split('/');
@@ -61,8 +86,7 @@ export function gatewayRows(messages: Array<{ topic: string; payload: Buffer }>,
     .map(([clientId, { state, health }]) => {
       const seenMs = health?.time ? Date.parse(health.time) : NaN;
       const ageSec = Number.isFinite(seenMs) ? Math.max(0, Math.round((nowMs - seenMs) / 1000)) : null;
-      const interval = typeof health?.intervalSec === 'number' ? health.intervalSec : 60;
-      const limit = staleAfterSec ?? 2 * interval + SLACK_SEC;
+      const limit = staleAfterSec ?? 2 * (health?.intervalSec ?? 60) + SLACK_SEC;
       const online = state === 'online' && health?.state !== 'offline';
       return {
         clientId,
@@ -73,10 +97,10 @@ export function gatewayRows(messages: Array<{ topic: string; payload: Buffer }>,
         ageSec,
         version: health?.version ?? null,
         status: health?.status ?? null,
-        clients: typeof health?.clients === 'number' ? health.clients : null,
-        queue: typeof health?.queue?.messages === 'number' ? health.queue.messages : null,
-        queueOldestSec: health?.queue?.oldestAgeSec ?? null,
-        clock: health?.clock?.status ?? null,
+        clients: health?.clients ?? null,
+        queue: health?.queueMessages ?? null,
+        queueOldestSec: health?.queueOldestSec ?? null,
+        clock: health?.clock ?? null,
       };
     });
 }

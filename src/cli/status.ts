@@ -5,7 +5,7 @@
 import type { HttpConfig } from '../config/types.js';
 import { errorMessage } from '../errors.js';
 import { configOrExit } from './common.js';
-import { asRecord } from '../record.js';
+import { jsonObject, type JsonObject, type JsonValue } from '../json.js';
 
 export const STATUS_EXIT = { healthy: 0, unhealthy: 1, unreachable: 3 } as const;
 
@@ -61,7 +61,8 @@ export async function statusCommand(options: StatusOptions): Promise<void> {
   process.stdout.write(text.endsWith('\n') ? text : text + '\n', () => process.exit(healthy ? STATUS_EXIT.healthy : STATUS_EXIT.unhealthy));
 }
 
-type Outcome = { httpStatus: number; report: Record<string, unknown> } | { error: string };
+// Another edgegate's report (another version, perhaps): rendered from what it holds, whatever its shape.
+type Outcome = { httpStatus: number; report: JsonObject } | { error: string };
 
 async function fetchHealth(url: string, timeoutMs: number): Promise<Outcome> {
   try {
@@ -73,8 +74,9 @@ async function fetchHealth(url: string, timeoutMs: number): Promise<Outcome> {
     } catch {
       return { error: `HTTP ${res.status}, not a JSON health report` };
     }
-    if (typeof report !== 'object' || report === null || !('healthy' in report)) return { error: `HTTP ${res.status}, not an edgegate health report` };
-    return { httpStatus: res.status, report: report as Record<string, unknown> };
+    const object = jsonObject(report);
+    if (!object || !('healthy' in object)) return { error: `HTTP ${res.status}, not an edgegate health report` };
+    return { httpStatus: res.status, report: object };
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
     return { error: cause?.code ?? cause?.message ?? errorMessage(err) };
@@ -98,29 +100,30 @@ export function formatDuration(totalSec: number): string {
 }
 
 /** A compact one-line rendering of any status value: `key value, key value`. */
-export function describe(value: unknown, depth = 0): string {
+export function describe(value: JsonValue | undefined, depth = 0): string {
   if (value === null || value === undefined) return '-';
   if (Array.isArray(value)) return value.length === 0 ? 'none' : value.map((v) => describe(v, depth + 1)).join('; ');
-  const r = asRecord(value);
-  if (!r) return String(value);
-  if (depth > 2) return JSON.stringify(r).slice(1, -1); // the caller adds the braces
-  const parts = Object.entries(r).map(([k, v]) => (asRecord(v) || Array.isArray(v) ? `${k} {${describe(v, depth + 1)}}` : `${k} ${describe(v, depth + 1)}`));
+  if (typeof value !== 'object') return String(value);
+  if (depth > 2) return JSON.stringify(value).slice(1, -1); // the caller adds the braces
+  const parts = Object.entries(value).map(([k, v]) =>
+    typeof v === 'object' && v !== null ? `${k} {${describe(v, depth + 1)}}` : `${k} ${describe(v, depth + 1)}`,
+  );
   return parts.length === 0 ? '-' : parts.join(', ');
 }
 
-function describeClock(clock: Record<string, unknown>): string {
+function describeClock(clock: JsonObject): string {
   const parts = [String(clock.status ?? 'unknown')];
   if (typeof clock.offsetSec === 'number') parts.push(`offset ${clock.offsetSec >= 0 ? '+' : ''}${clock.offsetSec.toFixed(3)} s`);
   if (typeof clock.now === 'string') parts.push(`now ${clock.now}`);
   return parts.join(', ');
 }
 
-function describeBridge(bridge: Record<string, unknown>): string {
+function describeBridge(bridge: JsonObject): string {
   if (bridge.enabled === false) return 'disabled';
   if (typeof bridge.state !== 'string') return describe(bridge);
   const parts = [bridge.state + (typeof bridge.url === 'string' && bridge.url ? ` (${bridge.url})` : '')];
   if (typeof bridge.connectedSince === 'string') parts.push(`since ${bridge.connectedSince}`);
-  const queue = asRecord(bridge.queue);
+  const queue = jsonObject(bridge.queue);
   if (queue && typeof queue.messages === 'number') {
     parts.push(`queue ${queue.messages} message${queue.messages === 1 ? '' : 's'}${typeof queue.bytes === 'number' ? ` (${queue.bytes} bytes)` : ''}`);
   }
@@ -129,25 +132,25 @@ function describeBridge(bridge: Record<string, unknown>): string {
 }
 
 /** One serial port: `name: state path, N published, M invalid` (or every field when unknown). */
-function describePort(port: Record<string, unknown>): string {
+function describePort(port: JsonObject): string {
   const { name, ...rest } = port;
   if (typeof rest.state !== 'string') return `${String(name ?? '?')}: ${describe(rest, 1)}`;
   const parts = [`${rest.state}${typeof rest.path === 'string' ? ` ${rest.path}` : ''}`];
-  const lines = asRecord(rest.lines);
+  const lines = jsonObject(rest.lines);
   if (lines) parts.push(Object.entries(lines).map(([k, v]) => `${String(v)} ${k}`).join(', '));
   if (rest.lastError) parts.push(`last error: ${String(rest.lastError)}`);
   return `${String(name ?? '?')}: ${parts.join(', ')}`;
 }
 
-function describeSerial(serial: Record<string, unknown>): string {
+function describeSerial(serial: JsonObject): string {
   const ports = serial.ports;
   if (Array.isArray(ports)) {
     if (ports.length === 0) return 'no ports configured';
     return ports
-      .map((p) => describePort(asRecord(p) ?? {}))
+      .map((p) => describePort(jsonObject(p) ?? {}))
       .join('\n' + ' '.repeat(14));
   }
-  const byName = asRecord(ports);
+  const byName = jsonObject(ports);
   if (byName) {
     const entries = Object.entries(byName);
     if (entries.length === 0) return 'no ports configured';
@@ -157,7 +160,7 @@ function describeSerial(serial: Record<string, unknown>): string {
 }
 
 /** The human-readable report `edgegate status` prints. */
-export function formatHealth(report: Record<string, unknown>, httpStatus: number): string {
+export function formatHealth(report: JsonObject, httpStatus: number): string {
   const healthy = httpStatus === 200 && report.healthy === true;
   const lines: string[] = [];
   const head = [`edgegate ${String(report.version ?? '')}`.trim(), healthy ? 'HEALTHY' : `UNHEALTHY (HTTP ${httpStatus})`];
@@ -167,17 +170,17 @@ export function formatHealth(report: Record<string, unknown>, httpStatus: number
   lines.push(`${head.join(': ')}${facts.length ? ` (${facts.join(', ')})` : ''}`);
   const row = (label: string, text: string): void => void lines.push(`  ${label.padEnd(12)}${text}`);
 
-  const listeners = Object.entries(asRecord(report.listeners) ?? {}).map(([name, a]) => {
-    const r = asRecord(a) ?? {};
+  const listeners = Object.entries(jsonObject(report.listeners) ?? {}).map(([name, a]) => {
+    const r = jsonObject(a) ?? {};
     return `${name} ${String(r.host)}:${String(r.port)}`;
   });
   row('listeners', listeners.length ? listeners.join(', ') : 'none (not serving)');
   row('clients', `${String(report.clientsConnected ?? 0)} connected`);
-  const banned = asRecord(asRecord(report.auth)?.rateLimit)?.banned;
+  const banned = jsonObject(jsonObject(report.auth)?.rateLimit)?.banned;
   if (typeof banned === 'number') row('bans', `${banned} address${banned === 1 ? '' : 'es'} banned${banned > 0 ? ' (edgegate auth bans)' : ''}`);
   for (const [key, value] of Object.entries(report)) {
     if (KNOWN.has(key)) continue;
-    const r = asRecord(value);
+    const r = jsonObject(value);
     if (key === 'clock' && r) row('clock', describeClock(r));
     else if (key === 'serial' && r) row('serial', describeSerial(r));
     else if (key === 'bridge' && r) row('bridge', describeBridge(r));

@@ -6,6 +6,7 @@ import { loadConfiguredKeys } from '../auth/keySetup.js';
 import { buildTimeMs } from '../config/buildInfo.js';
 import { LocalBroker } from '../broker/broker.js';
 import { GatewayClock } from '../clock/gatewayClock.js';
+import { registerClockStatus } from '../clock/clockStatus.js';
 import { systemTimeSource, type TimeSource } from '../clock/timeSource.js';
 import type { Component } from '../component.js';
 import type { SharedServices } from '../context.js';
@@ -20,6 +21,7 @@ import { lockDataDir, type DataDirLock } from '../storage/dataDirLock.js';
 import { deprecatedKeysIn } from '../config/deprecations.js';
 import { DATABASE_FILE, openDatabase, openInMemoryDatabase, type Sqlite } from '../storage/database.js';
 import { GroupCommit, isDiskFull } from '../storage/groupCommit.js';
+import { registerStorageStatus } from '../storage/storageStatus.js';
 import { WalSync } from '../storage/walSync.js';
 import { opsComponents } from '../ops/index.js';
 import { join } from 'node:path';
@@ -87,11 +89,13 @@ export class Daemon {
       this.metrics.storageCommitFailures.inc();
       log.error({ err: (err as Error).message, diskFull: isDiskFull(err) }, 'database commit failed: nothing of it was acknowledged; retrying with the next writes');
     });
-    this.status.register(
-      'storage',
-      () => ({ persistent, file: join(dataDir, DATABASE_FILE), sync: this.config.storage.sync, writable: !group.failing(), ...(group.failing() && group.lastError ? { error: isDiskFull(group.lastError) ? 'disk full: nothing new is acknowledged until space is freed' : `commit failed: ${group.lastError.message}` } : {}), broker: this.broker?.storedCounts() }),
-      () => !group.failing(),
-    );
+    registerStorageStatus(this.status, {
+      group,
+      file: join(dataDir, DATABASE_FILE),
+      persistent,
+      sync: this.config.storage.sync,
+      storedCounts: () => this.broker?.storedCounts(),
+    });
     const configured = await loadConfiguredKeys(this.config.auth.jwt, dataDir);
     this.keys.replaceConfigured(configured.keys);
     if (configured.generatedNow) {
@@ -99,12 +103,7 @@ export class Daemon {
     } else if (configured.generatedSecretFile) {
       log.info({ file: configured.generatedSecretFile }, 'using the generated JWT secret; mint tokens with `edgegate token mint --sub <name>`');
     }
-    this.status.register('clock', () => {
-      const s = this.clock.snapshot();
-      this.metrics.clockOffsetSeconds.set(s.offsetSec);
-      this.metrics.clockSynchronized.set(s.status === 'synced' ? 1 : 0);
-      return { status: s.status, offsetSec: s.offsetSec, now: new Date(s.nowMs).toISOString(), floor: new Date(s.floorMs).toISOString() };
-    });
+    registerClockStatus(this.clock, { status: this.status, metrics: this.metrics });
 
     // Persisted time floor, JWKS, token cache and revocations: loaded before the broker listens.
     const offline = await createOfflineAuth({ config: this.config, clock: this.clock, logger: this.logger, status: this.status, keys: this.keys, database, metrics: this.metrics });
@@ -126,11 +125,6 @@ export class Daemon {
       status: this.status,
     });
     const brokerComponent: Component = { name: 'broker', start: () => this.broker!.start(), stop: () => this.broker!.stop() };
-    this.status.register(
-      'broker',
-      () => ({ serving: this.broker?.isServing() ?? false, listeners: this.broker?.addresses() ?? {}, clientsConnected: this.broker?.connectedClients() ?? 0 }),
-      () => this.broker?.isServing() ?? false,
-    );
 
     // Each capability gets only what it uses (bridge/index.ts, serial/index.ts, ops/index.ts say what).
     const services: SharedServices = { logger: this.logger, metrics: this.metrics, status: this.status };

@@ -14,7 +14,6 @@ import type { Logger } from '../log.js';
 import type { HealthReport } from '../health.js';
 import type { Metrics } from '../metrics.js';
 import type { PageDeps, PageServer } from './page/pageServer.js';
-import { refreshGaugesFromReport } from './scrapeGauges.js';
 
 const MAX_CONNECTIONS = 32;
 const HEADERS_TIMEOUT_MS = 5_000;
@@ -26,10 +25,23 @@ export interface HttpEndpointDeps {
   config: HttpConfig;
   metrics: Metrics;
   logger: Logger;
-  /** Builds the health report (also refreshes gauges that are read on demand). */
+  /** Builds the health report. */
   report: () => HealthReport;
   /** What the status page (GET /, http.statusPage) and http.metricsAuth are built from; their code loads on first use. */
   page?: PageDeps;
+}
+
+/** Registered only when http.enabled. The bound address (none until listening) is how tests and users learn a port 0 choice. */
+export interface HttpStatus {
+  enabled: true;
+  host?: string;
+  port?: number;
+}
+
+declare module '../status.js' {
+  interface StatusMap {
+    http: HttpStatus;
+  }
 }
 
 type Route = (req: IncomingMessage, res: ServerResponse) => Promise<void> | void;
@@ -82,6 +94,10 @@ export class HttpEndpoint implements Component {
   address(): { host: string; port: number } | undefined {
     const a = this.server?.address() as AddressInfo | null | undefined;
     return a ? { host: a.address, port: a.port } : undefined;
+  }
+
+  status(): HttpStatus {
+    return { enabled: true, ...(this.address() ?? {}) };
   }
 
   async stop(): Promise<void> {
@@ -140,12 +156,18 @@ export class HttpEndpoint implements Component {
     return undefined;
   }
 
-  private healthz(req: IncomingMessage, res: ServerResponse): void {
+  /** The health report as this endpoint answers it: unhealthy once it stops serving. */
+  private verdict(): HealthReport {
     const report = this.deps.report();
     if (!this.serving && report.healthy) {
       report.healthy = false;
       report.status = 'unhealthy';
     }
+    return report;
+  }
+
+  private healthz(req: IncomingMessage, res: ServerResponse): void {
+    const report = this.verdict();
     send(res, req, report.healthy ? 200 : 503, 'application/json; charset=utf-8', JSON.stringify(report) + '\n');
   }
 
@@ -154,7 +176,8 @@ export class HttpEndpoint implements Component {
       res.setHeader('WWW-Authenticate', 'Bearer realm="edgegate"');
       return send(res, req, 401, 'text/plain; charset=utf-8', 'an admin token is required (http.metricsAuth)\n');
     }
-    refreshGaugesFromReport(this.deps.metrics, this.deps.report(), this.serving);
+    // edgegate_healthy is this endpoint's verdict, the one GET /healthz gives; the other gauges are their owners'.
+    this.deps.metrics.healthy.set(this.verdict().healthy ? 1 : 0);
     const registry = this.deps.metrics.registry;
     send(res, req, 200, registry.contentType, await registry.metrics());
   }

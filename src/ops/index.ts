@@ -61,8 +61,7 @@ export function opsComponents(ctx: OpsDeps, options: OpsOptions = {}): Component
         refuseFromNow: (kind, value, reason) => ctx.authenticator.refuseFromNow(kind, value, reason),
       },
     });
-    // The bound address, also how tests and `edgegate status` users learn a port 0 choice.
-    ctx.status.register('http', () => ({ enabled: true, ...(http.address() ?? {}) }));
+    ctx.status.register('http', () => http.status());
     components.push(http);
   }
   components.push(new SysTopics({ broker: ctx.broker, clock: ctx.clock, logger: componentLogger(ctx.logger, 'sys'), report }));

@@ -11,7 +11,7 @@ import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { TimerHandle } from '../clock/timeSource.js';
 import type { Component } from '../component.js';
 import type { Metrics } from '../metrics.js';
-import type { StatusBoard } from '../status.js';
+import type { StatusMap } from '../status.js';
 
 export const SAMPLE_INTERVAL_MS = 5_000;
 /** The ring keeps the last hour: 720 samples at the default 5 s. */
@@ -47,7 +47,8 @@ export type Sample = Record<SampleColumn, number>;
 export interface SamplerDeps {
   clock: Pick<GatewayClock, 'now' | 'monotonic' | 'setInterval'>;
   metrics: Metrics;
-  status: Pick<StatusBoard, 'read'>;
+  /** The status board, as far as the charts read it: the bridge's state and queue depth. */
+  status: { read(name: 'bridge'): Partial<Pick<StatusMap['bridge'], 'state' | 'queue'>> | undefined };
   connectedClients: () => number;
   intervalMs?: number;
   capacity?: number;
@@ -110,8 +111,7 @@ export class StatusSampler implements Component {
       rateOf('authOtherRefused', Object.keys(REASONS).filter((reason) => !charted.has(reason)).map((reason) => m.authAttempts.labels('refused', reason))),
     ];
     this.lastMono = this.deps.clock.monotonic();
-    const bridge = this.deps.status.read('bridge');
-    this.observeBridge(typeof bridge?.state === 'string' ? bridge.state : undefined, this.deps.clock.now());
+    this.observeBridge(this.deps.status.read('bridge')?.state, this.deps.clock.now());
     this.timer = this.deps.clock.setInterval(this.intervalMs, () => this.sample());
   }
 
@@ -127,13 +127,12 @@ export class StatusSampler implements Component {
     const seconds = Math.max(0.001, (mono - this.lastMono) / 1000);
     this.lastMono = mono;
     const bridge = this.deps.status.read('bridge');
-    const queue = bridge?.queue as { messages?: unknown } | undefined;
     const now = this.deps.clock.now();
-    this.observeBridge(typeof bridge?.state === 'string' ? bridge.state : undefined, now);
+    this.observeBridge(bridge?.state, now);
     const sample = {
       t: now,
       clients: this.deps.connectedClients(),
-      queueDepth: typeof queue?.messages === 'number' ? queue.messages : 0,
+      queueDepth: bridge?.queue?.messages ?? 0,
       bridgeConnected: bridge?.state === 'connected' ? 1 : 0,
     } as Sample;
     for (const r of this.rates) {

@@ -15,7 +15,6 @@ import type { TimerHandle } from '../clock/timeSource.js';
 import type { Component } from '../component.js';
 import type { Logger } from '../log.js';
 import type { HealthReport } from '../health.js';
-import { asRecord } from '../record.js';
 
 export const SYS_PREFIX = '$SYS/edgegate/';
 export const SYS_REFRESH_MS = 10_000;
@@ -37,18 +36,16 @@ function level(name: string): string {
   return name.replace(/[+#/\u0000]/g, '_') || '_';
 }
 
-/** Drops the fields of the report that change on every read (they would republish every time). */
-export function stableReport(report: HealthReport): Record<string, unknown> {
+/** The report without the fields that change on every read (they would republish every time). */
+export type StableReport = Omit<HealthReport, 'time' | 'uptimeSec' | 'clock'> & { clock: Omit<HealthReport['clock'], 'now'> };
+
+export function stableReport(report: HealthReport): StableReport {
   const { time: _time, uptimeSec: _uptime, ...rest } = report;
+  const { now: _now, ...clock } = rest.clock;
   void _time;
   void _uptime;
-  const clock = asRecord(rest.clock);
-  if (clock) {
-    const { now: _now, ...clockRest } = clock;
-    void _now;
-    rest.clock = clockRest;
-  }
-  return rest;
+  void _now;
+  return { ...rest, clock };
 }
 
 /** Topic (without prefix) → payload, for one health report. */
@@ -60,36 +57,18 @@ export function sysTopicValues(report: HealthReport): Map<string, string> {
   out.set('healthy', String(report.healthy));
   out.set('listeners', JSON.stringify(report.listeners));
   out.set('clients/connected', String(report.clientsConnected));
-  const clock = asRecord(stable.clock) ?? {};
-  if (clock.status !== undefined) out.set('clock/status', String(clock.status));
-  if (typeof clock.offsetSec === 'number') out.set('clock/offset', String(clock.offsetSec));
-  const storage = asRecord(stable.storage) ?? {};
-  if (typeof storage.persistent === 'boolean') out.set('storage/persistent', String(storage.persistent));
+  const { clock, storage, bridge, serial } = stable;
+  if (clock.status !== undefined) out.set('clock/status', clock.status);
+  if (clock.offsetSec !== undefined) out.set('clock/offset', String(clock.offsetSec));
+  if (storage.persistent !== undefined) out.set('storage/persistent', String(storage.persistent));
   // The bridge also publishes its own online/offline topic (bridge.stateTopic, $SYS/edgegate/bridge/state).
-  const bridge = asRecord(stable.bridge) ?? {};
-  out.set('bridge/status', bridge.enabled === false ? 'disabled' : String(bridge.state ?? 'unknown'));
-  const queued = asRecord(bridge.queue)?.messages;
-  if (typeof queued === 'number') out.set('bridge/queue/messages', String(queued));
-  for (const [name, port] of serialPorts(stable.serial)) {
-    const state = port.state ?? (typeof port.open === 'boolean' ? (port.open ? 'open' : 'closed') : undefined);
-    if (state !== undefined) out.set(`serial/${level(name)}/state`, String(state));
+  if (bridge.enabled === false) out.set('bridge/status', 'disabled');
+  else {
+    out.set('bridge/status', bridge.state ?? 'unknown');
+    if (bridge.queue) out.set('bridge/queue/messages', String(bridge.queue.messages));
   }
+  for (const port of serial.ports ?? []) out.set(`serial/${level(port.name)}/state`, port.state);
   return out;
-}
-
-/** Serial ports from the serial status, whether a list of {name,...} or a map by name. */
-function serialPorts(serial: unknown): Array<[string, Record<string, unknown>]> {
-  const s = asRecord(serial);
-  const ports = s?.ports;
-  if (Array.isArray(ports)) {
-    return ports.flatMap((p, i) => {
-      const r = asRecord(p);
-      return r ? [[String(r.name ?? i), r] as [string, Record<string, unknown>]] : [];
-    });
-  }
-  const byName = asRecord(ports);
-  if (byName) return Object.entries(byName).flatMap(([n, p]) => (asRecord(p) ? [[n, asRecord(p)!] as [string, Record<string, unknown>]] : []));
-  return [];
 }
 
 export class SysTopics implements Component {

@@ -4,8 +4,18 @@
 import type { Component } from '../component.js';
 import type { SerialDeps } from './deps.js';
 import { componentLogger } from '../log.js';
-import { SerialSensor } from './serialSensor.js';
+import { SerialSensor, type SerialPortStatus } from './serialSensor.js';
 import { systemStreamFactory, type SerialStreamFactory } from './serialPort.js';
+
+export interface SerialStatus {
+  ports: SerialPortStatus[];
+}
+
+declare module '../status.js' {
+  interface StatusMap {
+    serial: SerialStatus;
+  }
+}
 
 export interface SerialOptions {
   /** How streams are made; tests inject one over @serialport/binding-mock. */

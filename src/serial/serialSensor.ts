@@ -14,7 +14,7 @@ import { LineFramer } from './lineFramer.js';
 import { ParseFailureLog } from './parseFailureLog.js';
 import { expandTopic } from '../config/serialPorts.js';
 import { PublishQueue } from './publishQueue.js';
-import { ReopeningSerialPort, type SerialStreamFactory } from './serialPort.js';
+import { ReopeningSerialPort, type LastError, type PortState, type SerialStreamFactory } from './serialPort.js';
 
 const STOP_DRAIN_MS = 2000;
 const LAST_LINE_BYTES = 256;
@@ -31,6 +31,24 @@ export interface SerialSensorDeps {
   logger: Logger;
   metrics: Metrics;
   factory: SerialStreamFactory;
+}
+
+/** One port on the status board (`serial.ports[]`). */
+export interface SerialPortStatus {
+  name: string;
+  path: string;
+  state: PortState;
+  format: SerialPortConfig['format'];
+  topic: string;
+  commandTopic: string | null;
+  lines: { published: number; invalid: number; oversized: number };
+  commands: { written: number; dropped: number };
+  /** Failures to open or read the device since start. */
+  errors: number;
+  lastError: LastError | null;
+  lastLineAt: string | null;
+  /** The last line read (its first LAST_LINE_BYTES): only with `detail`, for the status page. */
+  lastLine?: string | null;
 }
 
 export class SerialSensor implements Component {
@@ -154,7 +172,7 @@ export class SerialSensor implements Component {
   }
 
   /** `detail`: also the last line's content (for the status page only). */
-  status(detail = false): Record<string, unknown> {
+  status(detail = false): SerialPortStatus {
     const c = this.counts;
     return {
       name: this.config.name,

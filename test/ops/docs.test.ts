@@ -1,6 +1,7 @@
 // docs/install.md documents every metric of the registry and every $SYS topic.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import type { HealthReport } from '../../src/health.js';
 import { Metrics } from '../../src/metrics.js';
 import { sysTopicValues } from '../../src/ops/sysTopics.js';
 
@@ -39,7 +40,7 @@ describe('docs/install.md', () => {
       clock: { status: 'synced', offsetSec: 0 },
       serial: { ports: [{ name: 'x', state: 'open' }] },
       storage: { persistent: true },
-    });
+    } as HealthReport);
     const missing = [...topics.keys()].map((t) => `$SYS/edgegate/${t.replace('serial/x/', 'serial/<name>/')}`).filter((t) => !DOC.includes(`\`${t}\``));
     assert.deepEqual(missing, []);
     assert.ok(DOC.includes('`$SYS/edgegate/started`'));

@@ -133,7 +133,8 @@ describe('$SYS/edgegate topics', () => {
 });
 
 describe('$SYS values from a health report', () => {
-  const report: HealthReport = {
+  // Only the fields the topics read; the rest of each component's status is left out.
+  const report = {
     status: 'ok',
     healthy: true,
     version: '1.2.3',
@@ -144,9 +145,9 @@ describe('$SYS values from a health report', () => {
     clientsConnected: 3,
     bridge: { state: 'connected', queue: { messages: 7, bytes: 70 } },
     clock: { status: 'skewed', offsetSec: -300.5, now: '2026-01-01T00:00:00.000Z' },
-    serial: { ports: [{ name: 'gps/0+', state: 'open', path: '/dev/ttyUSB0' }, { name: 'meter', open: false }] },
+    serial: { ports: [{ name: 'gps/0+', state: 'open', path: '/dev/ttyUSB0' }, { name: 'meter', state: 'closed' }] },
     storage: { persistent: false },
-  };
+  } as unknown as HealthReport;
 
   it('maps the essentials to topics, sanitizing port names into one topic level', () => {
     const v = sysTopicValues(report);
@@ -156,7 +157,7 @@ describe('$SYS values from a health report', () => {
     assert.equal(v.get('storage/persistent'), 'false');
     assert.equal(v.get('bridge/status'), 'connected');
     assert.equal(v.get('bridge/queue/messages'), '7');
-    assert.equal(sysTopicValues({ ...report, bridge: { enabled: false } }).get('bridge/status'), 'disabled');
+    assert.equal(sysTopicValues({ ...report, bridge: { enabled: false, state: 'disabled' } }).get('bridge/status'), 'disabled');
     assert.equal(v.get('serial/gps_0_/state'), 'open');
     assert.equal(v.get('serial/meter/state'), 'closed');
     for (const topic of v.keys()) assert.ok(!/[+#]/.test(topic), topic);

@@ -3,6 +3,7 @@
 // (with the CSRF header and the SameSite=Strict cookie) keep other sites out.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
+import { parseJsonObject, type JsonObject } from '../../json.js';
 import { isLoopbackHost } from '../pageAuthPolicy.js';
 
 const MAX_BODY_BYTES = 16 * 1024;
@@ -60,7 +61,7 @@ export function loopbackHostHeader(req: IncomingMessage): boolean {
 }
 
 /** The request's JSON object body (at most 16 KiB, Content-Type application/json), or an HTTP status to answer. */
-export function readJson(req: IncomingMessage): Promise<Record<string, unknown> | number> {
+export function readJson(req: IncomingMessage): Promise<JsonObject | number> {
   const type = req.headers['content-type'] ?? '';
   if (!/^application\/json\s*(;|$)/i.test(type)) {
     req.resume();
@@ -76,14 +77,7 @@ export function readJson(req: IncomingMessage): Promise<Record<string, unknown> 
         req.destroy();
       } else chunks.push(c);
     });
-    req.on('end', () => {
-      try {
-        const value: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-        resolve(typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : 400);
-      } catch {
-        resolve(400);
-      }
-    });
+    req.on('end', () => resolve(parseJsonObject(Buffer.concat(chunks).toString('utf8')) ?? 400));
     req.on('error', () => resolve(400));
   });
 }

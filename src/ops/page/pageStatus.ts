@@ -4,7 +4,6 @@
 import type { ClientView } from '../../broker/sessions.js';
 import type { HealthReport } from '../../health.js';
 import type { ObservedState } from '../sampler.js';
-import { asRecord } from '../../record.js';
 
 export interface PageStatusSources {
   report: () => HealthReport;
@@ -19,41 +18,31 @@ export interface Problem {
   text: string;
 }
 
-/** Missing or malformed parts read as empty: the page shows what is there. */
-const record = (value: unknown): Record<string, unknown> => asRecord(value) ?? {};
-
-/** The serial ports of a report, each as a record. */
-function portsOf(r: HealthReport): Array<Record<string, unknown>> {
-  const ports = record(r.serial).ports;
-  return Array.isArray(ports) ? ports.map(record) : [];
-}
-
 /** Why the gateway is (or may soon be) unhealthy, in words. */
 export function problemsOf(r: HealthReport): Problem[] {
   const out: Problem[] = [];
-  const broker = record(r.broker);
-  if (broker.serving !== true) out.push({ level: 'error', text: 'the MQTT broker is not serving' });
+  if (r.broker?.serving !== true) out.push({ level: 'error', text: 'the MQTT broker is not serving' });
   if (!r.healthy && out.length === 0) out.push({ level: 'error', text: 'a component failed its health check' });
-  const storage = record(r.storage);
+  const { storage, clock, bridge } = r;
   if (storage.persistent === false) out.push({ level: 'warning', text: 'storage is in memory (database unusable): nothing persists across a restart' });
-  if (storage.writable === false) out.push({ level: 'error', text: `storage: ${String(storage.error ?? 'commits fail')}` });
-  const banned = record(record(r.auth).rateLimit).banned;
-  if (typeof banned === 'number' && banned > 0) out.push({ level: 'warning', text: `${banned} address${banned === 1 ? '' : 'es'} banned after failed authentications (edgegate auth bans / edgegate auth unban)` });
-  const clock = record(r.clock);
-  if (typeof clock.status === 'string' && clock.status !== 'synced') out.push({ level: 'warning', text: `clock ${clock.status}` });
-  const bridge = record(r.bridge);
-  if (bridge.enabled === true && bridge.state !== 'connected') out.push({ level: 'warning', text: `bridge ${String(bridge.state)}${bridge.lastError ? `: ${String(bridge.lastError)}` : ''}` });
-  for (const p of portsOf(r)) if (p.state !== 'open') out.push({ level: 'warning', text: `serial port ${String(p.name)} ${String(p.state)}` });
+  if (storage.writable === false) out.push({ level: 'error', text: `storage: ${storage.error ?? 'commits fail'}` });
+  const banned = r.auth?.rateLimit?.banned ?? 0;
+  if (banned > 0) {
+    const text = `${banned} address${banned === 1 ? '' : 'es'} banned after failed authentications (edgegate auth bans / edgegate auth unban)`;
+    out.push({ level: 'warning', text });
+  }
+  if (clock.status !== undefined && clock.status !== 'synced') out.push({ level: 'warning', text: `clock ${clock.status}` });
+  if (bridge.enabled === true && bridge.state !== 'connected') {
+    out.push({ level: 'warning', text: `bridge ${String(bridge.state)}${bridge.lastError ? `: ${bridge.lastError}` : ''}` });
+  }
+  for (const p of r.serial.ports ?? []) if (p.state !== 'open') out.push({ level: 'warning', text: `serial port ${p.name} ${p.state}` });
   return out;
 }
 
 export function buildPageStatus(src: PageStatusSources): Record<string, unknown> {
   const r = src.report();
-  const clock = record(r.clock);
-  const storage = record(r.storage);
-  const bridge = record(r.bridge);
+  const { clock, storage, bridge } = r;
   const observed = src.bridgeState();
-  const queue = record(bridge.queue);
   return {
     time: r.time,
     overview: {
@@ -79,14 +68,19 @@ export function buildPageStatus(src: PageStatusSources): Record<string, unknown>
             url: bridge.url,
             clientId: bridge.clientId,
             rules: bridge.rules ?? [],
-            queue: { messages: queue.messages ?? 0, bytes: queue.bytes ?? 0, durable: queue.durable ?? false, inflight: queue.inflight ?? 0 },
+            queue: {
+              messages: bridge.queue?.messages ?? 0,
+              bytes: bridge.queue?.bytes ?? 0,
+              durable: bridge.queue?.durable ?? false,
+              inflight: bridge.queue?.inflight ?? 0,
+            },
             oldestQueuedAgeSec: bridge.oldestQueuedAgeSec ?? null,
             dropped: bridge.dropped ?? {},
             lastError: bridge.lastError ?? null,
           }
         : { enabled: false },
     serial: {
-      ports: portsOf(r).map((p) => ({
+      ports: (r.serial.ports ?? []).map((p) => ({
         name: p.name,
         path: p.path,
         state: p.state,
