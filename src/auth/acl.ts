@@ -9,6 +9,7 @@
 // username like "#" can never widen a grant.
 import { AuthRefusal } from './reasons.js';
 import { filterContains, isValidFilter, topicMatches } from '../mqtt/topics.js';
+import { jsonObject } from '../json.js';
 
 export type AclAction = 'publish' | 'subscribe';
 
@@ -186,8 +187,8 @@ function compileClaim(claim: unknown): RuleTemplate[] {
   };
   if (Array.isArray(claim)) {
     for (const rule of claim) {
-      if (typeof rule !== 'object' || rule === null || Array.isArray(rule)) throw new AuthRefusal('JWT_ACL_INVALID', 'rules must be objects');
-      const r = rule as Record<string, unknown>;
+      const r = jsonObject(rule);
+      if (!r) throw new AuthRefusal('JWT_ACL_INVALID', 'rules must be objects');
       const permission = r.permission ?? 'allow';
       const action = ACTIONS[String(r.action ?? 'all')];
       if ((permission !== 'allow' && permission !== 'deny') || !action) throw new AuthRefusal('JWT_ACL_INVALID', 'bad permission or action');

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ConfigProblem } from '../errors.js';
+import { jsonObject } from '../json.js';
 
 type Mapping = string | { __name?: string; __format?: string } | { [key: string]: Mapping };
 
@@ -39,7 +40,7 @@ export function environmentProblems(configDirs: string[], env: NodeJS.ProcessEnv
   if (env.NODE_CONFIG !== undefined && env.NODE_CONFIG.trim() !== '') {
     try {
       const parsed: unknown = JSON.parse(env.NODE_CONFIG);
-      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) problems.push({ path: 'NODE_CONFIG', message: 'must be a JSON object' });
+      if (!jsonObject(parsed)) problems.push({ path: 'NODE_CONFIG', message: 'must be a JSON object' });
     } catch (err) {
       problems.push({ path: 'NODE_CONFIG', message: `is not valid JSON (${(err as Error).message})` });
     }

@@ -7,6 +7,7 @@ import type { ConfigOverrides, GatewayConfig } from './types.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import { environmentProblems } from './envCheck.js';
 import { validateConfig } from './validate.js';
+import { jsonObject } from '../json.js';
 
 /** The package's own config directory (the embedded defaults). */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -88,13 +89,10 @@ function deepMerge(base: Record<string, unknown>, over: Record<string, unknown>)
   const out: Record<string, unknown> = { ...base };
   for (const [k, v] of Object.entries(over)) {
     const b = out[k];
-    out[k] = isPlainObject(v) && isPlainObject(b) ? deepMerge(b, v) : v;
+    const [overObject, baseObject] = [jsonObject(v), jsonObject(b)];
+    out[k] = overObject && baseObject ? deepMerge(baseObject, overObject) : v;
   }
   return out;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**
