@@ -18,6 +18,11 @@ export const ERROR_CODES = {
   EDGEGATE_CLOUD_UNREACHABLE: 'edgegate fleet could not connect to the cloud broker',
   EDGEGATE_CLOUD_REFUSED: 'the cloud broker refused a bridged message for good (PUBACK reason code 0x80 or above)',
   EDGEGATE_BRIDGE_CREDENTIALS: 'the bridge could not build its uplink credentials (bridge.jwt.privateKeyFile unreadable, signing failed)',
+  EDGEGATE_USAGE: 'a command-line option or argument is missing, malformed, or contradicts another one (exit code 1)',
+  EDGEGATE_FILE_UNREADABLE: 'a file named on the command line (key, certificate) could not be read or parsed',
+  EDGEGATE_NO_SIGNING_KEY: 'edgegate token mint has no key to sign with: no auth.jwt.secret, no generated secret, no --key',
+  EDGEGATE_FLEET_STATE: "edgegate fleet's state file (or the cloud's snapshot) does not fit this key, is damaged, or is in use",
+  EDGEGATE_CLOUD_NO_ACK: 'the cloud broker did not acknowledge (or refused) a publish or subscription of edgegate fleet',
   EDGEGATE_PUBLISH_REFUSED: 'a local publish was not taken by the bridge queue (full, or it could not store the message)',
 } as const satisfies Record<`EDGEGATE_${string}`, string>;
 
@@ -48,6 +53,22 @@ export class ConfigError extends EdgegateError {
   }
   static at(path: string, message: string): ConfigError {
     return new ConfigError([{ path, message }]);
+  }
+}
+
+/** A command-line option or argument the command cannot use: the message names it. */
+export class UsageError extends EdgegateError {
+  constructor(message: string) {
+    super('EDGEGATE_USAGE', message);
+    this.name = 'UsageError';
+  }
+}
+
+/** A file named on the command line could not be read (or is not what the option needs). */
+export class UnreadableFileError extends EdgegateError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('EDGEGATE_FILE_UNREADABLE', message, options);
+    this.name = 'UnreadableFileError';
   }
 }
 

@@ -10,7 +10,7 @@
 // seen a token with that jti (connected, cached or refused), its exp is unknown
 // and the revocation is kept.
 import type { JWTPayload } from 'jose';
-import { EdgegateError } from '../errors.js';
+import { EdgegateError, UsageError } from '../errors.js';
 import type { Sqlite } from '../storage/database.js';
 import type { RevocationPort } from './authenticator.js';
 
@@ -112,9 +112,9 @@ export class RevocationStore {
 }
 
 export function checkValue(kind: string, value: unknown): asserts value is string {
-  if (kind !== 'jti' && kind !== 'sub') throw new Error(`unknown revocation kind ${kind}`);
+  if (kind !== 'jti' && kind !== 'sub') throw new UsageError(`unknown revocation kind ${kind}`);
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_REVOCATION_VALUE) {
-    throw new Error(`a ${kind} to revoke must be a non-empty string of at most ${MAX_REVOCATION_VALUE} characters`);
+    throw new UsageError(`a ${kind} to revoke must be a non-empty string of at most ${MAX_REVOCATION_VALUE} characters`);
   }
 }
 

@@ -6,6 +6,7 @@ import { migrateAuth } from '../auth/authSchema.js';
 import { ALL_ADDRESSES, BanStore } from '../auth/banStore.js';
 import { configOrExit, failAndExit } from './common.js';
 import { openCliDatabase } from './revocation.js';
+import { UsageError } from '../errors.js';
 
 async function withBans<T>(fn: (store: BanStore) => T): Promise<T> {
   const config = await configOrExit();
@@ -42,7 +43,7 @@ export async function authBans(opts: { json?: boolean }): Promise<void> {
 
 export async function authUnban(address: string | undefined, opts: { all?: boolean }): Promise<void> {
   try {
-    if ((address === undefined) === !opts.all) throw new Error('give an ADDRESS or --all');
+    if ((address === undefined) === !opts.all) throw new UsageError('give an ADDRESS or --all');
     const target = opts.all ? ALL_ADDRESSES : address!;
     const lifted = await withBans((s) => s.requestUnban(target, Date.now()));
     if (lifted.length === 0) {

@@ -9,7 +9,7 @@ import type { IClientOptions, MqttClient } from 'mqtt';
 import { createUplinkClient } from '../bridge/uplinkClient.js';
 import { UplinkCredentialSource } from '../bridge/uplinkCredentials.js';
 import type { JwtAlgorithm } from '../config/schema.js';
-import { EdgegateError, errorMessage } from '../errors.js';
+import { EdgegateError, errorMessage, UsageError, UnreadableFileError } from '../errors.js';
 
 export interface CloudOptions {
   cloud: string;
@@ -35,6 +35,14 @@ export class CloudUnreachable extends EdgegateError {
   }
 }
 
+/** The cloud did not acknowledge a publish or subscription in time, or refused it. */
+export class CloudNoAck extends EdgegateError {
+  constructor(message: string) {
+    super('EDGEGATE_CLOUD_NO_ACK', message);
+    this.name = 'CloudNoAck';
+  }
+}
+
 export interface RetainedMessage {
   topic: string;
   payload: Buffer;
@@ -45,7 +53,7 @@ function readFile(path: string | undefined, option: string): Buffer | undefined 
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new Error(`${option}: cannot read ${path}: ${errorMessage(err)}`);
+    throw new UnreadableFileError(`${option}: cannot read ${path}: ${errorMessage(err)}`, { cause: err });
   }
 }
 
@@ -53,7 +61,7 @@ export class CloudSession {
   private constructor(private readonly client: MqttClient, readonly timeoutMs: number) {}
 
   static async open(o: CloudOptions): Promise<CloudSession> {
-    if (!/^(mqtts?|wss?):\/\/[^/]/.test(o.cloud)) throw new Error(`--cloud must be an mqtt://, mqtts://, ws:// or wss:// URL, got ${JSON.stringify(o.cloud)}`);
+    if (!/^(mqtts?|wss?):\/\/[^/]/.test(o.cloud)) throw new UsageError(`--cloud must be an mqtt://, mqtts://, ws:// or wss:// URL, got ${JSON.stringify(o.cloud)}`);
     const timeoutMs = Math.max(500, Number(o.timeout ?? 10) * 1000 || 10_000);
     const clientId = o.clientId ?? `edgegate-fleet-${randomBytes(4).toString('hex')}`;
     const credentials = await new UplinkCredentialSource(
@@ -104,10 +112,10 @@ export class CloudSession {
   /** Publishes at QoS 1; resolves on the PUBACK. */
   publish(topic: string, payload: string, retain: boolean): Promise<void> {
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => reject(new Error(`no PUBACK for ${topic} within ${this.timeoutMs} ms`)), this.timeoutMs);
+      const t = setTimeout(() => reject(new CloudNoAck(`no PUBACK for ${topic} within ${this.timeoutMs} ms`)), this.timeoutMs);
       this.client.publish(topic, payload, { qos: 1, retain }, (err) => {
         clearTimeout(t);
-        if (err) reject(new Error(`publishing to ${topic} failed: ${errorMessage(err)}`));
+        if (err) reject(new CloudNoAck(`publishing to ${topic} failed: ${errorMessage(err)}`));
         else resolve();
       });
     });
@@ -139,7 +147,7 @@ export class CloudSession {
       this.client.subscribe(filters, { qos: 1 }, (err) => {
         if (err) {
           clearTimeout(overall);
-          return reject(new Error(`subscribing to ${filters.join(', ')} failed: ${errorMessage(err)}`));
+          return reject(new CloudNoAck(`subscribing to ${filters.join(', ')} failed: ${errorMessage(err)}`));
         }
         quiet = setTimeout(finish, quietMs);
       });

@@ -11,7 +11,8 @@ import { checkValue, type RevocationKind } from '../auth/revocations.js';
 import { decodeProtectedHeader, decodeJwt } from 'jose';
 import { failAndExit } from './common.js';
 import { withCloud, type CloudOptions, type CloudSession } from './fleetCloud.js';
-import { FleetSigner, applyChange, type SignerState } from './fleetSigner.js';
+import { FleetSigner, FleetStateError, applyChange, type SignerState } from './fleetSigner.js';
+import { UsageError } from '../errors.js';
 
 export const DEFAULT_FLEET_TOPIC = 'edgegate/revocations';
 /** How long the cloud must stay quiet after the SUBACK before the retained snapshot counts as absent. */
@@ -27,7 +28,7 @@ export interface FleetRevokeOptions extends CloudOptions {
 }
 
 function target(o: FleetRevokeOptions): FleetEntry {
-  if ((o.jti === undefined) === (o.sub === undefined)) throw new Error('give exactly one of --jti ID or --sub NAME');
+  if ((o.jti === undefined) === (o.sub === undefined)) throw new UsageError('give exactly one of --jti ID or --sub NAME');
   const kind: RevocationKind = o.jti !== undefined ? 'jti' : 'sub';
   const value = o.jti ?? o.sub;
   checkValue(kind, value);
@@ -67,7 +68,7 @@ async function startingState(signer: FleetSigner, session: CloudSession, o: Flee
     return { ...fresh, seq: snap.seq, revocations: listOf(snap) };
   }
   if (!o.previousKey) {
-    throw new Error(
+    throw new FleetStateError(
       `the cloud holds a snapshot signed by another key (kid ${kid}) and ${signer.stateFile} does not exist: ` +
         'restore the state file, or (rotating keys) pass --previous-key with that key so its list is carried over',
     );
@@ -136,7 +137,7 @@ export async function fleetRevocations(o: FleetListOptions): Promise<void> {
   try {
     const topic = o.topic ?? DEFAULT_FLEET_TOPIC;
     const jws = await withCloud(o, (s) => readSnapshot(s, topic));
-    if (!jws) throw new Error(`no retained snapshot on ${topic}${SNAPSHOT_SUFFIX}`);
+    if (!jws) throw new FleetStateError(`no retained snapshot on ${topic}${SNAPSHOT_SUFFIX}`);
     let snap: FleetSnapshot;
     let verified = false;
     if (o.key) {

@@ -6,7 +6,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { CompactSign } from 'jose';
-import { EdgegateError, errorMessage } from '../errors.js';
+import { EdgegateError, errorMessage, UnreadableFileError } from '../errors.js';
 import { writeFileAtomicSync } from '../storage/atomicFile.js';
 import {
   EVENT_TYP,
@@ -28,6 +28,15 @@ export interface SignerState {
   revocations: Array<FleetEntry & { revokedAt: string }>;
 }
 
+
+/** The fleet state file, or the cloud's snapshot, does not fit this key, is damaged, or is in use by another command. */
+export class FleetStateError extends EdgegateError {
+  constructor(message: string) {
+    super('EDGEGATE_FLEET_STATE', message);
+    this.name = 'FleetStateError';
+  }
+}
+
 export class FleetSigner {
   private constructor(
     readonly keyFile: string,
@@ -42,7 +51,7 @@ export class FleetSigner {
     try {
       key = createPrivateKey(readFileSync(keyFile));
     } catch (err) {
-      throw new Error(`--key: cannot read a PEM private key from ${keyFile}: ${errorMessage(err)}`);
+      throw new UnreadableFileError(`--key: cannot read a PEM private key from ${keyFile}: ${errorMessage(err)}`, { cause: err });
     }
     const alg = fleetAlgorithm(key);
     return new FleetSigner(keyFile, key, createPublicKey(key), alg, await fleetKeyId(key));
@@ -59,8 +68,8 @@ export class FleetSigner {
   readState(): SignerState {
     if (!this.hasState()) return { version: 1, kid: this.kid, seq: 0, updatedAt: new Date(0).toISOString(), revocations: [] };
     const state = JSON.parse(readFileSync(this.stateFile, 'utf8')) as SignerState;
-    if (state.kid !== this.kid) throw new Error(`${this.stateFile} belongs to another key (kid ${state.kid}); this key is ${this.kid}`);
-    if (!Number.isSafeInteger(state.seq) || !Array.isArray(state.revocations)) throw new Error(`${this.stateFile} is not a fleet state file`);
+    if (state.kid !== this.kid) throw new FleetStateError(`${this.stateFile} belongs to another key (kid ${state.kid}); this key is ${this.kid}`);
+    if (!Number.isSafeInteger(state.seq) || !Array.isArray(state.revocations)) throw new FleetStateError(`${this.stateFile} is not a fleet state file`);
     return state;
   }
 
@@ -82,7 +91,7 @@ export class FleetSigner {
       fd = openSync(lock, 'wx', 0o600);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'EEXIST') {
-        throw new Error(`${lock} exists: another \`edgegate fleet\` command is running with this key (remove the file if none is)`);
+        throw new FleetStateError(`${lock} exists: another \`edgegate fleet\` command is running with this key (remove the file if none is)`);
       }
       throw err;
     }

@@ -10,6 +10,7 @@ import { ensureDataDir } from '../storage/dataDir.js';
 import { DATABASE_FILE, openDatabase, type Sqlite } from '../storage/database.js';
 import type { GatewayConfig } from '../config/types.js';
 import { configOrExit, failAndExit } from './common.js';
+import { UsageError } from '../errors.js';
 
 export interface RevokeOptions {
   jti?: string;
@@ -18,7 +19,7 @@ export interface RevokeOptions {
 }
 
 function target(opts: RevokeOptions): { kind: RevocationKind; value: string } {
-  if ((opts.jti === undefined) === (opts.sub === undefined)) throw new Error('give exactly one of --jti ID or --sub SUBJECT');
+  if ((opts.jti === undefined) === (opts.sub === undefined)) throw new UsageError('give exactly one of --jti ID or --sub SUBJECT');
   return opts.jti !== undefined ? { kind: 'jti', value: opts.jti } : { kind: 'sub', value: opts.sub! };
 }
 

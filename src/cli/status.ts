@@ -3,7 +3,7 @@
 //   0 healthy, 1 unhealthy (the daemon answered 503), 2 invalid configuration,
 //   3 not reachable or not an edgegate health answer.
 import type { HttpConfig } from '../config/types.js';
-import { errorMessage } from '../errors.js';
+import { errorMessage, UsageError } from '../errors.js';
 import { configOrExit } from './common.js';
 import { jsonObject, type JsonObject, type JsonValue } from '../json.js';
 
@@ -27,7 +27,7 @@ export function healthUrlFromConfig(http: Pick<HttpConfig, 'host' | 'port'> & Pa
 /** `--url http://pi:9100` means its /healthz; a URL with a path is used as given. */
 export function normalizeHealthUrl(input: string): string {
   const url = new URL(/^[a-z][a-z0-9+.-]*:\/\//i.test(input) ? input : `http://${input}`);
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`unsupported URL scheme ${url.protocol}`);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError(`unsupported URL scheme ${url.protocol}`);
   if (url.pathname === '/' || url.pathname === '') url.pathname = '/healthz';
   return url.toString();
 }

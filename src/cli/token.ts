@@ -13,6 +13,7 @@ import { systemTimeSource } from '../clock/timeSource.js';
 import type { GatewayConfig } from '../config/types.js';
 import { buildTimeMs } from '../config/buildInfo.js';
 import { configOrExit, failAndExit } from './common.js';
+import { EdgegateError, UsageError } from '../errors.js';
 
 export interface MintOptions {
   sub: string;
@@ -35,14 +36,14 @@ export const DEFAULT_TTL = '1h';
 /** "90", "90s", "15m", "1h", "7d" -> seconds; "0" means no exp claim. */
 export function parseDuration(text: string): number {
   const m = /^(\d+)(s|m|h|d)?$/.exec(text.trim());
-  if (!m) throw new Error(`--ttl must look like 3600, 90s, 15m, 1h or 7d; got ${JSON.stringify(text)}`);
+  if (!m) throw new UsageError(`--ttl must look like 3600, 90s, 15m, 1h or 7d; got ${JSON.stringify(text)}`);
   return Number(m[1]) * { s: 1, m: 60, h: 3600, d: 86_400 }[(m[2] ?? 's') as 's' | 'm' | 'h' | 'd'];
 }
 
 /** `k=v`: v is JSON when it parses (numbers, booleans, arrays), else a string. */
 export function parseClaim(text: string): [string, unknown] {
   const i = text.indexOf('=');
-  if (i <= 0) throw new Error(`--claim must be key=value; got ${JSON.stringify(text)}`);
+  if (i <= 0) throw new UsageError(`--claim must be key=value; got ${JSON.stringify(text)}`);
   const raw = text.slice(i + 1);
   try {
     return [text.slice(0, i), JSON.parse(raw)];
@@ -56,18 +57,19 @@ function signingKey(config: GatewayConfig, opts: MintOptions): { key: KeyObject 
     const key = createPrivateKey(readFileSync(opts.key));
     const fits = algorithmsForPublicKey(key).algs as string[];
     const alg = opts.alg ?? fits[0];
-    if (!fits.includes(alg)) throw new Error(`--alg ${alg} does not fit a ${key.asymmetricKeyType} key (use ${fits.join(', ')})`);
+    if (!fits.includes(alg)) throw new UsageError(`--alg ${alg} does not fit a ${key.asymmetricKeyType} key (use ${fits.join(', ')})`);
     return { key, alg };
   }
   const alg = opts.alg ?? 'HS256';
-  if (!/^HS(256|384|512)$/.test(alg)) throw new Error(`--alg ${alg} needs --key with a private key`);
+  if (!/^HS(256|384|512)$/.test(alg)) throw new UsageError(`--alg ${alg} needs --key with a private key`);
   const configured = configuredSecret(config.auth.jwt);
   if (configured) return { key: configured, alg };
   // The daemon creates the generated secret on its first start; the CLI never does (one
   // made here, in the wrong place or before the daemon's, would sign tokens it refuses).
   const generated = generatedSecret(config.dataDir, false);
   if (!generated.secret) {
-    throw new Error(
+    throw new EdgegateError(
+      'EDGEGATE_NO_SIGNING_KEY',
       `no JWT secret to sign with: auth.jwt.secret is not set and ${generated.file} does not exist (dataDir = ${config.dataDir}).\n` +
         'The daemon creates it on its first start: run it once (`npm start` in the checkout, or `sudo systemctl start edgegate`), ' +
         'or set auth.jwt.secret, or sign with a private key (--key).',
@@ -86,7 +88,7 @@ export async function mintToken(config: GatewayConfig, opts: MintOptions, nowSec
   // A registered claim has one source: its option, or --claim, never both silently.
   for (const [claim, option, given] of [['exp', '--ttl', opts.ttl], ['sub', '--sub', opts.sub], ['jti', '--jti', opts.jti]] as const) {
     if (claim in payload && given !== undefined && (claim !== 'sub' || payload.sub !== opts.sub)) {
-      throw new Error(`--claim ${claim}=... and ${option} both set "${claim}": pass only one`);
+      throw new UsageError(`--claim ${claim}=... and ${option} both set "${claim}": pass only one`);
     }
   }
   const acl: Record<string, string[]> = {};
