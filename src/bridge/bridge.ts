@@ -9,22 +9,20 @@ import { ConfigError, errorMessage } from '../errors.js';
 import type { Component } from '../component.js';
 import type { BridgeDeps } from './deps.js';
 import { componentLogger, type Logger } from '../log.js';
-import { LogLimiter } from '../logLimiter.js';
 import { DecorrelatedJitterBackoff } from './backoff.js';
-import { DrainLimiter } from './drainLimiter.js';
-import { DropLog } from './dropLog.js';
-import { BRIDGE_SOURCE, LocalIntake } from './intake.js';
-import { Downlink } from './downlink.js';
-import { Outbox } from './outbox.js';
+import type { Downlink } from './downlink.js';
+import type { DropLog } from './dropLog.js';
+import type { Outbox } from './outbox.js';
+import { buildPipeline } from './pipeline.js';
+import type { OutboxSender } from './sender.js';
 import { TopicRules } from './rules.js';
 import { RowPublisher } from './rowPublisher.js';
-import { OutboxSender } from './sender.js';
 import { createUplinkClient } from './uplinkClient.js';
 import { UplinkCredentialSource } from './uplinkCredentials.js';
 import { attemptOptions, bridgeModeOnConnect, loadUplinkTls, type UplinkTls } from './uplinkOptions.js';
 import { oldestAgeSec, type BridgeState, type BridgeStatus } from './bridgeStatus.js';
 
-export { BRIDGE_SOURCE } from './intake.js';
+import { BRIDGE_SOURCE } from './intake.js';
 
 /** Renew the self-signed JWT this long before it expires (reconnect with a fresh one). */
 const RENEW_MARGIN_SEC = 60;
@@ -70,38 +68,13 @@ export class Bridge implements Component {
     this.credentials = new UplinkCredentialSource(config, this.clientId, () => ctx.clock.now());
     this.credentials.load();
     this.backoff = new DecorrelatedJitterBackoff(config.reconnect.minSec * 1000, Math.max(config.reconnect.minSec, config.reconnect.maxSec) * 1000);
-    this.drops = new DropLog(this.log, ctx.metrics, ctx.clock);
-    this.outbox = new Outbox(ctx.database, {
-      ...config.queue,
-      nowMs: () => ctx.clock.now(),
-      // With synchronous=FULL each commit is an fsync: gather a little longer.
-      commitDelayMs: ctx.config.storage.sync === 'full' ? 2 : 0,
-      onDrop: (reason, n, bytes) => this.drops.record(reason, n, bytes),
-      onCommitted: (rows, droppedThrough) => {
-        this.updateQueueMetrics();
-        this.sender.committed(rows, droppedThrough);
-      },
-      onError: (err) => this.log.error({ err: errorMessage(err) }, 'bridge queue write failed'),
-      group: ctx.groupCommit,
-    });
-    // The labelled child once, not a label lookup per message.
-    const forwardedOut = ctx.metrics.bridgeForwarded.labels('out');
-    const refusals = new LogLimiter(this.log, () => ctx.clock.monotonic());
-    this.sender = new OutboxSender({
-      outbox: this.outbox,
-      maxInflight: config.maxInflight,
-      onDelivered: () => forwardedOut.inc(),
-      nowMs: () => ctx.clock.now(),
-      limiter: new DrainLimiter(config.drainRatePerSec, ctx.clock),
-      onRefused: (row, refusal) =>
-        refusals.log('warn', 'refused', { topic: row.topic, reasonCode: refusal.reasonCode }, 'cloud refused a message (dropped, counted as reason "refused"): check the cloud ACL for this topic'),
-    });
+    const uplink = (): MqttClient | undefined => (this.state === 'connected' ? this.client : undefined);
+    ({ outbox: this.outbox, sender: this.sender, drops: this.drops, downlink: this.downlink } = buildPipeline(ctx, this.rules, this.log, {
+      uplink,
+      queueChanged: () => this.updateQueueMetrics(),
+    }));
     if (!ctx.persistent) this.log.error('database is in memory: the bridge queue will not survive a restart');
     if (this.outbox.messages > 0) this.log.info({ messages: this.outbox.messages, bytes: this.outbox.bytes }, 'bridge backlog from a previous run will be sent first');
-    const uplink = (): MqttClient | undefined => (this.state === 'connected' ? this.client : undefined);
-    const intake = new LocalIntake({ config, rules: this.rules, outbox: this.outbox, drops: this.drops, uplink, forwarded: () => forwardedOut.inc() });
-    ctx.broker.addPublishInterceptor(intake.intercept);
-    this.downlink = new Downlink({ rules: this.rules, broker: ctx.broker, log: this.log, forwarded: () => ctx.metrics.bridgeForwarded.inc({ direction: 'in' }) });
     ctx.status.register('bridge', () => this.status());
     // Also read at each scrape: a commit of deletions alone (acknowledged messages) has no event here.
     ctx.metrics.registry.addCollector(() => this.updateQueueMetrics());
