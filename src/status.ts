@@ -8,6 +8,7 @@
 // by the compiler once instead of by every reader at run time.
 
 /** Component name → the type of its status; each component adds its own entry. */
+// biome-ignore lint/suspicious/noEmptyInterface: filled by each owner's `declare module` (interfaces merge; a type alias would not)
 export interface StatusMap {}
 
 export interface StatusOptions {

@@ -47,7 +47,7 @@ async function measure(kind: Case, browser: Browser | undefined): Promise<{ star
   });
   try {
     await sleep(WARM_SEC * 1000);
-    let tab;
+    let tab: Awaited<ReturnType<typeof openTab>> | undefined;
     if (kind === 'opened, closed') {
       const t = await openTab(browser!, httpPort);
       await sleep(OPEN_SEC * 1000);
@@ -69,11 +69,11 @@ async function measure(kind: Case, browser: Browser | undefined): Promise<{ star
 }
 
 /** The sampler's own cost: one sample of a daemon's counters, timed in this process. */
-function samplerMicros(): number {
+async function samplerMicros(): Promise<number> {
   const metrics = new Metrics({ processMetrics: false });
   const bridge = { state: 'connected' as const, queue: { messages: 12, bytes: 3400, durable: true, inflight: 0 } };
   const sampler = new StatusSampler({ clock: new GatewayClock(systemTimeSource), metrics, status: { read: () => bridge }, connectedClients: () => 42, intervalMs: 5000 });
-  void sampler.start();
+  await sampler.start();
   const n = 200_000;
   for (let i = 0; i < 10_000; i++) sampler.sample();
   const t0 = performance.now();
@@ -82,7 +82,7 @@ function samplerMicros(): number {
     sampler.sample();
   }
   const us = ((performance.now() - t0) * 1000) / n;
-  void sampler.stop();
+  await sampler.stop();
   return us;
 }
 
@@ -101,7 +101,7 @@ async function main(): Promise<void> {
   } finally {
     await browser.close();
   }
-  const us = samplerMicros();
+  const us = await samplerMicros();
   console.log(`\nsampler: ${us.toFixed(2)} µs per sample = ${((100 * us) / 5_000_000).toFixed(5)} % of one core at the default 5 s interval`);
 }
 

@@ -8,7 +8,7 @@ import type { BridgeConfig } from '../config/types.js';
 import { ConfigError, errorMessage } from '../errors.js';
 import type { Component } from '../component.js';
 import type { BridgeDeps } from './deps.js';
-import { componentLogger, type Logger } from '../log.js';
+import { componentLogger, logFailure, type Logger } from '../log.js';
 import { DecorrelatedJitterBackoff } from './backoff.js';
 import type { Downlink } from './downlink.js';
 import type { DropLog } from './dropLog.js';
@@ -18,7 +18,7 @@ import type { OutboxSender } from './sender.js';
 import { TopicRules } from './rules.js';
 import { RowPublisher } from './rowPublisher.js';
 import { createUplinkClient } from './uplinkClient.js';
-import { UplinkCredentialSource } from './uplinkCredentials.js';
+import { UplinkCredentialSource, type UplinkCredentials } from './uplinkCredentials.js';
 import { attemptOptions, bridgeModeOnConnect, loadUplinkTls, type UplinkTls } from './uplinkOptions.js';
 import { oldestAgeSec, type BridgeState, type BridgeStatus } from './bridgeStatus.js';
 
@@ -85,7 +85,7 @@ export class Bridge implements Component {
     }
     await this.publishLocalState('offline');
     this.state = 'waiting';
-    void this.connect();
+    this.connect().catch(logFailure(this.log, 'connecting to the cloud'));
   }
 
   async stop(): Promise<void> {
@@ -121,7 +121,7 @@ export class Bridge implements Component {
   private async connect(): Promise<void> {
     if (this.state !== 'waiting') return;
     this.setState('connecting');
-    let credentials;
+    let credentials: UplinkCredentials;
     try {
       credentials = await this.credentials.next();
     } catch (err) {
@@ -175,7 +175,7 @@ export class Bridge implements Component {
       });
     }
     client.publish(this.remoteStateTopic, 'online', { qos: 1, retain: true });
-    void this.publishLocalState('online');
+    this.publishLocalState('online').catch(logFailure(this.log, 'publishing the local bridge state'));
     this.outbox.expireOld();
     this.rowPublisher = new RowPublisher(client, this.config.protocolVersion === 5 ? 5 : 4).start();
     this.sender.attach(this.rowPublisher.publish);
@@ -194,7 +194,7 @@ export class Bridge implements Component {
     if (wasConnected) {
       this.connectedSince = undefined;
       this.ctx.metrics.bridgeConnected.set(0);
-      void this.publishLocalState('offline');
+      this.publishLocalState('offline').catch(logFailure(this.log, 'publishing the local bridge state'));
       if (!this.renewing) this.log.warn({ err: this.lastError, queued: this.outbox.messages }, 'cloud connection lost');
     } else {
       this.log.warn({ err: this.lastError, url: this.config.url }, 'cannot connect to the cloud');
@@ -208,7 +208,9 @@ export class Bridge implements Component {
     const delayMs = this.renewing ? 0 : this.backoff.next();
     this.renewing = false;
     this.setState('waiting');
-    this.reconnectTimer = this.ctx.clock.setTimer(delayMs, () => void this.connect());
+    this.reconnectTimer = this.ctx.clock.setTimer(delayMs, () => {
+      this.connect().catch(logFailure(this.log, 'connecting to the cloud'));
+    });
   }
 
   /** A self-signed JWT must be replaced before it expires: reconnect with a fresh one. */

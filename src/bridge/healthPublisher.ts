@@ -10,7 +10,7 @@ import type { TimerHandle } from '../clock/timeSource.js';
 import type { Component } from '../component.js';
 import type { BridgeDeps } from './deps.js';
 import { errorMessage } from '../errors.js';
-import type { Logger } from '../log.js';
+import { logFailure, type Logger } from '../log.js';
 import { buildHealthReport, type HealthReport } from '../health.js';
 import type { Bridge } from './bridge.js';
 
@@ -80,11 +80,11 @@ export class HealthPublisher implements Component {
     this.startedMono = this.ctx.clock.monotonic();
     // Deferred: the bridge is still setting up its connection when it reports "connected".
     this.bridge.onStateChange((state) => {
-      if (state === 'connected') setImmediate(() => void this.publish('online'));
+      if (state === 'connected') setImmediate(() => this.publishOnline());
     });
-    this.timer = this.ctx.clock.setInterval(intervalSec * 1000, () => void this.publish('online'));
+    this.timer = this.ctx.clock.setInterval(intervalSec * 1000, () => this.publishOnline());
     this.checkTimer = this.ctx.clock.setInterval(Math.min(CHANGE_CHECK_MS, intervalSec * 1000), () => {
-      if (signature(this.summary('online')) !== this.lastSignature) void this.publish('online');
+      if (signature(this.summary('online')) !== this.lastSignature) this.publishOnline();
     });
     if (this.bridge.connectionState === 'connected') await this.publish('online');
   }
@@ -103,6 +103,11 @@ export class HealthPublisher implements Component {
   private summary(state: HealthSummary['state']): HealthSummary {
     const report = buildHealthReport(this.ctx.status, { version: this.version, uptimeMs: this.ctx.clock.monotonic() - this.startedMono, nowMs: this.ctx.clock.now() });
     return healthSummary(report, this.bridge.clientId, state, this.ctx.config.bridge.healthIntervalSec);
+  }
+
+  /** From timers and events, which do not wait for it. */
+  private publishOnline(): void {
+    this.publish('online').catch(logFailure(this.logger, 'publishing the health summary'));
   }
 
   private async publish(state: HealthSummary['state'], stopping = false): Promise<void> {

@@ -99,7 +99,9 @@ export class RowPublisher {
       else qos0.push(item.done);
     }
     // A QoS 0 row is done once written, as with MqttClient.publish().
-    stream.write(out, qos0.length > 0 ? (err?: Error | null) => qos0.forEach((done) => done(err ?? undefined)) : undefined);
+    stream.write(out, qos0.length > 0 ? (err?: Error | null) => {
+            for (const done of qos0) done(err ?? undefined);
+          } : undefined);
   }
 
   /** A PUBACK (MQTT 3.1.1 section 3.4; MQTT 5 section 3.4.2.1 adds the reason code). */

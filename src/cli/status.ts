@@ -168,7 +168,9 @@ export function formatHealth(report: JsonObject, httpStatus: number): string {
   if (report.pid !== undefined) facts.push(`pid ${String(report.pid)}`);
   if (typeof report.uptimeSec === 'number') facts.push(`up ${formatDuration(report.uptimeSec)}`);
   lines.push(`${head.join(': ')}${facts.length ? ` (${facts.join(', ')})` : ''}`);
-  const row = (label: string, text: string): void => void lines.push(`  ${label.padEnd(12)}${text}`);
+  const row = (label: string, text: string): void => {
+    lines.push(`  ${label.padEnd(12)}${text}`);
+  };
 
   const listeners = Object.entries(jsonObject(report.listeners) ?? {}).map(([name, a]) => {
     const r = jsonObject(a) ?? {};

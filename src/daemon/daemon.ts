@@ -50,7 +50,7 @@ export class Daemon {
   private dataDirLock?: DataDirLock;
   groupCommit?: GroupCommit;
 
-  constructor(config: GatewayConfig, private readonly options: DaemonOptions = {}) {
+  constructor(config: GatewayConfig, options: DaemonOptions = {}) {
     this.config = config;
     this.logger = options.logger ?? createRootLogger(config.log, options.logDestination);
     this.metrics = new Metrics({ processMetrics: options.processMetrics });

@@ -70,7 +70,10 @@ export class HttpEndpoint implements Component {
     // afterwards must not escape either.
     server.on('clientError', (err: Error & { code?: string }, socket: Socket) => {
       socket.on('error', () => undefined);
-      if (!socket.writable || err.code === 'ECONNRESET') return void socket.destroy();
+      if (!socket.writable || err.code === 'ECONNRESET') {
+        socket.destroy();
+        return;
+      }
       const status =
         err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);

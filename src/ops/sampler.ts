@@ -140,7 +140,7 @@ export class StatusSampler implements Component {
       sample[r.column] = Math.max(0, (total - r.last) / seconds);
       r.last = total;
     }
-    SAMPLE_COLUMNS.forEach((c, i) => (this.columns[i]![this.head] = sample[c]));
+    for (const [i, c] of SAMPLE_COLUMNS.entries()) this.columns[i]![this.head] = sample[c];
     this.head = (this.head + 1) % this.capacity;
     this.size = Math.min(this.size + 1, this.capacity);
     for (const listener of this.listeners) listener(sample);

@@ -17,7 +17,7 @@
 import { execFile } from 'node:child_process';
 import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { TimerHandle } from '../clock/timeSource.js';
-import type { Logger } from '../log.js';
+import { logFailure, type Logger } from '../log.js';
 
 /** Delivers one notify message (newline-separated KEY=VALUE assignments). */
 export type NotifySender = (assignments: string[]) => Promise<void>;
@@ -98,7 +98,7 @@ export class SdNotifier {
   async ready(): Promise<void> {
     if (!this.enabled) return;
     this.stopped = false;
-    void this.notify(['READY=1', ...this.statusIfChanged()], true);
+    this.notify(['READY=1', ...this.statusIfChanged()], true).catch(logFailure(this.options.logger, 'notifying systemd'));
     if (this.watchdogMs !== null) {
       this.options.logger.info({ intervalMs: this.watchdogMs }, 'systemd watchdog enabled');
       this.timer = this.options.clock.setInterval(this.watchdogMs, () => this.ping());
@@ -127,7 +127,7 @@ export class SdNotifier {
       this.options.logger.warn('not sending the watchdog ping: the broker is not serving');
       return;
     }
-    void this.notify(['WATCHDOG=1', ...this.statusIfChanged()], false);
+    this.notify(['WATCHDOG=1', ...this.statusIfChanged()], false).catch(logFailure(this.options.logger, 'notifying systemd'));
   }
 
   private statusIfChanged(): string[] {

@@ -13,7 +13,7 @@ import type { LocalBroker } from '../broker/broker.js';
 import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { TimerHandle } from '../clock/timeSource.js';
 import type { Component } from '../component.js';
-import type { Logger } from '../log.js';
+import { logFailure, type Logger } from '../log.js';
 import type { HealthReport } from '../health.js';
 
 export const SYS_PREFIX = '$SYS/edgegate/';
@@ -33,6 +33,7 @@ export interface SysTopicsDeps {
 
 /** A topic level from a free-form name: no wildcards or separators. */
 function level(name: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: U+0000 may not appear in a topic (MQTT-4.7.3-2)
   return name.replace(/[+#/\u0000]/g, '_') || '_';
 }
 
@@ -90,7 +91,7 @@ export class SysTopics implements Component {
     }
     this.deps.broker.publishInternal({ topic: `${SYS_PREFIX}started`, payload: new Date(this.deps.clock.now()).toISOString(), qos: 0, retain: true }, 'ops').catch(() => undefined);
     await this.refresh();
-    this.interval = this.deps.clock.setInterval(SYS_REFRESH_MS, () => void this.refresh());
+    this.interval = this.deps.clock.setInterval(SYS_REFRESH_MS, () => this.refreshInBackground());
   }
 
   async stop(): Promise<void> {
@@ -104,6 +105,10 @@ export class SysTopics implements Component {
   }
 
   /** Publishes every topic whose value changed since the last publish. */
+  private refreshInBackground(): void {
+    this.refresh().catch(logFailure(this.deps.logger, 'refreshing the $SYS topics'));
+  }
+
   refresh(): Promise<void> {
     // One refresh at a time; a request during one is covered by the next tick or event.
     this.refreshing ??= this.publishChanges().finally(() => (this.refreshing = undefined));
@@ -114,7 +119,7 @@ export class SysTopics implements Component {
     if (this.stopped || this.debounce) return;
     this.debounce = this.deps.clock.setTimer(SYS_DEBOUNCE_MS, () => {
       this.debounce = undefined;
-      void this.refresh();
+      this.refreshInBackground();
     });
   }
 
