@@ -14,7 +14,8 @@ import { buildConfig } from '../../src/config/load.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { tempDir } from '../../test/helpers/daemon.js';
 import { Mosquitto } from '../../test/helpers/mosquitto.js';
-import { Device, SocatPair, unplugAll, waitUntil } from '../../test/serial/support/socat.js';
+import { Device, SocatPair, unplugAll } from '../../test/serial/support/socat.js';
+import { waitUntil } from '../../test/helpers/wait.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -58,7 +59,7 @@ async function main(): Promise<void> {
   await daemon.start();
   try {
     const serial = (): Array<{ state: string }> => (daemon.status.snapshot().serial as { ports: Array<{ state: string }> }).ports;
-    await waitUntil(() => serial().every((p) => p.state === 'open'), 5000, 'ports to open');
+    await waitUntil(() => serial().every((p) => p.state === 'open'), { what: 'ports to open' });
     const devices = await Promise.all(pairs.map((p) => Device.open(p.deviceSide)));
     const client = mqtt.connect({ host: '127.0.0.1', port: daemon.broker!.addresses().tcp!.port, username: 'bench', password: token(), reconnectPeriod: 0 });
     let received = 0;
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
       const target = received + PORTS * LINES;
       const t0 = process.hrtime.bigint();
       await Promise.all(devices.map((d, i) => d.write(payloads[i]!)));
-      await waitUntil(() => received >= target, 60_000, `round ${round}`);
+      await waitUntil(() => received >= target, { timeoutMs: 60_000, what: `round ${round}` });
       const sec = Number(process.hrtime.bigint() - t0) / 1e9;
       rates.push((PORTS * LINES) / sec);
       console.log(`round ${round + 1}: ${PORTS} ports × ${LINES} ${FORMAT} lines (QoS ${QOS}${RETAIN ? ', retained' : ''}${cloud ? `, bridge sync=${BRIDGE}` : ''}) in ${(sec * 1000).toFixed(0)} ms = ${Math.round(rates.at(-1)!)} lines/s`);

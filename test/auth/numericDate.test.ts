@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { MAX_INSTANT_MS } from '../../src/auth/claims.js';
-import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import Database from 'better-sqlite3';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -138,7 +138,7 @@ describe('a never-expiring exp in the verified-token cache', function () {
           db.close();
         }
       };
-      await waitUntil('the cached token is written', () => rows().length > 0);
+      await waitUntil(() => rows().length > 0, { what: 'the cached token is written' });
       assert.deepEqual(rows(), [{ exp_sec: null }]);
       await d.stop();
       d = await startDaemon(cfg, { timeSource: time, dataDir, keepDataDir: true });

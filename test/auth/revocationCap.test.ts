@@ -12,7 +12,8 @@ import { openDatabase } from '../../src/storage/database.js';
 import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
 import { connect, connectOk, end } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
-import { logsWith, waitUntil } from '../offline/util.js';
+import { logsWith } from '../offline/util.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const SECRET = 'revocation-cap-secret-0123456789';
 const TOPIC = 'cloud/revocations';
@@ -84,7 +85,12 @@ describe('auth.revocation.maxEntries (real daemon and CLI)', function () {
   });
 
   it('daemon: logs once that the list is full; the topic path refuses, counts and logs, and every accepted revocation holds', async () => {
-    await waitUntil(() => logsWith(d, 'revocation list is full (auth.revocation.maxEntries): new revocations are refused until entries are unrevoked or expire, or the limit is raised').length === 1, 'the list-full line');
+    const fullLine =
+      'revocation list is full (auth.revocation.maxEntries): new revocations are refused until entries are unrevoked or expire, or the limit is raised';
+    await waitUntil(
+      () => logsWith(d, fullLine).length === 1,
+      { what: 'the list-full line' },
+    );
     const victim = await connectOk(d.port, { clientId: 'victim', username: 'u', password: await mint('s5', 'j5') });
     const before = await refused();
     await fromBridge({ jti: 'j5' });

@@ -14,7 +14,8 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { freePort, Mosquitto } from '../helpers/mosquitto.js';
-import { between, cleanupAll, CLOUD_FILTER, GatewayProcess, makeTempDir, removeTempDirs, rng, sleep, type GatewaySpec } from '../powercut/support/gateway.js';
+import { between, cleanupAll, CLOUD_FILTER, GatewayProcess, letRun, makeTempDir, removeTempDirs, rng, type GatewaySpec } from '../powercut/support/gateway.js';
+import { waitUntil } from '../helpers/wait.js';
 import { checkRetained, checkSessions, cloudLosses, Ledger, Load, readSecret, sensorToken, SessionSubscriber } from '../powercut/support/workload.js';
 import { cloudSubscriber } from './support.js';
 
@@ -74,11 +75,11 @@ describe('chaos: kill -9 under load while the cloud flaps (child process, no FUS
     const rf = rng(SEED ^ 0xf1a9);
     const flapper = (async () => {
       while (flapping) {
-        await sleep(between(rf, 200, 1200));
+        await letRun(between(rf, 200, 1200));
         if (!flapping) break;
         await cloud!.stop();
         flaps++;
-        await sleep(between(rf, 100, 800));
+        await letRun(between(rf, 100, 800));
         await cloud!.restart();
       }
     })();
@@ -90,17 +91,17 @@ describe('chaos: kill -9 under load while the cloud flaps (child process, no FUS
         const tag = `kill ${k}/${KILLS} (${kinds[k - 1]})`;
         const load = await Load.start({ port: spec.port, token, ledger, cycle: k, seed: SEED + k, versions: [4, 4, 5, 5] });
         if (kinds[k - 1] === 'drain') {
-          await sleep(between(r, 300, 800));
+          await letRun(between(r, 300, 800));
           assert.ok(await load.settle(15_000), `${tag}: load did not settle`);
           await load.abandon();
           for (const s of subs) {
             const { sessionPresent } = await s.connect(spec.port, token);
             if (!sessionPresent) violations.push(`${tag}: ${s.clientId}: session present = 0`);
           }
-          await sleep(between(r, 0, 100));
+          await letRun(between(r, 0, 100));
           gw.kill9();
         } else {
-          await sleep(between(r, 300, 1500));
+          await letRun(between(r, 300, 1500));
           gw.kill9();
           await load.abandon();
         }
@@ -118,9 +119,10 @@ describe('chaos: kill -9 under load while the cloud flaps (child process, no FUS
     }
 
     // The cloud steady: every acknowledged bridged message arrives.
-    const deadline = Date.now() + 60_000;
-    while (cloudLosses(sub.inbox.messages, ledger).lost.length > 0 && Date.now() < deadline) await sleep(100);
-    await sleep(300);
+    await waitUntil(
+      () => cloudLosses(sub.inbox.messages, ledger).lost.length === 0,
+      { timeoutMs: 60_000, what: 'every bridged message' },
+    ).catch(() => undefined);
     const result = cloudLosses(sub.inbox.messages, ledger);
     if (result.lost.length) violations.push(`cloud: ${result.lost.length} acknowledged bridged messages never delivered (${result.describe})`);
     sub.client.end(true);

@@ -7,8 +7,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDaemon, tempDir } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
-import { collector, connectOk, end, publish, sleep, subscribe } from '../helpers/mqtt.js';
-import { bridgeConfig, bridgeStatus, rule, sensor, waitUntil } from './support.js';
+import { collector, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
+import { bridgeConfig, bridgeStatus, rule, sensor } from './support.js';
+import { waitUntil } from '../helpers/wait.js';
 
 describe('bridge: messages the cloud refuses (MQTT 5 PUBACK >= 0x80)', function () {
   this.timeout(30_000);
@@ -25,7 +26,7 @@ describe('bridge: messages the cloud refuses (MQTT 5 PUBACK >= 0x80)', function 
     await subscribe(watch, 'v5/#', 1);
     const d = await startDaemon(bridgeConfig(`mqtt://127.0.0.1:${cloud.port}`, [rule('#', 'out', 1, '', 'v5/')], { protocolVersion: 5, username: 'gw' }));
     try {
-      await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', 5000, 'bridge connected');
+      await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', { what: 'bridge connected' });
       const s = await sensor(d.port);
       const okTopic = (): string[] => inbox.messages.filter((m) => m.topic === 'v5/ok/x').map((m) => m.payload);
       const refused = async (): Promise<number> => (await d.daemon.metrics.bridgeDropped.get()).values.find((v) => v.labels.reason === 'refused')?.value ?? 0;
@@ -36,12 +37,15 @@ describe('bridge: messages the cloud refuses (MQTT 5 PUBACK >= 0x80)', function 
         const before = await refused();
         await publish(s, bad ? 'bad/x' : 'ok/x', `m-${i}`, { qos: 1 });
         if (bad) {
-          for (let t = 0; t < 100 && (await refused()) === before; t++) await sleep(50);
+          await waitUntil(async () => (await refused()) !== before, { what: `m-${i} refused` });
           assert.equal(await refused(), before + 1, `m-${i} counted as refused`);
         } else {
-          await waitUntil(() => okTopic().includes(`m-${i}`), 5000, `m-${i} delivered`);
+          await waitUntil(() => okTopic().includes(`m-${i}`), { what: `m-${i} delivered` });
         }
-        await waitUntil(() => bridgeStatus(d.daemon).state === 'connected' && bridgeStatus(d.daemon).queue.messages === 0, 10_000, 'connected, queue empty');
+        await waitUntil(
+          () => bridgeStatus(d.daemon).state === 'connected' && bridgeStatus(d.daemon).queue.messages === 0,
+          { timeoutMs: 10_000, what: 'connected, queue empty' },
+        );
       }
       assert.deepEqual(okTopic(), ['m-0', 'm-2', 'm-4']);
       assert.equal(inbox.messages.filter((m) => m.topic === 'v5/bad/x').length, 0);

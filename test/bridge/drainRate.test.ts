@@ -2,12 +2,13 @@
 // backlog drained through a real Mosquitto at the capped rate (the daemon's clock
 // is moved by hand too, so the figures are exact and nothing sleeps for them).
 import assert from 'node:assert/strict';
-import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { DrainLimiter } from '../../src/bridge/drainLimiter.js';
 import { startDaemon } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { end, publish } from '../helpers/mqtt.js';
-import { bridgeConfig, bridgeStatus, cloudSubscriber, distinct, rule, sensor, waitUntil } from './support.js';
+import { bridgeConfig, bridgeStatus, cloudSubscriber, distinct, rule, sensor } from './support.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const fakeClock = (fake: FakeTimeSource) => ({ monotonic: () => fake.monotonicNow(), setTimer: (ms: number, fn: () => void) => fake.setTimer(ms, fn) });
 
@@ -44,34 +45,38 @@ describe('bridge.drainRatePerSec', function () {
     const fake = new FakeTimeSource();
     const d = await startDaemon(bridgeConfig(`mqtt://127.0.0.1:${cloud.port}`, [rule('data/#', 'out', 1, '', 'up/')], { drainRatePerSec: 20 }), { timeSource: fake });
     try {
-      await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', 5000, 'bridge connected');
+      await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', { what: 'bridge connected' });
       await cloud.stop();
-      await waitUntil(() => bridgeStatus(d.daemon).state !== 'connected', 5000, 'bridge disconnected');
+      await waitUntil(() => bridgeStatus(d.daemon).state !== 'connected', { what: 'bridge disconnected' });
       const s = await sensor(d.port);
       for (let i = 0; i < 60; i++) await publish(s, 'data/x', `m-${i}`, { qos: 1 });
       assert.equal(bridgeStatus(d.daemon).queue.messages, 60);
       await cloud.restart();
-      // Reconnect (its backoff timer runs on the daemon's clock), then let the bucket refill in 1 s steps.
-      for (let i = 0; i < 100 && bridgeStatus(d.daemon).state !== 'connected'; i++) {
-        fake.advance(50);
-        await new Promise((r) => setTimeout(r, 20));
-      }
+      // Reconnect (its backoff timer runs on the daemon's clock, moved 50 ms a poll until connected).
+      await waitUntil(() => bridgeStatus(d.daemon).state === 'connected' || (fake.advance(50), false), { what: 'the bridge to reconnect' });
       assert.equal(bridgeStatus(d.daemon).state, 'connected');
       const delivered = (): number => distinct(sub.inbox.messages).length;
+      // Still until the clock moves: the bucket is empty, nothing is in flight, all that left the queue has arrived.
+      const still = (what: string): Promise<void> => {
+        const q = (): { messages: number; inflight: number } => bridgeStatus(d.daemon).queue;
+        return waitUntil(() => delivered() > 0 && q().inflight === 0 && delivered() + q().messages === 60, { what });
+      };
       // Whatever the reconnect loop's steps let through (at most 20/s of fake time), far from all 60.
-      await new Promise((r) => setTimeout(r, 300));
+      await still('the first burst delivered');
       const atConnect = delivered();
       assert.ok(atConnect <= 20, `${atConnect} delivered before the clock moved on`);
       fake.advance(1000);
-      await waitUntil(() => delivered() >= atConnect + 20, 5000, 'one second of drain');
-      await new Promise((r) => setTimeout(r, 300)); // nothing more may come without the clock moving
+      await waitUntil(() => delivered() >= atConnect + 20, { what: 'one second of drain' });
+      await still('one second of drain, all of it'); // nothing more may come without the clock moving
       const afterOneSecond = delivered();
       assert.ok(afterOneSecond <= atConnect + 21, `${afterOneSecond - atConnect} messages in one second at 20/s`);
       for (let i = 0; i < 5 && delivered() < 60; i++) {
+        const was = delivered();
         fake.advance(1000);
-        await new Promise((r) => setTimeout(r, 200));
+        await waitUntil(() => delivered() > was, { what: `second ${i + 2} of drain` });
+        await still(`second ${i + 2} of drain, all of it`);
       }
-      await waitUntil(() => delivered() === 60, 5000, 'backlog delivered');
+      await waitUntil(() => delivered() === 60, { what: 'backlog delivered' });
       assert.deepEqual(distinct(sub.inbox.messages).map((m) => m.payload), Array.from({ length: 60 }, (_, i) => `m-${i}`));
       await end(s);
     } finally {

@@ -5,7 +5,8 @@ import Database from 'better-sqlite3';
 import { startDaemon } from '../helpers/daemon.js';
 import { freePort } from '../helpers/mosquitto.js';
 import { closed, end, publish } from '../helpers/mqtt.js';
-import { bridgeConfig, bridgeStatus, rule, sensor, waitUntil } from './support.js';
+import { bridgeConfig, bridgeStatus, rule, sensor } from './support.js';
+import { waitUntil } from '../helpers/wait.js';
 
 describe('bridge queue commit failure', function () {
   this.timeout(20_000);
@@ -73,7 +74,7 @@ describe('bridge queue commit failure', function () {
       d.daemon.database!.pragma('query_only = OFF');
       const again = await sensor(d.port, 'sensor-2');
       await publish(again, 'data/ok', 'second', { qos: 1 });
-      await waitUntil(() => bridgeStatus(d.daemon).queue.messages === 2, 5000, 'queued after recovery');
+      await waitUntil(() => bridgeStatus(d.daemon).queue.messages === 2, { what: 'queued after recovery' });
       await end(again);
     } finally {
       await d.stop();

@@ -5,12 +5,13 @@
 // uplink drops them; down, a v5 local subscriber gets them.
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { collector, connectOk, end, subscribe } from '../helpers/mqtt.js';
 import { cloudSubscriber5, inbox5, PROPS, publish5, sensor5, type Received } from './mqtt5Support.js';
-import { bridgeConfig, bridgeStatus, rule, sensor, waitUntil } from './support.js';
+import { bridgeConfig, bridgeStatus, rule, sensor } from './support.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const dropped = async (d: TestDaemon, reason: string): Promise<number> =>
   (await d.daemon.metrics.bridgeDropped.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
@@ -23,7 +24,7 @@ const carried = (m: Received | undefined): Record<string, unknown> => {
 
 /** Moves the daemon's clock in small steps (its reconnect backoff runs on it) until the bridge is connected. */
 async function connectOnFakeClock(d: TestDaemon, fake: FakeTimeSource): Promise<void> {
-  await waitUntil(() => (bridgeStatus(d.daemon).state === 'connected' || (fake.advance(100), false)), 10_000, 'bridge connected');
+  await waitUntil(() => (bridgeStatus(d.daemon).state === 'connected' || (fake.advance(100), false)), { timeoutMs: 10_000, what: 'bridge connected' });
 }
 
 describe('bridge MQTT 5: properties up and down', function () {
@@ -34,7 +35,7 @@ describe('bridge MQTT 5: properties up and down', function () {
     const sub = await cloudSubscriber5(cloud, 'up/data/#');
     const d = await startDaemon(bridgeConfig(`mqtt://127.0.0.1:${cloud.port}`, [rule('data/#', 'out', 1, '', 'up/')], { protocolVersion: 5 }));
     try {
-      await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', 5000, 'bridge connected');
+      await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', { what: 'bridge connected' });
       const s = await sensor5(d.port);
       // A Topic Alias from the sensor is the sensor connection's own: it must not travel (the bridge never sends one up).
       assert.equal(await publish5(s, 'data/q1', 'one', { qos: 1, properties: { ...PROPS, messageExpiryInterval: 3600, topicAlias: 1 } }), 0);
@@ -65,9 +66,9 @@ describe('bridge MQTT 5: properties up and down', function () {
     const first = new FakeTimeSource(Date.now());
     let d = await startDaemon(config, { timeSource: first, dataDir });
     try {
-      await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', 5000, 'bridge connected');
+      await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', { what: 'bridge connected' });
       await cloud.stop();
-      await waitUntil(() => bridgeStatus(d.daemon).state !== 'connected', 5000, 'bridge disconnected');
+      await waitUntil(() => bridgeStatus(d.daemon).state !== 'connected', { what: 'bridge disconnected' });
       const s = await sensor5(d.port);
       assert.equal(await publish5(s, 'data/long', 'long', { qos: 1, properties: { ...PROPS, messageExpiryInterval: 100 } }), 0);
       assert.equal(await publish5(s, 'data/short', 'short', { qos: 1, properties: { ...PROPS, messageExpiryInterval: 10 } }), 0);
@@ -78,11 +79,11 @@ describe('bridge MQTT 5: properties up and down', function () {
 
       // The cloud comes back first (its subscriber's session with it), then the gateway, 30 s later.
       await cloud.restart();
-      await waitUntil(() => sub.client.connected, 5000, 'cloud subscriber back');
+      await waitUntil(() => sub.client.connected, { what: 'cloud subscriber back' });
       d = await startDaemon(config, { timeSource: new FakeTimeSource(first.systemNow() + 30_000), dataDir });
-      await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', 5000, 'bridge connected after restart');
+      await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', { what: 'bridge connected after restart' });
       await sub.inbox.waitFor((m) => m.some((x) => x.payload === 'none'), 'backlog delivered');
-      await waitUntil(() => bridgeStatus(d.daemon).queue.messages === 0, 5000, 'queue empty');
+      await waitUntil(() => bridgeStatus(d.daemon).queue.messages === 0, { what: 'queue empty' });
       const got = sub.inbox.messages;
       assert.deepEqual(got.map((m) => m.payload), ['long', 'none']);
       assert.deepEqual(carried(got[0]), PROPS);
@@ -91,7 +92,10 @@ describe('bridge MQTT 5: properties up and down', function () {
       assert.ok(left === 70 || left === 69, `remaining expiry ${left}`);
       assert.deepEqual(got[1].properties, { contentType: 'text/plain' });
       assert.equal(await dropped(d, 'expired'), 1);
-      await waitUntil(() => d.logs.some((l) => (l.dropped as Record<string, { messages: number }> | undefined)?.expired?.messages === 1), 5000, 'drop logged');
+      await waitUntil(
+        () => d.logs.some((l) => (l.dropped as Record<string, { messages: number }> | undefined)?.expired?.messages === 1),
+        { what: 'drop logged' },
+      );
     } finally {
       await end(sub.client);
       await d.stop();
@@ -106,18 +110,18 @@ describe('bridge MQTT 5: properties up and down', function () {
     const fake = new FakeTimeSource(Date.now());
     const d = await startDaemon(bridgeConfig(`mqtt://127.0.0.1:${cloud.port}`, [rule('data/#', 'out', 1, '', 'up/')], { protocolVersion: 5 }), { timeSource: fake });
     try {
-      await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', 5000, 'bridge connected');
+      await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', { what: 'bridge connected' });
       await cloud.stop();
-      await waitUntil(() => bridgeStatus(d.daemon).state !== 'connected', 5000, 'bridge disconnected');
+      await waitUntil(() => bridgeStatus(d.daemon).state !== 'connected', { what: 'bridge disconnected' });
       const s = await sensor5(d.port);
       assert.equal(await publish5(s, 'data/x', 'expires', { qos: 1, properties: { messageExpiryInterval: 5 } }), 0);
       assert.equal(await publish5(s, 'data/x', 'stays', { qos: 1, properties: { messageExpiryInterval: 60 } }), 0);
       fake.advance(5_000);
       await cloud.restart();
-      await waitUntil(() => sub.client.connected, 5000, 'cloud subscriber back');
+      await waitUntil(() => sub.client.connected, { what: 'cloud subscriber back' });
       await connectOnFakeClock(d, fake);
       await sub.inbox.waitFor((m) => m.some((x) => x.payload === 'stays'), 'the unexpired message');
-      await waitUntil(() => bridgeStatus(d.daemon).queue.messages === 0, 5000, 'queue empty');
+      await waitUntil(() => bridgeStatus(d.daemon).queue.messages === 0, { what: 'queue empty' });
       assert.deepEqual(sub.inbox.messages.map((m) => m.payload), ['stays']);
       const left = sub.inbox.messages[0].properties!.messageExpiryInterval!;
       assert.ok(left <= 55 && left >= 45, `remaining expiry ${left}`);
@@ -135,7 +139,7 @@ describe('bridge MQTT 5: properties up and down', function () {
     const sub = await cloudSubscriber5(cloud, 'up/data/#');
     const d = await startDaemon(bridgeConfig(`mqtt://127.0.0.1:${cloud.port}`, [rule('data/#', 'out', 1, '', 'up/')]));
     try {
-      await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', 5000, 'bridge connected');
+      await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', { what: 'bridge connected' });
       const s = await sensor5(d.port);
       assert.equal(await publish5(s, 'data/q1', 'one', { qos: 1, properties: { ...PROPS, messageExpiryInterval: 60 } }), 0);
       assert.equal(await publish5(s, 'data/q0', 'zero', { qos: 0, properties: PROPS }), 0);
@@ -154,7 +158,7 @@ describe('bridge MQTT 5: properties up and down', function () {
     const d = await startDaemon(bridgeConfig(`mqtt://127.0.0.1:${cloud.port}`, [rule('cmd/#', 'in', 1, '', 'down/')], { protocolVersion: 5 }));
     const publisher = await connectOk(cloud.port, { clientId: 'cloud-pub-v5', protocolVersion: 5 });
     try {
-      await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', 5000, 'bridge connected');
+      await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', { what: 'bridge connected' });
       const v5 = await sensor5(d.port, 'local-v5');
       const v4 = await sensor(d.port, 'local-v4');
       const in5 = inbox5(v5);
@@ -163,7 +167,8 @@ describe('bridge MQTT 5: properties up and down', function () {
       await subscribe(v4, 'cmd/#', 1);
       // The bridge's cloud subscription may still be on its way: publish until one arrives.
       let n = 0;
-      await waitUntil(() => in5.messages.length > 0 || (void publish5(publisher, 'down/cmd/set', `c-${n++}`, { qos: 1, properties: { ...PROPS, messageExpiryInterval: 600 } }), false), 5000, 'a command down');
+      const command = (): void => void publish5(publisher, 'down/cmd/set', `c-${n++}`, { qos: 1, properties: { ...PROPS, messageExpiryInterval: 600 } });
+      await waitUntil(() => in5.messages.length > 0 || (command(), false), { what: 'a command down' });
       const m = in5.messages[0];
       assert.equal(m.topic, 'cmd/set');
       assert.deepEqual(carried(m), PROPS);

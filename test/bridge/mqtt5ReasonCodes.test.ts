@@ -44,7 +44,7 @@ describe('bridge MQTT 5: PUBACK reason codes for what the queue cannot take', fu
         assert.equal(bridgeStatus(d.daemon).queue.messages, 2);
         // QoS 0 has no acknowledgement to carry a code; offline without queue.qos0 it is dropped and counted, as before.
         assert.equal(await publish5(v5, 'data/f', 'f', { qos: 0 }), 0);
-        await waitUntil('QoS 0 counted', async () => (await dropped(d, 'offline')) === 1);
+        await waitUntil(async () => (await dropped(d, 'offline')) === 1, { what: 'QoS 0 counted' });
         assert.ok(v5.connected);
         await end(v5, v4);
       } finally {

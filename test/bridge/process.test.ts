@@ -9,7 +9,8 @@ import type { MqttClient } from 'mqtt';
 import { tempDir } from '../helpers/daemon.js';
 import { freePort, Mosquitto, waitForPort } from '../helpers/mosquitto.js';
 import { connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
-import { cloudSubscriber, distinct, rule, SECRET, sensor, waitUntil } from './support.js';
+import { cloudSubscriber, distinct, rule, SECRET, sensor } from './support.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const REPO = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
 
@@ -69,12 +70,12 @@ describe('bridge backlog across daemon restarts (child process)', function () {
     const port = await freePort();
     let daemon = await runDaemon(dataDir, port, cloud.port);
     try {
-      await waitUntil(() => states.at(-1) === 'online', 10_000, 'online');
+      await waitUntil(() => states.at(-1) === 'online', { timeoutMs: 10_000, what: 'online' });
       daemon.child.kill('SIGKILL');
       await daemon.exited;
-      await waitUntil(() => states.at(-1) === 'offline', 10_000, 'last will offline');
+      await waitUntil(() => states.at(-1) === 'offline', { timeoutMs: 10_000, what: 'last will offline' });
       daemon = await runDaemon(dataDir, port, cloud.port);
-      await waitUntil(() => states.at(-1) === 'online', 10_000, 'online again');
+      await waitUntil(() => states.at(-1) === 'online', { timeoutMs: 10_000, what: 'online again' });
     } finally {
       await end(watch);
       daemon.child.kill('SIGKILL');
@@ -113,7 +114,10 @@ describe('bridge backlog across daemon restarts (child process)', function () {
         assert.ok(acked.length >= 400, `acked ${acked.length}`);
         daemon = await runDaemon(dataDir, port, cloud.port);
         await cloud.restart();
-        await waitUntil(() => distinct(sub.inbox.messages).length >= acked.length, 20_000, `delivery of ${acked.length} (have ${distinct(sub.inbox.messages).length})`);
+        await waitUntil(
+          () => distinct(sub.inbox.messages).length >= acked.length,
+          { timeoutMs: 20_000, what: `delivery of ${acked.length} (have ${distinct(sub.inbox.messages).length})` },
+        );
         const got = distinct(sub.inbox.messages).map((m) => m.payload);
         const ackedSet = new Set(acked);
         assert.deepEqual(got.filter((p) => ackedSet.has(p)), acked.slice().sort((a, b) => Number(a.slice(2)) - Number(b.slice(2))), 'every acked message, in order');

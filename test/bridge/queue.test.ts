@@ -1,11 +1,12 @@
 // Store-and-forward against a real Mosquitto: outages, cloud restarts during a
 // stream, queue bounds and TTL.
 import assert from 'node:assert/strict';
-import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { freePort, Mosquitto } from '../helpers/mosquitto.js';
 import { end, publish } from '../helpers/mqtt.js';
-import { bridgeConfig, bridgeStatus, cloudSubscriber, distinct, rule, sensor, waitUntil } from './support.js';
+import { bridgeConfig, bridgeStatus, cloudSubscriber, distinct, rule, sensor } from './support.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const dropped = async (d: TestDaemon, reason: string): Promise<number> => {
   const m = await d.daemon.metrics.bridgeDropped.get();
@@ -20,21 +21,21 @@ describe('bridge store-and-forward', function () {
     const sub = await cloudSubscriber(cloud, 'up/data/#');
     const d = await startDaemon(bridgeConfig(`mqtt://127.0.0.1:${cloud.port}`, [rule('data/#', 'out', 1, '', 'up/')], { queue: { sync } }));
     try {
-      await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', 5000, 'bridge connected');
+      await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', { what: 'bridge connected' });
       const s = await sensor(d.port);
       await publish(s, 'data/a', 'before-0', { qos: 1 });
       await sub.inbox.waitFor(1);
       await cloud.stop();
-      await waitUntil(() => bridgeStatus(d.daemon).state !== 'connected', 5000, 'bridge disconnected');
+      await waitUntil(() => bridgeStatus(d.daemon).state !== 'connected', { what: 'bridge disconnected' });
       // Every publish resolves on its PUBACK, which the bridge gives only after the row is committed.
       for (let i = 0; i < 300; i++) await publish(s, i % 2 ? 'data/a' : 'data/b', `m-${i}`, { qos: 1 });
       assert.equal(bridgeStatus(d.daemon).queue.messages, 300);
       assert.equal((await d.daemon.metrics.bridgeQueueMessages.get()).values[0].value, 300);
       await cloud.restart();
-      await waitUntil(() => distinct(sub.inbox.messages).length >= 301, 15_000, 'backlog delivered');
+      await waitUntil(() => distinct(sub.inbox.messages).length >= 301, { timeoutMs: 15_000, what: 'backlog delivered' });
       const got = distinct(sub.inbox.messages).slice(1).map((m) => m.payload);
       assert.deepEqual(got, Array.from({ length: 300 }, (_, i) => `m-${i}`));
-      await waitUntil(() => bridgeStatus(d.daemon).queue.messages === 0, 5000, 'queue drained');
+      await waitUntil(() => bridgeStatus(d.daemon).queue.messages === 0, { what: 'queue drained' });
       await end(s);
     } finally {
       await end(sub.client);
@@ -50,21 +51,38 @@ describe('bridge store-and-forward', function () {
     try {
       const s = await sensor(d.port);
       const total = 1500;
+      // Three restarts inside the stream, whatever the machine's speed: at each cut the stream
+      // goes on once the cloud is down, publishes 100 more while it is down, and then waits
+      // for it to be back (the bridge reconnects while the stream runs on).
+      const cuts = [350, 700, 1050];
+      const barrier = (): { reached: Promise<void>; open(): void } => {
+        let open = (): void => undefined;
+        return { reached: new Promise<void>((r) => (open = r)), open: () => open() };
+      };
+      const down = cuts.map(barrier);
+      const up = cuts.map(barrier);
       let sent = 0;
       const stream = (async () => {
         while (sent < total) {
           const batch = [];
           for (let k = 0; k < 10 && sent < total; k++, sent++) batch.push(publish(s, 'data/stream', `s-${sent}`, { qos: 1 }));
           await Promise.all(batch);
-          await new Promise((r) => setTimeout(r, 5));
+          const r = cuts.findIndex((c) => c === sent || c + 100 === sent);
+          if (r >= 0) await (cuts[r] === sent ? down : up)[r]!.reached;
         }
       })();
-      for (let r = 0; r < 3; r++) {
-        await waitUntil(() => sent >= (r + 1) * 350, 10_000, `stream progress ${r}`);
+      for (let r = 0; r < cuts.length; r++) {
+        await waitUntil(() => sent >= cuts[r]!, { timeoutMs: 10_000, what: `stream progress ${r}` });
+        await cloud.stop();
+        down[r]!.open();
         await cloud.restart();
+        up[r]!.open();
       }
       await stream;
-      await waitUntil(() => distinct(sub.inbox.messages).length >= total, 20_000, `all ${total} delivered (have ${distinct(sub.inbox.messages).length})`);
+      await waitUntil(
+        () => distinct(sub.inbox.messages).length >= total,
+        { timeoutMs: 20_000, what: `all ${total} delivered (have ${distinct(sub.inbox.messages).length})` },
+      );
       const got = distinct(sub.inbox.messages).map((m) => m.payload);
       assert.deepEqual(got, Array.from({ length: total }, (_, i) => `s-${i}`));
       await end(s);
@@ -97,7 +115,7 @@ describe('bridge store-and-forward', function () {
         assert.ok(typeof status.oldestQueuedAgeSec === 'number' && status.oldestQueuedAgeSec >= 0);
         await end(s);
         d.daemon.logger.flush?.();
-        await waitUntil(() => d.logs.some((l) => l.component === 'bridge' && typeof l.dropped === 'object'), 2000, 'drop log line');
+        await waitUntil(() => d.logs.some((l) => l.component === 'bridge' && typeof l.dropped === 'object'), { timeoutMs: 2000, what: 'drop log line' });
       } finally {
         await d.stop();
       }
@@ -166,7 +184,7 @@ describe('bridge store-and-forward', function () {
         time.advance(45_000);
         await publish(s, 'data/x', 'young', { qos: 1 });
         time.advance(20_000); // old ones are now 65 s old, "young" 20 s
-        await waitUntil(() => remaining(d).length === 1, 3000, 'expiry sweep');
+        await waitUntil(() => remaining(d).length === 1, { timeoutMs: 3000, what: 'expiry sweep' });
         assert.deepEqual(remaining(d), ['young']);
         assert.equal(await dropped(d, 'ttl'), 4);
         assert.equal(bridgeStatus(d.daemon).queue.messages, 1);

@@ -5,7 +5,6 @@ import type { BridgeTopicRule, ConfigOverrides } from '../../src/config/types.js
 import { hsToken, nowSec } from '../helpers/tokens.js';
 import { collector, connectOk, subscribe } from '../helpers/mqtt.js';
 import type { Mosquitto } from '../helpers/mosquitto.js';
-import { waitUntil as waitFor } from '../helpers/wait.js';
 
 export const SECRET = 'bridge-test-secret';
 
@@ -37,11 +36,14 @@ export async function sensor(port: number, clientId = 'sensor-1'): Promise<MqttC
   return connectOk(port, { clientId, username: 'sensor', password: await sensorToken() });
 }
 
-/** Resolves when `pred()` holds; rejects after `ms`. */
-export const waitUntil = (pred: () => boolean, ms = 5000, what = 'condition'): Promise<void> => waitFor(what, pred, ms);
+export interface BridgeStatus {
+  state: string;
+  queue: { messages: number; bytes: number; inflight: number };
+  lastError: string | null;
+}
 
-export function bridgeStatus(daemon: { status: { snapshot(): Record<string, unknown> } }): { state: string; queue: { messages: number; bytes: number }; lastError: string | null } {
-  return daemon.status.snapshot().bridge as { state: string; queue: { messages: number; bytes: number }; lastError: string | null };
+export function bridgeStatus(daemon: { status: { snapshot(): Record<string, unknown> } }): BridgeStatus {
+  return daemon.status.snapshot().bridge as BridgeStatus;
 }
 
 /**

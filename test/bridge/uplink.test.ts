@@ -10,7 +10,8 @@ import { UplinkCredentialSource } from '../../src/bridge/uplinkCredentials.js';
 import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { collector, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
-import { bridgeConfig, bridgeStatus, rule, sensor, waitUntil } from './support.js';
+import { bridgeConfig, bridgeStatus, rule, sensor } from './support.js';
+import { waitUntil } from '../helpers/wait.js';
 import { makeTestPki, type TestPki } from '../helpers/pki.js';
 
 describe('bridge uplink credentials and TLS', function () {
@@ -75,10 +76,10 @@ describe('bridge uplink credentials and TLS', function () {
         }),
       );
       try {
-        await waitUntil(() => bridgeStatus(gw.daemon).state === 'connected', 5000, 'bridge connected');
+        await waitUntil(() => bridgeStatus(gw.daemon).state === 'connected', { what: 'bridge connected' });
         const s = await sensor(gw.port);
         await publish(s, 'data/t', '42', { qos: 1 });
-        await waitUntil(() => inbox.messages.some((m) => m.topic === 'fleet/data/t' && m.payload === '42'), 5000, 'forwarded message');
+        await waitUntil(() => inbox.messages.some((m) => m.topic === 'fleet/data/t' && m.payload === '42'), { what: 'forwarded message' });
         assert.ok(!gw.logText().includes(readFileSync(privFile, 'utf8').split('\n')[1]), 'private key never logged');
         await end(s);
       } finally {
@@ -94,7 +95,7 @@ describe('bridge uplink credentials and TLS', function () {
         }),
       );
       try {
-        await waitUntil(() => /[Bb]ad user ?name or password|Not authorized/.test(bridgeStatus(gw.daemon).lastError ?? ''), 5000, 'refusal');
+        await waitUntil(() => /[Bb]ad user ?name or password|Not authorized/.test(bridgeStatus(gw.daemon).lastError ?? ''), { what: 'refusal' });
         assert.notEqual(bridgeStatus(gw.daemon).state, 'connected');
       } finally {
         await gw.stop();
@@ -125,10 +126,10 @@ describe('bridge uplink credentials and TLS', function () {
         bridgeConfig(`mqtts://127.0.0.1:${cloud.port}`, [rule('data/#', 'out', 1, '', 'tls/')], { tls: { caFile: pki.caFile, rejectUnauthorized: true } }),
       );
       try {
-        await waitUntil(() => bridgeStatus(gw.daemon).state === 'connected', 5000, 'bridge connected over TLS');
+        await waitUntil(() => bridgeStatus(gw.daemon).state === 'connected', { what: 'bridge connected over TLS' });
         const s = await sensor(gw.port);
         await publish(s, 'data/secure', 'ok', { qos: 1 });
-        await waitUntil(() => inbox.messages.some((m) => m.topic === 'tls/data/secure'), 5000, 'message over TLS');
+        await waitUntil(() => inbox.messages.some((m) => m.topic === 'tls/data/secure'), { what: 'message over TLS' });
         await end(s);
       } finally {
         await gw.stop();
@@ -139,7 +140,7 @@ describe('bridge uplink credentials and TLS', function () {
     it('refuses a server certificate it cannot verify (no caFile)', async () => {
       const gw = await startDaemon(bridgeConfig(`mqtts://127.0.0.1:${cloud.port}`, [rule('data/#', 'out', 1, '', 'tls/')]));
       try {
-        await waitUntil(() => /certificate/i.test(bridgeStatus(gw.daemon).lastError ?? ''), 5000, 'certificate error');
+        await waitUntil(() => /certificate/i.test(bridgeStatus(gw.daemon).lastError ?? ''), { what: 'certificate error' });
         assert.notEqual(bridgeStatus(gw.daemon).state, 'connected');
       } finally {
         await gw.stop();

@@ -11,13 +11,14 @@ import type { IClientOptions, MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import type { Session } from '../../src/auth/authenticator.js';
 import { SessionRegistry } from '../../src/broker/sessions.js';
-import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { GatewayClock } from '../../src/clock/gatewayClock.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
-import { closed, collector, connectOk, end, publish, sleep, subscribe } from '../helpers/mqtt.js';
+import { closed, collector, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
-import { bridgeConfig, bridgeStatus, cloudSubscriber, rule, SECRET, sensorToken, waitUntil } from './support.js';
+import { bridgeConfig, bridgeStatus, cloudSubscriber, rule, SECRET, sensorToken } from './support.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const REVOCATIONS = 'cloud/revocations';
 
@@ -59,11 +60,11 @@ describe('bridge: last-will messages of local sensors', function () {
     const s = await connectOk(d.port, { clientId: `marker-${marks}`, username: 'sensor', password: await sensorToken() });
     await publish(s, 'sensors/marker', payload, { qos: 1 });
     await end(s);
-    await waitUntil(() => local.messages.some((m) => m.payload === payload), 5000, 'marker locally');
-    await waitUntil(() => sub.inbox.messages.some((m) => m.payload === payload), 10_000, 'marker on the cloud');
+    await waitUntil(() => local.messages.some((m) => m.payload === payload), { what: 'marker locally' });
+    await waitUntil(() => sub.inbox.messages.some((m) => m.payload === payload), { timeoutMs: 10_000, what: 'marker on the cloud' });
   };
   // The marker's own session goes once the gateway has seen its connection close, which may follow its messages' arrival.
-  const onlyWatcherLeft = (): Promise<void> => waitUntil(() => d.daemon.broker!.sessions.size() === 1, 5000, 'only the watcher holding a session');
+  const onlyWatcherLeft = (): Promise<void> => waitUntil(() => d.daemon.broker!.sessions.size() === 1, { what: 'only the watcher holding a session' });
   const localWills = (): string[] => local.messages.filter((m) => m.topic !== 'sensors/marker').map((m) => `${m.topic}=${m.payload}`);
   const cloudWills = (): string[] => [...new Set(sub.inbox.messages.filter((m) => m.topic !== 'cloud/gw1/sensors/marker').map((m) => `${m.topic}=${m.payload}`))];
 
@@ -75,7 +76,7 @@ describe('bridge: last-will messages of local sensors', function () {
         auth: { jwt: { secret: SECRET, clockToleranceSec: 0 }, revocation: { topic: REVOCATIONS, requireSigned: false } },
       }),
     );
-    await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', 5000, 'bridge connected');
+    await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', { what: 'bridge connected' });
     watcher = await connectOk(d.port, { clientId: 'will-watch', username: 'sensor', password: await sensorToken() });
     local = collector(watcher);
     assert.deepEqual(await subscribe(watcher, 'sensors/#', 1), [1]);
@@ -95,8 +96,8 @@ describe('bridge: last-will messages of local sensors', function () {
     const id = `w1-${how}`;
     const s = await sensorWith(id, will(`sensors/${id}/status`, `gone-${id}`));
     kill(s, how);
-    await waitUntil(() => localWills().length > 0, 5000, 'will locally');
-    await waitUntil(() => cloudWills().length > 0, 10_000, 'will on the cloud');
+    await waitUntil(() => localWills().length > 0, { what: 'will locally' });
+    await waitUntil(() => cloudWills().length > 0, { timeoutMs: 10_000, what: 'will on the cloud' });
     await flush();
     assert.deepEqual(localWills(), [`sensors/${id}/status=gone-${id}`]);
     assert.deepEqual(cloudWills(), [`cloud/gw1/sensors/${id}/status=gone-${id}`]);
@@ -122,7 +123,7 @@ describe('bridge: last-will messages of local sensors', function () {
     const retained = await sensorWith('w4', will('sensors/w4/status', 'retained', { retain: true }), { acl });
     kill(other);
     kill(retained);
-    await waitUntil(() => d.logs.filter((l) => l.msg === 'publish denied by ACL' && l.will === true).length >= 2, 5000, 'two denials logged');
+    await waitUntil(() => d.logs.filter((l) => l.msg === 'publish denied by ACL' && l.will === true).length >= 2, { what: 'two denials logged' });
     await flush();
     assert.deepEqual(localWills(), []);
     assert.deepEqual(cloudWills(), []);
@@ -133,21 +134,21 @@ describe('bridge: last-will messages of local sensors', function () {
   it('cloud down when the sensor dies: the will is queued durably and reaches the cloud once it is back', async () => {
     const s = await sensorWith('w5', will('sensors/w5/status', 'gone-w5'));
     await cloud.stop();
-    await waitUntil(() => bridgeStatus(d.daemon).state !== 'connected', 5000, 'bridge disconnected');
+    await waitUntil(() => bridgeStatus(d.daemon).state !== 'connected', { what: 'bridge disconnected' });
     kill(s);
-    await waitUntil(() => localWills().length > 0, 5000, 'will locally');
-    await waitUntil(() => bridgeStatus(d.daemon).queue.messages === 1, 5000, 'will queued');
+    await waitUntil(() => localWills().length > 0, { what: 'will locally' });
+    await waitUntil(() => bridgeStatus(d.daemon).queue.messages === 1, { what: 'will queued' });
     await cloud.restart();
-    await waitUntil(() => cloudWills().length > 0, 15_000, 'will on the cloud after the outage');
+    await waitUntil(() => cloudWills().length > 0, { timeoutMs: 15_000, what: 'will on the cloud after the outage' });
     await flush();
     assert.deepEqual(cloudWills(), ['cloud/gw1/sensors/w5/status=gone-w5']);
-    await waitUntil(() => bridgeStatus(d.daemon).queue.messages === 0, 5000, 'queue drained');
+    await waitUntil(() => bridgeStatus(d.daemon).queue.messages === 0, { what: 'queue drained' });
   });
 
   it('disconnected by the gateway at token expiry: the will is published (the server closed the connection)', async () => {
     const s = await sensorWith('w6', will('sensors/w6/status', 'expired-w6'), { exp: nowSec() + 2 });
     await closed(s, 5000);
-    await waitUntil(() => cloudWills().length > 0, 10_000, 'will on the cloud');
+    await waitUntil(() => cloudWills().length > 0, { timeoutMs: 10_000, what: 'will on the cloud' });
     await flush();
     assert.deepEqual(localWills(), ['sensors/w6/status=expired-w6']);
     assert.deepEqual(cloudWills(), ['cloud/gw1/sensors/w6/status=expired-w6']);
@@ -158,8 +159,7 @@ describe('bridge: last-will messages of local sensors', function () {
     const s = await sensorWith('w7', will('sensors/w7/status', 'revoked-w7'), { jti: 'will-jti-7' });
     await d.daemon.broker!.publishInternal({ topic: REVOCATIONS, payload: Buffer.from(JSON.stringify({ jti: 'will-jti-7' })), qos: 1 }, 'bridge');
     await closed(s, 5000);
-    await waitUntil(() => d.logs.some((l) => l.msg === 'will dropped: token revoked' && l.clientId === 'w7'), 5000, 'will dropped');
-    await sleep(50);
+    await waitUntil(() => d.logs.some((l) => l.msg === 'will dropped: token revoked' && l.clientId === 'w7'), { what: 'will dropped' });
     await flush();
     assert.deepEqual(localWills(), []);
     assert.deepEqual(cloudWills(), []);
@@ -183,7 +183,7 @@ describe('bridge: last-will messages of local sensors', function () {
     assert.deepEqual(cloudWills(), []);
     assert.ok(s.connected);
     kill(s);
-    await waitUntil(() => cloudWills().length > 0, 10_000, 'will on the cloud');
+    await waitUntil(() => cloudWills().length > 0, { timeoutMs: 10_000, what: 'will on the cloud' });
     await flush();
     assert.deepEqual(localWills(), ['sensors/w8/status=gone-w8']);
     assert.deepEqual(cloudWills(), ['cloud/gw1/sensors/w8/status=gone-w8']);

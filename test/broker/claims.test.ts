@@ -3,7 +3,7 @@
 // the auth.jwt config table through a real mqtt.js connection. The gateway
 // clock runs on a FakeTimeSource so boundaries are exact.
 import assert from 'node:assert/strict';
-import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { b64url, hsToken } from '../helpers/tokens.js';
 import { connect, end } from '../helpers/mqtt.js';

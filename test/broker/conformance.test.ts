@@ -5,6 +5,7 @@
 // counted in /metrics and logged at a limited rate. The packet scanner is also
 // checked on its own: the same verdict whatever the chunk boundaries.
 import assert from 'node:assert/strict';
+import type { Socket } from 'node:net';
 import { connectPacket, encodeRemainingLength, subscribePacket } from '../../scripts/bench/lib/mqttWire.js';
 import { isMqttUtf8, PacketScanner } from '../../src/broker/packetGuard.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
@@ -12,6 +13,7 @@ import { connectOk, end } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
 import { expectAccepted } from './support/expect.js';
 import { rawConnection, rawExchange, type Exchange } from '../helpers/rawSocket.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const SECRET = 'conformance-test-secret-0123456789';
 
@@ -68,24 +70,40 @@ function rawConnect(f: { clientId: Buffer; username?: Buffer; password?: string;
 }
 
 
-/** Connects with a good token, waits for CONNACK 0, then sends `packet` (split into `parts` writes); resolves when closed or after ms. */
-function afterConnack(port: number, token: string, packet: Buffer, parts = 1, ms = 2000): Promise<Exchange> {
+const PINGREQ = Buffer.from([0xc0, 0x00]);
+const PINGRESP = Buffer.from([0xd0, 0x00]);
+
+/**
+ * Connects with a good token, waits for CONNACK 0, then sends `packet` in `parts` writes, each
+ * read by the server before the next is sent (its socket's bytesRead: the daemon runs in this
+ * process), then a PINGREQ. Resolves when the server closes, or with the connection open once
+ * the PINGRESP shows it has handled the packet.
+ */
+function afterConnack(d: TestDaemon, token: string, packet: Buffer, parts = 1): Promise<Exchange> {
+  const clientId = `c-${Math.random().toString(36).slice(2, 8)}`;
   let connacked = false;
-  return rawConnection(port, ms + 3000, {
-    onConnect: (s) => s.write(connectPacket({ clientId: `c-${Math.random().toString(36).slice(2, 8)}`, username: 'u', password: token })),
-    onData: (d, s, finish) => {
-      if (connacked) return;
+  let after = Buffer.alloc(0);
+  return rawConnection(d.port, 5000, {
+    onConnect: (s) => s.write(connectPacket({ clientId, username: 'u', password: token })),
+    onData: (data, s, finish) => {
+      if (connacked) {
+        after = Buffer.concat([after, data]);
+        if (after.subarray(-2).equals(PINGRESP)) finish(false);
+        return;
+      }
       connacked = true;
-      assert.deepEqual([...d.subarray(0, 4)], [0x20, 0x02, 0x00, 0x00], 'CONNACK 0 first');
+      assert.deepEqual([...data.subarray(0, 4)], [0x20, 0x02, 0x00, 0x00], 'CONNACK 0 first');
+      const server = (d.daemon.broker!.clientOf(clientId) as unknown as { conn: Socket }).conn;
       const size = Math.ceil(packet.length / parts);
       const writes = Array.from({ length: parts }, (_, k) => packet.subarray(k * size, (k + 1) * size)).filter((b) => b.length > 0);
       void (async () => {
         for (const w of writes) {
+          const read = server.bytesRead + w.length;
           s.write(w);
-          await new Promise((r) => setTimeout(r, 20)); // separate reads on the server
+          await waitUntil(() => server.bytesRead >= read || server.destroyed, { what: 'the server to read the write' });
         }
-        setTimeout(() => finish(false), ms);
-      })();
+        s.write(PINGREQ);
+      })().catch(() => finish(false));
     },
   });
 }
@@ -176,7 +194,8 @@ describe('MQTT 3.1.1 conformance on raw sockets (real daemon)', function () {
     });
 
     it('with CleanSession = 1: accepted (the server assigns an id, MQTT-3.1.3-6)', async () => {
-      const { reply } = await rawExchange(d.port, [connectPacket({ clientId: '', cleanSession: true, username: 'u', password: good })], 500);
+      const connect = connectPacket({ clientId: '', cleanSession: true, username: 'u', password: good });
+      const { reply } = await rawExchange(d.port, [connect], { until: (r) => r.length >= 4 }); // the CONNACK: it stays open
       assert.deepEqual([...reply.subarray(0, 4)], [0x20, 0x02, 0x00, 0x00]);
     });
 
@@ -205,7 +224,7 @@ describe('MQTT 3.1.1 conformance on raw sockets (real daemon)', function () {
         let delivered = 0;
         sub.on('message', () => delivered++);
         await new Promise<void>((resolve, reject) => sub.subscribe('#', (err) => (err ? reject(err) : resolve())));
-        await closed(what, afterConnack(d.port, good, publishPacket(Buffer.concat([Buffer.from('sensors/'), bytes]))), 'topic', before);
+        await closed(what, afterConnack(d, good, publishPacket(Buffer.concat([Buffer.from('sensors/'), bytes]))), 'topic', before);
         assert.equal(delivered, 0, 'nothing was delivered, not even with U+FFFD');
         await end(sub);
       });
@@ -214,7 +233,7 @@ describe('MQTT 3.1.1 conformance on raw sockets (real daemon)', function () {
     it('a topic split across TCP reads is judged the same', async () => {
       const before = await counter(d, 'packetsRejected', 'invalid_utf8');
       const packet = publishPacket(Buffer.concat([Buffer.from('sensors/long/topic/'), BAD['a surrogate U+D800 (ED A0 80)']!, Buffer.from('/tail')]), Buffer.alloc(2000, 0x61));
-      await closed('split', afterConnack(d.port, good, packet, 8), 'topic', before);
+      await closed('split', afterConnack(d, good, packet, 8), 'topic', before);
     });
 
     it('a well-formed non-ASCII topic and a binary payload with NUL and FF bytes are delivered', async () => {
@@ -222,7 +241,7 @@ describe('MQTT 3.1.1 conformance on raw sockets (real daemon)', function () {
       const got = new Promise<{ topic: string; payload: Buffer }>((resolve) => sub.once('message', (topic, payload) => resolve({ topic, payload })));
       await new Promise<void>((resolve, reject) => sub.subscribe('capteurs/#', (err) => (err ? reject(err) : resolve())));
       const payload = Buffer.from([0x00, 0xff, 0xc0, 0xaf]);
-      const { closedByServer } = await afterConnack(d.port, good, publishPacket(Buffer.from('capteurs/température/🌡️'), payload), 1, 300);
+      const { closedByServer } = await afterConnack(d, good, publishPacket(Buffer.from('capteurs/température/🌡️'), payload));
       assert.ok(!closedByServer);
       const m = await got;
       assert.equal(m.topic, 'capteurs/température/🌡️');
@@ -233,7 +252,7 @@ describe('MQTT 3.1.1 conformance on raw sockets (real daemon)', function () {
     for (const [what, bytes] of Object.entries({ 'U+0000': BAD['U+0000']!, 'a surrogate': BAD['a surrogate U+D800 (ED A0 80)']!, 'an overlong form': BAD['an overlong "/" (C0 AF)']! })) {
       it(`topic filter of a SUBSCRIBE with ${what} (no SUBACK)`, async () => {
         const before = await counter(d, 'packetsRejected', 'invalid_utf8');
-        const ex = afterConnack(d.port, good, subscribeRaw([Buffer.from('ok/#'), Buffer.concat([Buffer.from('cmd/'), bytes])]));
+        const ex = afterConnack(d, good, subscribeRaw([Buffer.from('ok/#'), Buffer.concat([Buffer.from('cmd/'), bytes])]));
         await closed(what, ex, 'topic_filter', before);
         const { reply } = await ex;
         assert.ok(!reply.subarray(4).includes(0x90), 'no SUBACK');
@@ -241,7 +260,7 @@ describe('MQTT 3.1.1 conformance on raw sockets (real daemon)', function () {
 
       it(`topic filter of an UNSUBSCRIBE with ${what}`, async () => {
         const before = await counter(d, 'packetsRejected', 'invalid_utf8');
-        await closed(what, afterConnack(d.port, good, unsubscribeRaw([Buffer.concat([Buffer.from('cmd/'), bytes])])), 'topic_filter', before);
+        await closed(what, afterConnack(d, good, unsubscribeRaw([Buffer.concat([Buffer.from('cmd/'), bytes])])), 'topic_filter', before);
       });
 
       it(`client id of a CONNECT with ${what}: closed without CONNACK`, async () => {
@@ -274,7 +293,7 @@ describe('MQTT 3.1.1 conformance on raw sockets (real daemon)', function () {
     });
 
     it('a SUBSCRIBE with well-formed filters is still granted', async () => {
-      const { reply, closedByServer } = await afterConnack(d.port, good, subscribePacket(7, 'ok/é/#', 0), 1, 300);
+      const { reply, closedByServer } = await afterConnack(d, good, subscribePacket(7, 'ok/é/#', 0));
       assert.ok(!closedByServer);
       assert.deepEqual([...reply.subarray(4, 9)], [0x90, 0x03, 0x00, 0x07, 0x00]);
     });

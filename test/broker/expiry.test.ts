@@ -1,9 +1,10 @@
 // Disconnect at token expiry (exp + clockToleranceSec) with an injected clock:
-// no sleeping, the FakeTimeSource is moved by hand.
+// no sleeping, the FakeTimeSource is moved by hand. Expiry runs inside advance(); a
+// ping round trip then proves the broker is past it before a test looks at a client.
 import assert from 'node:assert/strict';
-import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { closed, end, sleep } from '../helpers/mqtt.js';
+import { closed, end, pingRoundTrip } from '../helpers/mqtt.js';
 import { hsToken } from '../helpers/tokens.js';
 import { acceptedClient, expectRefused, waitForLog } from './support/expect.js';
 
@@ -26,7 +27,7 @@ describe('disconnect at token expiry (FakeTimeSource)', () => {
     const c = await acceptedClient(d, await token(60), { clientId: 'expiring' });
     const forever = await acceptedClient(d, await hsToken(SECRET, { sub: 'no-exp' }), { clientId: 'no-exp' });
     time.advance(89_000);
-    await sleep(30);
+    await pingRoundTrip(c);
     assert.ok(c.connected, 'still inside exp + tolerance');
     time.advance(1_000);
     await closed(c);
@@ -34,7 +35,7 @@ describe('disconnect at token expiry (FakeTimeSource)', () => {
     assert.equal(line.reason, 'JWT_EXPIRED');
     assert.ok(forever.connected, 'a token without exp is never disconnected');
     time.advance(3_600_000);
-    await sleep(30);
+    await pingRoundTrip(forever);
     assert.ok(forever.connected);
     await end(forever);
   });
@@ -43,7 +44,7 @@ describe('disconnect at token expiry (FakeTimeSource)', () => {
     await start({ clockToleranceSec: 0 });
     const c = await acceptedClient(d, await token(10));
     time.advance(9_999);
-    await sleep(20);
+    await pingRoundTrip(c);
     assert.ok(c.connected);
     time.advance(1);
     await closed(c);
@@ -57,13 +58,13 @@ describe('disconnect at token expiry (FakeTimeSource)', () => {
     const mid = await acceptedClient(d, await token(20), { clientId: 'mid' });
     await end(gone);
     time.advance(19_999);
-    await sleep(30);
+    await Promise.all([pingRoundTrip(mid), pingRoundTrip(late)]);
     assert.ok(mid.connected && late.connected, 'nothing expired yet');
     time.advance(1);
     await closed(mid);
     assert.ok(late.connected, 'a later expiry is not closed early');
     time.advance(19_999);
-    await sleep(30);
+    await pingRoundTrip(late);
     assert.ok(late.connected);
     time.advance(1);
     await closed(late);
@@ -82,7 +83,7 @@ describe('disconnect at token expiry (FakeTimeSource)', () => {
     const t = await token(10);
     const c = await acceptedClient(d, t);
     time.advance(3_600_000);
-    await sleep(30);
+    await pingRoundTrip(c);
     assert.ok(c.connected, 'left connected');
     await expectRefused(d, t, 'JWT_EXPIRED');
     await end(c);

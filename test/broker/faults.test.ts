@@ -10,6 +10,7 @@ import { connect, end } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
 import { expectAccepted, expectRefused } from './support/expect.js';
 import { rawExchange } from '../helpers/rawSocket.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const SECRET = 'faults-test-secret-0123456789abcdef';
 
@@ -56,7 +57,7 @@ describe('garbage on the socket', function () {
       Array.from({ length: 200 }, (_, i) => {
         const junk = randomBytes(1 + (i % 64) * 17);
         if (i % 4 === 0) junk[0] = 0x10; // looks like a CONNECT
-        return rawExchange(d.port, [junk], 600);
+        return rawExchange(d.port, [junk], { end: true }); // the end of the stream: the server has read all it will get
       }),
     );
     for (const r of results) assert.ok(!(r.reply[0] === 0x20 && r.reply[3] === 0), 'garbage must never be accepted');
@@ -82,7 +83,7 @@ describe('garbage on the socket', function () {
 
   it('a truncated CONNECT followed by end-of-stream does no harm', async () => {
     const full = connectPacket({ clientId: 'trunc', username: 'u', password: good });
-    const { reply } = await rawExchange(d.port, [full.subarray(0, full.length - 10)], 300);
+    const { reply } = await rawExchange(d.port, [full.subarray(0, full.length - 10)], { end: true });
     assert.equal(reply.length, 0);
   });
 
@@ -114,8 +115,7 @@ describe('garbage on the socket', function () {
         }),
       ),
     );
-    const deadline = Date.now() + 3000;
-    while ((d.daemon.broker!.sessions.size() > 0 || d.daemon.broker!.connectedClients() > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    await waitUntil(() => d.daemon.broker!.sessions.size() === 0 && d.daemon.broker!.connectedClients() === 0, { timeoutMs: 3000, what: 'no session left' });
     assert.equal(d.daemon.broker!.sessions.size(), 0);
     assert.equal(d.daemon.broker!.connectedClients(), 0);
   });

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { maximumPacketSize } from '../../src/broker/packetGuard.js';
-import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { collector, subscribe } from '../helpers/mqtt.js';
 import { hsToken } from '../helpers/tokens.js';
@@ -93,7 +93,10 @@ class Paho {
   /** The first event of this kind matching `pred` not taken yet (each is taken once; kinds may interleave in any order). */
   async next(ev: string, pred: (e: PahoEvent) => boolean = () => true, ms = 5000): Promise<PahoEvent> {
     let hit: PahoEvent | undefined;
-    await waitUntil(`paho "${ev}" event`, () => (hit = this.events.find((e) => e.ev === ev && !this.taken.has(e) && pred(e))) !== undefined, ms).catch((err: Error) => {
+    await waitUntil(
+      () => (hit = this.events.find((e) => e.ev === ev && !this.taken.has(e) && pred(e))) !== undefined,
+      { timeoutMs: ms, what: `paho "${ev}" event` },
+    ).catch((err: Error) => {
       throw new Error(`${err.message}; paho's stderr: ${this.stderr.slice(-1500) || '(empty)'}`);
     });
     this.taken.add(hit!);

@@ -38,7 +38,7 @@ describe('broker.maxClients', function () {
     assert.match(metrics, /edgegate_connections_refused_total\{reason="max_clients"\} 1/);
 
     await end(held.pop()!);
-    await waitUntil('a slot to free', () => d.daemon.broker!.connectedClients() === 2, 5000);
+    await waitUntil(() => d.daemon.broker!.connectedClients() === 2, { what: 'a slot to free' });
     const again = await connect(d.port, { clientId: 'after-one-left', username: 'sensor', password: token });
     assert.equal(again.returnCode, 0, 'a freed slot is usable');
     await end(again.client!);
@@ -46,7 +46,7 @@ describe('broker.maxClients', function () {
   });
 
   it('holds under a burst: never more than the limit admitted, one log line per interval', async () => {
-    await waitUntil('no clients left', () => d.daemon.broker!.connectedClients() === 0, 5000);
+    await waitUntil(() => d.daemon.broker!.connectedClients() === 0, { what: 'no clients left' });
     const before = d.logs.filter((l) => l.msg === 'connection refused: broker.maxClients reached').length;
     const burst = await connectMany({ port: d.port, count: 50, fields: (i) => ({ clientId: `burst-${i}`, username: 'sensor', password: token }) });
     assert.equal(burst.accepted, 3);

@@ -4,7 +4,7 @@
 // 3.2.2.2). MQTT 3.1.1 clients keep their return codes (the other suites).
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
 import { connect } from '../helpers/mqtt.js';
 import { makeTestPki, type TestPki } from '../helpers/pki.js';

@@ -2,12 +2,13 @@
 // Expiry Interval, Message Expiry Interval (queued and retained messages expire; the
 // remaining interval is sent on delivery), Topic Alias both ways, subscription
 // options (No Local, Retain As Published, Retain Handling), properties passed
-// through, and the Will Delay Interval. (aedes keeps session and message expiry on
-// its own wall clock, so the two expiry tests wait a second or two of real time.)
+// through, and the Will Delay Interval. (aedes keeps session and message expiry and
+// the will delay on its own wall clock, not the daemon's: those tests wait for aedes
+// to act, a second of real time, never for a guessed period.)
 import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { subscribe } from '../helpers/mqtt.js';
+import { subscribe, takeMarker } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
 import { waitUntil } from '../helpers/wait.js';
 import { connect5Ok, publish5, RawV5, connectPacket5 } from './support/mqtt5.js';
@@ -28,7 +29,14 @@ function inbox(c: MqttClient): Received[] {
   return got;
 }
 
-const realTime = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** The daemon's aedes (private to the broker): its session and will timers, and what it stored. */
+interface AedesView {
+  delayedWills: Map<string, unknown>;
+  on(event: 'sessionExpired', fn: (client: { id: string }) => void): void;
+  off(event: 'sessionExpired', fn: (client: { id: string }) => void): void;
+  persistence: { createRetainedStream(pattern: string): AsyncIterable<{ messageExpiry?: number }> };
+}
+const aedesOf = (d: TestDaemon): AedesView => (d.daemon.broker as unknown as { aedes: AedesView }).aedes;
 
 describe('MQTT 5 features', function () {
   this.timeout(20_000);
@@ -52,7 +60,7 @@ describe('MQTT 5 features', function () {
       correlationData: Buffer.from([0, 1, 2, 255]),
     };
     await publish5(pub, 'req/temp', '{"t":21.5}', { qos: 1, properties });
-    await waitUntil('the message', () => got.length === 1);
+    await waitUntil(() => got.length === 1, { what: 'the message' });
     const p = got[0]!.properties;
     assert.deepEqual({ ...(p.userProperties as object) }, properties.userProperties);
     assert.equal(p.contentType, 'application/json');
@@ -67,20 +75,26 @@ describe('MQTT 5 features', function () {
     const keep = await client('keeper', { clean: false, properties: { sessionExpiryInterval: 300 } });
     await subscribe(keep, 'queue/#', 1);
     keep.end(true);
-    await waitUntil('the session closed', () => !d.daemon.broker!.clientOf('keeper'));
+    await waitUntil(() => !d.daemon.broker!.clientOf('keeper'), { what: 'the session closed' });
     const pub = await client('queue-pub');
     for (let i = 0; i < 5; i++) await publish5(pub, `queue/${i}`, `m${i}`, { qos: 1 });
     const back = await client('keeper', { clean: false, properties: { sessionExpiryInterval: 300 } });
     assert.equal((back as unknown as { connack: { sessionPresent?: boolean } }).connack !== undefined, true);
     const got = inbox(back);
-    await waitUntil('5 queued messages', () => got.length === 5);
+    await waitUntil(() => got.length === 5, { what: '5 queued messages' });
     assert.deepEqual(got.map((m) => m.payload).sort(), ['m0', 'm1', 'm2', 'm3', 'm4']);
     back.end(true);
 
     const brief = await client('brief', { clean: false, properties: { sessionExpiryInterval: 1 } });
     await subscribe(brief, 'queue/#', 1);
+    let expired = false;
+    const onExpired = (c: { id: string }): void => {
+      if (c.id === 'brief') expired = true;
+    };
+    aedesOf(d).on('sessionExpired', onExpired);
     brief.end(true);
-    await realTime(1_500);
+    await waitUntil(() => expired, { what: 'aedes to end the session after its 1 s interval' });
+    aedesOf(d).off('sessionExpired', onExpired);
     await publish5(pub, 'queue/late', 'late', { qos: 1 });
     const again = await RawV5.open(d.port);
     again.send(connectPacket5('brief', { clean: false, username: 'u', password: Buffer.from(await token()) }));
@@ -93,12 +107,17 @@ describe('MQTT 5 features', function () {
     const pub = await client('expiry-pub');
     await publish5(pub, 'retained/long', 'long', { qos: 1, retain: true, properties: { messageExpiryInterval: 600 } });
     await publish5(pub, 'retained/short', 'short', { qos: 1, retain: true, properties: { messageExpiryInterval: 1 } });
-    await realTime(1_200);
+    // The instant aedes stamped on the stored copy: past it, the message has expired.
+    let expiresAt = Infinity;
+    for await (const p of aedesOf(d).persistence.createRetainedStream('retained/short')) expiresAt = p.messageExpiry ?? Infinity;
+    await waitUntil(() => Date.now() > expiresAt, { what: 'retained/short to expire' });
     const sub = await client('expiry-sub');
     const got = inbox(sub);
     await subscribe(sub, 'retained/#', 1);
-    await waitUntil('the retained message', () => got.length >= 1);
-    await realTime(100);
+    await waitUntil(() => got.length >= 1, { what: 'the retained message' });
+    // A live message after the retained ones: an expired copy sent anyway would come before it.
+    await publish5(pub, 'retained/marker', 'after', { qos: 1 });
+    await takeMarker(got, (m) => m.topic === 'retained/marker');
     assert.deepEqual(got.map((m) => m.payload), ['long']);
     const left = got[0]!.properties.messageExpiryInterval as number;
     assert.ok(left <= 600 && left >= 598, `remaining interval ${left}`);
@@ -117,7 +136,7 @@ describe('MQTT 5 features', function () {
     await raw.next('puback');
     raw.send({ cmd: 'publish', topic: '', payload: 'two', qos: 1, messageId: 2, properties: { topicAlias: 3 } });
     await raw.next('puback');
-    await waitUntil('two messages', () => got.length === 2);
+    await waitUntil(() => got.length === 2, { what: 'two messages' });
     assert.deepEqual(got.map((m) => `${m.topic}=${m.payload}`), ['alias/long/topic/name=one', 'alias/long/topic/name=two']);
     raw.send({ cmd: 'publish', topic: 'alias/x', payload: 'bad', qos: 0, properties: { topicAlias: 11 } });
     assert.equal((await raw.next('disconnect')).reasonCode, 0x94);
@@ -150,11 +169,11 @@ describe('MQTT 5 features', function () {
     const c = await client('opts-sub');
     const got = inbox(c);
     await new Promise<void>((resolve, reject) => c.subscribe('opts/#', { qos: 1, nl: true, rap: true, rh: 0 }, (err) => (err ? reject(err) : resolve())));
-    await waitUntil('the retained message (rh 0)', () => got.length === 1);
+    await waitUntil(() => got.length === 1, { what: 'the retained message (rh 0)' });
     assert.equal(got[0]!.retain, true);
     await publish5(c, 'opts/own', 'mine', { qos: 1 }); // No Local: not back to me
     await publish5(pub, 'opts/live', 'live', { qos: 1, retain: true }); // Retain As Published: the flag stays
-    await waitUntil('the live message', () => got.some((m) => m.topic === 'opts/live'));
+    await waitUntil(() => got.some((m) => m.topic === 'opts/live'), { what: 'the live message' });
     assert.equal(got.find((m) => m.topic === 'opts/live')!.retain, true);
     assert.ok(!got.some((m) => m.topic === 'opts/own'), 'No Local');
     // rh 1: retained messages only for a new subscription; rh 2: never.
@@ -164,7 +183,7 @@ describe('MQTT 5 features', function () {
     const freshGot = inbox(fresh);
     await new Promise<void>((resolve, reject) => fresh.subscribe('opts/retained', { qos: 1, rh: 2 }, (err) => (err ? reject(err) : resolve())));
     await new Promise<void>((resolve, reject) => fresh.subscribe('opts/live', { qos: 1, rh: 1 }, (err) => (err ? reject(err) : resolve())));
-    await waitUntil('rh 1 on a new subscription', () => freshGot.length === 1);
+    await waitUntil(() => freshGot.length === 1, { what: 'rh 1 on a new subscription' });
     assert.deepEqual(freshGot.map((m) => m.topic), ['opts/live']);
     assert.equal(got.length, before, 'rh 1 on an existing subscription sends nothing');
     for (const x of [c, pub, fresh]) x.end(true);
@@ -179,11 +198,17 @@ describe('MQTT 5 features', function () {
     const returns = await client('returns', will('wills/returns'));
     dies.stream.destroy();
     returns.stream.destroy();
-    await realTime(300);
+    // Both wills held back (not published at the close), and a marker after them: nothing came first.
+    await waitUntil(() => aedesOf(d).delayedWills.has('dies') && aedesOf(d).delayedWills.has('returns'), { what: 'the broker to delay both wills' });
+    await d.daemon.broker!.publishInternal({ topic: 'wills/marker', payload: Buffer.from('after'), qos: 1 }, 'test');
+    await takeMarker(wills, (w) => w.topic === 'wills/marker');
     assert.equal(wills.length, 0, 'not before the delay');
     const back = await client('returns', { clean: false, properties: { sessionExpiryInterval: 60 } });
-    await waitUntil('the delayed will', () => wills.length === 1, 5000);
-    await realTime(300);
+    await waitUntil(() => wills.length === 1, { what: 'the delayed will' });
+    // No will is pending any more (the reconnect cancelled the other), and whatever was published has arrived.
+    await waitUntil(() => aedesOf(d).delayedWills.size === 0, { what: 'no will left pending' });
+    await d.daemon.broker!.publishInternal({ topic: 'wills/marker', payload: Buffer.from('after'), qos: 1 }, 'test');
+    await takeMarker(wills, (w) => w.topic === 'wills/marker');
     assert.deepEqual(wills.map((w) => w.topic), ['wills/dies']);
     back.end(true);
     watcher.end(true);

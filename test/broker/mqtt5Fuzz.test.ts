@@ -216,7 +216,7 @@ describe('MQTT 5 fuzz: malformed and forbidden packets on raw sockets', function
       const o = await t.exchange('tcp', { clientId, pre: c5(t.token, clientId), bytes: Buffer.concat([bytes, PINGREQ]), until: (x) => x.packets.length === expected.length });
       assert.deepEqual(o.packets.map((p) => p.cmd).sort(), expected);
     }
-    await waitUntil('both at the bystander', () => t.received.length >= before + 2);
+    await waitUntil(() => t.received.length >= before + 2, { what: 'both at the bystander' });
     const [m1, m2] = t.received.slice(before);
     assert.equal(Object.values(m1!.properties?.userProperties ?? {}).flat().length, 7_000, 'all of them, grouped by name');
     assert.equal((m2!.properties?.userProperties as Record<string, string>).k.length, FUZZ_MAX_PACKET_BYTES - 16);

@@ -5,7 +5,7 @@
 // 0x8E when the session is taken over. Reason Strings only when asked for
 // (Request Problem Information, section 3.1.2.11.7).
 import assert from 'node:assert/strict';
-import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { connectOk, subscribe } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
@@ -49,7 +49,7 @@ describe('MQTT 5: reason codes during a session', function () {
     assert.match(q1.reasonString ?? '', /ACL/);
     assert.equal((await publish5(c, 'secret/x', 'no', { qos: 2 })).reasonCode, 0x87);
     assert.equal((await publish5(c, 'allowed/x', 'yes', { qos: 1 })).reasonCode, 0, 'still connected and served');
-    await waitUntil('the allowed message', () => got.includes('allowed/x'));
+    await waitUntil(() => got.includes('allowed/x'), { what: 'the allowed message' });
     assert.deepEqual(got, ['allowed/x'], 'nothing refused was delivered');
     assert.ok(c.connected);
     c.end(true);

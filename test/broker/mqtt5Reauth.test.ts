@@ -6,7 +6,7 @@
 // (0x8C for another method), counted and logged like a refused CONNECT.
 import assert from 'node:assert/strict';
 import mqttPacket from 'mqtt-packet';
-import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { subscribe } from '../helpers/mqtt.js';
 import { hsToken } from '../helpers/tokens.js';
@@ -144,6 +144,6 @@ describe('MQTT 5 enhanced authentication and re-authentication (AUTH 0x19)', fun
     assert.deepEqual(await subscribe(client, 'any/#', 1), [1]);
     client.end(true);
     await closed;
-    await waitUntil('the close', () => !client.connected);
+    await waitUntil(() => !client.connected, { what: 'the close' });
   });
 });

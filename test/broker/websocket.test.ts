@@ -12,13 +12,13 @@ import { connect as tlsConnect } from 'node:tls';
 import type { IClientOptions } from 'mqtt';
 import WebSocket from 'ws';
 import { connackCode, connectPacket, encodeRemainingLength, subscribePacket } from '../../scripts/bench/lib/mqttWire.js';
-import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { buildConfig } from '../../src/config/load.js';
 import type { ConfigOverrides } from '../../src/config/types.js';
 import type { ConfigError } from '../../src/errors.js';
 import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
 import { makeTestPki, type TestPki } from '../helpers/pki.js';
-import { closed, collector, connect, connectOk, end, publish, sleep, subscribe } from '../helpers/mqtt.js';
+import { closed, collector, connect, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
 import { waitUntil } from '../helpers/wait.js';
 import { waitForLog } from './support/expect.js';
@@ -37,6 +37,8 @@ interface RawWs {
   received(): Buffer;
   /** Resolves once the received bytes contain `needle`. */
   waitFor(needle: Buffer, ms?: number): Promise<void>;
+  /** A WebSocket ping and its pong: the server has parsed every message sent before it. */
+  pong(): Promise<void>;
   closed: Promise<number>;
 }
 
@@ -56,7 +58,8 @@ function rawWs(url: string, options: WebSocket.ClientOptions & { protocols?: str
         ws,
         received: () => Buffer.concat(chunks),
         closed: closedP,
-        waitFor: (needle, ms = 5000) => waitUntil(`bytes ${needle.toString('hex')}`, () => Buffer.concat(chunks).includes(needle), ms),
+        waitFor: (needle, ms = 5000) => waitUntil(() => Buffer.concat(chunks).includes(needle), { timeoutMs: ms, what: `bytes ${needle.toString('hex')}` }),
+        pong: () => new Promise<void>((r) => (ws.once('pong', () => r()), ws.ping())),
       });
     });
   });
@@ -220,14 +223,14 @@ describe('WebSocket listeners (ws, wss)', function () {
     // CONNECT in three messages: inside the fixed header, inside the payload, the rest.
     c.ws.send(connect.subarray(0, 1));
     c.ws.send(connect.subarray(1, 20));
-    await sleep(20);
+    await c.pong(); // the first two reached the server on their own, before the rest
     c.ws.send(connect.subarray(20));
-    await waitUntil('CONNACK', () => connackCode(c.received()) !== undefined);
+    await waitUntil(() => connackCode(c.received()) !== undefined, { what: 'CONNACK' });
     assert.equal(connackCode(c.received()), 0);
     // SUBSCRIBE + PINGREQ + PINGREQ in one message.
     c.ws.send(Buffer.concat([subscribePacket(7, 'raw/#', 0), PINGREQ, PINGREQ]));
     await c.waitFor(Buffer.from([0x90, 0x03, 0x00, 0x07, 0x00]));
-    await waitUntil('two PINGRESP', () => c.received().toString('hex').split(PINGRESP.toString('hex')).length - 1 >= 2);
+    await waitUntil(() => c.received().toString('hex').split(PINGRESP.toString('hex')).length - 1 >= 2, { what: 'two PINGRESP' });
     c.ws.close();
     await c.closed;
   });

@@ -92,7 +92,7 @@ describe('status page in Chromium', function () {
       await screenshot(page, 'revoke-confirm');
       await page.click('#confirm-ok');
       await rowGone(page, 'to-revoke');
-      await waitUntil('the sensor disconnected', () => !d.daemon.broker!.clientViews().some((c) => c.clientId === 'to-revoke'));
+      await waitUntil(() => !d.daemon.broker!.clientViews().some((c) => c.clientId === 'to-revoke'), { what: 'the sensor disconnected' });
       const cli = await runCli(['token', 'revocations'], { NODE_CONFIG: JSON.stringify({ dataDir: d.dataDir }) });
       assert.equal(cli.code, 0, cli.stderr);
       assert.match(cli.stdout, /^jti\tjti-doomed\t/m);
@@ -118,13 +118,13 @@ describe('status page in Chromium', function () {
       await cloud.stop();
       await page.waitForFunction(() => !document.getElementById('br-state')?.textContent?.startsWith('connected'), { timeout: 10_000 });
       for (let i = 0; i < 200; i++) await publish(s, 'data/x', `m-${i}`, { qos: 1 });
-      await waitUntil('the queue chart at 200', async () => (await chartSeries(page, 'queue', 1)).at(-1) === 200, 10_000, 100);
+      await waitUntil(async () => (await chartSeries(page, 'queue', 1)).at(-1) === 200, { timeoutMs: 10_000, what: 'the queue chart at 200', everyMs: 100 });
       await page.waitForFunction(() => document.getElementById('br-queue')?.textContent?.startsWith('200 messages'), { timeout: 5000 });
       assert.notEqual(await page.$eval('#br-oldest', (e) => e.textContent), '—', 'the oldest queued message has an age');
       assert.equal(typeof d.daemon.status.read('bridge')?.oldestQueuedAgeSec, 'number');
       await screenshot(page, 'bridge-queue-rising');
       await cloud.restart();
-      await waitUntil('the queue chart back at 0', async () => (await chartSeries(page, 'queue', 1)).at(-1) === 0, 15_000, 100);
+      await waitUntil(async () => (await chartSeries(page, 'queue', 1)).at(-1) === 0, { timeoutMs: 15_000, what: 'the queue chart back at 0', everyMs: 100 });
       const queue = await chartSeries(page, 'queue', 1);
       const drain = await chartSeries(page, 'queue', 2);
       assert.ok(Math.max(...queue) >= 200, 'it rose');
@@ -132,7 +132,12 @@ describe('status page in Chromium', function () {
       await page.waitForFunction(() => document.getElementById('br-state')?.textContent?.startsWith('connected since'), { timeout: 5000 });
       // The README's picture: charts with the outage, a connected sensor, the bridge back.
       await page.setViewport({ width: 1200, height: 900 });
-      await new Promise((r) => setTimeout(r, 500));
+      // charts.js resizes each chart to its host on the window's resize event: wait for it to have.
+      await page.waitForFunction(() => {
+        type Chart = { width: number; root: { parentElement: any } };
+        const charts = Object.values((globalThis as unknown as { edgegateCharts: Record<string, Chart> }).edgegateCharts);
+        return charts.every((c) => c.width === Math.max(300, Math.floor(c.root.parentElement.getBoundingClientRect().width || 420)));
+      }, { timeout: 5000 });
       await screenshot(page, 'bridge-queue-fell');
       await screenshot(page, 'readme');
       // docs/status-page.png (shown in the README) is this picture; refreshed on request only, so a test run leaves the tree clean.

@@ -109,7 +109,12 @@ describe('the first hour: no traps (real CLI)', function () {
     const unban = await runCli(['auth', 'unban', '127.0.0.1'], env(), dir);
     assert.equal(unban.code, 0, unban.stderr);
     assert.match(unban.stdout, /unbanned: 127\.0\.0\.1/);
-    await waitUntil('the daemon lifted the ban', async () => (await connect(port, { username: 'sensor-1', password: mint.stdout.trim(), clientId: 'after-unban' }).then(async (o) => (await end(o.client), o.returnCode))) === 0, 3000, 250);
+    const accepted = async (): Promise<boolean> => {
+      const o = await connect(port, { username: 'sensor-1', password: mint.stdout.trim(), clientId: 'after-unban' });
+      await end(o.client);
+      return o.returnCode === 0;
+    };
+    await waitUntil(accepted, { timeoutMs: 3000, what: 'the daemon lifted the ban', everyMs: 250 });
     assert.match((await runCli(['auth', 'bans'], env(), dir)).stdout, /no address is banned/);
     assert.equal((await runCli(['auth', 'unban', '127.0.0.1'], env(), dir)).code, 1, 'not banned any more');
   });
@@ -119,6 +124,9 @@ describe('the first hour: no traps (real CLI)', function () {
     const token = mint.stdout.trim();
     assert.equal((await runCli(['token', 'revoke', '--jti', 'kept-1'], env(), dir)).code, 0);
     await connect(port, { username: 'sensor-9', password: token, clientId: 'seen' }); // the daemon learns its exp
-    await waitUntil('exp recorded', async () => /kept until \d{4}-/.test((await runCli(['token', 'revocations'], env(), dir)).stdout), 8000, 500);
+    await waitUntil(
+      async () => /kept until \d{4}-/.test((await runCli(['token', 'revocations'], env(), dir)).stdout),
+      { timeoutMs: 8000, what: 'exp recorded', everyMs: 500 },
+    );
   });
 });

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitUntil } from '../helpers/wait.js';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 // tsx by absolute URL: `--import tsx` would be resolved from the child's cwd (a temp dir).
@@ -55,12 +56,12 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string
 
 /** Resolves once `pred(stderr)` holds for the running process's output. */
 export async function waitForOutput(child: ChildProcess & { out: { stdout: string; stderr: string } }, pred: (stderr: string) => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!pred(child.out.stderr)) {
-    if (child.exitCode !== null) throw new Error(`process exited (${child.exitCode}):\n${child.out.stderr}`);
-    if (Date.now() > deadline) throw new Error(`expected output not seen:\n${child.out.stderr}`);
-    await new Promise((r) => setTimeout(r, 25));
+  try {
+    await waitUntil(() => pred(child.out.stderr) || child.exitCode !== null, { timeoutMs: ms, what: 'the expected output' });
+  } catch {
+    throw new Error(`expected output not seen:\n${child.out.stderr}`);
   }
+  if (!pred(child.out.stderr)) throw new Error(`process exited (${child.exitCode}):\n${child.out.stderr}`);
 }
 
 /** Parses pino JSON lines from stderr (non-JSON lines are skipped). */

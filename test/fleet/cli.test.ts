@@ -119,10 +119,10 @@ describe('fleet: command line and gateway configuration', function () {
       const key = makeFleetKey(dir, 'health');
       const watcher = await cloudSubscriber(cloud, 'edgegate/+/health', 'health-watcher');
       d = await startDaemon(gatewayConfig('gw-health', cloud.port, [key.publicKey], { healthIntervalSec: 1 }));
-      await waitUntil('connected', () => bridgeStatus(d.daemon).state === 'connected', 10_000);
+      await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', { timeoutMs: 10_000, what: 'connected' });
       const sensor = await connectOk(d.port, { clientId: 's', username: 'u', password: await hsToken(SECRET, { sub: 's', exp: nowSec() + 600 }) });
       const health = () => watcher.inbox.messages.filter((m) => m.topic === 'edgegate/gw-health/health').map((m) => JSON.parse(m.payload) as Record<string, unknown>);
-      await waitUntil('a summary with the sensor counted', () => health().some((h) => h.clients === 1), 10_000);
+      await waitUntil(() => health().some((h) => h.clients === 1), { timeoutMs: 10_000, what: 'a summary with the sensor counted' });
       const h = health().find((x) => x.clients === 1)!;
       assert.equal(h.clientId, 'gw-health');
       assert.equal(h.state, 'online');
@@ -134,7 +134,7 @@ describe('fleet: command line and gateway configuration', function () {
       assert.deepEqual(h.serial, []);
       assert.ok(Math.abs(Date.parse(h.time as string) - Date.now()) < 60_000);
       assert.equal(h.intervalSec, 1);
-      await waitUntil('published again every interval', () => health().length >= 3, 10_000);
+      await waitUntil(() => health().length >= 3, { timeoutMs: 10_000, what: 'published again every interval' });
       const status = await runCli(['fleet', 'status', '--cloud', url(), '--json', '--wait', '0.3']);
       const row = (JSON.parse(status.stdout) as { gateways: Array<Record<string, unknown>> }).gateways.find((g) => g.clientId === 'gw-health')!;
       assert.equal(row.online, true);

@@ -38,7 +38,7 @@ describe('fleet: signed revocations and fleet status across a two-node cloud', f
     dataDirs.set(name, dataDir);
     const d = await startDaemon(gatewayConfig(name, cloudOf(name).port, [key.publicKey]), { dataDir });
     gateways.set(name, d);
-    await waitUntil(`${name} connected`, () => bridgeStatus(d.daemon).state === 'connected', 10_000);
+    await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', { timeoutMs: 10_000, what: `${name} connected` });
     return d;
   }
   async function stopGateway(name: string): Promise<void> {
@@ -67,10 +67,10 @@ describe('fleet: signed revocations and fleet status across a two-node cloud', f
   });
 
   it('fleet status lists every gateway online with its health summary (exit 0)', async () => {
-    await waitUntil('health summaries retained', async () => {
+    await waitUntil(async () => {
       const r = await fleet('status', '--cloud', `mqtt://127.0.0.1:${cloud.a.port}`, '--json', '--wait', '0.3');
       return r.code === 0 && (JSON.parse(r.stdout) as { gateways: unknown[] }).gateways.length === 4;
-    }, 30_000, 500);
+    }, { timeoutMs: 30_000, what: 'health summaries retained', everyMs: 500 });
     const r = await fleet('status', '--cloud', `mqtt://127.0.0.1:${cloud.b.port}`, '--wait', '0.3');
     assert.equal(r.code, 0, r.stderr);
     for (const name of ['gw-1', 'gw-2', 'gw-3', 'gw-4']) assert.match(r.stdout, new RegExp(`^${name}\\s+online\\s+yes\\s`, 'm'));
@@ -105,7 +105,10 @@ describe('fleet: signed revocations and fleet status across a two-node cloud', f
     const g4 = await startGateway('gw-4');
     const g5 = await startGateway('gw-5'); // new: empty database, learns it from the retained snapshot
     for (const d of [g4, g5]) {
-      await waitUntil('the fleet revocation arrived', () => d.logs.some((l) => l.msg === 'fleet revocation snapshot applied' || l.msg === 'fleet revocation event applied'), 10_000);
+      await waitUntil(
+        () => d.logs.some((l) => l.msg === 'fleet revocation snapshot applied' || l.msg === 'fleet revocation event applied'),
+        { timeoutMs: 10_000, what: 'the fleet revocation arrived' },
+      );
       assert.equal((await connect(d.port, { clientId: 'bystander-late', username: 'u', password: await mint('bystander') })).returnCode, 4);
     }
     assert.ok(g5.logs.some((l) => l.msg === 'fleet revocation snapshot applied' && l.seq === 1 && l.revoked === 1));
@@ -117,13 +120,15 @@ describe('fleet: signed revocations and fleet status across a two-node cloud', f
 
   it('unsigned, replayed, foreign-signed and tampered messages are refused and counted', async () => {
     const events = () => distinct(watcher.inbox.messages.filter((m) => m.topic === CLOUD_TOPIC));
-    await waitUntil('the operator saw event 1', () => events().length >= 1);
+    await waitUntil(() => events().length >= 1, { what: 'the operator saw event 1' });
     const seq1 = events()[0]!.payload;
     // An old unrevoke must not be replayable: revoke, unrevoke (captured), revoke again.
     for (const verb of ['revoke', 'unrevoke', 'revoke']) assert.equal((await fleet(...revokeArgs(verb, '--jti', 'leaked-1'))).code, 0);
-    await waitUntil('events 2-4 seen', () => events().length >= 4);
+    await waitUntil(() => events().length >= 4, { what: 'events 2-4 seen' });
     const oldUnrevoke = events()[2]!.payload;
-    for (const d of live()) await waitUntil('seq 4 applied', () => d.logs.some((l) => l.msg === 'fleet revocation event applied' && l.seq === 4) || d.logs.some((l) => l.msg === 'fleet revocation snapshot applied' && l.seq === 4), 10_000);
+    const applied = ['fleet revocation event applied', 'fleet revocation snapshot applied'];
+    const seq4 = (l: Record<string, unknown>): boolean => applied.includes(String(l.msg)) && l.seq === 4;
+    for (const d of live()) await waitUntil(() => d.logs.some(seq4), { timeoutMs: 10_000, what: 'seq 4 applied' });
 
     const other = await connectOk(gateways.get('gw-1')!.port, { clientId: 'other-stays', username: 'u', password: await mint('other') });
     const attacker = await connectOk(cloud.a.port, { clientId: 'cloud-attacker' });
@@ -145,7 +150,10 @@ describe('fleet: signed revocations and fleet status across a two-node cloud', f
     await end(attacker);
 
     for (const d of live()) {
-      await waitUntil('every refusal counted', async () => (await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'bad_signature' })) >= 1, 10_000);
+      await waitUntil(
+        async () => (await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'bad_signature' })) >= 1,
+        { timeoutMs: 10_000, what: 'every refusal counted' },
+      );
       assert.equal(await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'unsigned' }), 3);
       assert.ok((await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'replay' })) >= 2);
       assert.equal(await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'unknown_key' }), 1);
@@ -180,15 +188,15 @@ describe('fleet: signed revocations and fleet status across a two-node cloud', f
     };
     await send('before');
     await Promise.all([cloud.a.stop(), cloud.b.stop()]);
-    for (const d of live()) await waitUntil('bridge down', () => bridgeStatus(d.daemon).state !== 'connected', 10_000);
+    for (const d of live()) await waitUntil(() => bridgeStatus(d.daemon).state !== 'connected', { timeoutMs: 10_000, what: 'bridge down' });
     await send('during'); // acknowledged by the gateways: queued in their SQLite outboxes
     assert.ok(live().every((d) => bridgeStatus(d.daemon).queue.messages > 0), 'backlog queued while the cloud is down');
     await cloud.a.restart();
     await cloud.b.restart();
     await send('after');
     const arrived = () => new Set(watcher.inbox.messages.filter((m) => m.topic.startsWith('sensors/')).map((m) => m.payload));
-    await waitUntil('every acknowledged message delivered', () => acked.every((p) => arrived().has(p)), 60_000, 100);
-    for (const d of live()) await waitUntil('backlog drained', () => bridgeStatus(d.daemon).queue.messages === 0, 20_000);
+    await waitUntil(() => acked.every((p) => arrived().has(p)), { timeoutMs: 60_000, what: 'every acknowledged message delivered', everyMs: 100 });
+    for (const d of live()) await waitUntil(() => bridgeStatus(d.daemon).queue.messages === 0, { timeoutMs: 20_000, what: 'backlog drained' });
     assert.equal(acked.filter((p) => !arrived().has(p)).length, 0);
     await end(...sensors.values());
     const r = await fleet('revocations', '--cloud', `mqtt://127.0.0.1:${cloud.b.port}`, '--key', key.publicKey);

@@ -26,7 +26,7 @@ describe('fleet: applying signed revocations on a gateway', function () {
     startDaemon({ auth: { jwt: { secret: SECRET }, rateLimit: { maxFailures: 0 }, revocation: { topic: LOCAL_TOPIC, keys: [pub], requireSigned, pollIntervalSec: 0.2 } } }, { dataDir });
   const fromBridge = (topic: string, payload: string) => d.daemon.broker!.publishInternal({ topic, payload: Buffer.from(payload), qos: 1 }, 'bridge');
   const refused = async (sub: string) => (await connect(d.port, { clientId: `c-${sub}`, username: 'u', password: await hsToken(SECRET, { sub, exp: nowSec() + 600 }) })).returnCode === 4;
-  const applied = (msg: string, seq: number) => waitUntil(`${msg} seq ${seq}`, () => d.logs.some((l) => l.msg === msg && l.seq === seq));
+  const applied = (msg: string, seq: number) => waitUntil(() => d.logs.some((l) => l.msg === msg && l.seq === seq), { what: `${msg} seq ${seq}` });
   const entry = (sub: string) => ({ kind: 'sub' as const, value: sub, reason: '' });
 
   before(async () => {
@@ -53,20 +53,20 @@ describe('fleet: applying signed revocations on a gateway', function () {
     const unrevoke = await signer.event(entry('alpha'), true, 1, nowSec()); // seq 1 again, another payload
     await fromBridge(LOCAL_TOPIC, ev);
     await fromBridge(LOCAL_TOPIC, unrevoke);
-    await waitUntil('counted', async () => (await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'replay' })) === 2);
+    await waitUntil(async () => (await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'replay' })) === 2, { what: 'counted' });
     assert.ok(await refused('alpha'), 'still revoked after the restart');
     assert.equal(d.daemon.status.snapshot().auth && (d.daemon.status.snapshot().auth as { revocations: { fleetKeys: Array<{ seq: number }> } }).revocations.fleetKeys[0]!.seq, 1);
   });
 
   it('a snapshot lifts fleet entries it no longer holds, never a local revocation, and restores what was lifted locally', async () => {
     new RevocationStore(d.daemon.database!).revoke('sub', 'local-one', 'revoked on this gateway', Date.now());
-    await waitUntil('local revocation picked up', async () => refused('local-one'));
+    await waitUntil(async () => refused('local-one'), { what: 'local revocation picked up' });
     await fromBridge(`${LOCAL_TOPIC}/snapshot`, await signer.snapshot([entry('alpha'), entry('beta'), entry('local-one')], 2, nowSec()));
     await applied('fleet revocation snapshot applied', 2);
     assert.ok(await refused('beta'));
     // Lifted locally, a fleet revocation comes back with the next snapshot.
     new RevocationStore(d.daemon.database!).unrevoke('sub', 'beta');
-    await waitUntil('local unrevocation picked up', async () => !(await refused('beta')));
+    await waitUntil(async () => !(await refused('beta')), { what: 'local unrevocation picked up' });
     await fromBridge(`${LOCAL_TOPIC}/snapshot`, await signer.snapshot([entry('beta')], 3, nowSec()));
     await applied('fleet revocation snapshot applied', 3);
     const ok = await connectOk(d.port, { clientId: 'alpha-back', username: 'u', password: await hsToken(SECRET, { sub: 'alpha', exp: nowSec() + 600 }) });
@@ -82,10 +82,10 @@ describe('fleet: applying signed revocations on a gateway', function () {
     const before = await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'malformed' });
     await fromBridge(`${LOCAL_TOPIC}/snapshot`, await signer.event(entry('gamma'), false, 10, nowSec()));
     await fromBridge(LOCAL_TOPIC, await signer.snapshot([entry('gamma')], 11, nowSec()));
-    await waitUntil('malformed counted', async () => (await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'malformed' })) === before + 2);
+    await waitUntil(async () => (await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'malformed' })) === before + 2, { what: 'malformed counted' });
     const replays = await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'replay' });
     await fromBridge(`${LOCAL_TOPIC}/snapshot`, await signer.snapshot([], 3, nowSec()));
-    await waitUntil('replay counted', async () => (await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'replay' })) === replays + 1);
+    await waitUntil(async () => (await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'replay' })) === replays + 1, { what: 'replay counted' });
     assert.ok(await refused('beta'), 'the old empty snapshot lifted nothing');
     assert.ok(!(await refused('gamma')));
   });
@@ -103,7 +103,7 @@ describe('fleet: applying signed revocations on a gateway', function () {
     await d.stop();
     d = await start(false);
     await fromBridge(LOCAL_TOPIC, JSON.stringify({ sub: 'delta' }));
-    await waitUntil('unsigned applied', async () => refused('delta'));
+    await waitUntil(async () => refused('delta'), { what: 'unsigned applied' });
     const [h, , sig] = (await signer.event(entry('omega'), false, 20, nowSec())).split('.');
     const otherPayload = (await signer.event(entry('epsilon'), false, 20, nowSec())).split('.')[1];
     await fromBridge(LOCAL_TOPIC, `${h}.${otherPayload}.${sig}`); // epsilon's payload under omega's signature
@@ -126,7 +126,7 @@ describe('fleet: applying signed revocations on a gateway', function () {
     await applied('fleet revocation event applied', 1);
     const replays = await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'replay' });
     await fromBridge(`${LOCAL_TOPIC}/snapshot`, oldLast);
-    await waitUntil('replay counted', async () => (await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'replay' })) === replays + 1);
+    await waitUntil(async () => (await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'replay' })) === replays + 1, { what: 'replay counted' });
     assert.ok(await refused('theta'));
   });
 });

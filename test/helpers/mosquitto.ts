@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitUntil } from './wait.js';
 
 export const MOSQUITTO_BIN = process.env.MOSQUITTO_BIN ?? '/usr/sbin/mosquitto';
 
@@ -21,19 +22,15 @@ export function freePort(): Promise<number> {
 
 /** Resolves once something accepts TCP connections on the port; rejects after `ms`. */
 export async function waitForPort(port: number, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
+  const accepts = (): Promise<boolean> =>
+    new Promise<boolean>((resolve) => {
       const s = connect({ host: '127.0.0.1', port }, () => {
         s.destroy();
         resolve(true);
       });
       s.once('error', () => resolve(false));
     });
-    if (ok) return;
-    if (Date.now() > until) throw new Error(`nothing listens on 127.0.0.1:${port} after ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await waitUntil(accepts, { timeoutMs: ms, what: `something to listen on 127.0.0.1:${port}`, everyMs: 25 });
 }
 
 export interface MosquittoOptions {

@@ -1,6 +1,8 @@
 // Real MQTT clients (mqtt.js) for tests: connect and learn the CONNACK code,
-// collect messages, subscribe and read the granted QoS.
+// collect messages, subscribe and read the granted QoS; and the barriers that show
+// the broker is past a point (a ping round trip, a marker message).
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { waitUntil } from './wait.js';
 
 export interface ConnectOutcome {
   client?: MqttClient;
@@ -87,4 +89,41 @@ export function end(...clients: Array<MqttClient | undefined>): Promise<void> {
   return Promise.all(clients.map((c) => (c ? new Promise<void>((r) => c.end(true, {}, () => r())) : undefined))).then(() => undefined);
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/**
+ * A PINGREQ and its PINGRESP (or the close): the broker answers it only on a connection
+ * it keeps, and the answer follows whatever it did to the connection before (a
+ * DISCONNECT, a close). Once this resolves, `client.connected` is the broker's verdict.
+ */
+export function pingRoundTrip(client: MqttClient, ms = 5000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (!client.connected) return resolve();
+    const done = (): void => {
+      clearTimeout(t);
+      client.off('packetreceive', onPacket);
+      client.off('close', done);
+      resolve();
+    };
+    const onPacket = (packet: { cmd: string }): void => {
+      if (packet.cmd === 'pingresp') done();
+    };
+    const t = setTimeout(() => {
+      client.off('packetreceive', onPacket);
+      client.off('close', done);
+      reject(new Error(`no PINGRESP within ${ms} ms`));
+    }, ms);
+    client.on('packetreceive', onPacket);
+    client.once('close', done);
+    client.sendPing();
+  });
+}
+
+/**
+ * Waits until `inbox` holds a barrier marker (a message published after what a test
+ * checks, through the same path), then takes it out, so that the test's assertions
+ * see only its own messages. MQTT keeps one publisher's messages in order (section
+ * 4.6): whatever was published before the marker and was going to arrive has arrived.
+ */
+export async function takeMarker<T>(inbox: T[], isMarker: (m: T) => boolean, what = 'the barrier marker', timeoutMs = 5000): Promise<void> {
+  await waitUntil(() => inbox.some(isMarker), { timeoutMs, what });
+  inbox.splice(inbox.findIndex(isMarker), 1);
+}

@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { settlesWithin } from './wait.js';
 
 export const LAZYFS_SCRIPT = process.env.LAZYFS_SCRIPT ?? fileURLToPath(new URL('../powercut/lazyfs.py', import.meta.url));
 export const LAZYFS_PYTHON = process.env.LAZYFS_PYTHON ?? '/usr/bin/python3';
@@ -358,7 +359,7 @@ export class LazyFs {
       if (this.mounted) await this.cut().catch(() => this.killNow());
     } finally {
       this.killNow();
-      if (this.proc) await Promise.race([this.exited, new Promise((r) => setTimeout(r, 2000))]);
+      if (this.proc && this.exited) await settlesWithin(this.exited, 2000);
       if (this.cleanupDir) rmSync(this.cleanupDir, { recursive: true, force: true });
       rmSync(this.opts.stateDir ?? `${this.backing}.lazyfs-state`, { recursive: true, force: true });
     }

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
-import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
 import { connect, end } from '../helpers/mqtt.js';
 import { JwksServer, makeKey, signWith } from './jwksServer.js';
-import { lastAuthCached, logsWith, nowSecOf, waitUntil } from './util.js';
+import { lastAuthCached, logsWith, nowSecOf } from './util.js';
+import { waitUntil } from '../helpers/wait.js';
 
 describe('offline: JWKS keys', function () {
   this.timeout(30_000);
@@ -48,7 +49,7 @@ describe('offline: JWKS keys', function () {
     await server.stop();
     const before = refreshFailures();
     time.advance(61_000); // periodic refresh fires and fails
-    await waitUntil(() => refreshFailures() > before, 'a failed refresh');
+    await waitUntil(() => refreshFailures() > before, { what: 'a failed refresh' });
     const out = await connect(d!.port, { clientId: 'c2', username: 'u', password: await token() });
     assert.equal(out.returnCode, 0, 'a never-seen token still verifies');
     assert.equal(lastAuthCached(d!, 'c2'), false);
@@ -110,7 +111,10 @@ describe('offline: JWKS keys', function () {
 
     server.keys = [k2, k3];
     time.advance(61_000);
-    await waitUntil(() => logsWith(d!, 'JWKS refreshed').some((l) => Array.isArray(l.kids) && !(l.kids as string[]).includes('k1')), 'refresh without k1');
+    await waitUntil(
+      () => logsWith(d!, 'JWKS refreshed').some((l) => Array.isArray(l.kids) && !(l.kids as string[]).includes('k1')),
+      { what: 'refresh without k1' },
+    );
     const refused = await connect(d!.port, { clientId: 'c7', username: 'u', password: t });
     assert.equal(refused.returnCode, 4);
     assert.ok(logsWith(d!, 'authentication refused', { clientId: 'c7', reason: 'JWT_NO_KEY' }).length > 0);
@@ -120,7 +124,7 @@ describe('offline: JWKS keys', function () {
     const secret = Buffer.from('a-shared-secret-that-must-not-be-trusted');
     server.body = JSON.stringify({ keys: [{ kty: 'oct', kid: 'hs', k: secret.toString('base64url'), alg: 'HS256' }, k2.jwk] });
     time.advance(61_000);
-    await waitUntil(() => logsWith(d!, 'JWKS entries skipped').length > 0, 'skipped entries logged');
+    await waitUntil(() => logsWith(d!, 'JWKS entries skipped').length > 0, { what: 'skipped entries logged' });
     const { SignJWT } = await import('jose');
     const hs = await new SignJWT({ sub: 'x', exp: nowSecOf(time.systemNow()) + 60 }).setProtectedHeader({ alg: 'HS256', kid: 'hs' }).sign(secret);
     assert.equal((await connect(d!.port, { clientId: 'c8', username: 'u', password: hs })).returnCode, 4);
@@ -129,7 +133,7 @@ describe('offline: JWKS keys', function () {
       server.body = garbage;
       const before = refreshFailures();
       time.advance(61_000);
-      await waitUntil(() => refreshFailures() > before, `refresh of ${garbage} fails`);
+      await waitUntil(() => refreshFailures() > before, { what: `refresh of ${garbage} fails` });
     }
     server.body = undefined;
     const out = await connect(d!.port, { clientId: 'c9', username: 'u', password: await token(k2) });
@@ -141,7 +145,7 @@ describe('offline: JWKS keys', function () {
     const refreshed = logsWith(d!, 'JWKS refreshed').length;
     server.keys = [k2];
     time.advance(61_000); // a successful refresh (the previous test left only failures)
-    await waitUntil(() => logsWith(d!, 'JWKS refreshed').length > refreshed, 'a successful refresh');
+    await waitUntil(() => logsWith(d!, 'JWKS refreshed').length > refreshed, { what: 'a successful refresh' });
     await d!.stop();
     await server.stop();
     const cfg = { auth: { jwt: { jwks: { url: server.url, refreshIntervalSec: 60, timeoutSec: 2, maxStaleSec: 150 } } } };
@@ -151,12 +155,15 @@ describe('offline: JWKS keys', function () {
     await end(ok.client);
     const failures = refreshFailures();
     time.advance(180_000);
-    await waitUntil(() => logsWith(d!, 'the JWKS has not been refreshed for longer than auth.jwt.jwks.maxStaleSec; its keys are no longer trusted').length === 1, 'stale error');
+    await waitUntil(
+      () => logsWith(d!, 'the JWKS has not been refreshed for longer than auth.jwt.jwks.maxStaleSec; its keys are no longer trusted').length === 1,
+      { what: 'stale error' },
+    );
     assert.ok(refreshFailures() > failures);
     assert.equal((await connect(d.port, { clientId: 's2', username: 'u', password: await token(k2) })).returnCode, 4);
     await server.start(server.port);
     time.advance(60_000);
-    await waitUntil(() => logsWith(d!, 'JWKS refreshed').length > 0, 'refresh after the endpoint came back');
+    await waitUntil(() => logsWith(d!, 'JWKS refreshed').length > 0, { what: 'refresh after the endpoint came back' });
     const back = await connect(d.port, { clientId: 's3', username: 'u', password: await token(k2) });
     assert.equal(back.returnCode, 0);
     await end(back.client);

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { closed, connect, connectOk, end } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
-import { logsWith, waitUntil } from './util.js';
+import { logsWith } from './util.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const SECRET = 'offline-revocation-test-secret';
 const CLI = ['--import', 'tsx', join(process.cwd(), 'src', 'cli', 'main.ts')];
@@ -73,7 +74,7 @@ describe('offline: revocation from the CLI', function () {
   it('unrevoke lets the subject back in; bad usage exits non-zero', async () => {
     const applied = logsWith(d, 'revocations applied').length;
     assert.equal((await cli(d.dataDir, 'token', 'unrevoke', '--sub', 'sensor-c')).code, 0);
-    await waitUntil(() => logsWith(d, 'revocations applied').length > applied, 'the daemon applied the unrevocation', 5000);
+    await waitUntil(() => logsWith(d, 'revocations applied').length > applied, { what: 'the daemon applied the unrevocation' });
     const back = await connectOk(d.port, { clientId: 'c4', username: 'sensor-c', password: await mint('sensor-c', 'c-4') });
     await end(back);
     const bad = await cli(d.dataDir, 'token', 'revoke');

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { closed, connect, connectOk, end, publish } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';

@@ -5,7 +5,7 @@ import { migrateAuth } from '../../src/auth/authSchema.js';
 import { FailureRateLimiter } from '../../src/auth/rateLimit.js';
 import { RevocationList, RevocationStore } from '../../src/auth/revocations.js';
 import { TokenCache } from '../../src/auth/tokenCache.js';
-import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { GatewayClock } from '../../src/clock/gatewayClock.js';
 
 const silent = pino({ level: 'silent' });

@@ -1,9 +1,5 @@
 // Small helpers shared by the offline-verification tests.
 import type { TestDaemon } from '../helpers/daemon.js';
-import { waitUntil as waitFor } from '../helpers/wait.js';
-
-/** Polls `pred` (real time) until true; rejects after `ms`. For async effects, never for timing assertions. */
-export const waitUntil = (pred: () => boolean, what: string, ms = 5000): Promise<void> => waitFor(what, pred, ms);
 
 /** Log lines with this message (and optionally matching fields). */
 export function logsWith(d: TestDaemon, msg: string, fields: Record<string, unknown> = {}): Array<Record<string, unknown>> {

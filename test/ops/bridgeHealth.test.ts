@@ -8,7 +8,7 @@ import { Mosquitto, freePort } from '../helpers/mosquitto.js';
 import { collector, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
 import { hsToken } from '../helpers/tokens.js';
 import { haveCommand } from './support/notifyReceiver.js';
-import { waitUntil as waitFor } from '../helpers/wait.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const SECRET = 'bridge-health-secret-0123456789abcdef';
 
@@ -22,7 +22,6 @@ async function metric(d: TestDaemon, series: string): Promise<number | undefined
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-const waitUntil = (what: string, check: () => Promise<boolean>, ms = 15_000): Promise<void> => waitFor(what, check, ms, 50);
 
 describe('bridge state and queue depth in health, metrics and $SYS', function () {
   this.timeout(30_000);
@@ -70,10 +69,10 @@ describe('bridge state and queue depth in health, metrics and $SYS', function ()
 
   it('reports the connection and the drained queue once the cloud broker is up', async () => {
     cloud = await Mosquitto.start({ port: cloudPort });
-    await waitUntil('bridge connected and queue drained', async () => {
+    await waitUntil(async () => {
       const b = (await json(d, '/healthz')).bridge;
       return b.state === 'connected' && b.queue.messages === 0;
-    });
+    }, { timeoutMs: 15_000, what: 'bridge connected and queue drained' });
     assert.equal(await metric(d, 'edgegate_bridge_connected'), 1);
     assert.equal(await metric(d, 'edgegate_bridge_queue_messages'), 0);
     assert.equal(await metric(d, 'edgegate_bridge_messages_total{direction="out"}'), 3);
@@ -84,10 +83,10 @@ describe('bridge state and queue depth in health, metrics and $SYS', function ()
       await subscribe(watcher, ['$SYS/edgegate/bridge/status', '$SYS/edgegate/bridge/queue/messages']);
       // The $SYS refresh runs every 10 s on the real clock here; the retained values
       // are at least those of the last refresh, and converge to connected / 0.
-      await waitUntil('$SYS bridge topics', async () => {
+      await waitUntil(async () => {
         const last = (t: string): string | undefined => got.messages.filter((m) => m.topic === t).at(-1)?.payload;
         return last('$SYS/edgegate/bridge/status') === 'connected' && last('$SYS/edgegate/bridge/queue/messages') === '0';
-      }, 15_000);
+      }, { timeoutMs: 15_000, what: '$SYS bridge topics' });
     } finally {
       await end(watcher);
     }

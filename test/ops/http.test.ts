@@ -7,7 +7,7 @@ import type { MqttClient } from 'mqtt';
 import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
 import { connect, end } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
-import { waitUntil as waitFor } from '../helpers/wait.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const SECRET = 'ops-test-secret-0123456789abcdef';
 const VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -35,7 +35,6 @@ function raw(port: number, bytes: string | Buffer): Promise<string> {
   });
 }
 
-const waitUntil = (what: string, check: () => Promise<boolean>, ms = 5000): Promise<void> => waitFor(what, check, ms, 25);
 
 describe('health and metrics endpoint', () => {
   let d: TestDaemon;
@@ -134,7 +133,7 @@ describe('health and metrics endpoint', () => {
   it('follows disconnects in clients_connected and /healthz', async () => {
     const gone = clients.pop()!;
     await end(gone);
-    await waitUntil('clients_connected 1', async () => sample((await get(d, '/metrics')).text, 'edgegate_clients_connected') === 1);
+    await waitUntil(async () => sample((await get(d, '/metrics')).text, 'edgegate_clients_connected') === 1, { what: 'clients_connected 1' });
     assert.equal((JSON.parse((await get(d, '/healthz')).text) as { clientsConnected: number }).clientsConnected, 1);
   });
 
@@ -176,9 +175,10 @@ describe('health and metrics endpoint', () => {
     assert.match(await raw(port, `GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`), /^HTTP\/1\.1 431/);
     const idle: Socket[] = [];
     for (let i = 0; i < 40; i++) idle.push(tcpConnect(port, '127.0.0.1').on('error', () => undefined));
-    await new Promise((r) => setTimeout(r, 100));
+    // All of them connected at once (beyond the server's connection limit), then gone.
+    await waitUntil(() => idle.every((s) => !s.connecting), { what: 'the idle connections to be established' });
     for (const s of idle) s.destroy();
-    await waitUntil('healthz answers again', async () => (await get(d, '/healthz').catch(() => ({ status: 0 }))).status === 200);
+    await waitUntil(async () => (await get(d, '/healthz').catch(() => ({ status: 0 }))).status === 200, { what: 'healthz answers again' });
     assert.equal((await get(d, '/healthz')).status, 200);
   });
 });

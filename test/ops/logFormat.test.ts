@@ -36,7 +36,7 @@ describe('log format', () => {
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     try {
-      await waitUntil('the listening line', () => out.includes('listening'), 20_000);
+      await waitUntil(() => out.includes('listening'), { timeoutMs: 20_000, what: 'the listening line' });
       const line = out.split(/\r?\n/).find((l) => l.includes('listening'))!;
       assert.match(line, /^\d\d:\d\d:\d\d\.\d{3} INFO {2}\[broker\] listening {2}listener=tcp host=127\.0\.0\.1 port=\d+$/);
       assert.ok(!out.includes('{"level"'), 'no JSON lines on a terminal');

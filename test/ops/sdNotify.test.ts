@@ -9,10 +9,11 @@ import { existsSync, rmSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { pino } from 'pino';
 import { GatewayClock } from '../../src/clock/gatewayClock.js';
-import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { systemTimeSource } from '../../src/clock/timeSource.js';
 import { SdNotifier, statusAssignment, systemdNotifySender, watchdogIntervalMs } from '../../src/ops/sdNotify.js';
 import { tempDir } from '../helpers/daemon.js';
+import { waitUntil } from '../helpers/wait.js';
 import { spawnDaemon } from './support/childDaemon.js';
 import { count, haveCommand, startNotifyReceiver, type NotifyReceiver } from './support/notifyReceiver.js';
 
@@ -207,18 +208,15 @@ describe('sd_notify', () => {
       let received = '';
       socat.stdout.on('data', (d: Buffer) => (received += d.toString()));
       try {
-        const deadline = Date.now() + 5000;
-        while (!existsSync(path) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+        await waitUntil(() => existsSync(path), { what: 'socat to bind its socket' });
         const env = { ...process.env, NOTIFY_SOCKET: path, WATCHDOG_USEC: '1000000' };
         const { logger } = captureLogger();
         const notifier = new SdNotifier({ clock: new GatewayClock(systemTimeSource), logger, env, send: systemdNotifySender('systemd-notify', env) });
         await notifier.ready();
         const occurrences = (a: string): number => received.split(a).length - 1;
-        const until = Date.now() + 10_000;
-        while (occurrences('WATCHDOG=1') < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+        await waitUntil(() => occurrences('WATCHDOG=1') >= 2, { timeoutMs: 10_000, what: 'two WATCHDOG=1' });
         await notifier.stopping();
-        const stopUntil = Date.now() + 5000;
-        while (occurrences('STOPPING=1') < 1 && Date.now() < stopUntil) await new Promise((r) => setTimeout(r, 50));
+        await waitUntil(() => occurrences('STOPPING=1') >= 1, { what: 'STOPPING=1' });
         assert.equal(occurrences('READY=1'), 1, received);
         assert.ok(occurrences('WATCHDOG=1') >= 2, received);
         assert.equal(occurrences('STOPPING=1'), 1, received);

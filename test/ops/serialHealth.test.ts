@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { SocatPair, unplugAll } from '../serial/support/socat.js';
 import { haveCommand } from './support/notifyReceiver.js';
-import { waitUntil as waitFor } from '../helpers/wait.js';
+import { waitUntil } from '../helpers/wait.js';
 
 async function healthz(d: TestDaemon): Promise<{ status: number; body: Record<string, any> }> {
   const res = await fetch(`http://127.0.0.1:${d.httpPort}/healthz`);
@@ -22,7 +22,6 @@ function sample(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-const waitUntil = (what: string, check: () => Promise<boolean>, ms = 10_000): Promise<void> => waitFor(what, check, ms, 25);
 
 describe('serial port states in health and metrics', function () {
   this.timeout(30_000);
@@ -56,9 +55,9 @@ describe('serial port states in health and metrics', function () {
   });
 
   it('shows an open port with its line counts and a missing one, and stays healthy', async () => {
-    await waitUntil('probe open', async () => port((await healthz(d)).body, 'probe').state === 'open');
+    await waitUntil(async () => port((await healthz(d)).body, 'probe').state === 'open', { timeoutMs: 10_000, what: 'probe open' });
     appendFileSync(pair.deviceSide, '{"t":21.5}\n');
-    await waitUntil('one line published', async () => port((await healthz(d)).body, 'probe').lines?.published === 1);
+    await waitUntil(async () => port((await healthz(d)).body, 'probe').lines?.published === 1, { timeoutMs: 10_000, what: 'one line published' });
     const { status, body } = await healthz(d);
     assert.equal(status, 200, 'a missing sensor does not make the gateway unhealthy');
     assert.equal(port(body, 'probe').path, pair.daemonSide);
@@ -71,7 +70,7 @@ describe('serial port states in health and metrics', function () {
 
   it('follows an unplugged device', async () => {
     await pair.unplug();
-    await waitUntil('probe no longer open', async () => port((await healthz(d)).body, 'probe').state !== 'open');
+    await waitUntil(async () => port((await healthz(d)).body, 'probe').state !== 'open', { timeoutMs: 10_000, what: 'probe no longer open' });
     assert.equal(sample(await metrics(d), 'edgegate_serial_port_open{port="probe"}'), 0);
   });
 });

@@ -3,7 +3,7 @@
 // bridge state with the time it was first seen. Driven by a fake clock.
 import assert from 'node:assert/strict';
 import { GatewayClock } from '../../src/clock/gatewayClock.js';
-import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { Metrics } from '../../src/metrics.js';
 import { capacityFor, SAMPLE_COLUMNS, StatusSampler, type Sample } from '../../src/ops/sampler.js';
 

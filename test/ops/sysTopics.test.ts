@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
-import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { SYS_DEBOUNCE_MS, SYS_REFRESH_MS, stableReport, sysTopicValues } from '../../src/ops/sysTopics.js';
 import type { HealthReport } from '../../src/health.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';

@@ -23,9 +23,10 @@ import { join } from 'node:path';
 import { cloudSubscriber } from '../bridge/support.js';
 import { freePort, Mosquitto } from '../helpers/mosquitto.js';
 import { skipUnlessFuse } from '../helpers/powerCut.js';
-import { between, cleanupAll, cliExit, CLOUD_FILTER, GatewayProcess, makeTempDir, removeTempDirs, rng, sleep, startGatewayCli } from './support/gateway.js';
+import { between, cleanupAll, cliExit, CLOUD_FILTER, GatewayProcess, letRun, makeTempDir, removeTempDirs, rng, startGatewayCli } from './support/gateway.js';
 import { Rig } from './support/scenario.js';
-import { checkRevocations, cloudLosses, Ledger, Load, readSecret, sensorToken } from './support/workload.js';
+import { checkRevocations, cloudLosses, connectMqtt, Ledger, Load, readSecret, sensorToken } from './support/workload.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const SEED = Number(process.env.EDGEGATE_POWERCUT_SEED ?? 20261204);
 const CUTS = Number(process.env.EDGEGATE_POWERCUT_CUTS ?? 10);
@@ -79,7 +80,7 @@ describe('power cuts: edgegate run on lazyfs, kill -9 + cut, boot on what surviv
     rigs.push(rig);
     await rig.firstBoot(); // generates the secret; `edgegate token mint` signs with it
     const secret = rig.secretText;
-    await sleep(between(r, 200, 2500));
+    await letRun(between(r, 200, 2500));
     await rig.powerCut('cut after the first start', r);
     await rig.boot('boot after the first-start cut');
     await rig.checkAll('checks after the first-start cut', { queueCount: true });
@@ -107,7 +108,7 @@ describe('power cuts: edgegate run on lazyfs, kill -9 + cut, boot on what surviv
         if (kind === 'boot') {
           rig.gw = GatewayProcess.spawn(rig.spec);
           const at = between(r, 300, 2200);
-          await sleep(at);
+          await letRun(at);
           await rig.powerCut(tag, r);
           perCut.push(`${k}:boot@${at}ms`);
           continue;
@@ -117,13 +118,13 @@ describe('power cuts: edgegate run on lazyfs, kill -9 + cut, boot on what surviv
       }
       const load = await Load.start({ port: rig.spec.port, token: rig.token, ledger: rig.ledger, cycle: k, seed: SEED + k, versions: VERSIONS });
       if (kind === 'load') {
-        await sleep(between(r, 150, 1500));
+        await letRun(between(r, 150, 1500));
         await rig.powerCut(tag, r, { load });
       } else if (kind === 'idle') {
-        await sleep(between(r, 200, 800));
+        await letRun(between(r, 200, 800));
         const settled = await load.settle(15_000);
         assert.ok(settled, `${tag}: the load did not settle`);
-        await sleep(between(r, 0, 40));
+        await letRun(between(r, 0, 40));
         await rig.powerCut(tag, r, { load });
       } else if (kind === 'revoke') {
         const jti = `rev-${k}`;
@@ -133,7 +134,7 @@ describe('power cuts: edgegate run on lazyfs, kill -9 + cut, boot on what surviv
         // or at a random moment while it runs under load.
         const afterAck = revokes++ % 2 === 0;
         if (afterAck) assert.ok(await load.settle(15_000), `${tag}: the load did not settle`);
-        else await sleep(between(r, 100, 500));
+        else await letRun(between(r, 100, 500));
         let revoke = rig.startRevoke(jti, token, k);
         if (afterAck) {
           // As an operator would: again after "database is locked" (the same bug, rarer without load).
@@ -142,17 +143,17 @@ describe('power cuts: edgegate run on lazyfs, kill -9 + cut, boot on what surviv
             revoke.settle();
             revoke = rig.startRevoke(jti, token, k);
           }
-          await sleep(between(r, 0, 50));
-        } else await sleep(between(r, 500, 2500));
+          await letRun(between(r, 0, 50));
+        } else await letRun(between(r, 500, 2500));
         await rig.powerCut(tag, r, { load, others: [revoke.cli], afterKill: revoke.settle });
       } else if (kind === 'drain') {
-        await sleep(between(r, 300, 900));
+        await letRun(between(r, 300, 900));
         assert.ok(await load.settle(15_000), `${tag}: the load did not settle`);
         await load.abandon();
         // The sessions come back; the power goes while their queues stream to them.
         const present = await Promise.all(rig.subs.map((s) => s.connect(rig.spec.port, rig.token)));
         for (const [i, p] of present.entries()) if (!p.sessionPresent) rig.violations.push(`${tag}: ${rig.subs[i]!.clientId}: session present = 0`);
-        await sleep(between(r, 0, 120));
+        await letRun(between(r, 0, 120));
         await rig.powerCut(tag, r);
       }
       perCut.push(`${k}:${kind}+${rig.ledger.acked - acked0}`);
@@ -163,9 +164,10 @@ describe('power cuts: edgegate run on lazyfs, kill -9 + cut, boot on what surviv
     const sub = await cloudSubscriber(cloud, CLOUD_FILTER, 'cloud-collector');
     await rig.boot('final boot (cloud up)');
     await rig.checkAll('final checks', { queueCount: false });
-    const deadline = Date.now() + 90_000;
-    while (cloudLosses(sub.inbox.messages, rig.ledger).lost.length > 0 && Date.now() < deadline) await sleep(100);
-    await sleep(300);
+    await waitUntil(
+      () => cloudLosses(sub.inbox.messages, rig.ledger).lost.length === 0,
+      { timeoutMs: 90_000, what: 'every bridged message' },
+    ).catch(() => undefined);
     const cloudResult = cloudLosses(sub.inbox.messages, rig.ledger);
     if (cloudResult.lost.length) rig.violations.push(`cloud: ${cloudResult.lost.length} acknowledged bridged messages never delivered (${cloudResult.describe})`);
     sub.client.end(true);
@@ -194,14 +196,18 @@ describe('power cuts: edgegate run on lazyfs, kill -9 + cut, boot on what surviv
     await rig.firstBoot();
     await rig.fs.sync(); // secret, database, subscriptions on the card (sync is not fsync: it still writes)
     const load = await Load.start({ port: rig.spec.port, token: rig.token, ledger: rig.ledger, cycle: 1, seed: SEED + 1, versions: VERSIONS });
-    await sleep(1000);
+    await waitUntil(() => rig.ledger.acked >= 1500, { timeoutMs: 30_000, what: '1500 messages acknowledged' });
     assert.ok(await load.settle(15_000));
     await rig.powerCut('nc cut', r, { load });
     await rig.boot('nc boot');
     await rig.checkAll('nc checks', { queueCount: true });
     cloud = await Mosquitto.start({ port: rig.spec.cloudPort });
     const sub = await cloudSubscriber(cloud, CLOUD_FILTER, 'cloud-collector-nc');
-    await sleep(2000);
+    // A marker through the bridge after what survived the cut: it sends its queue in order, so once the marker is on the cloud, so is the rest.
+    const marker = (await connectMqtt(rig.spec.port, { clientId: 'nc-marker', protocolVersion: 4, username: 'marker', password: rig.token })).client!;
+    await new Promise<void>((res, rej) => marker.publish('data/nc-marker', 'nc-marker|', { qos: 1 }, (err) => (err ? rej(err) : res())));
+    marker.end(true);
+    await waitUntil(() => sub.inbox.messages.some((m) => m.payload === 'nc-marker|'), { timeoutMs: 30_000, what: 'the marker on the cloud' });
     const lostA = cloudLosses(sub.inbox.messages, rig.ledger).lost.length;
     sub.client.end(true);
     const v = rig.violations;
@@ -210,7 +216,6 @@ describe('power cuts: edgegate run on lazyfs, kill -9 + cut, boot on what surviv
     const rigB = await Rig.create({ seed: SEED, negativeControl: true });
     rigs.push(rigB);
     await rigB.firstBoot();
-    await sleep(500);
     await rigB.powerCut('nc first-start cut', r);
     await rigB.boot('nc boot after the first-start cut');
     rigB.violations.push(...(await checkRevocations(rigB.spec.port, rigB.token, rigB.ledger, 'nc token check')));
@@ -267,7 +272,9 @@ describe('edgegate token revoke while the gateway is under load', function () {
     }
     await load.settle(10_000);
     await load.abandon();
-    await sleep(1000); // auth.revocation.pollIntervalSec 0.5
+    // The daemon polls the revocation table (auth.revocation.pollIntervalSec 0.5) and says when it applied what it found.
+    const appliedJti = (): number => Math.max(0, ...gw.logLines().filter((l) => l.msg === 'revocations applied').map((l) => Number(l.revokedJti)));
+    await waitUntil(() => appliedJti() >= ledgerRev.revocations.length, { what: 'the daemon to apply the revocations' });
     const applied = await checkRevocations(spec.port, await sensorToken(secret, 'control'), ledgerRev, 'under load');
     gw.kill9();
     await gw.exited();

@@ -10,7 +10,8 @@ import type { MqttClient } from 'mqtt';
 import { cloudSubscriber } from '../bridge/support.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { skipUnlessFuse } from '../helpers/powerCut.js';
-import { cleanupAll, CLOUD_FILTER, removeTempDirs, rng, sleep } from './support/gateway.js';
+import { cleanupAll, CLOUD_FILTER, removeTempDirs, rng } from './support/gateway.js';
+import { waitUntil } from '../helpers/wait.js';
 import { Rig } from './support/scenario.js';
 import { cloudLosses, connectMqtt, end, Load } from './support/workload.js';
 
@@ -87,7 +88,7 @@ describe('a full disk under load: edgegate run on lazyfs with a capacity', funct
 
     // 1. Before: the mixed load, all of it acknowledged.
     const load = await Load.start({ port, token: rig.token, ledger, cycle: 1, seed: SEED, versions: [4, 5] });
-    await sleep(600);
+    await waitUntil(() => ledger.acked >= 1000, { timeoutMs: 30_000, what: 'a first load of 1000 acknowledged messages' });
     assert.ok(await load.settle(45_000), "the first load settles (all answered)");
     await load.abandon();
     const ackedBefore = ledger.acked;
@@ -132,7 +133,7 @@ describe('a full disk under load: edgegate run on lazyfs with a capacity', funct
         else if (h) polls.unhealthy++;
         if (st.writable === false && /disk full/.test(String(st.error))) polls.withReason++;
         if (state !== lastState) mark(`/healthz ${(lastState = state)}`);
-        await sleep(20);
+        await new Promise((r) => setTimeout(r, 20)); // the sampling interval of this observer
       }
     })();
 
@@ -160,44 +161,45 @@ describe('a full disk under load: edgegate run on lazyfs with a capacity', funct
     // Local routing to a live subscriber goes on (QoS 0 to a clean session: nothing stored).
     const pub0 = (await connectMqtt(port, { clientId: 'live-pub', protocolVersion: 4, username: 'live', password: rig.token })).client!;
     for (let i = 0; i < 20; i++) pub0.publish('live/x', `live.${i}|`, { qos: 0 });
-    const routeDeadline = Date.now() + 5000;
     const liveCount = (): number => liveGot.filter((x) => x.startsWith('live/x')).length;
-    while (liveCount() < 20 && Date.now() < routeDeadline) await sleep(20);
+    await waitUntil(() => liveCount() >= 20, { what: 'the live messages' }).catch(() => undefined);
     const liveDuringFull = liveCount();
     const refusedRoutedLocally = liveGot.filter((x) => / full[45]\./.test(x)).length;
     mark(`live routing ${liveDuringFull}/20`);
-    await sleep(300);
+    // One more /healthz sample, taken after all of the above.
+    const samples = polls.ok + polls.unhealthy;
+    await waitUntil(() => polls.ok + polls.unhealthy > samples, { what: 'a /healthz sample' }).catch(() => undefined);
     polling = false;
     await poller;
 
     // 4. Space freed: it recovers by itself, without a restart.
     await rig.fs.setCapacity(null);
-    await sleep(1500);
     const hIdle = await rig.gw!.healthz(); // before any new message (for the report)
     let recovered: Outcome | undefined;
-    const recDeadline = Date.now() + 15_000;
     let tries = 0;
-    while (!recovered?.acked && Date.now() < recDeadline) {
+    const recover = async (): Promise<boolean> => {
       const id = `rec.${++tries}`;
       recovered = await publish1(v5, 'data/recover', `${id}|${big}`, 5000);
       if (recovered.acked) ledger.bridgedAcked.set(id, 4);
-      else await sleep(200);
-    }
+      return recovered.acked;
+    };
+    await waitUntil(recover, { timeoutMs: 15_000, what: 'a message acknowledged again', everyMs: 200 }).catch(() => undefined);
     const after = await Promise.all(Array.from({ length: 20 }, (_, i) => publish1(v5, 'data/after', `after5.${i}|${pad}`, 10_000)));
     for (const [i, o] of after.entries()) if (o.acked) ledger.bridgedAcked.set(`after5.${i}`, 4);
     const v4b = (await connectMqtt(port, { clientId: 'full-v4', protocolVersion: 4, username: 'full', password: rig.token })).client!;
     const v4after = await publish1(v4b, 'data/after', `after4.0|${big}`, 10_000);
     if (v4after.acked) ledger.bridgedAcked.set('after4.0', 4);
     const load2 = await Load.start({ port, token: rig.token, ledger, cycle: 5, seed: SEED + 5, versions: [4, 5] });
-    await sleep(400);
+    const ackedAt = ledger.acked;
+    await waitUntil(() => ledger.acked >= ackedAt + 500, { timeoutMs: 30_000, what: '500 more acknowledged' });
     assert.ok(await load2.settle(45_000), "the load after recovery settles");
     await load2.abandon();
     // Storage counts as failing until 10 s pass without a failed commit (no flapping on a full card): then healthy again.
     let hAfter = await rig.gw!.healthz();
-    for (const until = Date.now() + 15_000; hAfter.httpStatus !== 200 && Date.now() < until; ) {
-      await sleep(250);
-      hAfter = await rig.gw!.healthz();
-    }
+    await waitUntil(
+      async () => (hAfter = await rig!.gw!.healthz()).httpStatus === 200,
+      { timeoutMs: 15_000, what: '/healthz ok', everyMs: 250 },
+    ).catch(() => undefined);
     await Promise.all([end(v5, true), end(v4b, true), end(pub0, true), end(live.client, true)]);
     const daemonErrors = [...new Set(rig.gw!.errors().map((e) => e.slice(0, 200)))];
 
@@ -207,8 +209,10 @@ describe('a full disk under load: edgegate run on lazyfs with a capacity', funct
     const sub = await cloudSubscriber(cloud, CLOUD_FILTER, 'cloud-collector-full');
     await rig.boot('boot after the full disk');
     await rig.checkAll('checks after the full disk', { queueCount: false });
-    const deadline = Date.now() + 60_000;
-    while (cloudLosses(sub.inbox.messages, ledger).lost.length > 0 && Date.now() < deadline) await sleep(100);
+    await waitUntil(
+      () => cloudLosses(sub.inbox.messages, ledger).lost.length === 0,
+      { timeoutMs: 60_000, what: 'every bridged message' },
+    ).catch(() => undefined);
     const cloudResult = cloudLosses(sub.inbox.messages, ledger);
     if (cloudResult.lost.length) rig.violations.push(`cloud: ${cloudResult.lost.length} acknowledged bridged messages never delivered (${cloudResult.describe})`);
     sub.client.end(true);

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { GroupCommit } from '../../src/storage/groupCommit.js';
 import { mulberry32 } from '../helpers/prng.js';
+import { waitUntil } from '../helpers/wait.js';
 import { WalSync } from '../../src/storage/walSync.js';
 import { fsyncDir, isMounted, mountTempLazyFs, skipUnlessFuse, writeFileDurable, type LazyFs } from '../helpers/powerCut.js';
 
@@ -372,9 +373,9 @@ describe('power-cut harness (lazyfs)', function () {
       fs = await mountTempLazyFs();
       writeFileDurable(fs.path('kept'), 'kept');
       writeFileSync(fs.path('dropped'), 'dropped');
-      process.kill(fs.pid!, 'SIGKILL');
-      const until = Date.now() + 5000;
-      while (fs.mounted && Date.now() < until) await new Promise((r) => setTimeout(r, 20));
+      const killed = fs;
+      process.kill(killed.pid!, 'SIGKILL');
+      await waitUntil(() => !killed.mounted, { what: 'the killed lazyfs to be seen gone' });
       assert.equal(isMounted(fs.mnt), true, 'the dead mount should still be there');
       await fs.remount(); // clears the dead mount first
       assert.equal(readFileSync(fs.path('kept'), 'utf8'), 'kept');

@@ -5,7 +5,8 @@ import type { MqttClient } from 'mqtt';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { collector, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
-import { Device, SocatPair, unplugAll, waitUntil } from './support/socat.js';
+import { Device, SocatPair, unplugAll } from './support/socat.js';
+import { waitUntil } from '../helpers/wait.js';
 
 describe('serial ports over the cloud bridge (real Mosquitto)', function () {
   this.timeout(30_000);
@@ -42,8 +43,11 @@ describe('serial ports over the cloud bridge (real Mosquitto)', function () {
       serial: { ports: [{ name: 'meter', path: pair.daemonSide, format: 'kv', qos: 1, commandTopic: 'cmd/%n', reopen: { minSec: 0.05, maxSec: 0.2 } }] },
     } as never);
     // The bridge subscribes to its `in` rules before it publishes its retained "online" state.
-    await waitUntil(() => cloudInbox.messages.some((m) => m.payload === 'online'), 10_000, 'the bridge online state');
-    await waitUntil(() => ((d.daemon.status.snapshot().serial as { ports: Array<{ state: string }> }).ports[0]!.state === 'open'), 5000, 'the port to open');
+    await waitUntil(() => cloudInbox.messages.some((m) => m.payload === 'online'), { timeoutMs: 10_000, what: 'the bridge online state' });
+    await waitUntil(
+      () => ((d.daemon.status.snapshot().serial as { ports: Array<{ state: string }> }).ports[0]!.state === 'open'),
+      { what: 'the port to open' },
+    );
     device = await Device.open(pair.deviceSide);
   });
 
@@ -57,7 +61,7 @@ describe('serial ports over the cloud bridge (real Mosquitto)', function () {
 
   it('a reading from the device arrives at the cloud under the rule remote prefix', async () => {
     await device.write('kwh=1234.5 ok=true\n');
-    await waitUntil(() => cloudInbox.messages.some((m) => m.topic === 'gw1/sensors/meter/data'), 10_000, 'the reading at the cloud');
+    await waitUntil(() => cloudInbox.messages.some((m) => m.topic === 'gw1/sensors/meter/data'), { timeoutMs: 10_000, what: 'the reading at the cloud' });
     assert.deepEqual(cloudInbox.messages.filter((m) => m.topic === 'gw1/sensors/meter/data').map((m) => m.payload), ['{"kwh":1234.5,"ok":true}']);
   });
 
@@ -65,13 +69,13 @@ describe('serial ports over the cloud bridge (real Mosquitto)', function () {
     const N = 500;
     await device.write(Array.from({ length: N }, (_, i) => `seq=${i}`).join('\n') + '\n');
     const seqs = (): number[] => cloudInbox.messages.filter((m) => m.topic === 'gw1/sensors/meter/data' && m.payload.startsWith('{"seq"')).map((m) => (JSON.parse(m.payload) as { seq: number }).seq);
-    await waitUntil(() => seqs().length >= N, 20_000, `${N} lines at the cloud (have ${seqs().length})`);
+    await waitUntil(() => seqs().length >= N, { timeoutMs: 20_000, what: `${N} lines at the cloud (have ${seqs().length})` });
     assert.deepEqual(seqs(), Array.from({ length: N }, (_, i) => i));
   });
 
   it('a command published in the cloud reaches the device', async () => {
     await publish(cloudClient, 'cloud/gw1/cmd/meter', 'RESET', { qos: 1 });
-    await waitUntil(() => device.received.includes('\n'), 10_000, 'the command on the device');
+    await waitUntil(() => device.received.includes('\n'), { timeoutMs: 10_000, what: 'the command on the device' });
     assert.equal(device.received, 'RESET\n');
   });
 });

@@ -10,7 +10,8 @@ import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { collector, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
 import type { PublishOrigin } from '../../src/broker/broker.js';
-import { Device, SocatPair, unplugAll, waitUntil } from './support/socat.js';
+import { Device, SocatPair, unplugAll } from './support/socat.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const SECRET = 'serial-test-secret-0123456789abcdef';
 const REOPEN = { minSec: 0.05, maxSec: 0.2 };
@@ -44,10 +45,13 @@ describe('serial ports end to end over socat PTYs', function () {
   const counts = new Map<string, number>();
   const count = (topic: string): number => counts.get(topic) ?? 0;
   const onTopic = (topic: string): string[] => inbox.messages.filter((m) => m.topic === topic).map((m) => m.payload);
-  const waitForOn = (topic: string, n: number, ms = 5000): Promise<void> => waitUntil(() => count(topic) >= n, ms, `${n} messages on ${topic} (have ${count(topic)})`);
+  const waitForOn = (topic: string, n: number, ms = 5000): Promise<void> => waitUntil(
+    () => count(topic) >= n,
+    { timeoutMs: ms, what: `${n} messages on ${topic} (have ${count(topic)})` },
+  );
   const plugDevice = async (name: string): Promise<void> => {
     await pairs[name]!.plug();
-    await waitUntil(() => status(name).state === 'open', 5000, `${name} to open`);
+    await waitUntil(() => status(name).state === 'open', { what: `${name} to open` });
     devices[name] = await Device.open(pairs[name]!.deviceSide);
   };
 
@@ -73,7 +77,7 @@ describe('serial ports end to end over socat PTYs', function () {
     } as never);
     d.daemon.broker!.addPublishInterceptor((_packet, origin) => void (origin.kind === 'internal' && origins.length < 10 && origins.push(origin)));
     for (const n of ['js', 'kv', 'tx']) {
-      await waitUntil(() => status(n).state === 'open', 5000, `${n} to open`);
+      await waitUntil(() => status(n).state === 'open', { what: `${n} to open` });
       devices[n] = await Device.open(pairs[n]!.deviceSide);
     }
     watcher = await connectOk(d.port, { username: 'watch', password: await token({ sub: ['#'] }), clientId: 'serial-watch' });
@@ -140,7 +144,7 @@ describe('serial ports end to end over socat PTYs', function () {
     // QoS 1: the PUBACK means the broker has handled (here: rerouted) the denied publish.
     await publish(denied, 'cmd/js', 'SPOOFED', { qos: 1 });
     await publish(allowed, 'cmd/js', 'LED ON', { qos: 1 });
-    await waitUntil(() => devices.js!.received.includes('\n'), 5000, 'the command on the device');
+    await waitUntil(() => devices.js!.received.includes('\n'), { what: 'the command on the device' });
     assert.equal(devices.js!.received, 'LED ON\n');
     assert.equal(status('js').commands.written, 1);
     devices.js!.received = '';
@@ -150,7 +154,7 @@ describe('serial ports end to end over socat PTYs', function () {
     const errors = status('js').errors;
     await devices.js!.close();
     await pairs.js!.unplug();
-    await waitUntil(() => status('js').state === 'waiting', 5000, 'js to notice the unplug');
+    await waitUntil(() => status('js').state === 'waiting', { what: 'js to notice the unplug' });
     // Other ports keep working.
     const kvBefore = onTopic('sensors/kv/data').length;
     await devices.kv!.write('during=unplug\n');
@@ -159,7 +163,7 @@ describe('serial ports end to end over socat PTYs', function () {
     const ctl = await connectOk(d.port, { username: 'ctl', password: await token({ pub: ['cmd/js'] }), clientId: 'serial-ctl-2' });
     clients.push(ctl);
     await publish(ctl, 'cmd/js', 'WHILE UNPLUGGED', { qos: 1 });
-    await waitUntil(() => status('js').commands.dropped === 1, 2000, 'the dropped command to be counted');
+    await waitUntil(() => status('js').commands.dropped === 1, { timeoutMs: 2000, what: 'the dropped command to be counted' });
 
     await plugDevice('js');
     assert.ok(status('js').errors > errors);
@@ -168,7 +172,7 @@ describe('serial ports end to end over socat PTYs', function () {
     await waitForOn('sensors/js/data', before + 1);
     assert.deepEqual(onTopic('sensors/js/data').slice(before), ['{"replugged":true}']);
     await publish(ctl, 'cmd/js', 'AGAIN', { qos: 1 });
-    await waitUntil(() => devices.js!.received.includes('\n'), 5000, 'the command after replug');
+    await waitUntil(() => devices.js!.received.includes('\n'), { what: 'the command after replug' });
     assert.equal(devices.js!.received, 'AGAIN\n', 'the command sent while unplugged never arrives');
     const closedLogs = d.logs.filter((l) => l.port === 'js' && l.msg === 'serial port closed; reopening with backoff');
     assert.equal(closedLogs.length, 1, 'the unplug is logged once');
@@ -188,7 +192,7 @@ describe('serial ports end to end over socat PTYs', function () {
   });
 
   it('a path that is not a serial device is retried and reported (ENOTTY), logged once', async () => {
-    await waitUntil(() => status('notty').errors >= 3, 5000, 'a few retries');
+    await waitUntil(() => status('notty').errors >= 3, { what: 'a few retries' });
     assert.equal(status('notty').state, 'waiting');
     assert.equal(status('notty').lastError?.code, 'ENOTTY');
     assert.equal(d.logs.filter((l) => l.port === 'notty' && l.level === 40).length, 1);
@@ -203,7 +207,7 @@ describe('serial ports end to end over socat PTYs', function () {
     const line = (p: string, i: number): string => (p === 'js' ? `{"i":${i}}` : p === 'kv' ? `i=${i}` : `line ${i}`);
     const started = process.hrtime.bigint();
     await Promise.all(ports.map((p) => devices[p]!.write(Array.from({ length: N }, (_, i) => line(p, i)).join('\n') + '\n')));
-    await waitUntil(() => ports.every((p) => count(topics[p]) >= before[p]! + N), 20_000, `${3 * N} lines`);
+    await waitUntil(() => ports.every((p) => count(topics[p]) >= before[p]! + N), { timeoutMs: 20_000, what: `${3 * N} lines` });
     const ms = Number(process.hrtime.bigint() - started) / 1e6;
     for (const p of ports) {
       const got = onTopic(topics[p]).slice(before[p]);

@@ -5,7 +5,7 @@ import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import type { AedesPublishPacket } from 'aedes';
 import { GatewayClock } from '../../src/clock/gatewayClock.js';
-import { FakeTimeSource } from '../../src/clock/fakeTimeSource.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { buildConfig } from '../../src/config/load.js';
 import type { SerialPortConfig } from '../../src/config/types.js';
 import { Metrics } from '../../src/metrics.js';

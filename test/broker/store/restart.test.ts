@@ -7,11 +7,11 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
-import { FakeTimeSource } from '../../../src/clock/fakeTimeSource.js';
+import { FakeTimeSource } from '../../helpers/fakeTimeSource.js';
 import type { ConfigOverrides } from '../../../src/config/types.js';
 import { startDaemon, tempDir, type TestDaemon } from '../../helpers/daemon.js';
 import mqtt from 'mqtt';
-import { collector, connectOk, end, publish, subscribe } from '../../helpers/mqtt.js';
+import { collector, connectOk, end, publish, subscribe, takeMarker } from '../../helpers/mqtt.js';
 import { hsToken } from '../../helpers/tokens.js';
 import { waitUntil } from '../../helpers/wait.js';
 import { connect5Ok, connectPacket5, RawV5 } from '../support/mqtt5.js';
@@ -62,7 +62,9 @@ describe('broker state across a restart', function () {
     const got = collector(sub);
     await subscribe(sub, 'home/#', 1);
     await got.waitFor(1);
-    await new Promise((r) => setTimeout(r, 100));
+    // A live message after the retained ones: a stray retained copy would come before it.
+    await publish(sub, 'home/marker', 'after', { qos: 1 });
+    await takeMarker(got.messages, (m) => m.topic === 'home/marker');
     assert.deepEqual(got.messages.map((m) => `${m.topic}=${m.payload}:${m.retain}`), ['home/kitchen/temp=21.5:true']);
     await end(sub);
   });
@@ -88,7 +90,7 @@ describe('broker state across a restart', function () {
     const v5 = await connect5Ok(d!.port, { username: 'u', password: await token(), clientId: 'v5-session', clean: false, properties: { sessionExpiryInterval: 600 } });
     await subscribe(v5, 'v5/#', 1);
     v5.end(true);
-    await waitUntil('the session closed', () => !d!.daemon.broker!.clientOf('v5-session'));
+    await waitUntil(() => !d!.daemon.broker!.clientOf('v5-session'), { what: 'the session closed' });
     const pub = await client('v5-pub');
     await publish(pub, 'v5/x', 'kept', { qos: 1 });
     await end(pub);
@@ -98,7 +100,7 @@ describe('broker state across a restart', function () {
     assert.equal((await raw.next('connack')).sessionPresent, true);
     assert.equal(String((await raw.next('publish')).payload), 'kept');
     raw.end();
-    await waitUntil('the session closed', () => !d!.daemon.broker!.clientOf('v5-session'));
+    await waitUntil(() => !d!.daemon.broker!.clientOf('v5-session'), { what: 'the session closed' });
     await restart();
     time.advance(601_000 + 60_000); // past the interval, and the next expiry sweep
     const again = await RawV5.open(d!.port);
@@ -112,9 +114,9 @@ describe('broker state across a restart', function () {
     const gone = await client('never-back', { clean: false });
     await subscribe(gone, 'x/#', 1);
     await end(gone);
-    await waitUntil('the gateway saw it leave', () => !d!.daemon.broker!.clientOf('never-back'));
+    await waitUntil(() => !d!.daemon.broker!.clientOf('never-back'), { what: 'the gateway saw it leave' });
     time.advance(3_600_000 + 60_000);
-    await waitUntil('expired', async () => ((await d!.daemon.metrics.brokerSessionsExpired.get()).values[0]?.value ?? 0) === 1);
+    await waitUntil(async () => ((await d!.daemon.metrics.brokerSessionsExpired.get()).values[0]?.value ?? 0) === 1, { what: 'expired' });
     const { c, sessionPresent } = await resume('never-back');
     assert.equal(sessionPresent, false, 'the session ended');
     await end(c);
@@ -130,7 +132,8 @@ describe('broker state across a restart', function () {
     await end(pub);
     const { c: back, got } = await resume('bounded');
     await got.waitFor(3);
-    await new Promise((r) => setTimeout(r, 100));
+    await publish(back, 'q/marker', 'after', { qos: 1 });
+    await takeMarker(got.messages, (m) => m.topic === 'q/marker');
     assert.deepEqual(got.messages.map((m) => m.payload), ['m2', 'm3', 'm4']);
     assert.equal((await d!.daemon.metrics.brokerQueueDropped.get()).values[0]?.value, 2);
     assert.ok(d!.logs.some((l) => String(l.msg).includes('broker.queueLimit reached')));
@@ -148,7 +151,8 @@ describe('broker state across a restart', function () {
     const got = collector(sub);
     await subscribe(sub, 'r/#', 1);
     await got.waitFor(2);
-    await new Promise((r) => setTimeout(r, 100));
+    await publish(sub, 'r/marker', 'after', { qos: 1 });
+    await takeMarker(got.messages, (m) => m.topic === 'r/marker');
     assert.deepEqual(got.messages.map((m) => `${m.topic}=${m.payload}`).sort(), ['r/a=a2', 'r/b=r/b']);
     await end(sub);
   });
@@ -174,9 +178,12 @@ describe('broker state across a restart', function () {
     await again.next('pubrec');
     again.send({ cmd: 'pubrel', messageId: 7 });
     assert.equal((await again.next('pubcomp')).messageId, 7);
+    // Queued for the offline subscriber behind a second copy, if there were one.
+    again.send({ cmd: 'publish', topic: 'q2/marker', payload: 'after', qos: 1, messageId: 8 });
+    await again.next('puback');
     const back = await resume('q2-sub');
     assert.equal(back.sessionPresent, true);
-    await new Promise((r) => setTimeout(r, 300));
+    await takeMarker(back.got.messages, (m) => m.topic === 'q2/marker');
     assert.deepEqual(back.got.messages.map((m) => m.payload), [], 'not a second time');
     again.end();
     await end(back.c);

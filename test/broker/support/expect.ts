@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { IClientOptions, MqttClient } from 'mqtt';
 import type { TestDaemon } from '../../helpers/daemon.js';
 import { connect, end } from '../../helpers/mqtt.js';
+import { waitUntil } from '../../helpers/wait.js';
 
 export function uniqueId(prefix = 'c'): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;
@@ -40,11 +41,6 @@ export async function expectRefused(d: TestDaemon, token: string | undefined, re
 }
 
 export async function waitForLog(d: TestDaemon, pred: (l: Record<string, unknown>) => boolean, ms = 2000): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const hit = d.logs.find(pred);
-    if (hit) return hit;
-    if (Date.now() > deadline) throw new Error('expected log line not written');
-    await new Promise((r) => setTimeout(r, 10));
-  }
+  await waitUntil(() => d.logs.some(pred), { timeoutMs: ms, what: 'the expected log line' });
+  return d.logs.find(pred)!;
 }

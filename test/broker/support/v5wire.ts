@@ -278,7 +278,7 @@ export class FuzzTarget {
 
   /** Resolves once the broker no longer has a client with this id (its close handling has run). */
   gone(clientId: string, ms = 3000): Promise<void> {
-    return waitUntil(`${clientId} to be gone from the broker`, () => !this.d.daemon.broker!.clientOf(clientId), ms, 5);
+    return waitUntil(() => !this.d.daemon.broker!.clientOf(clientId), { timeoutMs: ms, what: `${clientId} to be gone from the broker`, everyMs: 5 });
   }
 
   async stop(): Promise<void> {

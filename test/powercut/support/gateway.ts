@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { startCli } from '../../cli/support.js';
+import { waitUntil } from '../../helpers/wait.js';
 
 export type CliChild = ChildProcess & { out: { stdout: string; stderr: string } };
 
@@ -20,7 +21,12 @@ export { mulberry32 as rng } from '../../helpers/prng.js';
 /** An integer in [lo, hi]. */
 export const between = (r: () => number, lo: number, hi: number): number => lo + Math.floor(r() * (hi - lo + 1));
 
-export const sleep = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
+/**
+ * Lets the load (or a boot) run for a seeded time before a kill, a cut or a cloud flap
+ * lands: the fault schedule, an input of these tests. Never a wait for something to
+ * happen: that is waitUntil, on the condition itself.
+ */
+export const letRun = (ms: number): Promise<void> => new Promise((res) => setTimeout(res, ms));
 
 // ---------- cleanup registry ----------
 
@@ -205,19 +211,19 @@ export class GatewayProcess {
 
   /** Waits until /healthz answers with the broker serving (the HTTP endpoint starts last). */
   async ready(ms = 20_000): Promise<number> {
-    const deadline = Date.now() + ms;
-    for (;;) {
+    const serving = async (): Promise<boolean> => {
       if (!this.alive) throw new Error(`edgegate exited at start (${this.child.exitCode ?? this.child.signalCode}):\n${this.log().slice(-6000)}`);
-      if (/"msg":"edgegate started"/.test(this.child.out.stdout + this.child.out.stderr)) {
-        const h = await this.healthz().catch(() => undefined);
-        if (h && h.body.broker?.serving === true) {
-          this.readyAt = Date.now();
-          return this.readyAt - this.spawnedAt;
-        }
-      }
-      if (Date.now() > deadline) throw new Error(`edgegate not ready within ${ms} ms:\n${this.log().slice(-6000)}`);
-      await sleep(25);
+      if (!/"msg":"edgegate started"/.test(this.child.out.stdout + this.child.out.stderr)) return false;
+      return (await this.healthz().catch(() => undefined))?.body.broker?.serving === true;
+    };
+    try {
+      await waitUntil(serving, { timeoutMs: ms, what: 'edgegate to serve', everyMs: 25 });
+    } catch (err) {
+      if (!(err as Error).message.startsWith('waitUntil')) throw err;
+      throw new Error(`edgegate not ready within ${ms} ms:\n${this.log().slice(-6000)}`);
     }
+    this.readyAt = Date.now();
+    return this.readyAt - this.spawnedAt;
   }
 
   async healthz(): Promise<Health> {

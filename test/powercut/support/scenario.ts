@@ -20,7 +20,8 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { mountTempLazyFs, type LazyFs } from '../../helpers/powerCut.js';
 import { freePort } from '../../helpers/mosquitto.js';
-import { cliExit, GatewayProcess, makeTempDir, sleep, startGatewayCli, between, type GatewaySpec, type CliChild } from './gateway.js';
+import { waitUntil } from '../../helpers/wait.js';
+import { cliExit, GatewayProcess, makeTempDir, letRun, startGatewayCli, between, type GatewaySpec, type CliChild } from './gateway.js';
 import { checkRetained, checkRevocations, checkSessions, durableLosses, Ledger, readDurableState, readSecret, SessionSubscriber, type Load } from './workload.js';
 
 export const BOOT_BOUND_MS = 25_000;
@@ -163,14 +164,15 @@ export class Rig {
     } else {
       this.order.cutFirst++;
       cut = this.fs.cut();
-      await sleep(between(r, 0, 15));
+      await letRun(between(r, 0, 15));
       killAll();
     }
     await cut;
     this.cuts++;
     // The killed commands' last output (an exit 0, a "revoked" line) read before judging it.
     await Promise.all((opts.others ?? []).map((o) => cliExit(o as CliChild, 10_000).catch(() => undefined)));
-    await sleep(20);
+    const drained = (o: ChildProcess): boolean => (o.stdout?.closed ?? true) && (o.stderr?.closed ?? true);
+    await waitUntil(() => (opts.others ?? []).every(drained), { what: 'the killed commands\' output' }).catch(() => undefined);
     opts.afterKill?.();
     if (gw) {
       await gw.exited();

@@ -15,7 +15,8 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { hsToken, nowSec } from '../../helpers/tokens.js';
-import { between, rng, sleep, trackClient } from './gateway.js';
+import { waitUntil } from '../../helpers/wait.js';
+import { between, rng, trackClient } from './gateway.js';
 
 export const SESSION_FILTER = 'sess/#';
 export const RETAINED_FILTER = 'ret/#';
@@ -244,15 +245,19 @@ export class Load {
   /** Stops issuing and waits (up to ms) for every publish in flight to be answered. */
   async settle(ms = 10_000): Promise<boolean> {
     this.stopIssuing();
-    const deadline = Date.now() + ms;
-    while (this.inflight > 0 && Date.now() < deadline) await sleep(10);
+    await waitUntil(() => this.inflight === 0, { timeoutMs: ms, what: 'every publish in flight answered' }).catch(() => undefined);
     return this.inflight === 0;
   }
 
-  /** After the daemon died: lets the last PUBACKs already in the sockets be read, then drops the clients. */
+  /**
+   * Stops issuing and drops the clients once nothing more can be answered: each publisher has
+   * nothing in flight, or its connection closed (after the daemon died: the PUBACKs already in
+   * the socket are read before the close).
+   */
   async abandon(): Promise<void> {
     this.stopIssuing();
-    await sleep(50);
+    const over = (p: Publisher): boolean => p.inflight === 0 || !p.client?.connected;
+    await waitUntil(() => this.pubs.every(over), { what: 'the publishers answered or disconnected' }).catch(() => undefined);
     await Promise.all(this.pubs.map((p) => end(p.client, true)));
   }
 }
@@ -330,9 +335,8 @@ export async function checkRetained(port: number, token: string, ledger: Ledger,
   });
   await new Promise<void>((res, rej) => c.client!.subscribe(RETAINED_FILTER, { qos: 1 }, (err) => (err ? rej(err) : res())));
   const want = [...ledger.retained.entries()].filter(([, e]) => e.maxAcked >= 0);
-  const deadline = Date.now() + 2500;
-  while (want.some(([t]) => !got.has(t)) && Date.now() < deadline) await sleep(20);
-  await sleep(50);
+  // A topic holds one retained message, sent once per SUBSCRIBE: when each wanted topic has had its own, no other comes.
+  await waitUntil(() => want.every(([t]) => got.has(t)), { timeoutMs: 2500, what: 'the retained messages' }).catch(() => undefined);
   await end(c.client, true);
   const v: string[] = [];
   for (const [topic, e] of want) {
@@ -355,11 +359,11 @@ export async function checkSessions(port: number, token: string, ledger: Ledger,
     subs.map(async (s) => {
       const { sessionPresent } = await s.connect(port, token);
       if (!sessionPresent) v.push(`${tag}: ${s.clientId} (MQTT ${s.version === 5 ? 5 : '3.1.1'}): session present = 0 (session lost)`);
-      // Until everything acknowledged arrived, or the queue stopped streaming for 2 s (30 s at most).
+      // Until everything acknowledged arrived, or the queue stopped streaming for 2 s (30 s at most). What was
+      // queued but never acknowledged may still follow: it stays queued in the session for the next check.
       const since = Date.now();
-      const deadline = since + 30_000;
-      while (s.missing(ledger).length > 0 && Date.now() < deadline && Date.now() - Math.max(since, s.lastMessageAt) < 2000) await sleep(20);
-      await sleep(100); // what was queued but never acknowledged may follow
+      const stalled = (): boolean => Date.now() - Math.max(since, s.lastMessageAt) >= 2000;
+      await waitUntil(() => s.missing(ledger).length === 0 || stalled(), { timeoutMs: 30_000, what: `${s.clientId}: its queue` }).catch(() => undefined);
       await s.disconnect();
       const missing = s.missing(ledger);
       if (missing.length > 0) v.push(`${tag}: ${s.clientId}: ${missing.length} acknowledged messages NOT delivered (e.g. ${describeIds(missing, ledger.sessionAcked)})`);

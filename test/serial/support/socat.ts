@@ -7,9 +7,8 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SerialPort } from 'serialport';
-import { waitUntil as waitFor } from '../../helpers/wait.js';
+import { settlesWithin, waitUntil } from '../../helpers/wait.js';
 
-export const waitUntil = (pred: () => boolean, ms = 5000, what = 'condition'): Promise<void> => waitFor(what, pred, ms, 10);
 
 const started = new Set<SocatPair>();
 // Should mocha exit before the after hooks ran (--exit, a crash), no socat outlives it.
@@ -39,7 +38,7 @@ export class SocatPair {
     this.child = child;
     started.add(this);
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    await waitUntil(() => existsSync(this.daemonSide) && existsSync(this.deviceSide), 5000, `socat links in ${this.dir}`);
+    await waitUntil(() => existsSync(this.daemonSide) && existsSync(this.deviceSide), { what: `socat links in ${this.dir}` });
   }
 
   killNow(): void {
@@ -53,9 +52,9 @@ export class SocatPair {
     this.child = undefined;
     started.delete(this);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    await Promise.race([this.exited, new Promise((r) => setTimeout(r, 3000))]);
+    if (this.exited) await settlesWithin(this.exited, 3000);
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    await waitUntil(() => !existsSync(this.daemonSide), 3000, 'socat to remove its link');
+    await waitUntil(() => !existsSync(this.daemonSide), { timeoutMs: 3000, what: 'socat to remove its link' });
   }
 }
 
