@@ -12,10 +12,11 @@
 // dist/package.json says "commonjs" (the package itself is "module"). Native
 // addons stay in node_modules; the JavaScript around them is bundled too.
 // A source map (dist/cli/main.js.map, not loaded) maps stack traces back.
-import { build } from 'esbuild';
+
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 
 /**
  * @serialport/bindings-cpp finds its prebuilt addon relative to its own file

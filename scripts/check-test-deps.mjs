@@ -25,7 +25,10 @@ const missing = needed.filter(({ cmd }) => {
 // skipped, each run saying so; .ci/run installs it, so CI always runs them.
 const chromium = [process.env.CHROMIUM_BIN, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => p && existsSync(p));
 if (!chromium) {
-  process.stderr.write('Chromium not found: the browser tests of the status page will be SKIPPED.\n' + 'Install it with:  sudo apt-get install -y --no-install-recommends chromium  (or set CHROMIUM_BIN)\n\n');
+  process.stderr.write(
+    'Chromium not found: the browser tests of the status page will be SKIPPED.\n' +
+      'Install it with:  sudo apt-get install -y --no-install-recommends chromium  (or set CHROMIUM_BIN)\n\n',
+  );
 }
 
 if (missing.length > 0) {

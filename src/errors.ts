@@ -87,9 +87,11 @@ export class StorageError extends EdgegateError {
 export class ListenError extends EdgegateError {
   constructor(key: string, host: string, port: number, cause: NodeJS.ErrnoException, envVar?: string) {
     const why =
-      cause.code === 'EADDRINUSE' ? 'is already in use by another process (EADDRINUSE)'
-      : cause.code === 'EACCES' ? 'may not be bound by this user (EACCES: a port below 1024 needs CAP_NET_BIND_SERVICE)'
-      : `cannot be bound (${cause.code ?? cause.message})`;
+      cause.code === 'EADDRINUSE'
+        ? 'is already in use by another process (EADDRINUSE)'
+        : cause.code === 'EACCES'
+          ? 'may not be bound by this user (EACCES: a port below 1024 needs CAP_NET_BIND_SERVICE)'
+          : `cannot be bound (${cause.code ?? cause.message})`;
     super(
       cause.code === 'EADDRINUSE' ? 'EDGEGATE_ADDRESS_IN_USE' : 'EDGEGATE_LISTEN_FAILED',
       `${host}:${port} ${why}: set ${key}${envVar ? ` (or ${envVar})` : ''} to another port, or stop what holds it`,

@@ -59,7 +59,10 @@ function reasonsOf(components: Components, serving: boolean): string[] {
   if (storage?.writable === false) out.push(`storage: ${storage.error ?? 'commits fail'}`);
   const banned = auth?.rateLimit?.banned ?? 0;
   if (banned > 0) {
-    out.push(`${banned} address${banned === 1 ? ' is' : 'es are'} banned after failed authentications (auth.rateLimit): see edgegate auth bans, lift with edgegate auth unban`);
+    out.push(
+      `${banned} address${banned === 1 ? ' is' : 'es are'} banned after failed ` +
+        `authentications (auth.rateLimit): see edgegate auth bans, lift with edgegate auth unban`,
+    );
   }
   return out;
 }

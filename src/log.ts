@@ -1,6 +1,6 @@
 // Structured logging: one pino root per daemon, a child per component. Anything
 // that could hold a token or a secret is redacted by key, wherever it nests.
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { type DestinationStream, type Logger, pino } from 'pino';
 import { errorMessage } from './errors.js';
 import { prettyDestination, usePrettyLogs } from './logPretty.js';
 

@@ -20,7 +20,11 @@ export class Metrics {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
-  readonly authCacheHits = new Counter({ name: 'edgegate_auth_cache_hits_total', help: 'Authentications answered from the verified-token cache', registers: [this.registry] });
+  readonly authCacheHits = new Counter({
+    name: 'edgegate_auth_cache_hits_total',
+    help: 'Authentications answered from the verified-token cache',
+    registers: [this.registry],
+  });
   readonly aclDenied = new Counter({
     name: 'edgegate_acl_denied_total',
     help: 'Publishes and subscriptions denied by the token ACL',
@@ -29,7 +33,9 @@ export class Metrics {
   });
   readonly packetsRejected = new Counter({
     name: 'edgegate_packets_rejected_total',
-    help: 'Client connections closed for a bad packet, by reason (too_large/malformed_length/not_connect/invalid_utf8/malformed_properties/malformed_packet/protocol_error)',
+    help:
+      'Client connections closed for a bad packet, by reason ' +
+      '(too_large/malformed_length/not_connect/invalid_utf8/malformed_properties/malformed_packet/protocol_error)',
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
@@ -57,18 +63,62 @@ export class Metrics {
     labelNames: ['type'] as const,
     registers: [this.registry],
   });
-  readonly brokerRetained = new Gauge({ name: 'edgegate_broker_retained_messages', help: 'Retained messages kept (on the card; broker.persistence.maxRetained)', registers: [this.registry] });
-  readonly brokerSessions = new Gauge({ name: 'edgegate_broker_persistent_sessions', help: 'Persistent sessions kept (MQTT 3.1.1 clean session 0, MQTT 5 session expiry > 0), connected or not', registers: [this.registry] });
-  readonly brokerQueued = new Gauge({ name: 'edgegate_broker_queued_messages', help: 'QoS 1/2 messages queued for persistent sessions', registers: [this.registry] });
-  readonly brokerRetainedDropped = new Counter({ name: 'edgegate_broker_retained_dropped_total', help: 'Retained messages on a new topic not kept because broker.persistence.maxRetained was reached', registers: [this.registry] });
-  readonly brokerQueueDropped = new Counter({ name: 'edgegate_broker_queue_dropped_total', help: 'Oldest queued messages of a session dropped because broker.queueLimit was reached', registers: [this.registry] });
-  readonly brokerSessionsExpired = new Counter({ name: 'edgegate_broker_sessions_expired_total', help: 'Persistent sessions ended by their expiry (broker.persistence.sessionExpirySec, MQTT 5 Session Expiry Interval)', registers: [this.registry] });
-  readonly storageCommitFailures = new Counter({ name: 'edgegate_storage_commit_failures_total', help: 'Group commits of the database that failed (disk full, I/O error): nothing of them was acknowledged', registers: [this.registry] });
-  readonly messagesReceived = new Counter({ name: 'edgegate_messages_received_total', help: 'PUBLISH packets accepted from clients and internal sources', registers: [this.registry] });
-  readonly messagesDelivered = new Counter({ name: 'edgegate_messages_delivered_total', help: 'Messages sent to connected clients (one per subscriber reached)', registers: [this.registry] });
+  readonly brokerRetained = new Gauge({
+    name: 'edgegate_broker_retained_messages',
+    help: 'Retained messages kept (on the card; broker.persistence.maxRetained)',
+    registers: [this.registry],
+  });
+  readonly brokerSessions = new Gauge({
+    name: 'edgegate_broker_persistent_sessions',
+    help: 'Persistent sessions kept (MQTT 3.1.1 clean session 0, MQTT 5 session expiry > 0), connected or not',
+    registers: [this.registry],
+  });
+  readonly brokerQueued = new Gauge({
+    name: 'edgegate_broker_queued_messages',
+    help: 'QoS 1/2 messages queued for persistent sessions',
+    registers: [this.registry],
+  });
+  readonly brokerRetainedDropped = new Counter({
+    name: 'edgegate_broker_retained_dropped_total',
+    help: 'Retained messages on a new topic not kept because broker.persistence.maxRetained was reached',
+    registers: [this.registry],
+  });
+  readonly brokerQueueDropped = new Counter({
+    name: 'edgegate_broker_queue_dropped_total',
+    help: 'Oldest queued messages of a session dropped because broker.queueLimit was reached',
+    registers: [this.registry],
+  });
+  readonly brokerSessionsExpired = new Counter({
+    name: 'edgegate_broker_sessions_expired_total',
+    help: 'Persistent sessions ended by their expiry (broker.persistence.sessionExpirySec, MQTT 5 Session Expiry Interval)',
+    registers: [this.registry],
+  });
+  readonly storageCommitFailures = new Counter({
+    name: 'edgegate_storage_commit_failures_total',
+    help: 'Group commits of the database that failed (disk full, I/O error): nothing of them was acknowledged',
+    registers: [this.registry],
+  });
+  readonly messagesReceived = new Counter({
+    name: 'edgegate_messages_received_total',
+    help: 'PUBLISH packets accepted from clients and internal sources',
+    registers: [this.registry],
+  });
+  readonly messagesDelivered = new Counter({
+    name: 'edgegate_messages_delivered_total',
+    help: 'Messages sent to connected clients (one per subscriber reached)',
+    registers: [this.registry],
+  });
   readonly bridgeConnected = new Gauge({ name: 'edgegate_bridge_connected', help: '1 when the cloud bridge is connected', registers: [this.registry] });
-  readonly bridgeQueueMessages = new Gauge({ name: 'edgegate_bridge_queue_messages', help: 'Messages waiting in the durable bridge queue', registers: [this.registry] });
-  readonly bridgeQueueBytes = new Gauge({ name: 'edgegate_bridge_queue_bytes', help: 'Payload bytes waiting in the durable bridge queue', registers: [this.registry] });
+  readonly bridgeQueueMessages = new Gauge({
+    name: 'edgegate_bridge_queue_messages',
+    help: 'Messages waiting in the durable bridge queue',
+    registers: [this.registry],
+  });
+  readonly bridgeQueueBytes = new Gauge({
+    name: 'edgegate_bridge_queue_bytes',
+    help: 'Payload bytes waiting in the durable bridge queue',
+    registers: [this.registry],
+  });
   readonly bridgeForwarded = new Counter({
     name: 'edgegate_bridge_messages_total',
     help: 'Messages carried by the bridge, by direction (in/out)',
@@ -93,11 +143,25 @@ export class Metrics {
     labelNames: ['port', 'result'] as const,
     registers: [this.registry],
   });
-  readonly serialPortOpen = new Gauge({ name: 'edgegate_serial_port_open', help: '1 when the serial port is open', labelNames: ['port'] as const, registers: [this.registry] });
+  readonly serialPortOpen = new Gauge({
+    name: 'edgegate_serial_port_open',
+    help: '1 when the serial port is open',
+    labelNames: ['port'] as const,
+    registers: [this.registry],
+  });
   readonly clockOffsetSeconds = new Gauge({ name: 'edgegate_clock_offset_seconds', help: 'Trusted time minus system time', registers: [this.registry] });
   readonly clockSynchronized = new Gauge({ name: 'edgegate_clock_synchronized', help: '1 synced, 0 unsynchronized or skewed', registers: [this.registry] });
-  readonly healthy = new Gauge({ name: 'edgegate_healthy', help: '1 when the gateway is serving and every health check passes (as GET /healthz)', registers: [this.registry] });
-  readonly buildInfo = new Gauge({ name: 'edgegate_build_info', help: 'Always 1; the labels say which edgegate and Node.js run', labelNames: ['version', 'node'] as const, registers: [this.registry] });
+  readonly healthy = new Gauge({
+    name: 'edgegate_healthy',
+    help: '1 when the gateway is serving and every health check passes (as GET /healthz)',
+    registers: [this.registry],
+  });
+  readonly buildInfo = new Gauge({
+    name: 'edgegate_build_info',
+    help: 'Always 1; the labels say which edgegate and Node.js run',
+    labelNames: ['version', 'node'] as const,
+    registers: [this.registry],
+  });
 
   constructor(options: { processMetrics?: boolean } = {}) {
     // Computed at scrape time only: nothing runs between scrapes.

@@ -2,7 +2,7 @@
 // all computed when Prometheus scrapes. No timers and no sampling in between: an
 // idle gateway never wakes up for them (prom-client's event-loop monitor woke it
 // every 10 ms). Figures Linux keeps in /proc are skipped where /proc is absent.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Counter, Gauge, type Registry } from './prometheus.js';
 
 /** Reads a /proc file, or undefined where there is none (not Linux, a sandbox). */
@@ -21,7 +21,9 @@ function statusBytes(status: string, key: string): number | undefined {
 }
 
 function maxOpenFiles(): number | undefined {
-  const line = readProc('/proc/self/limits')?.split('\n').find((l) => l.startsWith('Max open files'));
+  const line = readProc('/proc/self/limits')
+    ?.split('\n')
+    .find((l) => l.startsWith('Max open files'));
   const soft = line?.split(/ {2,}/)[1];
   return soft === undefined || !/^\d+$/.test(soft) ? undefined : Number(soft);
 }
@@ -55,7 +57,12 @@ export function registerProcessMetrics(registry: Registry): void {
   const heapTotal = new Gauge({ name: 'nodejs_heap_size_total_bytes', help: 'Process heap size from Node.js in bytes.', registers });
   const heapUsed = new Gauge({ name: 'nodejs_heap_size_used_bytes', help: 'Process heap size used from Node.js in bytes.', registers });
   const external = new Gauge({ name: 'nodejs_external_memory_bytes', help: 'Node.js external memory size in bytes.', registers });
-  const version = new Gauge({ name: 'nodejs_version_info', help: 'Node.js version info.', labelNames: ['version', 'major', 'minor', 'patch'] as const, registers });
+  const version = new Gauge({
+    name: 'nodejs_version_info',
+    help: 'Node.js version info.',
+    labelNames: ['version', 'major', 'minor', 'patch'] as const,
+    registers,
+  });
   const [major, minor, patch] = process.versions.node.split('.').map(Number);
   version.labels(process.version, major!, minor!, patch!).set(1);
 

@@ -7,8 +7,16 @@
 
 export type LabelValue = string | number;
 export type Labels<L extends string> = Partial<Record<L, LabelValue>>;
-export interface Sample { labels: Record<string, LabelValue>; value: number }
-export interface MetricJSON { name: string; help: string; type: 'counter' | 'gauge'; values: Sample[] }
+export interface Sample {
+  labels: Record<string, LabelValue>;
+  value: number;
+}
+export interface MetricJSON {
+  name: string;
+  help: string;
+  type: 'counter' | 'gauge';
+  values: Sample[];
+}
 export interface MetricOptions<L extends string> {
   name: string;
   help: string;
@@ -24,7 +32,8 @@ export class Registry {
   private readonly collectors: Collector[] = [];
 
   registerMetric(metric: Metric<string>): void {
-    if (this.byName.has(metric.name) && this.byName.get(metric.name) !== metric) throw new Error(`A metric with the name ${metric.name} has already been registered.`);
+    if (this.byName.has(metric.name) && this.byName.get(metric.name) !== metric)
+      throw new Error(`A metric with the name ${metric.name} has already been registered.`);
     this.byName.set(metric.name, metric);
   }
 
@@ -132,13 +141,15 @@ export abstract class Metric<L extends string, C extends Series = Series> {
 
   protected seriesFor(labels: Labels<L> | undefined): C {
     if (labels === undefined) return this.unlabelled;
-    for (const n in labels) if (!this.labelNames.includes(n as L)) throw new Error(`Added label "${n}" is not included in initial labelset: ${JSON.stringify(this.labelNames)}`);
+    for (const n in labels)
+      if (!this.labelNames.includes(n as L)) throw new Error(`Added label "${n}" is not included in initial labelset: ${JSON.stringify(this.labelNames)}`);
     // A label left out is printed as absent (as prom-client does).
     return this.child(this.labelNames.map((n) => labels[n]));
   }
 
   private child(values: readonly (LabelValue | undefined)[]): C {
-    if (values.length !== this.labelNames.length) throw new Error(`Invalid number of label values (${values.length}) for label names (${this.labelNames.length}) of ${this.name}`);
+    if (values.length !== this.labelNames.length)
+      throw new Error(`Invalid number of label values (${values.length}) for label names (${this.labelNames.length}) of ${this.name}`);
     const key = values.length === 1 ? keyPart(values[0]) : seriesKey(values);
     let s = this.children.get(key);
     if (!s) this.children.set(key, (s = this.newSeries(values)));

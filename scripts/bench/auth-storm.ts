@@ -37,18 +37,18 @@
 //
 //   npx tsx scripts/bench/auth-storm.ts [--clients 1000] [--rounds 5] [--warmup 300] [--protocol 4|5|both]
 //   BENCH_BASELINE_CLI=/work/bench-base/dist/cli/main.js npx tsx scripts/bench/auth-storm.ts --rounds 3
-import { generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, randomUUID, sign } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { bundleEntry } from './lib/bundle.js';
-import { aedesSpeaksMqtt5, baselineBuild, edgegateBuild } from './lib/paths.js';
-import { closeAll, connectMany, connectOne } from './lib/connectClients.js';
-import { connackProperties, type ConnectFields } from './lib/mqttWire.js';
-import { unitNodeFlags } from './lib/nodeFlags.js';
-import { spawnEdgegate, spawnPlainAedes, type ServerProcess } from './lib/spawnServer.js';
 import { numberArg, stringArg } from './lib/args.js';
+import { bundleEntry } from './lib/bundle.js';
+import { closeAll, connectMany, connectOne } from './lib/connectClients.js';
+import { type ConnectFields, connackProperties } from './lib/mqttWire.js';
+import { unitNodeFlags } from './lib/nodeFlags.js';
+import { aedesSpeaksMqtt5, baselineBuild, edgegateBuild } from './lib/paths.js';
+import { type ServerProcess, spawnEdgegate, spawnPlainAedes } from './lib/spawnServer.js';
 import { median } from './lib/stats.js';
 
 const arg = numberArg;
@@ -70,7 +70,9 @@ const settle = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, m
 function mintEs512(n: number, prefix: string, privateKey: KeyObject): string[] {
   const header = b64(JSON.stringify({ alg: 'ES512', typ: 'JWT' }));
   return Array.from({ length: n }, (_, i) => {
-    const payload = b64(JSON.stringify({ sub: `${prefix}-${i}`, jti: randomUUID(), iat: nowSec, exp: nowSec + 3600, acl: { pub: ['sensors/%c/#'], sub: ['cmd/%c/#'] } }));
+    const payload = b64(
+      JSON.stringify({ sub: `${prefix}-${i}`, jti: randomUUID(), iat: nowSec, exp: nowSec + 3600, acl: { pub: ['sensors/%c/#'], sub: ['cmd/%c/#'] } }),
+    );
     const input = `${header}.${payload}`;
     return `${input}.${b64(sign('sha512', Buffer.from(input), { key: privateKey, dsaEncoding: 'ieee-p1363' }))}`;
   });
@@ -105,7 +107,8 @@ async function storm(server: ServerProcess, label: string, tokens: string[], var
   await closeAll(res.sockets);
   if (res.accepted !== tokens.length) {
     throw new Error(
-      `${label}: accepted ${res.accepted}/${tokens.length}, refused ${JSON.stringify(res.refused)}, errors ${res.errors} (${res.firstError ?? ''})\n${server.output().slice(-2000)}`,
+      `${label}: accepted ${res.accepted}/${tokens.length}, refused ${JSON.stringify(res.refused)}, ` +
+        `errors ${res.errors} (${res.firstError ?? ''})\n${server.output().slice(-2000)}`,
     );
   }
   // Enhanced authentication really took place: the CONNACK echoes the method (MQTT 5.0 section 4.12).
@@ -117,7 +120,12 @@ async function storm(server: ServerProcess, label: string, tokens: string[], var
 
 /** Warms the JIT with a small connect burst of the same kind of client (not measured). */
 async function warmUp(server: ServerProcess, tokens: string[], variant: Variant): Promise<void> {
-  const res = await connectMany({ port: server.port, count: tokens.length, concurrency: 20, fields: (i) => clientFields(variant, `warm-${i}`, 'w', tokens[i]!) });
+  const res = await connectMany({
+    port: server.port,
+    count: tokens.length,
+    concurrency: 20,
+    fields: (i) => clientFields(variant, `warm-${i}`, 'w', tokens[i]!),
+  });
   await closeAll(res.sockets);
   await settle(300);
 }
@@ -131,18 +139,27 @@ async function warmUp(server: ServerProcess, tokens: string[], variant: Variant)
  */
 async function perAuthCost(root: string, pubkeyPem: string, tokens: string[]): Promise<() => Promise<{ verifyUs: number; hitUs: number }>> {
   const load = <T>(file: string): Promise<T> => import(pathToFileURL(join(root, 'src', file)).href) as Promise<T>;
-  const [{ Authenticator }, { KeyRing, publicKeyFromPem }, { FailureRateLimiter }, { RevocationList }, { TokenCache }, { GatewayClock }, { systemTimeSource }, { buildConfig }, { pino }] =
-    await Promise.all([
-      load<typeof import('../../src/auth/authenticator.js')>('auth/authenticator.ts'),
-      load<typeof import('../../src/auth/keys.js')>('auth/keys.ts'),
-      load<typeof import('../../src/auth/rateLimit.js')>('auth/rateLimit.ts'),
-      load<typeof import('../../src/auth/revocations.js')>('auth/revocations.ts'),
-      load<typeof import('../../src/auth/tokenCache.js')>('auth/tokenCache.ts'),
-      load<typeof import('../../src/clock/gatewayClock.js')>('clock/gatewayClock.ts'),
-      load<typeof import('../../src/clock/timeSource.js')>('clock/timeSource.ts'),
-      load<typeof import('../../src/config/load.js')>('config/load.ts'),
-      import('pino'),
-    ]);
+  const [
+    { Authenticator },
+    { KeyRing, publicKeyFromPem },
+    { FailureRateLimiter },
+    { RevocationList },
+    { TokenCache },
+    { GatewayClock },
+    { systemTimeSource },
+    { buildConfig },
+    { pino },
+  ] = await Promise.all([
+    load<typeof import('../../src/auth/authenticator.js')>('auth/authenticator.ts'),
+    load<typeof import('../../src/auth/keys.js')>('auth/keys.ts'),
+    load<typeof import('../../src/auth/rateLimit.js')>('auth/rateLimit.ts'),
+    load<typeof import('../../src/auth/revocations.js')>('auth/revocations.ts'),
+    load<typeof import('../../src/auth/tokenCache.js')>('auth/tokenCache.ts'),
+    load<typeof import('../../src/clock/gatewayClock.js')>('clock/gatewayClock.ts'),
+    load<typeof import('../../src/clock/timeSource.js')>('clock/timeSource.ts'),
+    load<typeof import('../../src/config/load.js')>('config/load.ts'),
+    import('pino'),
+  ]);
   type Auth = InstanceType<typeof Authenticator>;
   const rules = buildConfig({}).auth.jwt;
   const keys = new KeyRing();
@@ -244,50 +261,59 @@ async function main(): Promise<void> {
   }
 
   /** One plain aedes process, one storm. */
-  const plainUnit = (key: Series, file: string | undefined, variant: Variant) => async (r: number, tokens: string[], warm: string[]): Promise<string> => {
-    const aedes = await spawnPlainAedes({ file });
-    try {
-      await warmUp(aedes, warm, variant);
-      results[key].push(await storm(aedes, `${key}-${r}`, tokens, variant));
-    } finally {
-      await aedes.stop();
-    }
-    return `${key} ${results[key].at(-1)!.cpuMs.toFixed(0)}`;
-  };
+  const plainUnit =
+    (key: Series, file: string | undefined, variant: Variant) =>
+    async (r: number, tokens: string[], warm: string[]): Promise<string> => {
+      const aedes = await spawnPlainAedes({ file });
+      try {
+        await warmUp(aedes, warm, variant);
+        results[key].push(await storm(aedes, `${key}-${r}`, tokens, variant));
+      } finally {
+        await aedes.stop();
+      }
+      return `${key} ${results[key].at(-1)!.cpuMs.toFixed(0)}`;
+    };
 
   /** Cold on a fresh data directory (which it fills), then warm restarts on it (several: with / without flags). */
-  const edgeUnit = (cli: string | undefined, variant: Variant, cold: Series, warms: Array<{ key: Series; nodeArgs: string[] }>) => async (r: number, tokens: string[], warm: string[]): Promise<string> => {
-    const coldServer = await spawnEdgegate({ config, cliFile: cli, nodeArgs });
-    const dataDir = coldServer.dataDir;
-    try {
+  const edgeUnit =
+    (cli: string | undefined, variant: Variant, cold: Series, warms: Array<{ key: Series; nodeArgs: string[] }>) =>
+    async (r: number, tokens: string[], warm: string[]): Promise<string> => {
+      const coldServer = await spawnEdgegate({ config, cliFile: cli, nodeArgs });
+      const dataDir = coldServer.dataDir;
       try {
-        await warmUp(coldServer, warm, variant);
-        results[cold].push(await storm(coldServer, `${cold}-${r}`, tokens, variant));
-      } finally {
-        await coldServer.stop();
-      }
-      // Warm: the daemon restarted on the same data directory; the same sensors reconnect
-      // (several variants in alternating order).
-      for (const v of r % 2 ? [...warms].reverse() : warms) {
-        const warmServer = await spawnEdgegate({ config, cliFile: cli, dataDir, nodeArgs: v.nodeArgs });
         try {
-          await warmUp(warmServer, warm, variant);
-          results[v.key].push(await storm(warmServer, `${v.key}-${r}`, tokens, variant));
+          await warmUp(coldServer, warm, variant);
+          results[cold].push(await storm(coldServer, `${cold}-${r}`, tokens, variant));
         } finally {
-          await warmServer.stop();
+          await coldServer.stop();
         }
+        // Warm: the daemon restarted on the same data directory; the same sensors reconnect
+        // (several variants in alternating order).
+        for (const v of r % 2 ? [...warms].reverse() : warms) {
+          const warmServer = await spawnEdgegate({ config, cliFile: cli, dataDir, nodeArgs: v.nodeArgs });
+          try {
+            await warmUp(warmServer, warm, variant);
+            results[v.key].push(await storm(warmServer, `${v.key}-${r}`, tokens, variant));
+          } finally {
+            await warmServer.stop();
+          }
+        }
+      } finally {
+        rmSync(dataDir, { recursive: true, force: true });
       }
-    } finally {
-      rmSync(dataDir, { recursive: true, force: true });
-    }
-    return [cold, ...warms.map((w) => w.key)].map((k) => `${k} ${results[k].at(-1)!.cpuMs.toFixed(0)}`).join(', ');
-  };
+      return [cold, ...warms.map((w) => w.key)].map((k) => `${k} ${results[k].at(-1)!.cpuMs.toFixed(0)}`).join(', ');
+    };
 
   type Unit = (r: number, tokens: string[], warm: string[]) => Promise<string>;
   const units: Unit[] = [];
   if (withV4) {
     units.push(plainUnit('aedes', aedesBundle?.file, 'v4'));
-    units.push(edgeUnit(cliBundle?.file, 'v4', 'cold', [{ key: 'warm', nodeArgs }, { key: 'warmNoFlags', nodeArgs: [] }]));
+    units.push(
+      edgeUnit(cliBundle?.file, 'v4', 'cold', [
+        { key: 'warm', nodeArgs },
+        { key: 'warmNoFlags', nodeArgs: [] },
+      ]),
+    );
     if (BASELINE) {
       units.push(plainUnit('aedes1', aedes1Bundle!.file, 'v4'));
       units.push(edgeUnit(BASELINE.cli, 'v4', 'cold1', [{ key: 'warm1', nodeArgs }]));
@@ -326,8 +352,10 @@ async function main(): Promise<void> {
   const has = (k: Series) => results[k].length > 0;
   console.log(
     `\nreconnect storm: ${CLIENTS} sensors, distinct ES512 tokens, all at once, x ${ROUNDS} rounds, loopback; ` +
-      `${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ${process.version}; servers run as ${runner}; edgegate's node flags: ${nodeArgs.join(' ') || '(none)'}; ` +
-      `aedes ${AEDES_VERSION}; clients: ${[withV4 && 'MQTT 3.1.1', withV5 && 'MQTT 5'].filter(Boolean).join(' and ')}; load average after each round: ${loads.join(', ')}`,
+      `${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, Node ` +
+      `${process.version}; servers run as ${runner}; edgegate's node flags: ${nodeArgs.join(' ') || '(none)'}; ` +
+      `aedes ${AEDES_VERSION}; clients: ${[withV4 && 'MQTT 3.1.1', withV5 && 'MQTT 5'].filter(Boolean).join(' and ')}; ` +
+      `load average after each round: ${loads.join(', ')}`,
   );
   console.log(`edgegate: ${EDGE.cli ?? 'src/ bundled'} (aedes ${EDGE.aedesVersion})`);
   if (BASELINE) console.log(`baseline build (BENCH_BASELINE_CLI): ${BASELINE.cli}, aedes ${BASELINE.aedesVersion}`);
@@ -357,11 +385,17 @@ async function main(): Promise<void> {
 
   if (BASELINE && withV4) {
     const [a1, c1, w1, a, c, w] = [med('aedes1'), med('cold1'), med('warm1'), med('aedes'), med('cold'), med('warm')];
-    console.log(`\nbefore / after, same run: edgegate-aedes1 (${BASELINE.cli}, aedes ${BASELINE.aedesVersion}) vs edgegate (${EDGE.cli ?? 'this tree'}, aedes ${AEDES_VERSION}), MQTT 3.1.1 clients, medians`);
+    console.log(
+      `\nbefore / after, same run: edgegate-aedes1 (${BASELINE.cli}, aedes ${BASELINE.aedesVersion}) ` +
+        `vs edgegate (${EDGE.cli ?? 'this tree'}, aedes ${AEDES_VERSION}), MQTT 3.1.1 clients, medians`,
+    );
     console.log('| measure | before | after | after / before | goal | before | after |');
     console.log('|---|---|---|---|---|---|---|');
     const row = (what: string, b: number, af: number, g = '—', okB?: boolean, okA?: boolean, unit = ' ms'): void =>
-      console.log(`| ${what} | ${b.toFixed(unit ? 0 : 2)}${unit} | ${af.toFixed(unit ? 0 : 2)}${unit} | ${x(af, b)} | ${g} | ${okB === undefined ? '' : goal(okB)} | ${okA === undefined ? '' : goal(okA)} |`);
+      console.log(
+        `| ${what} | ${b.toFixed(unit ? 0 : 2)}${unit} | ${af.toFixed(unit ? 0 : 2)}${unit} | ${x(af, b)} ` +
+          `| ${g} | ${okB === undefined ? '' : goal(okB)} | ${okA === undefined ? '' : goal(okA)} |`,
+      );
     row('plain aedes storm, server CPU', a1, a);
     row('edgegate cold storm, server CPU', c1, c);
     row('edgegate warm storm, server CPU', w1, w);
@@ -369,11 +403,19 @@ async function main(): Promise<void> {
     row(`warm / plain aedes ${BASELINE.aedesVersion} (one yardstick)`, w1 / a1, w / a1, '≤ 1.2x', w1 / a1 <= 1.2, w / a1 <= 1.2, '');
     row('cold / warm', c1 / w1, c / w, '≥ 2x', c1 / w1 >= 2, c / w >= 2, '');
     if (perAuth1) {
-      console.log(`| one authentication, full verify / cache hit (in-process, each tree's src/auth) | ${perAuth1.verifyUs.toFixed(1)} / ${perAuth1.hitUs.toFixed(1)} µs = ${authRatio(perAuth1).toFixed(1)}x | ${perAuth.verifyUs.toFixed(1)} / ${perAuth.hitUs.toFixed(1)} µs = ${authRatio(perAuth).toFixed(1)}x | ${x(authRatio(perAuth), authRatio(perAuth1))} | ≥ 20x | ${goal(authRatio(perAuth1) >= 20)} | ${goal(authRatio(perAuth) >= 20)} |`);
+      console.log(
+        `| one authentication, full verify / cache hit (in-process, each tree's src/auth) | ${perAuth1.verifyUs.toFixed(1)} ` +
+          `/ ${perAuth1.hitUs.toFixed(1)} µs = ${authRatio(perAuth1).toFixed(1)}x | ${perAuth.verifyUs.toFixed(1)} / ` +
+          `${perAuth.hitUs.toFixed(1)} µs = ${authRatio(perAuth).toFixed(1)}x | ${x(authRatio(perAuth), authRatio(perAuth1))} ` +
+          `| ≥ 20x | ${goal(authRatio(perAuth1) >= 20)} | ${goal(authRatio(perAuth) >= 20)} |`,
+      );
     }
   }
   if (withV5) {
-    console.log(`\nMQTT 5 clients (edgegate on aedes ${AEDES_VERSION} only${BASELINE ? `: edgegate-aedes1 (aedes ${BASELINE.aedesVersion}) speaks MQTT 3.1.1 only, it answered an MQTT 5 CONNECT with ${baselineV5Answer}` : ''}), medians`);
+    const baselineNote = BASELINE
+      ? `: edgegate-aedes1 (aedes ${BASELINE.aedesVersion}) speaks MQTT 3.1.1 only, it answered an MQTT 5 CONNECT with ${baselineV5Answer}`
+      : '';
+    console.log(`\nMQTT 5 clients (edgegate on aedes ${AEDES_VERSION} only${baselineNote}), medians`);
     console.log('| measure | MQTT 5 password | MQTT 5 Enhanced Auth "JWT" | goal |');
     console.log('|---|---|---|---|');
     const [a5, c5, w5, c5e, w5e] = [med('aedesV5'), med('coldV5'), med('warmV5'), med('coldV5auth'), med('warmV5auth')];
@@ -385,7 +427,11 @@ async function main(): Promise<void> {
     if (withV4) {
       console.log(`| warm MQTT 5 / warm MQTT 3.1.1 (edgegate) | ${x(w5, med('warm'))} | ${x(w5e, med('warm'))} | — |`);
       console.log(`| plain aedes MQTT 5 / MQTT 3.1.1 | ${x(a5, med('aedes'))} | | — |`);
-      if (BASELINE) console.log(`| warm MQTT 5 / plain aedes ${BASELINE.aedesVersion} MQTT 3.1.1 | ${x(w5, med('aedes1'))} ${goal(w5 / med('aedes1') <= 1.2)} | ${x(w5e, med('aedes1'))} ${goal(w5e / med('aedes1') <= 1.2)} | ≤ 1.2x |`);
+      if (BASELINE)
+        console.log(
+          `| warm MQTT 5 / plain aedes ${BASELINE.aedesVersion} MQTT 3.1.1 | ${x(w5, med('aedes1'))} ` +
+            `${goal(w5 / med('aedes1') <= 1.2)} | ${x(w5e, med('aedes1'))} ${goal(w5e / med('aedes1') <= 1.2)} | ≤ 1.2x |`,
+        );
     }
   }
 }

@@ -8,16 +8,16 @@
 // of rounds, then it stops by itself.
 //
 //   npx tsx scripts/bench/auth.ts [--clients 1000] [--rounds 5]
-import { generateKeyPairSync, createHmac, sign, randomUUID } from 'node:crypto';
+import { createHmac, generateKeyPairSync, randomUUID, sign } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { closeAll, connectMany, type ConnectManyResult } from './lib/connectClients.js';
-import { formatMiB } from './lib/procStats.js';
-import { bundleEntry } from './lib/bundle.js';
-import { builtCli } from './lib/paths.js';
-import { spawnEdgegate, spawnPlainAedes, type ServerProcess } from './lib/spawnServer.js';
 import { numberArg } from './lib/args.js';
+import { bundleEntry } from './lib/bundle.js';
+import { type ConnectManyResult, closeAll, connectMany } from './lib/connectClients.js';
+import { builtCli } from './lib/paths.js';
+import { formatMiB } from './lib/procStats.js';
+import { type ServerProcess, spawnEdgegate, spawnPlainAedes } from './lib/spawnServer.js';
 import { median } from './lib/stats.js';
 
 const arg = numberArg;
@@ -32,7 +32,9 @@ const nowSec = Math.floor(Date.now() / 1000);
 function mintTokens(alg: 'HS256' | 'ES256', n: number, privateKey?: ReturnType<typeof generateKeyPairSync>['privateKey']): string[] {
   const header = b64(JSON.stringify({ alg, typ: 'JWT' }));
   return Array.from({ length: n }, (_, i) => {
-    const payload = b64(JSON.stringify({ sub: `bench-${i}`, jti: randomUUID(), iat: nowSec, exp: nowSec + 3600, acl: { pub: ['sensors/%c/#'], sub: ['cmd/%c/#'] } }));
+    const payload = b64(
+      JSON.stringify({ sub: `bench-${i}`, jti: randomUUID(), iat: nowSec, exp: nowSec + 3600, acl: { pub: ['sensors/%c/#'], sub: ['cmd/%c/#'] } }),
+    );
     const input = `${header}.${payload}`;
     const sig =
       alg === 'HS256'
@@ -60,7 +62,9 @@ async function round(server: ServerProcess, label: string, r: number, password: 
   });
   const cpuMs = server.cpuTimeMs() - cpu0;
   if (res.accepted !== CLIENTS) {
-    throw new Error(`${label} round ${r}: accepted ${res.accepted}/${CLIENTS}, refused ${JSON.stringify(res.refused)}, errors ${res.errors}\n${server.output().slice(-2000)}`);
+    throw new Error(
+      `${label} round ${r}: accepted ${res.accepted}/${CLIENTS}, refused ${JSON.stringify(res.refused)}, errors ${res.errors}\n${server.output().slice(-2000)}`,
+    );
   }
   return { ...res, cpuMs };
 }
@@ -81,14 +85,22 @@ async function runSeries(server: ServerProcess, series: Array<{ label: string; p
       s.cpuMsPerConnect.push(res.cpuMs / CLIENTS);
       await closeAll(res.sockets);
       await settle(500);
-      process.stderr.write(`  ${label} round ${r + 1}/${ROUNDS}: ${res.connectsPerSec.toFixed(0)} connects/s (${res.elapsedMs.toFixed(0)} ms), server CPU ${(res.cpuMs / CLIENTS).toFixed(2)} ms/connect, RSS ${formatMiB(s.rssWithClientsKiB.at(-1)!)}\n`);
+      process.stderr.write(
+        `  ${label} round ${r + 1}/${ROUNDS}: ${res.connectsPerSec.toFixed(0)} connects/s (${res.elapsedMs.toFixed(0)} ` +
+          `ms), server CPU ${(res.cpuMs / CLIENTS).toFixed(2)} ms/connect, RSS ${formatMiB(s.rssWithClientsKiB.at(-1)!)}\n`,
+      );
     }
   }
   return out;
 }
 
 async function warmUp(server: ServerProcess, password: (i: number) => string): Promise<void> {
-  const res = await connectMany({ port: server.port, count: 100, concurrency: 20, fields: (i) => ({ clientId: `warm-${i}`, username: 'w', password: password(i) }) });
+  const res = await connectMany({
+    port: server.port,
+    count: 100,
+    concurrency: 20,
+    fields: (i) => ({ clientId: `warm-${i}`, username: 'w', password: password(i) }),
+  });
   await closeAll(res.sockets);
   await settle(300);
 }
@@ -166,15 +178,29 @@ async function main(): Promise<void> {
     [`RSS with ${CLIENTS} clients (1st / last round)`]: `${formatMiB(s.rssWithClientsKiB[0]!)} / ${formatMiB(s.rssWithClientsKiB.at(-1)!)}`,
   }));
   const cpu = cpus();
-  console.log(`\nauth benchmark: ${CLIENTS} concurrent clients x ${ROUNDS} rounds, loopback; ${cpu.length} x ${cpu[0]?.model ?? 'cpu'}, ${formatMiB(totalmem() / 1024)} RAM, Node ${process.version}; servers run as ${runner}`);
+  console.log(
+    `\nauth benchmark: ${CLIENTS} concurrent clients x ${ROUNDS} rounds, loopback; ${cpu.length} x ` +
+      `${cpu[0]?.model ?? 'cpu'}, ${formatMiB(totalmem() / 1024)} RAM, Node ${process.version}; servers run as ${runner}`,
+  );
   console.table(rows);
   console.log(`plain aedes RSS idle: ${formatMiB(aedesIdleKiB)}`);
-  console.log(`edgegate RSS idle (after start): ${formatMiB(idleKiB)}; with ${CLIENTS} clients connected (first HS256 round): ${formatMiB(hsSeries.rssWithClientsKiB[0]!)}; highest during the run: ${formatMiB(Math.max(...hsSeries.rssWithClientsKiB, ...esSeries.rssWithClientsKiB))}; idle after the runs: ${formatMiB(idleAfterKiB)}`);
+  console.log(
+    `edgegate RSS idle (after start): ${formatMiB(idleKiB)}; with ${CLIENTS} clients connected (first HS256 round): ` +
+      `${formatMiB(hsSeries.rssWithClientsKiB[0]!)}; highest during the run: ` +
+      `${formatMiB(Math.max(...hsSeries.rssWithClientsKiB, ...esSeries.rssWithClientsKiB))}; idle after the runs: ${formatMiB(idleAfterKiB)}`,
+  );
   console.log(`plain aedes RSS with ${CLIENTS} clients (first round): ${formatMiB(plain.rssWithClientsKiB[0]!)}`);
-  console.log(`ratios: HS256/aedes ${(median(hsSeries.rates) / base).toFixed(2)}, ES256/aedes ${(median(esSeries.rates) / base).toFixed(2)}, ES256/HS256 ${(median(esSeries.rates) / median(hsSeries.rates)).toFixed(2)}`);
+  console.log(
+    `ratios: HS256/aedes ${(median(hsSeries.rates) / base).toFixed(2)}, ES256/aedes ` +
+      `${(median(esSeries.rates) / base).toFixed(2)}, ES256/HS256 ${(median(esSeries.rates) / median(hsSeries.rates)).toFixed(2)}`,
+  );
   const cap = (x: Series): number => 1000 / median(x.cpuMsPerConnect);
   console.log(`CPU-capacity ratios: HS256/aedes ${(cap(hsSeries) / cap(plain)).toFixed(2)}, ES256/aedes ${(cap(esSeries) / cap(plain)).toFixed(2)}`);
-  console.log(`load average at the end: ${loadavg().map((x) => x.toFixed(2)).join(' ')} (other processes share this machine: wall-clock rates are noisy)`);
+  console.log(
+    `load average at the end: ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')} (other processes share this machine: wall-clock rates are noisy)`,
+  );
   console.log(`edgegate stopped on SIGTERM in ${stopMs.toFixed(0)} ms`);
 }
 

@@ -17,19 +17,19 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import mqtt from 'mqtt';
 import { numberArg } from './lib/args.js';
-import { cpuSplitMs } from './lib/procStats.js';
 import { freePort } from './lib/freePort.js';
 import { startCloudMosquitto, startMosquitto } from './lib/mosquitto.js';
 import { unitNodeFlags } from './lib/nodeFlags.js';
 import { baselineBuild, edgegateBuild } from './lib/paths.js';
-import { hs256Token } from './lib/tokens.js';
-import { spawnEdgegate, type ServerProcess } from './lib/spawnServer.js';
+import { cpuSplitMs } from './lib/procStats.js';
+import { type ServerProcess, spawnEdgegate } from './lib/spawnServer.js';
 import { median, sleep } from './lib/stats.js';
+import { hs256Token } from './lib/tokens.js';
 
 const EDGE = edgegateBuild();
 const BUILT_CLI = EDGE.cli;
@@ -78,7 +78,10 @@ const TOKEN = hs256Token(SECRET, { sub: 'bench', iat: NOW_SEC, exp: NOW_SEC + 86
 class GatedProxy {
   private server?: Server;
   private readonly sockets = new Set<Socket>();
-  constructor(readonly port: number, private readonly targetPort: number) {}
+  constructor(
+    readonly port: number,
+    private readonly targetPort: number,
+  ) {}
   open(): Promise<void> {
     this.server = createServer((inbound) => {
       const outbound = connect({ host: '127.0.0.1', port: this.targetPort });
@@ -100,10 +103,15 @@ class GatedProxy {
   }
 }
 
-
 /** /proc/<pid>/io: syscalls (read + write kinds) and bytes sent to storage, of the local broker. */
 function procIo(pid: number): { syscalls: number; writeBytes: number } {
-  const f = Object.fromEntries(readFileSync(`/proc/${pid}/io`, 'utf8').trim().split('\n').map((l) => l.split(': ')).map(([k, v]) => [k, Number(v)]));
+  const f = Object.fromEntries(
+    readFileSync(`/proc/${pid}/io`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(': '))
+      .map(([k, v]) => [k, Number(v)]),
+  );
   return { syscalls: f.syscr + f.syscw, writeBytes: f.write_bytes };
 }
 
@@ -116,7 +124,6 @@ interface RoundCost {
   writeBytes: number;
 }
 
-
 function run(cmd: string, args: string[], stdin?: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const p = spawn(cmd, args, { stdio: [stdin === undefined ? 'ignore' : 'pipe', 'ignore', 'inherit'] });
@@ -127,7 +134,9 @@ function run(cmd: string, args: string[], stdin?: string): Promise<void> {
 
 /** mosquitto_sub -C n on the persistent session; resolves with first-line and exit times. */
 function subscriber(cloudPort: number, id: string, n: number, timeoutMs: number): { done: Promise<{ firstAt: number; endAt: number }> } {
-  const p = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(cloudPort), '-i', id, '-q', '1', '-t', 'bench/#', '-C', String(n)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const p = spawn('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(cloudPort), '-i', id, '-q', '1', '-t', 'bench/#', '-C', String(n)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let firstAt = 0;
   p.stdout!.on('data', () => {
     if (!firstAt) firstAt = performance.now();
@@ -222,7 +231,6 @@ async function publishLines(port: number, topic: string, n: number, tag: string,
   );
 }
 
-
 type Kind = 'edgegate' | 'mosquitto' | 'mosquitto-persist' | 'edgegate-aedes1' | 'noflags';
 const KIND_ORDER: Kind[] = ['edgegate', 'mosquitto', 'mosquitto-persist', 'edgegate-aedes1', 'noflags'];
 const isMosquitto = (k: Kind): boolean => k === 'mosquitto' || k === 'mosquitto-persist';
@@ -250,7 +258,10 @@ async function localBroker(kind: Kind, cloudPort: number): Promise<ServerProcess
           url: `mqtt://127.0.0.1:${cloudPort}`,
           clientId: 'bench-edgegate',
           reconnect: { minSec: 0.1, maxSec: 1 },
-          topics: [{ pattern: 'bench/#', direction: 'out', qos: 1 }, { pattern: 'probe/#', direction: 'out', qos: 1 }],
+          topics: [
+            { pattern: 'bench/#', direction: 'out', qos: 1 },
+            { pattern: 'probe/#', direction: 'out', qos: 1 },
+          ],
         },
       },
     });
@@ -262,17 +273,21 @@ async function localBroker(kind: Kind, cloudPort: number): Promise<ServerProcess
   // default) and at shutdown, so a power cut loses up to half an hour of what it acknowledged;
   // the bytes to storage it shows during a round are what that costs (none until the autosave).
   const persistDir = kind === 'mosquitto-persist' ? mkdtempSync(join(tmpdir(), 'bench-mosquitto-db-')) : undefined;
-  const m = await startMosquitto('local-mosquitto', [
-    ...(persistDir ? ['persistence true', `persistence_location ${persistDir}/`] : ['persistence false']),
-    // Its bridge queues in memory while the cloud is down; no bound, as edgegate's durable queue.
-    'max_queued_messages 10000000',
-    'connection cloud',
-    `address 127.0.0.1:${cloudPort}`,
-    'clientid bench-mosquitto',
-    'restart_timeout 1 1',
-    'topic bench/# out 1',
-    'topic probe/# out 1',
-  ], port);
+  const m = await startMosquitto(
+    'local-mosquitto',
+    [
+      ...(persistDir ? ['persistence true', `persistence_location ${persistDir}/`] : ['persistence false']),
+      // Its bridge queues in memory while the cloud is down; no bound, as edgegate's durable queue.
+      'max_queued_messages 10000000',
+      'connection cloud',
+      `address 127.0.0.1:${cloudPort}`,
+      'clientid bench-mosquitto',
+      'restart_timeout 1 1',
+      'topic bench/# out 1',
+      'topic probe/# out 1',
+    ],
+    port,
+  );
   if (!persistDir) return m;
   const removeConf = m.cleanup;
   return Object.assign(m, { cleanup: () => (removeConf(), rmSync(persistDir, { recursive: true, force: true })) });
@@ -367,7 +382,10 @@ async function drainRound(kind: Kind, r: number): Promise<{ fillRate: number; dr
 const fmt = (x: number): string => Math.round(x).toLocaleString('en-US');
 
 async function main(): Promise<void> {
-  console.log(`bridge benchmark: ${MESSAGES} QoS 1 messages x ${ROUNDS} rounds each (after ${WARMUP} warm-up messages), backlog ${BACKLOG}; ${cpus().length} CPUs, node ${process.version}`);
+  console.log(
+    `bridge benchmark: ${MESSAGES} QoS 1 messages x ${ROUNDS} rounds each (after ${WARMUP} ` +
+      `warm-up messages), backlog ${BACKLOG}; ${cpus().length} CPUs, node ${process.version}`,
+  );
   console.log(`edgegate: ${BUILT_CLI} (aedes ${EDGE.aedesVersion}); kinds ${KINDS.join(', ')}`);
   if (BASELINE) console.log(`edgegate-aedes1: ${BASELINE.cli} (aedes ${BASELINE.aedesVersion})`);
   const rates = emptyByKind<number>();
@@ -381,7 +399,11 @@ async function main(): Promise<void> {
           rates[kind].push(rate);
           costs[kind].push(cost);
         } else single[kind].push(rate);
-        console.log(`  round ${r + 1} ${kind.padEnd(17)} ${String(publishers).padStart(2)} publisher(s) ${fmt(rate)} msg/s end to end; local broker per message: ${cost.cpuUs.toFixed(1)} µs CPU (${cost.sysUs.toFixed(1)} in the kernel), ${cost.syscalls.toFixed(2)} syscalls, ${cost.writeBytes.toFixed(0)} bytes to storage`);
+        console.log(
+          `  round ${r + 1} ${kind.padEnd(17)} ${String(publishers).padStart(2)} publisher(s) ${fmt(rate)} msg/s end to ` +
+            `end; local broker per message: ${cost.cpuUs.toFixed(1)} µs CPU (${cost.sysUs.toFixed(1)} in the ` +
+            `kernel), ${cost.syscalls.toFixed(2)} syscalls, ${cost.writeBytes.toFixed(0)} bytes to storage`,
+        );
       }
     }
   }
@@ -391,7 +413,10 @@ async function main(): Promise<void> {
     for (const kind of roundKinds(r)) {
       const d = await drainRound(kind, r);
       drains[kind].push(d);
-      console.log(`  drain ${r + 1} ${kind.padEnd(15)} fill ${fmt(d.fillRate)} msg/s, drain ${fmt(d.drainRate)} msg/s (first to last), ${d.totalSec.toFixed(2)} s from cloud start; CPU per message ${d.fillCpuUs.toFixed(1)} µs in, ${d.drainCpuUs.toFixed(1)} µs out`);
+      console.log(
+        `  drain ${r + 1} ${kind.padEnd(15)} fill ${fmt(d.fillRate)} msg/s, drain ${fmt(d.drainRate)} msg/s (first to last), ` +
+          `${d.totalSec.toFixed(2)} s from cloud start; CPU per message ${d.fillCpuUs.toFixed(1)} µs in, ${d.drainCpuUs.toFixed(1)} µs out`,
+      );
     }
   }
   const e = median(rates.edgegate);
@@ -402,11 +427,17 @@ async function main(): Promise<void> {
   const mf = median(drains.mosquitto.map((d) => d.fillRate));
   console.log('\n| measure (median) | edgegate (durable SQLite queue) | Mosquitto bridge (memory) | ratio |');
   console.log('|---|---|---|---|');
-  console.log(`| QoS 1 end to end, ${MESSAGES} msgs from ${PUBLISHERS} publisher(s), -M ${MAX_INFLIGHT} each | ${fmt(e)} msg/s | ${fmt(m)} msg/s | ${(e / m).toFixed(2)}x |`);
+  console.log(
+    `| QoS 1 end to end, ${MESSAGES} msgs from ${PUBLISHERS} publisher(s), -M ` +
+      `${MAX_INFLIGHT} each | ${fmt(e)} msg/s | ${fmt(m)} msg/s | ${(e / m).toFixed(2)}x |`,
+  );
   if (PUBLISHERS > 1 && KINDS.includes('edgegate') && KINDS.includes('mosquitto')) {
     const e1 = median(single.edgegate);
     const m1 = median(single.mosquitto);
-    console.log(`| QoS 1 end to end, ${MESSAGES} msgs from 1 publisher, -M ${MAX_INFLIGHT} (each PUBACK waits for its fsync) | ${fmt(e1)} msg/s | ${fmt(m1)} msg/s | ${(e1 / m1).toFixed(2)}x |`);
+    console.log(
+      `| QoS 1 end to end, ${MESSAGES} msgs from 1 publisher, -M ${MAX_INFLIGHT} (each PUBACK ` +
+        `waits for its fsync) | ${fmt(e1)} msg/s | ${fmt(m1)} msg/s | ${(e1 / m1).toFixed(2)}x |`,
+    );
   }
   console.log(`| backlog fill while cloud down, ${BACKLOG} msgs | ${fmt(ef)} msg/s | ${fmt(mf)} msg/s | ${(ef / mf).toFixed(2)}x |`);
   console.log(`| backlog drain, ${BACKLOG} msgs | ${fmt(ed)} msg/s | ${fmt(md)} msg/s | ${(ed / md).toFixed(2)}x |`);
@@ -418,26 +449,52 @@ async function main(): Promise<void> {
   if (KINDS.includes('mosquitto-persist')) {
     const p = median(rates['mosquitto-persist']);
     const p1 = single['mosquitto-persist'].length ? `, 1 publisher ${fmt(median(single['mosquitto-persist']))} msg/s` : '';
-    console.log(`\nMosquitto with persistence true (autosave every 1800 s, writes nothing in between): end to end ${fmt(p)} msg/s (edgegate ${(e / p).toFixed(2)}x)${p1}, ` +
-      `CPU ${cost('mosquitto-persist', 'cpuUs', 1)} µs, ${cost('mosquitto-persist', 'syscalls', 2)} syscalls, ${cost('mosquitto-persist', 'writeBytes', 0)} bytes to storage per message`);
+    console.log(
+      `\nMosquitto with persistence true (autosave every 1800 s, writes nothing in ` +
+        `between): end to end ${fmt(p)} msg/s (edgegate ${(e / p).toFixed(2)}x)${p1}, ` +
+        `CPU ${cost('mosquitto-persist', 'cpuUs', 1)} µs, ${cost('mosquitto-persist', 'syscalls', 2)} ` +
+        `syscalls, ${cost('mosquitto-persist', 'writeBytes', 0)} bytes to storage per message`,
+    );
   }
   if (KINDS.includes('edgegate-aedes1')) {
     const b = median(rates['edgegate-aedes1']);
-    console.log(`\nedgegate-aedes1 (${BASELINE_CLI}): end to end ${fmt(b)} msg/s (${(b / m).toFixed(2)}x Mosquitto; edgegate ${(e / b).toFixed(2)}x edgegate-aedes1), ` +
-      `CPU ${cost('edgegate-aedes1', 'cpuUs', 1)} µs, ${cost('edgegate-aedes1', 'syscalls', 2)} syscalls, ${cost('edgegate-aedes1', 'writeBytes', 0)} bytes to storage per message`);
+    console.log(
+      `\nedgegate-aedes1 (${BASELINE_CLI}): end to end ${fmt(b)} msg/s (${(b / m).toFixed(2)}x Mosquitto; edgegate ${(e / b).toFixed(2)}x edgegate-aedes1), ` +
+        `CPU ${cost('edgegate-aedes1', 'cpuUs', 1)} µs, ${cost('edgegate-aedes1', 'syscalls', 2)} ` +
+        `syscalls, ${cost('edgegate-aedes1', 'writeBytes', 0)} bytes to storage per message`,
+    );
     const ok = (x: boolean) => (x ? 'met' : 'MISSED');
     const bd = drains['edgegate-aedes1'];
     const bf = median(bd.map((d) => d.fillRate));
     const bdr = median(bd.map((d) => d.drainRate));
     const c = (k: Kind, f: keyof RoundCost) => median(costs[k].map((x) => x[f]));
-    console.log(`\nbefore / after, same run (medians; each round has both): edgegate-aedes1 (aedes ${BASELINE?.aedesVersion}) vs edgegate (aedes ${EDGE.aedesVersion}), Mosquitto ${fmt(m)} msg/s`);
+    console.log(
+      `\nbefore / after, same run (medians; each round has both): edgegate-aedes1 (aedes ` +
+        `${BASELINE?.aedesVersion}) vs edgegate (aedes ${EDGE.aedesVersion}), Mosquitto ${fmt(m)} msg/s`,
+    );
     console.log('| measure | before | after | after / before | goal | before | after |');
     console.log('|---|---|---|---|---|---|---|');
-    console.log(`| QoS 1 end to end, ${MESSAGES} msgs${WARMUP > 0 ? `, after ${WARMUP} warm-up` : ', cold'} | ${fmt(b)} msg/s (${(b / m).toFixed(2)}x Mosquitto) | ${fmt(e)} msg/s (${(e / m).toFixed(2)}x Mosquitto) | ${(e / b).toFixed(2)}x | ≥ 1.0x Mosquitto${WARMUP > 0 ? '' : ' (the goal is for warm)'} | ${ok(b / m >= 1)} | ${ok(e / m >= 1)} |`);
-    console.log(`| local broker CPU per message | ${c('edgegate-aedes1', 'cpuUs').toFixed(1)} µs | ${c('edgegate', 'cpuUs').toFixed(1)} µs | ${(c('edgegate', 'cpuUs') / c('edgegate-aedes1', 'cpuUs')).toFixed(2)}x | — | | |`);
-    console.log(`| of which in the kernel | ${c('edgegate-aedes1', 'sysUs').toFixed(1)} µs | ${c('edgegate', 'sysUs').toFixed(1)} µs | ${(c('edgegate', 'sysUs') / c('edgegate-aedes1', 'sysUs')).toFixed(2)}x | — | | |`);
-    console.log(`| read+write syscalls per message | ${c('edgegate-aedes1', 'syscalls').toFixed(2)} | ${c('edgegate', 'syscalls').toFixed(2)} | ${(c('edgegate', 'syscalls') / c('edgegate-aedes1', 'syscalls')).toFixed(2)}x | — | | |`);
-    console.log(`| bytes to storage per message | ${c('edgegate-aedes1', 'writeBytes').toFixed(0)} | ${c('edgegate', 'writeBytes').toFixed(0)} | ${(c('edgegate', 'writeBytes') / c('edgegate-aedes1', 'writeBytes')).toFixed(2)}x | — | | |`);
+    console.log(
+      `| QoS 1 end to end, ${MESSAGES} msgs${WARMUP > 0 ? `, after ${WARMUP} warm-up` : ', cold'} | ${fmt(b)} msg/s ` +
+        `(${(b / m).toFixed(2)}x Mosquitto) | ${fmt(e)} msg/s (${(e / m).toFixed(2)}x Mosquitto) | ${(e / b).toFixed(2)}x ` +
+        `| ≥ 1.0x Mosquitto${WARMUP > 0 ? '' : ' (the goal is for warm)'} | ${ok(b / m >= 1)} | ${ok(e / m >= 1)} |`,
+    );
+    console.log(
+      `| local broker CPU per message | ${c('edgegate-aedes1', 'cpuUs').toFixed(1)} µs | ${c('edgegate', 'cpuUs').toFixed(1)} ` +
+        `µs | ${(c('edgegate', 'cpuUs') / c('edgegate-aedes1', 'cpuUs')).toFixed(2)}x | — | | |`,
+    );
+    console.log(
+      `| of which in the kernel | ${c('edgegate-aedes1', 'sysUs').toFixed(1)} µs | ${c('edgegate', 'sysUs').toFixed(1)} ` +
+        `µs | ${(c('edgegate', 'sysUs') / c('edgegate-aedes1', 'sysUs')).toFixed(2)}x | — | | |`,
+    );
+    console.log(
+      `| read+write syscalls per message | ${c('edgegate-aedes1', 'syscalls').toFixed(2)} | ${c('edgegate', 'syscalls').toFixed(2)} ` +
+        `| ${(c('edgegate', 'syscalls') / c('edgegate-aedes1', 'syscalls')).toFixed(2)}x | — | | |`,
+    );
+    console.log(
+      `| bytes to storage per message | ${c('edgegate-aedes1', 'writeBytes').toFixed(0)} | ${c('edgegate', 'writeBytes').toFixed(0)} ` +
+        `| ${(c('edgegate', 'writeBytes') / c('edgegate-aedes1', 'writeBytes')).toFixed(2)}x | — | | |`,
+    );
     if (bd.length && drains.edgegate.length) {
       console.log(`| backlog fill, ${BACKLOG} msgs | ${fmt(bf)} msg/s | ${fmt(ef)} msg/s | ${(ef / bf).toFixed(2)}x | — | | |`);
       console.log(`| backlog drain, ${BACKLOG} msgs | ${fmt(bdr)} msg/s | ${fmt(ed)} msg/s | ${(ed / bdr).toFixed(2)}x | — | | |`);
@@ -445,8 +502,10 @@ async function main(): Promise<void> {
   }
   if (KINDS.includes('noflags')) {
     const n = median(rates.noflags);
-    console.log(`\nwithout the unit's node flags (${unitNodeFlags().join(' ')}): end to end ${fmt(n)} msg/s; with them ${(e / n).toFixed(2)}x of that (goal >= 0.95x), ` +
-      `CPU per message ${cost('edgegate', 'cpuUs', 1)} vs ${cost('noflags', 'cpuUs', 1)} µs`);
+    console.log(
+      `\nwithout the unit's node flags (${unitNodeFlags().join(' ')}): end to end ${fmt(n)} msg/s; with them ${(e / n).toFixed(2)}x of that (goal >= 0.95x), ` +
+        `CPU per message ${cost('edgegate', 'cpuUs', 1)} vs ${cost('noflags', 'cpuUs', 1)} µs`,
+    );
   }
 }
 

@@ -13,7 +13,7 @@
 // Bounded (every wait has a deadline), stops everything by itself; not in npm test.
 //
 //   npm run build && npx tsx scripts/bench/fleet.ts [--gateways 50] [--sensors 5] [--outage 30] [--rate 1] [--drain-rate 0]
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -21,13 +21,13 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { numberArg } from './lib/args.js';
 import { freePort } from './lib/freePort.js';
-import { startMosquitto, type MosquittoProcess } from './lib/mosquitto.js';
+import { type MosquittoProcess, startMosquitto } from './lib/mosquitto.js';
 import { unitNodeFlags } from './lib/nodeFlags.js';
 import { builtCli } from './lib/paths.js';
 import { formatMiB } from './lib/procStats.js';
-import { spawnEdgegate, type EdgegateProcess } from './lib/spawnServer.js';
-import { hs256Token } from './lib/tokens.js';
+import { type EdgegateProcess, spawnEdgegate } from './lib/spawnServer.js';
 import { sleep } from './lib/stats.js';
+import { hs256Token } from './lib/tokens.js';
 
 const GATEWAYS = numberArg('gateways', 50);
 const SENSORS = numberArg('sensors', 5);
@@ -56,9 +56,18 @@ const ms = (v: number): string => (Number.isFinite(v) ? `${Math.round(v)} ms` : 
 /** A cloud node with its own persistence directory, so it can be stopped and started again on its port. */
 class CloudNode {
   proc?: MosquittoProcess;
-  constructor(readonly name: string, readonly port: number, readonly dir: string, private readonly lines: string[]) {}
+  constructor(
+    readonly name: string,
+    readonly port: number,
+    readonly dir: string,
+    private readonly lines: string[],
+  ) {}
   async start(): Promise<void> {
-    this.proc = await startMosquitto(this.name, ['persistence true', `persistence_location ${this.dir}/`, 'max_queued_messages 0', 'max_inflight_messages 100', ...this.lines], this.port);
+    this.proc = await startMosquitto(
+      this.name,
+      ['persistence true', `persistence_location ${this.dir}/`, 'max_queued_messages 0', 'max_inflight_messages 100', ...this.lines],
+      this.port,
+    );
   }
   async stop(): Promise<void> {
     await this.proc?.stop('SIGTERM', 5000);
@@ -78,7 +87,9 @@ function cloudClient(port: number, clientId: string, clean: boolean): Promise<Mq
 
 function runCli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [CLI!, ...args], { timeout: 60_000 }, (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }));
+    execFile(process.execPath, [CLI!, ...args], { timeout: 60_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
   });
 }
 
@@ -123,7 +134,14 @@ async function main(): Promise<void> {
     writeFileSync(pubFile, publicKey.export({ type: 'spki', format: 'pem' }));
     const [portA, portB] = [await freePort(), await freePort()];
     a = new CloudNode('cloud-a', portA, mkdtempSync(join(work, 'a-')), []);
-    b = new CloudNode('cloud-b', portB, mkdtempSync(join(work, 'b-')), ['connection to-a', `address 127.0.0.1:${portA}`, 'topic # both 1', 'cleansession false', 'restart_timeout 1', 'try_private true']);
+    b = new CloudNode('cloud-b', portB, mkdtempSync(join(work, 'b-')), [
+      'connection to-a',
+      `address 127.0.0.1:${portA}`,
+      'topic # both 1',
+      'cleansession false',
+      'restart_timeout 1',
+      'try_private true',
+    ]);
     await a.start();
     await b.start();
 
@@ -176,7 +194,15 @@ async function main(): Promise<void> {
     for (const [g, gw] of gateways.entries()) {
       for (let s = 0; s < SENSORS; s++) {
         const victim = s === 0;
-        const client = mqtt.connect({ host: '127.0.0.1', port: gw.port, clientId: `s-${g}-${s}`, username: 'u', password: token(victim ? 'victim' : `s-${g}-${s}`), reconnectPeriod: 0, protocolVersion: 4 });
+        const client = mqtt.connect({
+          host: '127.0.0.1',
+          port: gw.port,
+          clientId: `s-${g}-${s}`,
+          username: 'u',
+          password: token(victim ? 'victim' : `s-${g}-${s}`),
+          reconnectPeriod: 0,
+          protocolVersion: 4,
+        });
         client.on('error', () => undefined);
         const sensor: Sensor = { gateway: g, client, victim };
         client.on('close', () => (sensor.closedAt ??= Date.now()));
@@ -217,14 +243,29 @@ async function main(): Promise<void> {
     await until('every victim disconnected', () => victims.every((s) => s.closedAt !== undefined), 30_000);
     await until('the observer saw the event', () => observed.trim() !== '', 10_000);
     const eventOnCloud = Number(observed.trim()) * 1000;
-    const disconnects = gateways.map((g) => logTimes(g, (l) => l.msg === 'disconnecting client' && l.sub === 'victim')[0]).filter((t): t is number => t !== undefined);
+    const disconnects = gateways
+      .map((g) => logTimes(g, (l) => l.msg === 'disconnecting client' && l.sub === 'victim')[0])
+      .filter((t): t is number => t !== undefined);
     const gatewaySide = disconnects.map((t) => t - eventOnCloud).sort((x, y) => x - y);
     const sensorSide = victims.map((s) => s.closedAt! - cliStart).sort((x, y) => x - y);
     console.log(`fleet revoke (CLI start to exit, under this load): ${ms(cliMs)}`);
-    console.log(`revocation, event on cloud node A to the disconnect on the gateway (${gatewaySide.length} gateways): p50 ${ms(pct(gatewaySide, 50))}, p99 ${ms(pct(gatewaySide, 99))}, max ${ms(gatewaySide.at(-1)!)}`);
-    console.log(`revocation, \`fleet revoke\` start to the sensor seeing its connection closed (${sensorSide.length} sensors): p50 ${ms(pct(sensorSide, 50))}, p99 ${ms(pct(sensorSide, 99))}, max ${ms(sensorSide.at(-1)!)}`);
+    console.log(
+      `revocation, event on cloud node A to the disconnect on the gateway (${gatewaySide.length} gateways): ` +
+        `p50 ${ms(pct(gatewaySide, 50))}, p99 ${ms(pct(gatewaySide, 99))}, max ${ms(gatewaySide.at(-1)!)}`,
+    );
+    console.log(
+      `revocation, \`fleet revoke\` start to the sensor seeing its connection closed (${sensorSide.length} ` +
+        `sensors): p50 ${ms(pct(sensorSide, 50))}, p99 ${ms(pct(sensorSide, 99))}, max ${ms(sensorSide.at(-1)!)}`,
+    );
     // And refused on reconnect.
-    const again = mqtt.connect({ host: '127.0.0.1', port: gateways[0]!.port, clientId: 'victim-again', username: 'u', password: token('victim'), reconnectPeriod: 0 });
+    const again = mqtt.connect({
+      host: '127.0.0.1',
+      port: gateways[0]!.port,
+      clientId: 'victim-again',
+      username: 'u',
+      password: token('victim'),
+      reconnectPeriod: 0,
+    });
     const refusedCode = await new Promise<number>((resolve) => {
       again.once('connect', () => resolve(0));
       again.once('error', (err: Error & { code?: number }) => resolve(err.code ?? -1));
@@ -252,7 +293,9 @@ async function main(): Promise<void> {
     timer = undefined;
     await sleep(1500); // the last PUBACKs
     const target = [...acked];
-    await until('every acknowledged message at the cloud subscriber', () => target.every((p) => seen.has(p)), 300_000, 200).catch((err: Error) => console.log(err.message));
+    await until('every acknowledged message at the cloud subscriber', () => target.every((p) => seen.has(p)), 300_000, 200).catch((err: Error) =>
+      console.log(err.message),
+    );
     const deliveredAt = Date.now();
     const lost = target.filter((p) => !seen.has(p)).length;
     const reconnects = gateways
@@ -261,7 +304,8 @@ async function main(): Promise<void> {
       .sort((x, y) => x - y);
     console.log(
       `outage ${((upAt - downAt) / 1000).toFixed(1)} s, ${queuedDuring} messages acknowledged while it was down or starting; after restart: ` +
-        `${reconnects.length}/${GATEWAYS} gateways reconnected, first ${ms(reconnects[0]! - upAt)}, last ${ms(reconnects.at(-1)! - upAt)} (spread ${ms(reconnects.at(-1)! - reconnects[0]!)}); ` +
+        `${reconnects.length}/${GATEWAYS} gateways reconnected, first ${ms(reconnects[0]! - upAt)}, ` +
+        `last ${ms(reconnects.at(-1)! - upAt)} (spread ${ms(reconnects.at(-1)! - reconnects[0]!)}); ` +
         `every acknowledged message delivered ${ms(deliveredAt - upAt)} after the restart; ${target.length} acknowledged, ${lost} lost`,
     );
   } finally {

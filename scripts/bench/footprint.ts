@@ -34,10 +34,10 @@ import { startCloudMosquitto } from './lib/mosquitto.js';
 import { subscribePacket } from './lib/mqttWire.js';
 import { unitNodeFlags } from './lib/nodeFlags.js';
 import { baselineBuild, edgegateBuild } from './lib/paths.js';
-import { hs256Token } from './lib/tokens.js';
 import { cpuTimeMs, rssKiB } from './lib/procStats.js';
-import { spawnEdgegate, spawnPlainAedes, type ServerProcess } from './lib/spawnServer.js';
+import { type ServerProcess, spawnEdgegate, spawnPlainAedes } from './lib/spawnServer.js';
 import { median, sleep } from './lib/stats.js';
+import { hs256Token } from './lib/tokens.js';
 
 const arg = numberArg;
 const SENSORS = arg('sensors', 1000);
@@ -88,7 +88,10 @@ function edgegateSetup(kind: Setup['kind'], cloudPort: number, ttyPath: string, 
             enabled: true,
             url: `mqtt://127.0.0.1:${cloudPort}`,
             clientId: `footprint-${randomUUID().slice(0, 8)}`,
-            topics: [{ pattern: 'sensors/#', direction: 'out', qos: 1 }, { pattern: 'cmd/#', direction: 'in', qos: 1 }],
+            topics: [
+              { pattern: 'sensors/#', direction: 'out', qos: 1 },
+              { pattern: 'cmd/#', direction: 'in', qos: 1 },
+            ],
           },
           serial: { ports: [{ name: 'bench', path: ttyPath, baudRate: 115200, format: 'kv' }] },
         },
@@ -162,7 +165,9 @@ function subscribeAndWait(socket: Socket, filter: string): Promise<void> {
 async function main(): Promise<void> {
   const flags = process.env.FOOTPRINT_NODE_ARGS !== undefined ? process.env.FOOTPRINT_NODE_ARGS.split(' ').filter(Boolean) : unitNodeFlags();
   console.log(`footprint benchmark: ${SENSORS} sensors, RSS ${AFTER_SEC} s after they left; ${cpus().length} CPUs, node ${process.version}`);
-  console.log(`edgegate: ${BUILT_CLI ?? 'src via tsx (run npm run build for real figures)'} (aedes ${EDGE.aedesVersion}), node flags: ${flags.join(' ') || '(none)'}`);
+  console.log(
+    `edgegate: ${BUILT_CLI ?? 'src via tsx (run npm run build for real figures)'} (aedes ${EDGE.aedesVersion}), node flags: ${flags.join(' ') || '(none)'}`,
+  );
   const dir = mkdtempSync(join(tmpdir(), 'edgegate-footprint-'));
   const cloud = await startCloudMosquitto();
   const pty = await ptyPair(dir);
@@ -170,11 +175,18 @@ async function main(): Promise<void> {
   const aedes1Bundle = BASELINE ? await bundleEntry('scripts/bench/lib/servers/plainAedes.ts', 'aedes1', BASELINE.root) : undefined;
   if (BASELINE) {
     if (!aedes1Bundle) throw new Error('BENCH_BASELINE_CLI needs esbuild (the plain aedes of the baseline tree is a bundle)');
-    console.log(`baseline build (BENCH_BASELINE_CLI): ${BASELINE.cli}, aedes ${BASELINE.aedesVersion}; edgegate's aedes ${EDGE.aedesVersion}; ${ROUNDS} round(s), round-robin`);
+    console.log(
+      `baseline build (BENCH_BASELINE_CLI): ${BASELINE.cli}, aedes ${BASELINE.aedesVersion}; ` +
+        `edgegate's aedes ${EDGE.aedesVersion}; ${ROUNDS} round(s), round-robin`,
+    );
   }
   try {
     // Without the flags too: what they buy in memory and cost in CPU, same run.
-    const setups = [aedesSetup(aedesBundle?.file), edgegateSetup('edgegate', cloud.port, pty.gatewaySide, flags), edgegateSetup('edgegate-no-flags', cloud.port, pty.gatewaySide, [])];
+    const setups = [
+      aedesSetup(aedesBundle?.file),
+      edgegateSetup('edgegate', cloud.port, pty.gatewaySide, flags),
+      edgegateSetup('edgegate-no-flags', cloud.port, pty.gatewaySide, []),
+    ];
     if (BASELINE) setups.push(aedesSetup(aedes1Bundle!.file, 'aedes1'), edgegateSetup('edgegate-aedes1', cloud.port, pty.gatewaySide, flags, BASELINE.cli));
     const perRound = new Map<string, Figures[]>();
     for (let r = 0; r < ROUNDS; r++) {
@@ -191,7 +203,8 @@ async function main(): Promise<void> {
         perRound.set(setup.kind, [...(perRound.get(setup.kind) ?? []), { startMs: median(starts), ...m }]);
         console.log(
           `  ${ROUNDS > 1 ? `round ${r + 1} ` : ''}${setup.kind}: start ${median(starts).toFixed(0)} ms (of ${starts.map((s) => s.toFixed(0)).join(', ')}); ` +
-            `RSS idle ${mib(m.idleKiB)}, with ${SENSORS} ${mib(m.connectedKiB)}, ${AFTER_SEC} s after ${mib(m.afterKiB)} MiB; storm CPU ${m.stormCpuMs.toFixed(0)} ms; load ${loadavg()[0]!.toFixed(2)}`,
+            `RSS idle ${mib(m.idleKiB)}, with ${SENSORS} ${mib(m.connectedKiB)}, ${AFTER_SEC} s after ` +
+            `${mib(m.afterKiB)} MiB; storm CPU ${m.stormCpuMs.toFixed(0)} ms; load ${loadavg()[0]!.toFixed(2)}`,
         );
       }
     }
@@ -199,7 +212,14 @@ async function main(): Promise<void> {
     const figures = new Map<string, Figures>();
     for (const [kind, list] of perRound) {
       const pick = (k: keyof Figures) => median(list.map((f) => f[k]));
-      figures.set(kind, { startMs: pick('startMs'), idleKiB: pick('idleKiB'), connectedKiB: pick('connectedKiB'), afterKiB: pick('afterKiB'), stormCpuMs: pick('stormCpuMs'), accepted: pick('accepted') });
+      figures.set(kind, {
+        startMs: pick('startMs'),
+        idleKiB: pick('idleKiB'),
+        connectedKiB: pick('connectedKiB'),
+        afterKiB: pick('afterKiB'),
+        stormCpuMs: pick('stormCpuMs'),
+        accepted: pick('accepted'),
+      });
     }
     const a = figures.get('aedes')!;
     const e = figures.get('edgegate')!;
@@ -216,7 +236,8 @@ async function main(): Promise<void> {
     console.log(`\nthe node flags (${flags.join(' ') || 'none'}), edgegate with / without them, same run:`);
     console.log('| measure | with | without | ratio |');
     console.log('|---|---|---|---|');
-    const flagRow = (what: string, w: number, wo: number, unit: string, fmt = (x: number) => x.toFixed(0)): string => `| ${what} | ${fmt(w)} ${unit} | ${fmt(wo)} ${unit} | ${(w / wo).toFixed(2)}x |`;
+    const flagRow = (what: string, w: number, wo: number, unit: string, fmt = (x: number) => x.toFixed(0)): string =>
+      `| ${what} | ${fmt(w)} ${unit} | ${fmt(wo)} ${unit} | ${(w / wo).toFixed(2)}x |`;
     console.log(flagRow('RSS idle', e.idleKiB, n.idleKiB, 'MiB', mib));
     console.log(flagRow(`RSS with ${SENSORS} sensors`, e.connectedKiB, n.connectedKiB, 'MiB', mib));
     console.log(flagRow(`RSS ${AFTER_SEC} s after`, e.afterKiB, n.afterKiB, 'MiB', mib));
@@ -225,16 +246,70 @@ async function main(): Promise<void> {
       const b = figures.get('edgegate-aedes1')!;
       const a1 = figures.get('aedes1')!;
       const ok = (x: boolean) => (x ? 'met' : 'MISSED');
-      console.log(`\nbefore / after, same run${ROUNDS > 1 ? `, medians of ${ROUNDS} rounds` : ''}: edgegate-aedes1 (${BASELINE.cli}, aedes ${BASELINE.aedesVersion}) vs edgegate (${BUILT_CLI}, aedes ${EDGE.aedesVersion}); plain aedes of each tree`);
-      console.log(`| measure | before | after | after / before | plain aedes ${BASELINE.aedesVersion} | plain aedes ${EDGE.aedesVersion} | goal | before | after (vs its own aedes; vs aedes ${BASELINE.aedesVersion}) |`);
+      console.log(
+        `\nbefore / after, same run${ROUNDS > 1 ? `, medians of ${ROUNDS} rounds` : ''}: edgegate-aedes1 (${BASELINE.cli}, ` +
+          `aedes ${BASELINE.aedesVersion}) vs edgegate (${BUILT_CLI}, aedes ${EDGE.aedesVersion}); plain aedes of each tree`,
+      );
+      console.log(
+        `| measure | before | after | after / before | plain aedes ${BASELINE.aedesVersion} | plain aedes ` +
+          `${EDGE.aedesVersion} | goal | before | after (vs its own aedes; vs aedes ${BASELINE.aedesVersion}) |`,
+      );
       console.log('|---|---|---|---|---|---|---|---|---|');
-      const ba = (what: string, bv: number, ev: number, a1v: number, av: number, unit: string, g: string, okB: string, okA: string, fmt = (x: number) => x.toFixed(0)): void =>
-        console.log(`| ${what} | ${fmt(bv)} ${unit} (${(bv / a1v).toFixed(3)}x) | ${fmt(ev)} ${unit} (${(ev / av).toFixed(3)}x; ${(ev / a1v).toFixed(3)}x vs aedes ${BASELINE.aedesVersion}) | ${(ev / bv).toFixed(2)}x | ${fmt(a1v)} ${unit} | ${fmt(av)} ${unit} | ${g} | ${okB} | ${okA} |`);
+      const ba = (
+        what: string,
+        bv: number,
+        ev: number,
+        a1v: number,
+        av: number,
+        unit: string,
+        g: string,
+        okB: string,
+        okA: string,
+        fmt = (x: number) => x.toFixed(0),
+      ): void =>
+        console.log(
+          `| ${what} | ${fmt(bv)} ${unit} (${(bv / a1v).toFixed(3)}x) | ${fmt(ev)} ${unit} (${(ev / av).toFixed(3)}x; ` +
+            `${(ev / a1v).toFixed(3)}x vs aedes ${BASELINE.aedesVersion}) | ${(ev / bv).toFixed(2)}x ` +
+            `| ${fmt(a1v)} ${unit} | ${fmt(av)} ${unit} | ${g} | ${okB} | ${okA} |`,
+        );
       const idle = (f: Figures, base: Figures) => f.idleKiB / base.idleKiB <= 1.1 && f.idleKiB <= 60 * 1024;
-      ba('RSS idle', b.idleKiB, e.idleKiB, a1.idleKiB, a.idleKiB, 'MiB', '≤ 1.10x and ≤ 60 MiB', ok(idle(b, a1)), `${ok(idle(e, a))}; ${ok(idle(e, a1))}`, mib);
-      ba(`RSS with ${SENSORS} sensors`, b.connectedKiB, e.connectedKiB, a1.connectedKiB, a.connectedKiB, 'MiB', '≤ 100 MiB', ok(b.connectedKiB <= 100 * 1024), ok(e.connectedKiB <= 100 * 1024), mib);
-      ba(`RSS ${AFTER_SEC} s after`, b.afterKiB, e.afterKiB, a1.afterKiB, a.afterKiB, 'MiB', '≤ 100 MiB', ok(b.afterKiB <= 100 * 1024), ok(e.afterKiB <= 100 * 1024), mib);
-      ba('start to listening', b.startMs, e.startMs, a1.startMs, a.startMs, 'ms', '≤ 2x', ok(b.startMs / a1.startMs <= 2), `${ok(e.startMs / a.startMs <= 2)}; ${ok(e.startMs / a1.startMs <= 2)}`);
+      const idleOk = `${ok(idle(e, a))}; ${ok(idle(e, a1))}`;
+      ba('RSS idle', b.idleKiB, e.idleKiB, a1.idleKiB, a.idleKiB, 'MiB', '≤ 1.10x and ≤ 60 MiB', ok(idle(b, a1)), idleOk, mib);
+      ba(
+        `RSS with ${SENSORS} sensors`,
+        b.connectedKiB,
+        e.connectedKiB,
+        a1.connectedKiB,
+        a.connectedKiB,
+        'MiB',
+        '≤ 100 MiB',
+        ok(b.connectedKiB <= 100 * 1024),
+        ok(e.connectedKiB <= 100 * 1024),
+        mib,
+      );
+      ba(
+        `RSS ${AFTER_SEC} s after`,
+        b.afterKiB,
+        e.afterKiB,
+        a1.afterKiB,
+        a.afterKiB,
+        'MiB',
+        '≤ 100 MiB',
+        ok(b.afterKiB <= 100 * 1024),
+        ok(e.afterKiB <= 100 * 1024),
+        mib,
+      );
+      ba(
+        'start to listening',
+        b.startMs,
+        e.startMs,
+        a1.startMs,
+        a.startMs,
+        'ms',
+        '≤ 2x',
+        ok(b.startMs / a1.startMs <= 2),
+        `${ok(e.startMs / a.startMs <= 2)}; ${ok(e.startMs / a1.startMs <= 2)}`,
+      );
       ba(`server CPU, ${SENSORS} connects + subscribes`, b.stormCpuMs, e.stormCpuMs, a1.stormCpuMs, a.stormCpuMs, 'ms', '—', '', '');
     }
   } finally {

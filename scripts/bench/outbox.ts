@@ -35,18 +35,33 @@ async function round(): Promise<{ enqueueUs: number; ackUs: number; steadyUs: nu
   const db = openDatabase(join(dir, 'q.db'));
   const committed: OutboxRow[] = [];
   const outbox = new Outbox(db, {
-    maxMessages: 10_000_000, maxBytes: 1e12, ttlSec: 0, overflow: 'drop-oldest', commitDelayMs: 0,
+    maxMessages: 10_000_000,
+    maxBytes: 1e12,
+    ttlSec: 0,
+    overflow: 'drop-oldest',
+    commitDelayMs: 0,
     nowMs: () => Date.now(),
     onDrop: () => undefined,
-    onCommitted: (rows) => { for (const r of rows) committed.push(r); },
-    onError: (err) => { throw err; },
+    onCommitted: (rows) => {
+      for (const r of rows) committed.push(r);
+    },
+    onError: (err) => {
+      throw err;
+    },
   });
   try {
     const c0 = cpuUs();
     for (let i = 0; i < MESSAGES; i += 20) {
       const acks: Array<Promise<void>> = [];
       for (let k = 0; k < 20; k++) {
-        acks.push(outbox.enqueue({ topic: 'bench/t', payload, qos: 1, retain: false }).catch((err: unknown) => { throw err; }).then(() => undefined));
+        acks.push(
+          outbox
+            .enqueue({ topic: 'bench/t', payload, qos: 1, retain: false })
+            .catch((err: unknown) => {
+              throw err;
+            })
+            .then(() => undefined),
+        );
       }
       outbox.flush();
       await Promise.all(acks);
@@ -80,7 +95,12 @@ async function round(): Promise<{ enqueueUs: number; ackUs: number; steadyUs: nu
 let best = { enqueueUs: Infinity, ackUs: Infinity, steadyUs: Infinity, steadyBytes: Infinity };
 for (let r = 0; r < ROUNDS; r++) {
   const x = await round();
-  best = { enqueueUs: Math.min(best.enqueueUs, x.enqueueUs), ackUs: Math.min(best.ackUs, x.ackUs), steadyUs: Math.min(best.steadyUs, x.steadyUs), steadyBytes: Math.min(best.steadyBytes, x.steadyBytes) };
+  best = {
+    enqueueUs: Math.min(best.enqueueUs, x.enqueueUs),
+    ackUs: Math.min(best.ackUs, x.ackUs),
+    steadyUs: Math.min(best.steadyUs, x.steadyUs),
+    steadyBytes: Math.min(best.steadyBytes, x.steadyBytes),
+  };
 }
 console.log(`outbox, ${MESSAGES} messages, best of ${ROUNDS} rounds (CPU per message):`);
 console.log(`  enqueue + group commit (20 per commit): ${best.enqueueUs.toFixed(2)} µs`);

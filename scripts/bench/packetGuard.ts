@@ -7,12 +7,12 @@
 //
 //   npx tsx scripts/bench/packetGuard.ts [--packets 200000] [--rounds 5] [--payload 16]
 import { once } from 'node:events';
-import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import mqttPacket from 'mqtt-packet';
 import { PacketScanner } from '../../src/broker/packetGuard.js';
 import { guardPackets } from '../../src/broker/socketGuard.js';
-import { connectPacket, encodeRemainingLength } from './lib/mqttWire.js';
 import { numberArg } from './lib/args.js';
+import { connectPacket, encodeRemainingLength } from './lib/mqttWire.js';
 import { median } from './lib/stats.js';
 
 const arg = numberArg;
@@ -58,7 +58,10 @@ async function timeSocket(guarded: boolean): Promise<number> {
   let done!: (ns: number) => void;
   const finished = new Promise<number>((r) => (done = r));
   const server = createServer((s: Socket) => {
-    if (guarded) guardPackets(s, 1_048_576, (why) => { throw new Error(`rejected: ${why.reason}`); });
+    if (guarded)
+      guardPackets(s, 1_048_576, (why) => {
+        throw new Error(`rejected: ${why.reason}`);
+      });
     const parser = mqttPacket.parser({ protocolVersion: 4 });
     let n = 0;
     let t0 = 0n;
@@ -92,7 +95,10 @@ for (let r = 0; r < ROUNDS; r++) {
   guarded.push(await timeSocket(true));
 }
 const f = (x: number): string => x.toFixed(1);
-console.log(`${PACKETS} PUBLISH packets of ${one.length} bytes (${(stream.length / 1_048_576).toFixed(1)} MiB in ${chunks.length} chunks of 64 KiB), ${ROUNDS} rounds, medians:`);
+console.log(
+  `${PACKETS} PUBLISH packets of ${one.length} bytes (${(stream.length / 1_048_576).toFixed(1)} ` +
+    `MiB in ${chunks.length} chunks of 64 KiB), ${ROUNDS} rounds, medians:`,
+);
 console.log(`  scanner alone:                 ${f(median(scan))} ns/packet`);
 console.log(`  mqtt-packet parser alone:      ${f(median(parse))} ns/packet  (scanner = ${((100 * median(scan)) / median(parse)).toFixed(1)}% of it)`);
 console.log(`  loopback socket + parser:      ${f(median(plain))} ns/packet`);

@@ -14,8 +14,8 @@ import { buildConfig } from '../../src/config/load.js';
 import { Daemon } from '../../src/daemon/daemon.js';
 import { tempDir } from '../../test/helpers/daemon.js';
 import { Mosquitto } from '../../test/helpers/mosquitto.js';
-import { Device, SocatPair, unplugAll } from '../../test/serial/support/socat.js';
 import { waitUntil } from '../../test/helpers/wait.js';
+import { Device, SocatPair, unplugAll } from '../../test/serial/support/socat.js';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -51,9 +51,19 @@ async function main(): Promise<void> {
     http: { enabled: false },
     auth: { jwt: { secret: SECRET } },
     ...(cloud
-      ? { bridge: { enabled: true, url: `mqtt://127.0.0.1:${cloud.port}`, clientId: 'bench', queue: { sync: BRIDGE }, topics: [{ pattern: 'sensors/#', direction: 'out', qos: 1 }] } }
+      ? {
+          bridge: {
+            enabled: true,
+            url: `mqtt://127.0.0.1:${cloud.port}`,
+            clientId: 'bench',
+            queue: { sync: BRIDGE },
+            topics: [{ pattern: 'sensors/#', direction: 'out', qos: 1 }],
+          },
+        }
       : {}),
-    serial: { ports: pairs.map((p, i) => ({ name: `p${i}`, path: p.daemonSide, format: FORMAT, qos: QOS, retain: RETAIN, reopen: { minSec: 0.05, maxSec: 0.2 } })) },
+    serial: {
+      ports: pairs.map((p, i) => ({ name: `p${i}`, path: p.daemonSide, format: FORMAT, qos: QOS, retain: RETAIN, reopen: { minSec: 0.05, maxSec: 0.2 } })),
+    },
   } as never);
   const daemon = new Daemon(config, { processMetrics: false });
   await daemon.start();
@@ -75,7 +85,10 @@ async function main(): Promise<void> {
       await waitUntil(() => received >= target, { timeoutMs: 60_000, what: `round ${round}` });
       const sec = Number(process.hrtime.bigint() - t0) / 1e9;
       rates.push((PORTS * LINES) / sec);
-      console.log(`round ${round + 1}: ${PORTS} ports × ${LINES} ${FORMAT} lines (QoS ${QOS}${RETAIN ? ', retained' : ''}${cloud ? `, bridge sync=${BRIDGE}` : ''}) in ${(sec * 1000).toFixed(0)} ms = ${Math.round(rates.at(-1)!)} lines/s`);
+      console.log(
+        `round ${round + 1}: ${PORTS} ports × ${LINES} ${FORMAT} lines (QoS ${QOS}${RETAIN ? ', retained' : ''}${cloud ? `, bridge sync=${BRIDGE}` : ''}) ` +
+          `in ${(sec * 1000).toFixed(0)} ms = ${Math.round(rates.at(-1)!)} lines/s`,
+      );
     }
     const median = [...rates].sort((a, b) => a - b)[Math.floor(rates.length / 2)]!;
     console.log(`median ${Math.round(median)} lines/s (${cpus().length} CPUs, Node ${process.version}, subscriber and daemon in one process)`);

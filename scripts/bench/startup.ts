@@ -19,13 +19,13 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { numberArg } from './lib/args.js';
 import { freePort } from './lib/freePort.js';
-import { startMosquitto, type MosquittoProcess } from './lib/mosquitto.js';
+import { type MosquittoProcess, startMosquitto } from './lib/mosquitto.js';
 import { unitNodeFlags } from './lib/nodeFlags.js';
 import { edgegateBuild } from './lib/paths.js';
 import { rssKiB } from './lib/procStats.js';
-import { spawnEdgegate, type ServerProcess } from './lib/spawnServer.js';
-import { hs256Token } from './lib/tokens.js';
+import { type ServerProcess, spawnEdgegate } from './lib/spawnServer.js';
 import { median } from './lib/stats.js';
+import { hs256Token } from './lib/tokens.js';
 
 const RETAINED = numberArg('retained', 10_000);
 const SESSIONS = numberArg('sessions', 1_000);
@@ -95,15 +95,19 @@ async function fill(server: ServerProcess, b: Broker): Promise<void> {
   const pub = await client(server.port, b, { clientId: 'bench-filler' });
   const batch = 500;
   for (let i = 0; i < RETAINED; i += batch) {
-    await Promise.all(Array.from({ length: Math.min(batch, RETAINED - i) }, (_, k) => pub.publishAsync(`retained/${i + k}`, PAYLOAD, { qos: 1, retain: true })));
+    await Promise.all(
+      Array.from({ length: Math.min(batch, RETAINED - i) }, (_, k) => pub.publishAsync(`retained/${i + k}`, PAYLOAD, { qos: 1, retain: true })),
+    );
   }
   for (let i = 0; i < SESSIONS; i += 100) {
     const group = Array.from({ length: Math.min(100, SESSIONS - i) }, (_, k) => i + k);
-    await Promise.all(group.map(async (n) => {
-      const c = await client(server.port, b, { clientId: `session-${n}`, clean: false });
-      await c.subscribeAsync(`sessions/${n}/cmd`, { qos: 1 });
-      await c.endAsync();
-    }));
+    await Promise.all(
+      group.map(async (n) => {
+        const c = await client(server.port, b, { clientId: `session-${n}`, clean: false });
+        await c.subscribeAsync(`sessions/${n}/cmd`, { qos: 1 });
+        await c.endAsync();
+      }),
+    );
   }
   for (let i = 0; i < SESSIONS; i += batch) {
     await Promise.all(Array.from({ length: Math.min(batch, SESSIONS - i) }, (_, k) => pub.publishAsync(`sessions/${i + k}/cmd`, 'queued', { qos: 1 })));
@@ -164,7 +168,10 @@ async function oneStart(b: Broker): Promise<StartFigures> {
 }
 
 async function main(): Promise<void> {
-  console.log(`start-up benchmark: ${RETAINED} retained messages, ${SESSIONS} persistent sessions (one queued message each), ${STARTS} starts; ${cpus().length} CPUs, node ${process.version}, load ${loadavg()[0]!.toFixed(2)}`);
+  console.log(
+    `start-up benchmark: ${RETAINED} retained messages, ${SESSIONS} persistent sessions (one queued message ` +
+      `each), ${STARTS} starts; ${cpus().length} CPUs, node ${process.version}, load ${loadavg()[0]!.toFixed(2)}`,
+  );
   console.log(`edgegate: ${EDGE.cli} (aedes ${EDGE.aedesVersion}), Mosquitto with persistence true`);
   const brokers = [await edgegateBroker('edgegate'), await mosquittoBroker(), await edgegateBroker('edgegate-empty')];
   const figures: Record<Kind, StartFigures[]> = { edgegate: [], 'edgegate-empty': [], mosquitto: [] };
@@ -186,7 +193,10 @@ async function main(): Promise<void> {
       for (const b of [...brokers.slice(s % 3), ...brokers.slice(0, s % 3)]) {
         const f = await oneStart(b);
         figures[b.kind].push(f);
-        console.log(`  start ${s + 1} ${b.kind.padEnd(14)} listening ${f.listenMs.toFixed(0)} ms, serving ${f.serveMs.toFixed(0)} ms, RSS ${mib(f.rssListenKiB)} → ${mib(f.rssServedKiB)} MiB`);
+        console.log(
+          `  start ${s + 1} ${b.kind.padEnd(14)} listening ${f.listenMs.toFixed(0)} ms, serving ` +
+            `${f.serveMs.toFixed(0)} ms, RSS ${mib(f.rssListenKiB)} → ${mib(f.rssServedKiB)} MiB`,
+        );
       }
     }
   } finally {
@@ -194,7 +204,10 @@ async function main(): Promise<void> {
   }
   const m = (k: Kind, f: keyof StartFigures): number => median(figures[k].map((x) => x[f]));
   const row = (label: string, f: keyof StartFigures, show: (x: number) => string): void =>
-    console.log(`| ${label} | ${show(m('edgegate', f))} | ${show(m('mosquitto', f))} | ${(m('edgegate', f) / m('mosquitto', f)).toFixed(2)}x | ${show(m('edgegate-empty', f))} |`);
+    console.log(
+      `| ${label} | ${show(m('edgegate', f))} | ${show(m('mosquitto', f))} | ` +
+        `${(m('edgegate', f) / m('mosquitto', f)).toFixed(2)}x | ${show(m('edgegate-empty', f))} |`,
+    );
   console.log(`\n| measure (median of ${STARTS}) | edgegate | Mosquitto (persistence true) | ratio | edgegate, empty data directory |`);
   console.log('|---|---|---|---|---|');
   row('start to listening', 'listenMs', (x) => `${x.toFixed(0)} ms`);

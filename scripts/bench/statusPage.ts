@@ -72,7 +72,13 @@ async function measure(kind: Case, browser: Browser | undefined): Promise<{ star
 async function samplerMicros(): Promise<number> {
   const metrics = new Metrics({ processMetrics: false });
   const bridge = { state: 'connected' as const, queue: { messages: 12, bytes: 3400, durable: true, inflight: 0 } };
-  const sampler = new StatusSampler({ clock: new GatewayClock(systemTimeSource), metrics, status: { read: () => bridge }, connectedClients: () => 42, intervalMs: 5000 });
+  const sampler = new StatusSampler({
+    clock: new GatewayClock(systemTimeSource),
+    metrics,
+    status: { read: () => bridge },
+    connectedClients: () => 42,
+    intervalMs: 5000,
+  });
   await sampler.start();
   const n = 200_000;
   for (let i = 0; i < 10_000; i++) sampler.sample();
@@ -96,7 +102,9 @@ async function main(): Promise<void> {
     console.log('|---|---|---|---|---|');
     for (const kind of ['page off', 'never opened', 'open', 'opened, closed'] as Case[]) {
       const m = await measure(kind, browser);
-      console.log(`| ${kind} | ${mib(m.startKiB)} MiB | ${mib(m.endKiB)} MiB | ${m.cpuMs.toFixed(0)} ms | ${((100 * m.cpuMs) / (IDLE_SEC * 1000)).toFixed(2)} % |`);
+      console.log(
+        `| ${kind} | ${mib(m.startKiB)} MiB | ${mib(m.endKiB)} MiB | ${m.cpuMs.toFixed(0)} ms | ${((100 * m.cpuMs) / (IDLE_SEC * 1000)).toFixed(2)} % |`,
+      );
     }
   } finally {
     await browser.close();

@@ -4,7 +4,7 @@
 // of what the bundle holds) with its license text as installed in node_modules; identical texts
 // are printed once.
 //   node scripts/release/notices.mjs [repo] > THIRD_PARTY_NOTICES.md
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 const root = resolve(process.argv[2] ?? '.');
@@ -17,7 +17,9 @@ for (const [path, entry] of Object.entries(lock.packages ?? {})) {
   const dir = join(root, path);
   if (!existsSync(join(dir, 'package.json'))) continue; // an optional dependency for another platform
   const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-  const files = readdirSync(dir).filter((f) => LICENSE_FILE.test(f)).sort();
+  const files = readdirSync(dir)
+    .filter((f) => LICENSE_FILE.test(f))
+    .sort();
   const texts = files.map((f) => readFileSync(join(dir, f), 'utf8').trim());
   const license = typeof pkg.license === 'string' ? pkg.license : (pkg.license?.type ?? entry.license ?? 'UNKNOWN');
   packages.push({ name: pkg.name ?? path.replace(/^.*node_modules\//, ''), version: pkg.version, license, texts });

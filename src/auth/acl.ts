@@ -7,9 +7,10 @@
 // Filters may use %u / ${username} and %c / ${clientid}. A placeholder whose
 // value holds a wildcard character makes that filter match nothing, so a
 // username like "#" can never widen a grant.
-import { AuthRefusal } from './reasons.js';
-import { filterContains, isValidFilter, topicMatches } from '../mqtt/topics.js';
+
 import { jsonObject } from '../json.js';
+import { filterContains, isValidFilter, topicMatches } from '../mqtt/topics.js';
+import { AuthRefusal } from './reasons.js';
 
 export type AclAction = 'publish' | 'subscribe';
 

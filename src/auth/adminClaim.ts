@@ -2,7 +2,7 @@
 // `"edgegate": {"admin": true}` (`edgegate token mint --admin`). A sensor token
 // carries no such claim, and the page refuses it at login.
 import type { JWTPayload } from 'jose';
-import { jsonObject, type JsonObject } from '../json.js';
+import { type JsonObject, jsonObject } from '../json.js';
 
 export const ADMIN_CLAIM = 'edgegate';
 

@@ -1,7 +1,7 @@
 // The auth tables in the one SQLite database (owner "auth"). Raw tokens are
 // never stored: the token cache is keyed by SHA-256 of the token and keeps only
 // the verified claims set and the fingerprint of the key that verified it.
-import { migrate, type Migration, type Sqlite } from '../storage/database.js';
+import { type Migration, migrate, type Sqlite } from '../storage/database.js';
 
 const AUTH_MIGRATIONS: Migration[] = [
   {

@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
 import type { Acl } from './acl.js';
 import type { KeyRing } from './keys.js';
 import { AuthRefusal, type ReasonCode } from './reasons.js';
-import { checkShape, checkVerifiedClaims, UnknownKid, verifySignature, type SignedClaims } from './verifier.js';
+import { checkShape, checkVerifiedClaims, type SignedClaims, UnknownKid, verifySignature } from './verifier.js';
 
 export interface ConnectFacts {
   clientId: string;
@@ -35,9 +35,7 @@ export interface Session {
   payload: JWTPayload;
 }
 
-export type AuthResult =
-  | { ok: true; session: Session; cached: boolean }
-  | { ok: false; reason: ReasonCode; detail: string };
+export type AuthResult = { ok: true; session: Session; cached: boolean } | { ok: false; reason: ReasonCode; detail: string };
 
 /** Verified-token cache (offline verification). A hit skips only the signature check. */
 export interface TokenCachePort {
@@ -105,9 +103,12 @@ export class Authenticator {
   async authenticate(facts: ConnectFacts): Promise<AuthResult> {
     const result = await this.decide(facts);
     const log = (): { clientId: string; address: string; reauthentication?: true } =>
-      facts.reauthentication ? { clientId: facts.clientId, address: facts.remoteAddress, reauthentication: true } : { clientId: facts.clientId, address: facts.remoteAddress };
+      facts.reauthentication
+        ? { clientId: facts.clientId, address: facts.remoteAddress, reauthentication: true }
+        : { clientId: facts.clientId, address: facts.remoteAddress };
     if (result.ok) {
-      if (this.deps.logger.isLevelEnabled('debug')) this.deps.logger.debug({ ...log(), sub: result.session.subject, cached: result.cached }, 'client authenticated');
+      if (this.deps.logger.isLevelEnabled('debug'))
+        this.deps.logger.debug({ ...log(), sub: result.session.subject, cached: result.cached }, 'client authenticated');
     } else {
       if (result.reason !== 'RATE_LIMITED') this.deps.rateLimit?.recordFailure(facts.remoteAddress, result.reason);
       this.deps.logger.warn({ ...log(), reason: result.reason, detail: result.detail }, 'authentication refused');

@@ -34,7 +34,9 @@ export class BanStore {
   }
 
   list(nowMs: number): BanRow[] {
-    const rows = this.db.prepare('SELECT address, banned_at_ms, until_ms, last_reason FROM auth_bans WHERE until_ms > ? ORDER BY banned_at_ms').all(nowMs) as Array<{
+    const rows = this.db
+      .prepare('SELECT address, banned_at_ms, until_ms, last_reason FROM auth_bans WHERE until_ms > ? ORDER BY banned_at_ms')
+      .all(nowMs) as Array<{
       address: string;
       banned_at_ms: number;
       until_ms: number;
@@ -45,13 +47,17 @@ export class BanStore {
 
   /** The CLI's unban: the rows go at once, the request waits for the daemon. Returns the addresses that were banned. */
   requestUnban(address: string, nowMs: number): string[] {
-    return this.db.transaction(() => {
-      const banned = this.list(nowMs).map((b) => b.address).filter((a) => address === ALL_ADDRESSES || a === address);
-      if (address === ALL_ADDRESSES) this.db.exec('DELETE FROM auth_bans');
-      else this.remove(address);
-      this.db.prepare('INSERT OR REPLACE INTO auth_unbans (address, requested_at_ms) VALUES (?, ?)').run(address, nowMs);
-      return banned;
-    }).immediate(); // the CLI beside a busy daemon: wait for the write lock, never fail on a stale snapshot
+    return this.db
+      .transaction(() => {
+        const banned = this.list(nowMs)
+          .map((b) => b.address)
+          .filter((a) => address === ALL_ADDRESSES || a === address);
+        if (address === ALL_ADDRESSES) this.db.exec('DELETE FROM auth_bans');
+        else this.remove(address);
+        this.db.prepare('INSERT OR REPLACE INTO auth_unbans (address, requested_at_ms) VALUES (?, ?)').run(address, nowMs);
+        return banned;
+      })
+      .immediate(); // the CLI beside a busy daemon: wait for the write lock, never fail on a stale snapshot
   }
 
   /** The daemon's side: the pending unban requests, taken once. */

@@ -20,9 +20,7 @@ export class BanWatcher implements Component, BanEvents {
   private lastVersion = -1;
   private limiter?: FailureRateLimiter;
 
-  constructor(
-    private readonly deps: { db: Sqlite; store: BanStore; clock: GatewayClock; logger: Logger },
-  ) {}
+  constructor(private readonly deps: { db: Sqlite; store: BanStore; clock: GatewayClock; logger: Logger }) {}
 
   /** The limiter whose bans this mirrors (it is built with this as its events). */
   attach(limiter: FailureRateLimiter): void {

@@ -2,7 +2,7 @@
 // time (exp, nbf, iat) against the gateway clock, and verifyClaims against this
 // connection's username and client id.
 import type { JWTPayload } from 'jose';
-import { PLACEHOLDER, placeholderValue, type Identity } from './acl.js';
+import { type Identity, PLACEHOLDER, placeholderValue } from './acl.js';
 import { AuthRefusal } from './reasons.js';
 
 export interface TimeRules {
@@ -96,11 +96,7 @@ export function checkClaims(payload: JWTPayload, verifyClaims: Record<string, st
   for (const [name, template] of Object.entries(verifyClaims)) {
     const expected = expand(template, id);
     const actual = payload[name];
-    const ok =
-      expected !== null &&
-      (Array.isArray(actual)
-        ? actual.some((v) => scalarText(v) === expected)
-        : scalarText(actual) === expected);
+    const ok = expected !== null && (Array.isArray(actual) ? actual.some((v) => scalarText(v) === expected) : scalarText(actual) === expected);
     if (!ok) throw new AuthRefusal('JWT_CLAIM_MISMATCH', `claim ${JSON.stringify(name)}`);
   }
 }

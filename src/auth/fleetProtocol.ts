@@ -50,7 +50,10 @@ export type FleetRefusalReason = 'unsigned' | 'malformed' | 'too_large' | 'unkno
 
 /** One error code for every refusal: `reason` (the log line's and the metric's) tells them apart. */
 export class FleetRefusal extends EdgegateError {
-  constructor(readonly reason: FleetRefusalReason, message: string) {
+  constructor(
+    readonly reason: FleetRefusalReason,
+    message: string,
+  ) {
     super('EDGEGATE_FLEET_REFUSED', message);
     this.name = 'FleetRefusal';
   }
@@ -88,7 +91,8 @@ function positiveInt(value: unknown, name: string): number {
 /** Exactly one of "jti"/"sub" (a non-empty string of at most 1,024 characters) and an optional reason. */
 export function entryOf(input: Record<string, unknown>): FleetEntry {
   // Also {"kind": "jti"|"sub", "value": …}, the shape `edgegate token revocations --json` prints.
-  const msg = input.jti === undefined && input.sub === undefined && (input.kind === 'jti' || input.kind === 'sub') ? { ...input, [input.kind]: input.value } : input;
+  const msg =
+    input.jti === undefined && input.sub === undefined && (input.kind === 'jti' || input.kind === 'sub') ? { ...input, [input.kind]: input.value } : input;
   const kinds = (['jti', 'sub'] as const).filter((k) => msg[k] !== undefined);
   if (kinds.length !== 1) throw new FleetRefusal('malformed', 'exactly one of "jti" or "sub" is required');
   const kind = kinds[0]!;

@@ -8,7 +8,7 @@
 // before it is queued. Every refusal is counted by reason and logged (rate-limited).
 import type { Logger } from '../log.js';
 import { LogLimiter } from '../logLimiter.js';
-import { FleetRefusal, checkSize, entryKey, type FleetChannel, type FleetEntry, type FleetRefusalReason } from './fleetProtocol.js';
+import { checkSize, entryKey, type FleetChannel, type FleetEntry, FleetRefusal, type FleetRefusalReason } from './fleetProtocol.js';
 import type { FleetEntryState, FleetMark, FleetState } from './fleetState.js';
 import type { FleetVerifier } from './fleetVerifier.js';
 
@@ -83,7 +83,10 @@ export class FleetRevocationReceiver {
     const last = this.deps.state.lastSeq(key.kid);
     if (ev.seq <= last) throw new FleetRefusal('replay', `seq ${ev.seq} is not above ${last}, the last applied for key ${key.kid}`);
     const change = this.apply(key.kid, ev.seq, ev.unrevoke ? [] : [ev], ev.unrevoke ? [ev] : []);
-    this.deps.logger.info({ kid: key.kid, seq: ev.seq, kind: ev.kind, value: ev.value, unrevoke: ev.unrevoke, revoked: change.revoked, unrevoked: change.unrevoked }, 'fleet revocation event applied');
+    this.deps.logger.info(
+      { kid: key.kid, seq: ev.seq, kind: ev.kind, value: ev.value, unrevoke: ev.unrevoke, revoked: change.revoked, unrevoked: change.unrevoked },
+      'fleet revocation event applied',
+    );
   }
 
   private async snapshot(text: string): Promise<void> {
@@ -95,8 +98,16 @@ export class FleetRevocationReceiver {
       throw new FleetRefusal('replay', `snapshot seq ${snap.seq} of key ${key.kid} was applied before a message of key ${this.deps.state.lastKeyId}`);
     }
     const wanted = new Set(snap.revocations.map(entryKey));
-    const change = this.apply(key.kid, snap.seq, snap.revocations, this.deps.state.entries().filter((m) => !wanted.has(entryKey(m))));
-    this.deps.logger.info({ kid: key.kid, seq: snap.seq, entries: snap.revocations.length, revoked: change.revoked, unrevoked: change.unrevoked }, 'fleet revocation snapshot applied');
+    const change = this.apply(
+      key.kid,
+      snap.seq,
+      snap.revocations,
+      this.deps.state.entries().filter((m) => !wanted.has(entryKey(m))),
+    );
+    this.deps.logger.info(
+      { kid: key.kid, seq: snap.seq, entries: snap.revocations.length, revoked: change.revoked, unrevoked: change.unrevoked },
+      'fleet revocation snapshot applied',
+    );
   }
 
   /** Plans and applies the changes and records the message, all in one transaction. */

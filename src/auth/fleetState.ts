@@ -6,7 +6,7 @@
 // it added. It also knows which key applied the latest message (the latest
 // `updated_at_ms`, kept strictly increasing), so an old key's last snapshot cannot
 // be replayed over a newer key's changes. Without a usable database it works from memory.
-import { migrate, type Migration, type Sqlite } from '../storage/database.js';
+import { type Migration, migrate, type Sqlite } from '../storage/database.js';
 import { entryKey } from './fleetProtocol.js';
 import type { RevocationKind } from './revocations.js';
 
@@ -51,7 +51,11 @@ export class FleetState {
   load(): void {
     if (!this.db) return;
     migrate(this.db, 'auth-fleet', MIGRATIONS);
-    for (const r of this.db.prepare('SELECT key_id, seq, updated_at_ms FROM auth_fleet_seq').all() as Array<{ key_id: string; seq: number; updated_at_ms: number }>) {
+    for (const r of this.db.prepare('SELECT key_id, seq, updated_at_ms FROM auth_fleet_seq').all() as Array<{
+      key_id: string;
+      seq: number;
+      updated_at_ms: number;
+    }>) {
       this.seqs.set(r.key_id, r.seq);
       if (r.updated_at_ms > this.lastStampMs) [this.lastKey, this.lastStampMs] = [r.key_id, r.updated_at_ms];
     }
@@ -100,7 +104,10 @@ export class FleetState {
     const db = this.db;
     if (!db) return;
     db.transaction(() => {
-      db.prepare('INSERT INTO auth_fleet_seq (key_id, seq, updated_at_ms) VALUES (?, ?, ?) ON CONFLICT(key_id) DO UPDATE SET seq = excluded.seq, updated_at_ms = excluded.updated_at_ms').run(keyId, seq, stampMs);
+      db.prepare(
+        'INSERT INTO auth_fleet_seq (key_id, seq, updated_at_ms) VALUES (?, ?, ?) ON ' +
+          'CONFLICT(key_id) DO UPDATE SET seq = excluded.seq, updated_at_ms = excluded.updated_at_ms',
+      ).run(keyId, seq, stampMs);
       const add = db.prepare('INSERT OR REPLACE INTO auth_fleet_entries (kind, value, owned) VALUES (?, ?, ?)');
       for (const m of marked) add.run(m.kind, m.value, m.owned ? 1 : 0);
       const del = db.prepare('DELETE FROM auth_fleet_entries WHERE kind = ? AND value = ?');

@@ -4,24 +4,24 @@
 // selects that key; otherwise (no `kid`, or a name of the signer's own) every
 // configured key of the `alg` is tried (there are at most 16). A `typ` header is
 // optional: when it names the other kind of fleet message, the message is refused.
-import { createPublicKey, X509Certificate, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { compactVerify, decodeProtectedHeader, type ProtectedHeaderParameters } from 'jose';
 import { ConfigError, errorMessage } from '../errors.js';
 import {
-  EVENT_TYP,
-  FleetRefusal,
-  SNAPSHOT_TYP,
   checkSize,
+  EVENT_TYP,
+  type FleetAlg,
+  type FleetChannel,
+  type FleetEvent,
+  FleetRefusal,
+  type FleetSnapshot,
   fleetAlgorithm,
   fleetKeyId,
   looksLikeJws,
   parseEvent,
   parseSnapshot,
-  type FleetAlg,
-  type FleetChannel,
-  type FleetEvent,
-  type FleetSnapshot,
+  SNAPSHOT_TYP,
 } from './fleetProtocol.js';
 
 export interface FleetKey {
@@ -90,7 +90,11 @@ export class FleetVerifier {
     if (header.typ === other) throw new FleetRefusal('malformed', `a ${other} message on the ${channel} topic`);
     const byKid = this.keys.filter((k) => k.kid === header.kid);
     const candidates = byKid.length > 0 ? byKid : this.keys.filter((k) => typeof header.alg === 'string' && jwsAlgs(k.alg).includes(header.alg));
-    const unknown = (): FleetRefusal => new FleetRefusal('unknown_key', `signed by a key not in auth.revocation.keys (kid ${JSON.stringify(header.kid ?? null)}, alg ${JSON.stringify(header.alg ?? null)})`);
+    const unknown = (): FleetRefusal =>
+      new FleetRefusal(
+        'unknown_key',
+        `signed by a key not in auth.revocation.keys (kid ${JSON.stringify(header.kid ?? null)}, alg ${JSON.stringify(header.alg ?? null)})`,
+      );
     if (candidates.length === 0) throw unknown();
     for (const key of candidates) {
       let payload: Uint8Array;

@@ -5,16 +5,16 @@
 // kid triggers one out-of-cycle refresh at most every 30 s, shared by all the
 // connections that asked for it.
 import { readFileSync } from 'node:fs';
+import type { JWK } from 'jose';
 import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { TimerHandle } from '../clock/timeSource.js';
 import type { Component } from '../component.js';
 import type { JwksConfig } from '../config/types.js';
-import { logFailure, type Logger } from '../log.js';
+import { type Logger, logFailure } from '../log.js';
 import type { KeyRefreshPort } from './authenticator.js';
 import { fetchJwksDocument } from './jwksFetch.js';
-import { parseJwks, type JwksStore } from './jwksStore.js';
+import { type JwksStore, parseJwks } from './jwksStore.js';
 import type { KeyRing } from './keys.js';
-import type { JWK } from 'jose';
 
 export const UNKNOWN_KID_REFRESH_GAP_MS = 30_000;
 

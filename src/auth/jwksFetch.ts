@@ -36,7 +36,10 @@ const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 
 /** A redirect to follow: the next URL. */
 class Redirect {
-  constructor(readonly location: string | undefined, readonly status: number) {}
+  constructor(
+    readonly location: string | undefined,
+    readonly status: number,
+  ) {}
 }
 
 /** GETs `url`, following redirects; the timeout covers the whole chain. */

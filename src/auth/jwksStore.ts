@@ -50,7 +50,8 @@ function unusable(jwk: JWK): string | undefined {
   if (jwk.kty === 'oct') return 'symmetric keys are never taken from a JWKS';
   if ('d' in jwk || 'p' in jwk || 'k' in jwk) return 'private key material';
   if (jwk.use !== undefined && jwk.use !== 'sig') return `use ${String(jwk.use)}`;
-  if (jwk.alg !== undefined && (typeof jwk.alg !== 'string' || !PUBLIC_ALGS.test(jwk.alg))) return `alg ${String(jwk.alg)} is not a public-key signature algorithm`;
+  if (jwk.alg !== undefined && (typeof jwk.alg !== 'string' || !PUBLIC_ALGS.test(jwk.alg)))
+    return `alg ${String(jwk.alg)} is not a public-key signature algorithm`;
   return undefined;
 }
 

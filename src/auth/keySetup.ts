@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JwtConfig } from '../config/types.js';
-import { ConfigError, StorageError, errorMessage } from '../errors.js';
+import { ConfigError, errorMessage, StorageError } from '../errors.js';
 import { writeFileAtomicSync } from '../storage/atomicFile.js';
 import { hmacKey, publicKeyFromPem, type TrustedKey } from './keys.js';
 
@@ -67,7 +67,11 @@ function readGeneratedSecret(file: string): Uint8Array | undefined {
     text = readFileSync(file, 'utf8').trim();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw damagedSecret(file, `cannot be read (${errorMessage(err)})`, 'fix its owner and mode (0600, owned by the user the daemon runs as) or restore it from a backup');
+    throw damagedSecret(
+      file,
+      `cannot be read (${errorMessage(err)})`,
+      'fix its owner and mode (0600, owned by the user the daemon runs as) or restore it from a backup',
+    );
   }
   if (text === '') throw damagedSecret(file, 'is empty (a power cut while an older edgegate was writing it leaves it so)');
   // Buffer.from(…, 'base64url') skips characters it does not know, so garbage would decode to a "secret": check the text first.
@@ -81,7 +85,8 @@ function damagedSecret(file: string, problem: string, fix = 'restore it from a b
   return ConfigError.at(
     'auth.jwt.secret',
     `the generated secret ${file} ${problem}. edgegate does not replace it by itself: ${fix} to keep the tokens minted with it valid, ` +
-      'or delete it to have a new one generated at the next start (every token minted with the old one is then refused; mint new ones with `edgegate token mint`), ' +
+      'or delete it to have a new one generated at the next start (every token minted ' +
+      'with the old one is then refused; mint new ones with `edgegate token mint`), ' +
       'or configure a key instead (auth.jwt.secret, auth.jwt.pubkey or auth.jwt.jwks.url)',
   );
 }

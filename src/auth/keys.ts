@@ -2,8 +2,8 @@
 // type, and a token's `alg` selects among them: an HS256 token can only ever be
 // checked with an HMAC secret, never with a public key's PEM text (no algorithm
 // confusion), and `none` fits no key at all.
-import { createHmac, createPublicKey, X509Certificate, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { importSPKI, type CryptoKey, type JWK } from 'jose';
+import { createHmac, createPublicKey, type JsonWebKey, type KeyObject, X509Certificate } from 'node:crypto';
+import { type CryptoKey, importSPKI, type JWK } from 'jose';
 import type { JwtAlgorithm } from '../config/schema.js';
 
 export type KeySource = 'config' | 'generated' | 'jwks';

@@ -3,29 +3,30 @@
 // limiting. createOfflineAuth() loads every persisted piece BEFORE the broker
 // listens (so a gateway rebooting without uplink verifies at once) and returns
 // the authenticator's ports plus the components to start before the broker.
-import type { GatewayClock } from '../clock/gatewayClock.js';
+
 import { ClockPersister } from '../clock/clockPersister.js';
+import type { GatewayClock } from '../clock/gatewayClock.js';
 import { TimeFloorStore } from '../clock/timeFloorStore.js';
 import type { Component } from '../component.js';
 import type { GatewayConfig } from '../config/types.js';
 import { componentLogger, type Logger } from '../log.js';
+import { topicMatches } from '../mqtt/topics.js';
 import type { StatusBoard } from '../status.js';
 import type { Sqlite } from '../storage/database.js';
 import type { KeyRefreshPort, RateLimitPort, RevocationPort, TokenCachePort } from './authenticator.js';
 import { migrateAuth } from './authSchema.js';
-import { JwksKeySource, type JwksStatus } from './jwks.js';
-import { JwksStore } from './jwksStore.js';
-import type { KeyRing } from './keys.js';
-import { topicMatches } from '../mqtt/topics.js';
+import { BanStore } from './banStore.js';
+import { BanWatcher } from './banWatcher.js';
 import { SNAPSHOT_SUFFIX } from './fleetProtocol.js';
 import { FleetRevocationReceiver } from './fleetReceiver.js';
 import { FleetState } from './fleetState.js';
 import { FleetVerifier, loadFleetKeys } from './fleetVerifier.js';
-import { BanStore } from './banStore.js';
-import { BanWatcher } from './banWatcher.js';
+import { JwksKeySource, type JwksStatus } from './jwks.js';
+import { JwksStore } from './jwksStore.js';
+import type { KeyRing } from './keys.js';
 import { FailureRateLimiter, type RateLimitStatus } from './rateLimit.js';
-import { RevocationWatcher, type RevocationBrokerView } from './revocationWatcher.js';
 import { RevocationList, RevocationStore } from './revocations.js';
+import { type RevocationBrokerView, RevocationWatcher } from './revocationWatcher.js';
 import { TokenCache } from './tokenCache.js';
 
 export interface OfflineAuthContext {
@@ -123,26 +124,47 @@ export async function createOfflineAuth(ctx: OfflineAuthContext): Promise<Offlin
   const fleetKeys = revocationCfg.topic ? await loadFleetKeys(revocationCfg.keys) : [];
   const fleetVerifier = new FleetVerifier(fleetKeys);
   // Its tables are created and read only when a revocation topic is set.
-  const fleetState = (revocationCfg.topic && db && tryStorage(log, 'fleet revocation state', () => {
-    const s = new FleetState(db);
-    s.load();
-    return s;
-  })) || new FleetState(undefined);
+  const fleetState =
+    (revocationCfg.topic &&
+      db &&
+      tryStorage(log, 'fleet revocation state', () => {
+        const s = new FleetState(db);
+        s.load();
+        return s;
+      })) ||
+    new FleetState(undefined);
   if (revocationCfg.topic) {
-    log.info({ topic: revocationCfg.topic, keys: fleetVerifier.keyIds, requireSigned: revocationCfg.requireSigned }, 'revocation topic: accepting signed fleet revocations');
+    log.info(
+      { topic: revocationCfg.topic, keys: fleetVerifier.keyIds, requireSigned: revocationCfg.requireSigned },
+      'revocation topic: accepting signed fleet revocations',
+    );
     const snapshotTopic = revocationCfg.topic + SNAPSHOT_SUFFIX;
-    const delivered = config.bridge.topics.some((r) => r.direction !== 'out' && snapshotTopic.startsWith(r.localPrefix) && topicMatches(r.pattern, snapshotTopic.slice(r.localPrefix.length)));
+    const delivered = config.bridge.topics.some(
+      (r) => r.direction !== 'out' && snapshotTopic.startsWith(r.localPrefix) && topicMatches(r.pattern, snapshotTopic.slice(r.localPrefix.length)),
+    );
     if (config.bridge.enabled && !delivered) {
-      log.warn({ topic: snapshotTopic }, `no bridge in rule brings the retained revocation snapshot: use the pattern "${revocationCfg.topic}/#" (docs/fleet.md)`);
+      log.warn(
+        { topic: snapshotTopic },
+        `no bridge in rule brings the retained revocation snapshot: use the pattern "${revocationCfg.topic}/#" (docs/fleet.md)`,
+      );
     }
-    if (!revocationCfg.requireSigned) log.warn({ topic: revocationCfg.topic }, 'auth.revocation.requireSigned is false: unsigned revocation messages are applied (anyone who may publish on the cloud topic can revoke and unrevoke)');
+    if (!revocationCfg.requireSigned)
+      log.warn(
+        { topic: revocationCfg.topic },
+        'auth.revocation.requireSigned is false: unsigned revocation messages are applied (anyone who may publish on the cloud topic can revoke and unrevoke)',
+      );
   }
 
   ctx.status.register('auth', () => ({
     persistent: db !== undefined,
     cache: cache?.size() ?? null,
     jwks: jwks.enabled ? jwks.status() : null,
-    revocations: { ...revocations.size(), maxEntries: config.auth.revocation.maxEntries, fleet: fleetState.size, fleetKeys: fleetVerifier.keyIds.map((kid) => ({ kid, seq: fleetState.lastSeq(kid) })) },
+    revocations: {
+      ...revocations.size(),
+      maxEntries: config.auth.revocation.maxEntries,
+      fleet: fleetState.size,
+      fleetKeys: fleetVerifier.keyIds.map((kid) => ({ kid, seq: fleetState.lastSeq(kid) })),
+    },
     rateLimit: rateLimit.status(),
   }));
 

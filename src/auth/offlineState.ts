@@ -4,11 +4,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
-import { openSqlite } from '../storage/sqlite.js';
 import type { JWTPayload } from 'jose';
 import type { GatewayConfig } from '../config/types.js';
 import { DATABASE_FILE } from '../storage/database.js';
-import { parseJwks, JwksStore } from './jwksStore.js';
+import { openSqlite } from '../storage/sqlite.js';
+import { JwksStore, parseJwks } from './jwksStore.js';
 import type { KeyRing } from './keys.js';
 import { RevocationList, RevocationStore } from './revocations.js';
 

@@ -114,7 +114,14 @@ export class FailureRateLimiter implements RateLimitPort {
       this.bansTotal++;
       this.events?.banned(address, this.options.banSec * 1000, reason);
       this.logger.warn(
-        { address, failures: this.options.maxFailures, windowSec: this.options.windowSec, banSec: this.options.banSec, lastReason: reason, lift: `edgegate auth unban ${address}` },
+        {
+          address,
+          failures: this.options.maxFailures,
+          windowSec: this.options.windowSec,
+          banSec: this.options.banSec,
+          lastReason: reason,
+          lift: `edgegate auth unban ${address}`,
+        },
         'too many failed authentications: address banned',
       );
     }

@@ -15,12 +15,12 @@ import type { JWTPayload } from 'jose';
 import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { TimerHandle } from '../clock/timeSource.js';
 import type { Component } from '../component.js';
-import { logFailure, type Logger } from '../log.js';
+import { type Logger, logFailure } from '../log.js';
 import { LogLimiter } from '../logLimiter.js';
 import type { Session } from './authenticator.js';
-import { SNAPSHOT_SUFFIX, looksLikeJws, type FleetChannel } from './fleetProtocol.js';
-import type { FleetMark } from './fleetState.js';
+import { type FleetChannel, looksLikeJws, SNAPSHOT_SUFFIX } from './fleetProtocol.js';
 import type { FleetRevocationReceiver, RevocationChanges } from './fleetReceiver.js';
+import type { FleetMark } from './fleetState.js';
 import { checkValue, type RevocationKind, type RevocationList, type RevocationStore } from './revocations.js';
 
 /** What the watcher needs from the broker (kept structural: auth/ knows nothing of aedes). */
@@ -154,7 +154,8 @@ export class RevocationWatcher implements Component {
       return;
     }
     if (channel === 'event' && this.deps.requireSigned === false) return this.fromMessage(text);
-    if (text.trimStart().startsWith('{')) return fleet.refuse('unsigned', 'an unsigned message while auth.revocation.requireSigned is true (snapshots are always signed)', channel);
+    if (text.trimStart().startsWith('{'))
+      return fleet.refuse('unsigned', 'an unsigned message while auth.revocation.requireSigned is true (snapshots are always signed)', channel);
     fleet.refuse('malformed', 'neither a compact JWS nor JSON', channel);
   }
 

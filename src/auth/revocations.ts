@@ -31,7 +31,11 @@ export const MAX_REVOCATION_VALUE = 1024;
 
 /** A new revocation refused because the list holds auth.revocation.maxEntries already (nothing is ever evicted). */
 export class RevocationListFull extends EdgegateError {
-  constructor(readonly kind: RevocationKind, readonly value: string, readonly maxEntries: number) {
+  constructor(
+    readonly kind: RevocationKind,
+    readonly value: string,
+    readonly maxEntries: number,
+  ) {
     super(
       'EDGEGATE_REVOCATIONS_FULL',
       `revocation list is full (auth.revocation.maxEntries = ${maxEntries}): ${kind} ${value} was NOT revoked; ` +
@@ -49,7 +53,9 @@ export class RevocationStore {
   }
 
   list(): Revocation[] {
-    const rows = this.db.prepare('SELECT kind, value, reason, revoked_at_ms, latest_exp_sec FROM auth_revocations ORDER BY revoked_at_ms, kind, value').all() as Array<{
+    const rows = this.db
+      .prepare('SELECT kind, value, reason, revoked_at_ms, latest_exp_sec FROM auth_revocations ORDER BY revoked_at_ms, kind, value')
+      .all() as Array<{
       kind: RevocationKind;
       value: string;
       reason: string;
@@ -70,25 +76,30 @@ export class RevocationStore {
    */
   revoke(kind: RevocationKind, value: string, reason: string, nowMs: number, maxEntries = Infinity): boolean {
     checkValue(kind, value);
-    return this.db.transaction(() => {
-      const existing = this.db.prepare('SELECT 1 FROM auth_revocations WHERE kind = ? AND value = ?').get(kind, value);
-      if (!existing && this.count() >= maxEntries) throw new RevocationListFull(kind, value, maxEntries);
-      if (existing) this.db.prepare('UPDATE auth_revocations SET reason = ? WHERE kind = ? AND value = ?').run(reason, kind, value);
-      else this.db.prepare('INSERT INTO auth_revocations (kind, value, reason, revoked_at_ms) VALUES (?, ?, ?, ?)').run(kind, value, reason, Math.round(nowMs));
-      this.bump();
-      return !existing;
-      // IMMEDIATE: the CLI reads, then writes, beside a daemon that commits every few ms; a
-      // deferred transaction would fail at once with SQLITE_BUSY_SNAPSHOT instead of waiting.
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const existing = this.db.prepare('SELECT 1 FROM auth_revocations WHERE kind = ? AND value = ?').get(kind, value);
+        if (!existing && this.count() >= maxEntries) throw new RevocationListFull(kind, value, maxEntries);
+        if (existing) this.db.prepare('UPDATE auth_revocations SET reason = ? WHERE kind = ? AND value = ?').run(reason, kind, value);
+        else
+          this.db.prepare('INSERT INTO auth_revocations (kind, value, reason, revoked_at_ms) VALUES (?, ?, ?, ?)').run(kind, value, reason, Math.round(nowMs));
+        this.bump();
+        return !existing;
+        // IMMEDIATE: the CLI reads, then writes, beside a daemon that commits every few ms; a
+        // deferred transaction would fail at once with SQLITE_BUSY_SNAPSHOT instead of waiting.
+      })
+      .immediate();
   }
 
   /** Removes a revocation; true if there was one. */
   unrevoke(kind: RevocationKind, value: string): boolean {
-    return this.db.transaction(() => {
-      const removed = this.db.prepare('DELETE FROM auth_revocations WHERE kind = ? AND value = ?').run(kind, value).changes > 0;
-      if (removed) this.bump();
-      return removed;
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const removed = this.db.prepare('DELETE FROM auth_revocations WHERE kind = ? AND value = ?').run(kind, value).changes > 0;
+        if (removed) this.bump();
+        return removed;
+      })
+      .immediate();
   }
 
   /** Records the exp of a token seen with a revoked jti (no generation bump: nothing to re-apply). */

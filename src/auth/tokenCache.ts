@@ -117,7 +117,9 @@ export class TokenCache implements TokenCachePort, Component {
         });
       }
       // Anything beyond maxEntries on disk is dropped (bounded file).
-      this.db.prepare('DELETE FROM auth_token_cache WHERE hash NOT IN (SELECT hash FROM auth_token_cache ORDER BY used_at_ms DESC LIMIT ?)').run(this.options.maxEntries);
+      this.db
+        .prepare('DELETE FROM auth_token_cache WHERE hash NOT IN (SELECT hash FROM auth_token_cache ORDER BY used_at_ms DESC LIMIT ?)')
+        .run(this.options.maxEntries);
       this.flushNow();
     } catch (err) {
       this.storageError(err);
@@ -214,7 +216,14 @@ export class TokenCache implements TokenCachePort, Component {
       this.db.transaction(() => {
         for (const [hash, entry] of batch) {
           if (entry === null) this.stmts!.remove.run(hash);
-          else this.stmts!.upsert.run(hash, entry.hit.signed.keyId, JSON.stringify(entry.hit.signed.payload), entry.expMs === null ? null : entry.expMs / 1000, Math.round(entry.usedAtMs));
+          else
+            this.stmts!.upsert.run(
+              hash,
+              entry.hit.signed.keyId,
+              JSON.stringify(entry.hit.signed.payload),
+              entry.expMs === null ? null : entry.expMs / 1000,
+              Math.round(entry.usedAtMs),
+            );
         }
       })();
       this.storageFailed = false;

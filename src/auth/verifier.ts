@@ -4,15 +4,12 @@
 // call this one function.
 import { compactVerify, decodeProtectedHeader, errors, type JWTPayload, type ProtectedHeaderParameters } from 'jose';
 import type { JwtConfig } from '../config/types.js';
-import { parseAclClaim, type Acl, type Identity } from './acl.js';
+import { type Acl, type Identity, parseAclClaim } from './acl.js';
 import { checkClaims, checkTimes, expiryMs } from './claims.js';
 import type { KeyRing } from './keys.js';
 import { AuthRefusal } from './reasons.js';
 
-export type VerifyRules = Pick<
-  JwtConfig,
-  'clockToleranceSec' | 'maxAgeSec' | 'maxTokenBytes' | 'verifyClaims' | 'aclClaim' | 'defaultAcl'
-> &
+export type VerifyRules = Pick<JwtConfig, 'clockToleranceSec' | 'maxAgeSec' | 'maxTokenBytes' | 'verifyClaims' | 'aclClaim' | 'defaultAcl'> &
   Partial<Pick<JwtConfig, 'signatureFormat'>>;
 
 export type SignatureFormat = JwtConfig['signatureFormat'];

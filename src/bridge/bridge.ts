@@ -4,25 +4,24 @@
 // cloud messages come down through downlink.ts; this file owns the connection.
 import type { MqttClient } from 'mqtt';
 import type { TimerHandle } from '../clock/timeSource.js';
+import type { Component } from '../component.js';
 import type { BridgeConfig } from '../config/types.js';
 import { ConfigError, errorMessage } from '../errors.js';
-import type { Component } from '../component.js';
-import type { BridgeDeps } from './deps.js';
-import { componentLogger, logFailure, type Logger } from '../log.js';
+import { componentLogger, type Logger, logFailure } from '../log.js';
 import { DecorrelatedJitterBackoff } from './backoff.js';
+import { type BridgeState, type BridgeStatus, oldestAgeSec } from './bridgeStatus.js';
+import type { BridgeDeps } from './deps.js';
 import type { Downlink } from './downlink.js';
 import type { DropLog } from './dropLog.js';
+import { BRIDGE_SOURCE } from './intake.js';
 import type { Outbox } from './outbox.js';
 import { buildPipeline } from './pipeline.js';
-import type { OutboxSender } from './sender.js';
-import { TopicRules } from './rules.js';
 import { RowPublisher } from './rowPublisher.js';
+import { TopicRules } from './rules.js';
+import type { OutboxSender } from './sender.js';
 import { createUplinkClient } from './uplinkClient.js';
 import { UplinkCredentialSource, type UplinkCredentials } from './uplinkCredentials.js';
 import { attemptOptions, bridgeModeOnConnect, loadUplinkTls, type UplinkTls } from './uplinkOptions.js';
-import { oldestAgeSec, type BridgeState, type BridgeStatus } from './bridgeStatus.js';
-
-import { BRIDGE_SOURCE } from './intake.js';
 
 /** Renew the self-signed JWT this long before it expires (reconnect with a fresh one). */
 const RENEW_MARGIN_SEC = 60;
@@ -53,7 +52,10 @@ export class Bridge implements Component {
   private readonly remoteStateTopic: string;
   private readonly stateListeners: Array<(state: BridgeState) => void> = [];
 
-  constructor(private readonly ctx: BridgeDeps, readonly clientId: string) {
+  constructor(
+    private readonly ctx: BridgeDeps,
+    readonly clientId: string,
+  ) {
     this.config = ctx.config.bridge;
     this.log = componentLogger(ctx.logger, 'bridge');
     // With several rules, the first rule's remotePrefix places the state topic.
@@ -62,19 +64,26 @@ export class Bridge implements Component {
 
   async start(): Promise<void> {
     const { config, ctx } = this;
-    if (!/^(mqtts?|wss?):\/\//.test(config.url)) throw ConfigError.at('bridge.url', 'an mqtt://, mqtts://, ws:// or wss:// URL is required when bridge.enabled is true');
+    if (!/^(mqtts?|wss?):\/\//.test(config.url))
+      throw ConfigError.at('bridge.url', 'an mqtt://, mqtts://, ws:// or wss:// URL is required when bridge.enabled is true');
     this.rules = new TopicRules(config.topics);
     this.tls = loadUplinkTls(config.tls);
     this.credentials = new UplinkCredentialSource(config, this.clientId, () => ctx.clock.now());
     this.credentials.load();
     this.backoff = new DecorrelatedJitterBackoff(config.reconnect.minSec * 1000, Math.max(config.reconnect.minSec, config.reconnect.maxSec) * 1000);
     const uplink = (): MqttClient | undefined => (this.state === 'connected' ? this.client : undefined);
-    ({ outbox: this.outbox, sender: this.sender, drops: this.drops, downlink: this.downlink } = buildPipeline(ctx, this.rules, this.log, {
+    ({
+      outbox: this.outbox,
+      sender: this.sender,
+      drops: this.drops,
+      downlink: this.downlink,
+    } = buildPipeline(ctx, this.rules, this.log, {
       uplink,
       queueChanged: () => this.updateQueueMetrics(),
     }));
     if (!ctx.persistent) this.log.error('database is in memory: the bridge queue will not survive a restart');
-    if (this.outbox.messages > 0) this.log.info({ messages: this.outbox.messages, bytes: this.outbox.bytes }, 'bridge backlog from a previous run will be sent first');
+    if (this.outbox.messages > 0)
+      this.log.info({ messages: this.outbox.messages, bytes: this.outbox.bytes }, 'bridge backlog from a previous run will be sent first');
     ctx.status.register('bridge', () => this.status());
     // Also read at each scrape: a commit of deletions alone (acknowledged messages) has no event here.
     ctx.metrics.registry.addCollector(() => this.updateQueueMetrics());
@@ -131,7 +140,14 @@ export class Bridge implements Component {
     }
     if ((this.state as BridgeState) !== 'connecting') return; // stopped meanwhile
     const generation = ++this.generation;
-    const options = attemptOptions({ config: this.config, clientId: this.clientId, tls: this.tls, credentials, remoteStateTopic: this.remoteStateTopic, bridgeMode: this.bridgeMode });
+    const options = attemptOptions({
+      config: this.config,
+      clientId: this.clientId,
+      tls: this.tls,
+      credentials,
+      remoteStateTopic: this.remoteStateTopic,
+      bridgeMode: this.bridgeMode,
+    });
     const client = createUplinkClient(this.config.url, options);
     if (this.bridgeMode && this.config.protocolVersion === 4) bridgeModeOnConnect(client);
     this.client = client;
@@ -300,7 +316,13 @@ export class Bridge implements Component {
       lastError: this.lastError ?? null,
       queue: { messages: this.outbox.messages, bytes: this.outbox.bytes, durable: this.ctx.persistent, inflight: this.sender.inFlight },
       remoteStateTopic: this.remoteStateTopic,
-      rules: this.config.topics.map((r) => ({ pattern: r.pattern, direction: r.direction, qos: r.qos, localPrefix: r.localPrefix, remotePrefix: r.remotePrefix })),
+      rules: this.config.topics.map((r) => ({
+        pattern: r.pattern,
+        direction: r.direction,
+        qos: r.qos,
+        localPrefix: r.localPrefix,
+        remotePrefix: r.remotePrefix,
+      })),
       oldestQueuedAgeSec: oldestAgeSec(this.outbox.oldestEnqueuedAt(), this.ctx.clock.now()),
       dropped: this.drops.byReason(),
     };

@@ -1,8 +1,9 @@
 // What the bridge is handed by the daemon, and nothing more (docs/architecture.md).
+
+import type { LocalBroker } from '../broker/broker.js';
 import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { GatewayConfig } from '../config/types.js';
 import type { SharedServices } from '../context.js';
-import type { LocalBroker } from '../broker/broker.js';
 import type { Sqlite } from '../storage/database.js';
 import type { GroupCommit } from '../storage/groupCommit.js';
 

@@ -42,7 +42,10 @@ export class Downlink {
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload ?? '');
     const qos: 0 | 1 = Math.min(packet.qos, mapped.qos) >= 1 ? 1 : 0;
     const properties = forwardable(packet.properties);
-    await this.deps.broker.publishInternal({ topic: mapped.topic, payload, qos, retain: packet.retain === true, ...(properties && { properties }) }, BRIDGE_SOURCE);
+    await this.deps.broker.publishInternal(
+      { topic: mapped.topic, payload, qos, retain: packet.retain === true, ...(properties && { properties }) },
+      BRIDGE_SOURCE,
+    );
     this.deps.forwarded();
   }
 }

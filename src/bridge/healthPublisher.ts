@@ -8,11 +8,11 @@
 // the latest summary matters.
 import type { TimerHandle } from '../clock/timeSource.js';
 import type { Component } from '../component.js';
-import type { BridgeDeps } from './deps.js';
 import { errorMessage } from '../errors.js';
-import { logFailure, type Logger } from '../log.js';
 import { buildHealthReport, type HealthReport } from '../health.js';
+import { type Logger, logFailure } from '../log.js';
 import type { Bridge } from './bridge.js';
+import type { BridgeDeps } from './deps.js';
 
 /** How often the summary is compared with the last one published, to publish a change promptly. */
 const CHANGE_CHECK_MS = 5000;
@@ -101,7 +101,11 @@ export class HealthPublisher implements Component {
   }
 
   private summary(state: HealthSummary['state']): HealthSummary {
-    const report = buildHealthReport(this.ctx.status, { version: this.version, uptimeMs: this.ctx.clock.monotonic() - this.startedMono, nowMs: this.ctx.clock.now() });
+    const report = buildHealthReport(this.ctx.status, {
+      version: this.version,
+      uptimeMs: this.ctx.clock.monotonic() - this.startedMono,
+      nowMs: this.ctx.clock.now(),
+    });
     return healthSummary(report, this.bridge.clientId, state, this.ctx.config.bridge.healthIntervalSec);
   }
 

@@ -5,9 +5,9 @@
 // it; an MQTT 5 publisher is told by the PUBACK's reason code when the queue did
 // not store its message (MQTT 5.0 section 3.4.2.1), never given 0x00 for it.
 import type { MqttClient } from 'mqtt';
-import { isDiskFull } from '../storage/groupCommit.js';
-import { PublishRefused, type PublishInterceptor, type PublishOrigin } from '../broker/broker.js';
+import { type PublishInterceptor, type PublishOrigin, PublishRefused } from '../broker/broker.js';
 import type { BridgeConfig } from '../config/types.js';
+import { isDiskFull } from '../storage/groupCommit.js';
 import type { DropLog } from './dropLog.js';
 import { forwardable, toStored } from './messageProperties.js';
 import type { Outbox, OutboxMessage } from './outbox.js';

@@ -8,12 +8,12 @@
 // commits (and few fsyncs with synchronous=FULL), and a commit of new rows
 // touches only the pages at the tail of the table.
 import type { Sqlite } from '../storage/database.js';
+import { type Deferred, deferred } from '../storage/deferred.js';
 import type { GroupCommit } from '../storage/groupCommit.js';
-import { deferred, type Deferred } from '../storage/deferred.js';
 import { applyBatch, type OutboxBounds, type PendingRemoval } from './outboxBatch.js';
-import { OutboxTable, rowBytes, type OutboxMessage, type OutboxRow } from './outboxTable.js';
+import { type OutboxMessage, type OutboxRow, OutboxTable, rowBytes } from './outboxTable.js';
 
-export { rowBytes, type OutboxMessage, type OutboxRow } from './outboxTable.js';
+export { type OutboxMessage, type OutboxRow, rowBytes } from './outboxTable.js';
 
 /** `expired`: an MQTT 5 Message Expiry Interval ran out while queued (MQTT 5.0 section 3.3.2.3.3). */
 export type DropReason = 'overflow' | 'rejected' | 'ttl' | 'expired' | 'refused' | 'error';
@@ -73,7 +73,10 @@ export class Outbox {
   messages = 0;
   bytes = 0;
 
-  constructor(db: Sqlite, private readonly options: OutboxOptions) {
+  constructor(
+    db: Sqlite,
+    private readonly options: OutboxOptions,
+  ) {
     this.table = new OutboxTable(db);
     const totals = this.table.totals();
     this.messages = totals.messages;
@@ -220,7 +223,12 @@ export class Outbox {
     } catch (err) {
       // The transaction rolled back: nothing of this batch is stored (disk full, I/O error).
       this.options.onError(err);
-      if (inserts.length > 0) this.options.onDrop('error', inserts.length, inserts.reduce((s, r) => s + rowBytes(r), 0));
+      if (inserts.length > 0)
+        this.options.onDrop(
+          'error',
+          inserts.length,
+          inserts.reduce((s, r) => s + rowBytes(r), 0),
+        );
       batch?.reject(err);
       return;
     }
@@ -250,7 +258,12 @@ export class Outbox {
         /* I/O error */
       }
       this.options.onError(err);
-      if (inserts.length > 0) this.options.onDrop('error', inserts.length, inserts.reduce((s, r) => s + rowBytes(r), 0));
+      if (inserts.length > 0)
+        this.options.onDrop(
+          'error',
+          inserts.length,
+          inserts.reduce((s, r) => s + rowBytes(r), 0),
+        );
       batch?.reject(err);
     });
   }

@@ -2,7 +2,7 @@
 // deletions gathered since the last one, then the new rows against the bounds
 // (bridge.queue.maxMessages/maxBytes and its overflow policy). Kept apart from
 // outbox.ts, which decides when a commit runs and whom to tell afterwards.
-import { rowBytes, type OutboxRow, type OutboxTable } from './outboxTable.js';
+import { type OutboxRow, type OutboxTable, rowBytes } from './outboxTable.js';
 
 /** A row the cloud is done with: acknowledged (no reason), or dropped for the reason given. */
 export interface PendingRemoval {

@@ -212,7 +212,8 @@ export class OutboxTable {
   }
 
   private insertStatement(n: number, v5: boolean): Statement {
-    if (v5) return (this.insertsV5[n] ??= this.db.prepare(`INSERT INTO bridge_outbox ${COLUMNS_V5} VALUES ${Array(n).fill('(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`));
+    if (v5)
+      return (this.insertsV5[n] ??= this.db.prepare(`INSERT INTO bridge_outbox ${COLUMNS_V5} VALUES ${Array(n).fill('(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`));
     return (this.inserts[n] ??= this.db.prepare(`INSERT INTO bridge_outbox ${COLUMNS} VALUES ${Array(n).fill('(?, ?, ?, ?, ?, ?)').join(', ')}`));
   }
 }

@@ -56,7 +56,12 @@ export function buildPipeline(ctx: BridgeDeps, rules: TopicRules, log: Logger, h
     nowMs: () => ctx.clock.now(),
     limiter: new DrainLimiter(config.drainRatePerSec, ctx.clock),
     onRefused: (row, refusal) =>
-      refusals.log('warn', 'refused', { topic: row.topic, reasonCode: refusal.reasonCode }, 'cloud refused a message (dropped, counted as reason "refused"): check the cloud ACL for this topic'),
+      refusals.log(
+        'warn',
+        'refused',
+        { topic: row.topic, reasonCode: refusal.reasonCode },
+        'cloud refused a message (dropped, counted as reason "refused"): check the cloud ACL for this topic',
+      ),
   });
   const intake = new LocalIntake({ config, rules, outbox, drops, uplink: hooks.uplink, forwarded: () => forwardedOut.inc() });
   ctx.broker.addPublishInterceptor(intake.intercept);

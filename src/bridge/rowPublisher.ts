@@ -65,10 +65,11 @@ export class RowPublisher {
   readonly publish = (row: OutboxRow, done: Done, nowMs: number): void => {
     if (this.closed) return done(new Error('uplink connection closed'));
     const topicBytes = Buffer.byteLength(row.topic);
-    const messageId = row.qos === 1 ? this.client.messageIdProvider.allocate() ?? 0 : 0;
+    const messageId = row.qos === 1 ? (this.client.messageIdProvider.allocate() ?? 0) : 0;
     if (row.qos === 1 && messageId === 0) return done(new Error('no packet identifier available'));
     // The sender dropped the row if nothing was left of it, so this is at least 1.
-    const expirySec = row.expiresAt !== undefined && this.protocolVersion === 5 ? remainingExpirySec({ enqueuedAt: row.enqueuedAt, expiresAt: row.expiresAt }, nowMs) : 0;
+    const expirySec =
+      row.expiresAt !== undefined && this.protocolVersion === 5 ? remainingExpirySec({ enqueuedAt: row.enqueuedAt, expiresAt: row.expiresAt }, nowMs) : 0;
     this.batch.push({ row, topicBytes, messageId, expirySec, done });
     this.batchBytes += packetSize(row, topicBytes, expirySec, this.protocolVersion);
     if (!this.flushQueued) {
@@ -99,9 +100,14 @@ export class RowPublisher {
       else qos0.push(item.done);
     }
     // A QoS 0 row is done once written, as with MqttClient.publish().
-    stream.write(out, qos0.length > 0 ? (err?: Error | null) => {
+    stream.write(
+      out,
+      qos0.length > 0
+        ? (err?: Error | null) => {
             for (const done of qos0) done(err ?? undefined);
-          } : undefined);
+          }
+        : undefined,
+    );
   }
 
   /** A PUBACK (MQTT 3.1.1 section 3.4; MQTT 5 section 3.4.2.1 adds the reason code). */
@@ -148,7 +154,12 @@ function writeVarInt(out: Buffer, at: number, n: number): number {
 }
 
 /** Writes one PUBLISH packet (MQTT 3.1.1 section 3.3, MQTT 5 section 3.3) at `at`; returns the end. */
-function encodePublish(out: Buffer, at: number, item: { row: OutboxRow; topicBytes: number; messageId: number; expirySec: number }, protocolVersion: 4 | 5): number {
+function encodePublish(
+  out: Buffer,
+  at: number,
+  item: { row: OutboxRow; topicBytes: number; messageId: number; expirySec: number },
+  protocolVersion: 4 | 5,
+): number {
   const { row, topicBytes, messageId, expirySec } = item;
   out[at++] = 0x30 | (row.qos << 1) | (row.retain ? 1 : 0);
   at = writeVarInt(out, at, remainingLength(row, topicBytes, expirySec, protocolVersion));
@@ -160,7 +171,8 @@ function encodePublish(out: Buffer, at: number, item: { row: OutboxRow; topicByt
     at += 2;
   }
   if (protocolVersion === 5) {
-    if (row.properties === undefined && expirySec === 0) out[at++] = 0; // no properties
+    if (row.properties === undefined && expirySec === 0)
+      out[at++] = 0; // no properties
     else {
       // MQTT 5.0 section 3.3.2.3: Property Length, then the properties (their order is free).
       at = writeVarInt(out, at, propertyLength(row, expirySec));

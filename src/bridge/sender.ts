@@ -175,24 +175,28 @@ export class OutboxSender {
   private send(row: OutboxRow, now: number): void {
     const generation = this.generation;
     this.inflight++;
-    this.publish!(row, (err) => {
-      if (generation !== this.generation) return; // a previous connection's late callback
-      this.inflight--;
-      if (this.inflight === 0) this.wakeIdle();
-      if (err instanceof CloudRefusal) {
-        // Refused for good (e.g. the cloud's ACL): dropped and counted, or it would come back at every reconnect.
-        this.outbox.refused(row);
-        this.onRefused?.(row, err);
-      } else if (err) {
-        return; // the connection is failing; the row is sent again after reconnecting
-      } else {
-        this.outbox.ack(row);
-        this.onDelivered(row);
-      }
-      // Refill the window in bursts (once half of it is free): fewer, larger socket
-      // writes; each write is a syscall, which costs more than the MQTT encoding.
-      if (this.inflight <= this.maxInflight / 2) this.schedulePump();
-    }, now);
+    this.publish!(
+      row,
+      (err) => {
+        if (generation !== this.generation) return; // a previous connection's late callback
+        this.inflight--;
+        if (this.inflight === 0) this.wakeIdle();
+        if (err instanceof CloudRefusal) {
+          // Refused for good (e.g. the cloud's ACL): dropped and counted, or it would come back at every reconnect.
+          this.outbox.refused(row);
+          this.onRefused?.(row, err);
+        } else if (err) {
+          return; // the connection is failing; the row is sent again after reconnecting
+        } else {
+          this.outbox.ack(row);
+          this.onDelivered(row);
+        }
+        // Refill the window in bursts (once half of it is free): fewer, larger socket
+        // writes; each write is a syscall, which costs more than the MQTT encoding.
+        if (this.inflight <= this.maxInflight / 2) this.schedulePump();
+      },
+      now,
+    );
   }
 
   private wakeIdle(): void {

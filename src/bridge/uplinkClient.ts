@@ -4,7 +4,7 @@
 // TLS. For mqtt:// and mqtts:// the client is built here on mqtt.js's own TCP and
 // TLS stream builders, exactly as mqtt.connect() would; ws:// and wss:// still go
 // through mqtt.connect().
-import mqtt, { MqttClient, type IClientOptions } from 'mqtt';
+import mqtt, { type IClientOptions, MqttClient } from 'mqtt';
 import tcpModule from 'mqtt/lib/connect/tcp';
 import tlsModule from 'mqtt/lib/connect/tls';
 

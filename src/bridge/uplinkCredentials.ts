@@ -52,10 +52,7 @@ export class UplinkCredentialSource {
     const { alg, ttlSec, audience, claims } = this.config.jwt;
     const iat = Math.floor(this.nowMs() / 1000);
     const exp = iat + Math.floor(ttlSec);
-    const jwt = new SignJWT({ ...claims })
-      .setProtectedHeader({ alg, typ: 'JWT' })
-      .setIssuedAt(iat)
-      .setExpirationTime(exp);
+    const jwt = new SignJWT({ ...claims }).setProtectedHeader({ alg, typ: 'JWT' }).setIssuedAt(iat).setExpirationTime(exp);
     if (audience) jwt.setAudience(audience);
     if (claims.sub === undefined) jwt.setSubject(this.clientId);
     try {

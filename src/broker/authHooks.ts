@@ -2,10 +2,10 @@
 // authenticates it) to what it publishes, subscribes to and is sent, and to its
 // will. Safe defaults: a client with no session is refused everything.
 import type { AedesOptions, AedesPublishPacket, Client, PublishPacket, Subscription } from 'aedes';
-import { topicMatches } from '../mqtt/topics.js';
 import type { Logger } from '../log.js';
 import type { LogLimiter } from '../logLimiter.js';
 import type { Metrics } from '../metrics.js';
+import { topicMatches } from '../mqtt/topics.js';
 import { fitsClientMaximum } from './outboundSize.js';
 import type { PublishOrigin } from './publishing.js';
 import { ReasonCode } from './reasonCodes.js';
@@ -89,7 +89,8 @@ export class AuthHooks {
     // (0x80, or 0x97 from a PublishRefused), never 0x00, and the connection stays.
     pending.then(
       () => done(null),
-      (err: Error & { reasonCode?: number }) => done(client.version === 5 ? refusal('message not accepted', err.reasonCode ?? ReasonCode.UnspecifiedError) : err),
+      (err: Error & { reasonCode?: number }) =>
+        done(client.version === 5 ? refusal('message not accepted', err.reasonCode ?? ReasonCode.UnspecifiedError) : err),
     );
   }
 
@@ -142,7 +143,10 @@ export class AuthHooks {
     if (!pending) return done(null);
     // Unlike a PUBLISH, nobody sends a will again: when the queue cannot take it (logged
     // and counted there), local subscribers still get it.
-    pending.then(() => done(null), () => done(null));
+    pending.then(
+      () => done(null),
+      () => done(null),
+    );
   }
 
   /**
@@ -156,7 +160,12 @@ export class AuthHooks {
   private dropSweptWill(client: Client | null, will: PublishPacket, done: (error?: Error | null) => void): void {
     const c = client as unknown as { will?: unknown } | null;
     if (c && c.will === will) c.will = { ...will };
-    this.deps.limitedLog.log('warn', 'swept_will', { clientId: client?.id ?? null, topic: will.topic }, 'will from aedes\'s sweep of dead brokers dropped (wall-clock step?)');
+    this.deps.limitedLog.log(
+      'warn',
+      'swept_will',
+      { clientId: client?.id ?? null, topic: will.topic },
+      "will from aedes's sweep of dead brokers dropped (wall-clock step?)",
+    );
     toSink(will, done);
   }
 
@@ -183,7 +192,12 @@ export class AuthHooks {
       // MQTT 5: a message larger than the client's Maximum Packet Size is discarded
       // as if it had been sent [MQTT-3.1.2-25].
       if (client.maximumPacketSize !== undefined && !fitsClientMaximum(packet, client.maximumPacketSize)) {
-        this.deps.limitedLog.log('info', 'client_maximum_packet_size', { clientId: client.id, topic: packet.topic, maximumPacketSize: client.maximumPacketSize }, 'message larger than the client accepts: not sent (MQTT-3.1.2-25)');
+        this.deps.limitedLog.log(
+          'info',
+          'client_maximum_packet_size',
+          { clientId: client.id, topic: packet.topic, maximumPacketSize: client.maximumPacketSize },
+          'message larger than the client accepts: not sent (MQTT-3.1.2-25)',
+        );
         return null;
       }
       this.deps.metrics.messagesDelivered.inc();

@@ -3,27 +3,27 @@
 // it through publishInternal/subscribeInternal and publish interceptors.
 import './packetWriter.js';
 import { Aedes, type AedesPublishPacket, type Client, type PublishPacket } from 'aedes';
-import { PublishRefused, type InternalPacket, type PublishInterceptor, type PublishOrigin } from './publishing.js';
 import type { Authenticator } from '../auth/authenticator.js';
 import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { AuthConfig, BrokerConfig, GatewayConfig } from '../config/types.js';
-import { logFailure, type Logger } from '../log.js';
+import { type Logger, logFailure } from '../log.js';
+import { LogLimiter } from '../logLimiter.js';
+import type { Metrics } from '../metrics.js';
+import type { StatusBoard } from '../status.js';
 import type { Sqlite } from '../storage/database.js';
 import type { GroupCommit } from '../storage/groupCommit.js';
 import type { StoredCounts } from '../storage/storageStatus.js';
-import type { StatusBoard } from '../status.js';
-import { BrokerDurability } from './durability.js';
-import { LogLimiter } from '../logLimiter.js';
-import type { Metrics } from '../metrics.js';
 import { AuthHooks } from './authHooks.js';
 import { ConnectHooks } from './connectHooks.js';
-import { Listeners, type ClientStream, type ListenerAddresses } from './listeners.js';
+import { BrokerDurability } from './durability.js';
+import { type ClientStream, type ListenerAddresses, Listeners } from './listeners.js';
 import { maximumPacketSize } from './packetGuard.js';
-import { SessionRegistry, type ClientView } from './sessions.js';
+import { type InternalPacket, type PublishInterceptor, type PublishOrigin, PublishRefused } from './publishing.js';
+import { type ClientView, SessionRegistry } from './sessions.js';
 
 /** A message as internal subscribers receive it (aedes's packet type stays inside src/broker/). */
 export type DeliveredMessage = AedesPublishPacket;
-export { PublishRefused, type InternalPacket, type MessageProperties, type PublishInterceptor, type PublishOrigin } from './publishing.js';
+export { type InternalPacket, type MessageProperties, type PublishInterceptor, type PublishOrigin, PublishRefused } from './publishing.js';
 
 export interface LocalBrokerDeps {
   config: Pick<GatewayConfig, 'listeners' | 'storage'> & { broker: BrokerConfig; auth: AuthConfig };
@@ -86,7 +86,15 @@ export class LocalBroker {
       connectedClients: () => this.aedes?.connectedClients ?? 0,
       limitedLog,
     });
-    const durability = new BrokerDurability({ database: this.deps.database, group: this.deps.group, config: b, clock: this.deps.clock, logger: this.deps.logger, metrics: this.deps.metrics, limitedLog });
+    const durability = new BrokerDurability({
+      database: this.deps.database,
+      group: this.deps.group,
+      config: b,
+      clock: this.deps.clock,
+      logger: this.deps.logger,
+      metrics: this.deps.metrics,
+      limitedLog,
+    });
     this.durability = durability;
     const authHooks = new AuthHooks({
       sessions: this.sessions,
@@ -136,7 +144,12 @@ export class LocalBroker {
         this.deps.metrics.packetsRejected.inc({ reason: why.reason });
         // MQTT 3.1.1 gives no way to tell the client; a clear line, at most one per field every 10 s.
         if (why.reason === 'invalid_utf8') {
-          limitedLog.log('info', `invalid_utf8:${why.field}`, { address: why.address, field: why.field, packetType: why.packetType }, 'connection closed: ill-formed UTF-8 or U+0000 in a string (MQTT-1.5.3-1, MQTT-1.5.3-2)');
+          limitedLog.log(
+            'info',
+            `invalid_utf8:${why.field}`,
+            { address: why.address, field: why.field, packetType: why.packetType },
+            'connection closed: ill-formed UTF-8 or U+0000 in a string (MQTT-1.5.3-1, MQTT-1.5.3-2)',
+          );
         }
       },
     });
@@ -289,5 +302,4 @@ export class LocalBroker {
     if (err instanceof PublishRefused && err.reasonCode === 0x97) return;
     this.deps.logger.error({ err, topic: packet.topic }, 'publish interceptor failed: message not accepted');
   }
-
 }

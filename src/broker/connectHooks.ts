@@ -3,16 +3,17 @@
 // properties of a successful MQTT 5 CONNACK. They adapt the authenticator (which
 // knows nothing of aedes) to aedes's callbacks. MQTT 3.1.1 clients get the return
 // codes they always got; MQTT 5 clients the reason codes of reasonCodes.ts.
-import type { AedesOptions, AuthenticateError, Client, ConnectPacket } from 'aedes';
+
 import type { Socket } from 'node:net';
-import type { AuthResult, Authenticator, ConnectFacts } from '../auth/authenticator.js';
+import type { AedesOptions, AuthenticateError, Client, ConnectPacket } from 'aedes';
+import type { Authenticator, AuthResult, ConnectFacts } from '../auth/authenticator.js';
 import type { Logger } from '../log.js';
 import type { LogLimiter } from '../logLimiter.js';
 import type { Metrics } from '../metrics.js';
 import { isReservedTopic } from './authHooks.js';
 import { connackReasonFor, ReasonCode } from './reasonCodes.js';
-import { WILL_ALLOWED } from './store/willStore.js';
 import type { SessionRegistry } from './sessions.js';
+import { WILL_ALLOWED } from './store/willStore.js';
 
 /**
  * Enhanced authentication methods whose Authentication Data is the token itself
@@ -77,7 +78,11 @@ export class ConnectHooks {
       this.deps.limitedLog.log(
         'info',
         'bad_authentication_method',
-        { clientId: String(packet.clientId ?? '').slice(0, 128), address, method: typeof method === 'string' ? method.slice(0, 64) : `(${method === null ? 'null' : Array.isArray(method) ? 'array' : typeof method})` },
+        {
+          clientId: String(packet.clientId ?? '').slice(0, 128),
+          address,
+          method: typeof method === 'string' ? method.slice(0, 64) : `(${method === null ? 'null' : Array.isArray(method) ? 'array' : typeof method})`,
+        },
         `connection refused: authentication method is not ${JWT_AUTHENTICATION_METHODS.join(' or ')} (CONNACK 0x8C)`,
       );
     }
@@ -89,7 +94,14 @@ export class ConnectHooks {
     if (this.deps.connectedClients() + this.admitting >= this.deps.maxClients) return this.refuseFull(client, done);
     this.admitting++;
     // The address is read only when needed (a ban exists, a refusal, debug logs): it costs a getpeername syscall.
-    const facts: ConnectFacts = { clientId: client.id, username, password, get remoteAddress() { return remoteAddress(client); } };
+    const facts: ConnectFacts = {
+      clientId: client.id,
+      username,
+      password,
+      get remoteAddress() {
+        return remoteAddress(client);
+      },
+    };
     // MQTT 5 enhanced authentication: the token is the Authentication Data, whatever auth.jwt.from says.
     if (client.authenticationMethod !== undefined) facts.authenticationData = client.authenticationData ?? Buffer.alloc(0);
     this.deps.authenticator.authenticate(facts).then(
@@ -101,7 +113,12 @@ export class ConnectHooks {
   /** CONNACK 3 "server unavailable" (MQTT 3.1.1 section 3.2.2.3), 0x89 "Server busy" under MQTT 5: the client may retry later. */
   private refuseFull(client: Client, done: Done): void {
     this.deps.metrics.connectionsRefused.inc({ reason: 'max_clients' });
-    this.deps.limitedLog.log('warn', 'max_clients', { clientId: client.id, address: remoteAddress(client), maxClients: this.deps.maxClients }, 'connection refused: broker.maxClients reached');
+    this.deps.limitedLog.log(
+      'warn',
+      'max_clients',
+      { clientId: client.id, address: remoteAddress(client), maxClients: this.deps.maxClients },
+      'connection refused: broker.maxClients reached',
+    );
     const err = new Error('server unavailable: broker.maxClients reached') as AuthenticateError;
     err.returnCode = 3;
     err.reasonCode = ReasonCode.ServerBusy;
@@ -118,7 +135,8 @@ export class ConnectHooks {
       // at the close it is authorized again with this session (authHooks.ts).
       const will = (client as unknown as { _will?: { topic: string; qos: 0 | 1 | 2; retain: boolean } | null })._will;
       if (will) {
-        (client as unknown as Record<symbol, boolean>)[WILL_ALLOWED] = !isReservedTopic(will.topic) && result.session.acl.canPublish(will.topic, { qos: will.qos, retain: will.retain });
+        (client as unknown as Record<symbol, boolean>)[WILL_ALLOWED] =
+          !isReservedTopic(will.topic) && result.session.acl.canPublish(will.topic, { qos: will.qos, retain: will.retain });
       }
       return done(null, true);
     }
@@ -146,7 +164,9 @@ export class ConnectHooks {
       username: current?.username,
       authenticationData: token ?? Buffer.alloc(0),
       reauthentication: true,
-      get remoteAddress() { return remoteAddress(client); },
+      get remoteAddress() {
+        return remoteAddress(client);
+      },
     };
     const m = this.deps.metrics;
     const refuse = (reason: string): void => {
@@ -162,7 +182,14 @@ export class ConnectHooks {
         if (!this.deps.sessions.replace(client, result.session)) return refuse('AUTH_UNAVAILABLE');
         m.authAttempts.inc({ result: 'accepted', reason: result.cached ? 'CACHED' : 'VERIFIED' });
         m.reauthentications.inc({ result: 'accepted' });
-        this.deps.logger.info({ clientId: client.id, sub: result.session.subject, expiresAt: result.session.expiresAtMs === null ? null : new Date(result.session.expiresAtMs).toISOString() }, 'client re-authenticated');
+        this.deps.logger.info(
+          {
+            clientId: client.id,
+            sub: result.session.subject,
+            expiresAt: result.session.expiresAtMs === null ? null : new Date(result.session.expiresAtMs).toISOString(),
+          },
+          'client re-authenticated',
+        );
         done(null);
       },
       () => refuse('AUTH_UNAVAILABLE'),

@@ -13,11 +13,11 @@ import type { Aedes, Client, PublishPacket } from 'aedes';
 import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { TimerHandle } from '../clock/timeSource.js';
 import type { BrokerConfig } from '../config/types.js';
-import { logFailure, type Logger } from '../log.js';
+import { type Logger, logFailure } from '../log.js';
 import type { LogLimiter } from '../logLimiter.js';
 import type { Metrics } from '../metrics.js';
 import type { Sqlite } from '../storage/database.js';
-import { isDiskFull, type GroupCommit } from '../storage/groupCommit.js';
+import { type GroupCommit, isDiskFull } from '../storage/groupCommit.js';
 import { ReasonCode } from './reasonCodes.js';
 import { BrokerPersistence } from './store/brokerPersistence.js';
 import type { QueuedPacket } from './store/queueStore.js';
@@ -53,11 +53,21 @@ export class BrokerDurability {
       now: () => deps.clock.now(),
       onRetainedRefused: (topic) => {
         metrics.brokerRetainedDropped.inc();
-        limitedLog.log('warn', 'max_retained', { topic, maxRetained: config.persistence.maxRetained }, 'retained message not kept: broker.persistence.maxRetained reached');
+        limitedLog.log(
+          'warn',
+          'max_retained',
+          { topic, maxRetained: config.persistence.maxRetained },
+          'retained message not kept: broker.persistence.maxRetained reached',
+        );
       },
       onQueueDropped: (clientId, n) => {
         metrics.brokerQueueDropped.inc(n);
-        limitedLog.log('warn', `queue_limit`, { clientId, queueLimit: config.queueLimit }, 'oldest queued message of a session dropped: broker.queueLimit reached');
+        limitedLog.log(
+          'warn',
+          `queue_limit`,
+          { clientId, queueLimit: config.queueLimit },
+          'oldest queued message of a session dropped: broker.queueLimit reached',
+        );
       },
     });
   }
@@ -83,7 +93,9 @@ export class BrokerDurability {
     const reasonCode = (err as Refusal | undefined)?.reasonCode;
     if (typeof reasonCode === 'number') return err as Refusal;
     const full = isDiskFull(err);
-    return Object.assign(new Error(full ? 'not stored: the disk is full' : 'not stored'), { reasonCode: full ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError });
+    return Object.assign(new Error(full ? 'not stored: the disk is full' : 'not stored'), {
+      reasonCode: full ? ReasonCode.QuotaExceeded : ReasonCode.UnspecifiedError,
+    });
   }
 
   /** Wires the session bookkeeping to aedes's events and starts the expiry sweep. */

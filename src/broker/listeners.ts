@@ -3,7 +3,7 @@
 // then). Each accepted stream is handed to aedes after the same packet guard; a
 // listener never dies of a bad peer.
 import { readFileSync } from 'node:fs';
-import { createServer as createTcpServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { type AddressInfo, createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createServer as createTlsServer } from 'node:tls';
 import type { TcpListenerConfig, TlsListenerConfig, WsListenerConfig, WssListenerConfig } from '../config/types.js';
@@ -127,7 +127,11 @@ export class Listeners {
 
   async start(): Promise<void> {
     if (this.config.tcp.enabled) {
-      await this.listen('tcp', createTcpServer((s) => this.accept(s)), this.config.tcp);
+      await this.listen(
+        'tcp',
+        createTcpServer((s) => this.accept(s)),
+        this.config.tcp,
+      );
     }
     const tls = this.config.tls;
     if (tls.enabled) {
@@ -204,7 +208,13 @@ export class Listeners {
       // Sizes only, never content. Junk from port scanners stays at debug.
       if (why.reason === 'too_large') {
         this.logger.info(
-          { address, packetType: why.packetType, announcedBytes: why.announced, limitBytes: why.limit, ...(reasonCode !== undefined ? { disconnectReasonCode: reasonCode } : {}) },
+          {
+            address,
+            packetType: why.packetType,
+            announcedBytes: why.announced,
+            limitBytes: why.limit,
+            ...(reasonCode !== undefined ? { disconnectReasonCode: reasonCode } : {}),
+          },
           'connection closed: packet too large',
         );
       } else {

@@ -8,8 +8,9 @@
 // the packet as null, a repeated property as an array, and decodes ill-formed
 // UTF-8 to U+FFFD. The walk steps over numbers and binary data, copies nothing,
 // never throws, and allocates only for a verdict against the block.
+
+import { ALLOWED_IN, CLIENT_MUST_NOT_SEND, fault, type Mqtt5Fault, NOT_ZERO, VALUE_RULE, ZERO_OR_ONE } from './mqtt5Rules.js';
 import { isMqttUtf8 } from './mqttUtf8.js';
-import { ALLOWED_IN, CLIENT_MUST_NOT_SEND, fault, NOT_ZERO, VALUE_RULE, ZERO_OR_ONE, type Mqtt5Fault } from './mqtt5Rules.js';
 
 /** The string property whose bytes were not well-formed UTF-8 (MQTT 5.0 section 2.2.2.2). */
 export type PropertyField =

@@ -27,7 +27,10 @@ export type PacketRejectReason =
 
 /** Which rule an MQTT 5 packet broke (what a test or a log line may name; never content). */
 export type Mqtt5Rule =
-  /** The properties length, a value or a string runs past the block or the packet, or a Variable Byte Integer is not minimal (MQTT 5.0 sections 1.5.5, 2.2.2). */
+  /**
+   * The properties length, a value or a string runs past the block or the packet, or a Variable Byte Integer is
+   * not minimal (MQTT 5.0 sections 1.5.5, 2.2.2).
+   */
   | 'unreadable_properties'
   /** An identifier MQTT 5.0 table 2-4 does not define (section 2.2.2.2: Malformed Packet). */
   | 'unknown_property'
@@ -37,7 +40,10 @@ export type Mqtt5Rule =
   | 'duplicate_property'
   /** A value outside the range the spec fixes (see VALUE_RULE; Protocol Error). */
   | 'value_out_of_range'
-  /** What only the server sends: a Subscription Identifier in a PUBLISH [MQTT-3.3.4-6], an AUTH of remaining length 0 (Success, section 3.15.2.1) (Protocol Error). */
+  /**
+   * What only the server sends: a Subscription Identifier in a PUBLISH [MQTT-3.3.4-6], an AUTH of remaining length
+   * 0 (Success, section 3.15.2.1) (Protocol Error).
+   */
   | 'client_must_not_send'
   /** A packet after the client's DISCONNECT [MQTT-3.14.4-1] (Protocol Error). */
   | 'after_disconnect'
@@ -63,7 +69,13 @@ export interface Mqtt5Fault {
   property?: number;
 }
 
-const PROTOCOL_ERRORS: ReadonlySet<Mqtt5Rule> = new Set(['duplicate_property', 'value_out_of_range', 'client_must_not_send', 'after_disconnect', 'packet_id_0']);
+const PROTOCOL_ERRORS: ReadonlySet<Mqtt5Rule> = new Set([
+  'duplicate_property',
+  'value_out_of_range',
+  'client_must_not_send',
+  'after_disconnect',
+  'packet_id_0',
+]);
 const PROPERTY_RULES: ReadonlySet<Mqtt5Rule> = new Set(['unreadable_properties', 'unknown_property', 'property_not_allowed']);
 
 /** The fault for `rule` (allocated only when a packet is refused). */

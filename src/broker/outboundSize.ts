@@ -28,7 +28,16 @@ export function fitsClientMaximum(packet: Message, maximumPacketSize: number): b
   if (1 + vbiBytes(remaining) + remaining + OUTBOUND_SLACK > maximumPacketSize) return false;
   if (!packet.properties) return true;
   const encoded = mqttPacket.generate(
-    { cmd: 'publish', topic: packet.topic, payload: packet.payload, qos: packet.qos as 0 | 1 | 2, retain: packet.retain === true, dup: false, messageId: packet.qos > 0 ? 1 : undefined, properties: packet.properties },
+    {
+      cmd: 'publish',
+      topic: packet.topic,
+      payload: packet.payload,
+      qos: packet.qos as 0 | 1 | 2,
+      retain: packet.retain === true,
+      dup: false,
+      messageId: packet.qos > 0 ? 1 : undefined,
+      properties: packet.properties,
+    },
     { protocolVersion: 5 },
   );
   return encoded.length + OUTBOUND_SLACK <= maximumPacketSize;

@@ -13,8 +13,20 @@
 // which refuses it. MQTT 5 packets are also held to the rules of mqtt5Rules.ts
 // (properties, and the few fixed-header and body rules mqtt-packet lets through),
 // since the parser accepts what breaks them.
-import { walkProperties, type PropertyField } from './mqtt5Properties.js';
-import { fault, IN_ACK, IN_AUTH, IN_CONNECT, IN_DISCONNECT, IN_PUBLISH, IN_SUBSCRIBE, IN_UNSUBSCRIBE, IN_WILL, type Mqtt5Fault, type PacketRejectReason } from './mqtt5Rules.js';
+import { type PropertyField, walkProperties } from './mqtt5Properties.js';
+import {
+  fault,
+  IN_ACK,
+  IN_AUTH,
+  IN_CONNECT,
+  IN_DISCONNECT,
+  IN_PUBLISH,
+  IN_SUBSCRIBE,
+  IN_UNSUBSCRIBE,
+  IN_WILL,
+  type Mqtt5Fault,
+  type PacketRejectReason,
+} from './mqtt5Rules.js';
 import { fieldEnd, isMqttUtf8 } from './mqttUtf8.js';
 
 /** The string field whose bytes were not well-formed UTF-8 (invalid_utf8 only). */

@@ -19,13 +19,24 @@
 // costs one or two more); a field split across socket chunks is gathered by
 // reference (subarrays), not copied, until complete.
 import { connectLimit, MAX_CONNECT_REMAINING_LENGTH } from './connectGuard.js';
-import { bodyFault, bytesToJudge, CHECK_ABOVE_V311, CHECK_ABOVE_V5, CONNECT, DISCONNECT, MQTT5, protocolLevel, PUBLISH, type Utf8Field } from './packetFields.js';
 import type { Mqtt5Rule, PacketRejectReason } from './mqtt5Rules.js';
 import { fieldEnd, isMqttUtf8 } from './mqttUtf8.js';
+import {
+  bodyFault,
+  bytesToJudge,
+  CHECK_ABOVE_V5,
+  CHECK_ABOVE_V311,
+  CONNECT,
+  DISCONNECT,
+  MQTT5,
+  PUBLISH,
+  protocolLevel,
+  type Utf8Field,
+} from './packetFields.js';
 
+export type { Mqtt5Rule, PacketRejectReason } from './mqtt5Rules.js';
 export { isMqttUtf8 } from './mqttUtf8.js';
 export type { Utf8Field } from './packetFields.js';
-export type { Mqtt5Rule, PacketRejectReason } from './mqtt5Rules.js';
 
 export interface PacketRejection {
   reason: PacketRejectReason;

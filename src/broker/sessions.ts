@@ -269,7 +269,11 @@ function delayedWillPending(e: Entry): boolean {
 
 /** The Will Delay Interval of the will a client connected with (aedes keeps the CONNECT's will in `_will` until CONNACK). */
 function willDelayOf(client: Client): number {
-  const c = client as unknown as { version?: number; _will?: { properties?: { willDelayInterval?: number } } | null; will?: { properties?: { willDelayInterval?: number } } | null };
+  const c = client as unknown as {
+    version?: number;
+    _will?: { properties?: { willDelayInterval?: number } } | null;
+    will?: { properties?: { willDelayInterval?: number } } | null;
+  };
   if (c.version !== 5) return 0;
   return (c._will ?? c.will)?.properties?.willDelayInterval ?? 0;
 }

@@ -1,7 +1,7 @@
 // Puts the packet scanner (packetGuard.ts) between a client's socket and aedes's
 // parser, so a packet that breaks a rule is never parsed.
 import type { Readable } from 'node:stream';
-import { PacketScanner, type PacketRejection } from './packetGuard.js';
+import { type PacketRejection, PacketScanner } from './packetGuard.js';
 
 /**
  * Scans everything read from `socket` and calls `reject` once (it should

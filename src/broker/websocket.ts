@@ -8,11 +8,11 @@
 // This module (and with it the `ws` package) is imported only when a WebSocket
 // listener is enabled: the gateway's idle memory is budgeted (docs/benchmarks.md).
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http';
+import { createServer as createHttpServer, type Server as HttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, createWebSocketStream, type WebSocket } from 'ws';
+import { createWebSocketStream, type WebSocket, WebSocketServer } from 'ws';
 import type { WsListenerConfig, WssListenerConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 

@@ -4,9 +4,9 @@
 // and applies an unban within a second (src/auth/banWatcher.ts).
 import { migrateAuth } from '../auth/authSchema.js';
 import { ALL_ADDRESSES, BanStore } from '../auth/banStore.js';
+import { UsageError } from '../errors.js';
 import { configOrExit, failAndExit } from './common.js';
 import { openCliDatabase } from './revocation.js';
-import { UsageError } from '../errors.js';
 
 async function withBans<T>(fn: (store: BanStore) => T): Promise<T> {
   const config = await configOrExit();
@@ -24,7 +24,13 @@ export async function authBans(opts: { json?: boolean }): Promise<void> {
     const now = Date.now();
     const bans = await withBans((s) => s.list(now));
     if (opts.json) {
-      process.stdout.write(JSON.stringify(bans.map((b) => ({ ...b, bannedAt: new Date(b.bannedAtMs).toISOString(), until: new Date(b.untilMs).toISOString() })), null, 2) + '\n');
+      process.stdout.write(
+        JSON.stringify(
+          bans.map((b) => ({ ...b, bannedAt: new Date(b.bannedAtMs).toISOString(), until: new Date(b.untilMs).toISOString() })),
+          null,
+          2,
+        ) + '\n',
+      );
       return;
     }
     if (bans.length === 0) {
@@ -33,7 +39,10 @@ export async function authBans(opts: { json?: boolean }): Promise<void> {
     }
     for (const b of bans) {
       const left = Math.max(0, Math.ceil((b.untilMs - now) / 1000));
-      process.stdout.write(`${b.address}\tbanned ${new Date(b.bannedAtMs).toISOString()}\tuntil ${new Date(b.untilMs).toISOString()} (${left} s left)\tlast reason: ${b.lastReason}\n`);
+      process.stdout.write(
+        `${b.address}\tbanned ${new Date(b.bannedAtMs).toISOString()}\tuntil ` +
+          `${new Date(b.untilMs).toISOString()} (${left} s left)\tlast reason: ${b.lastReason}\n`,
+      );
     }
     process.stdout.write(`lift with: edgegate auth unban ADDRESS (or --all)\n`);
   } catch (err) {

@@ -12,21 +12,66 @@ function lazy<M>(load: () => Promise<M>, pick: (m: M) => AnyAction): AnyAction {
   // biome-ignore lint/suspicious/noExplicitAny: as AnyAction's
   return async (...args: any[]) => pick(await load())(...args);
 }
-const configCheck = lazy(() => import('./configCheck.js'), (m) => m.configCheck);
-const keysGenerate = lazy(() => import('./keys.js'), (m) => m.keysGenerate);
-const runDaemon = lazy(() => import('./run.js'), (m) => m.runDaemon);
-const statusCommand = lazy(() => import('./status.js'), (m) => m.statusCommand);
-const tokenMint = lazy(() => import('./token.js'), (m) => m.tokenMint);
-const tokenVerify = lazy(() => import('./token.js'), (m) => m.tokenVerify);
-const tokenRevocations = lazy(() => import('./revocation.js'), (m) => m.tokenRevocations);
-const tokenRevoke = lazy(() => import('./revocation.js'), (m) => m.tokenRevoke);
-const tokenUnrevoke = lazy(() => import('./revocation.js'), (m) => m.tokenUnrevoke);
-const authBans = lazy(() => import('./bans.js'), (m) => m.authBans);
-const authUnban = lazy(() => import('./bans.js'), (m) => m.authUnban);
-const fleetRevoke = lazy(() => import('./fleetRevoke.js'), (m) => m.fleetRevoke);
-const fleetUnrevoke = lazy(() => import('./fleetRevoke.js'), (m) => m.fleetUnrevoke);
-const fleetRevocations = lazy(() => import('./fleetRevoke.js'), (m) => m.fleetRevocations);
-const fleetStatus = lazy(() => import('./fleetStatus.js'), (m) => m.fleetStatus);
+const configCheck = lazy(
+  () => import('./configCheck.js'),
+  (m) => m.configCheck,
+);
+const keysGenerate = lazy(
+  () => import('./keys.js'),
+  (m) => m.keysGenerate,
+);
+const runDaemon = lazy(
+  () => import('./run.js'),
+  (m) => m.runDaemon,
+);
+const statusCommand = lazy(
+  () => import('./status.js'),
+  (m) => m.statusCommand,
+);
+const tokenMint = lazy(
+  () => import('./token.js'),
+  (m) => m.tokenMint,
+);
+const tokenVerify = lazy(
+  () => import('./token.js'),
+  (m) => m.tokenVerify,
+);
+const tokenRevocations = lazy(
+  () => import('./revocation.js'),
+  (m) => m.tokenRevocations,
+);
+const tokenRevoke = lazy(
+  () => import('./revocation.js'),
+  (m) => m.tokenRevoke,
+);
+const tokenUnrevoke = lazy(
+  () => import('./revocation.js'),
+  (m) => m.tokenUnrevoke,
+);
+const authBans = lazy(
+  () => import('./bans.js'),
+  (m) => m.authBans,
+);
+const authUnban = lazy(
+  () => import('./bans.js'),
+  (m) => m.authUnban,
+);
+const fleetRevoke = lazy(
+  () => import('./fleetRevoke.js'),
+  (m) => m.fleetRevoke,
+);
+const fleetUnrevoke = lazy(
+  () => import('./fleetRevoke.js'),
+  (m) => m.fleetUnrevoke,
+);
+const fleetRevocations = lazy(
+  () => import('./fleetRevoke.js'),
+  (m) => m.fleetRevocations,
+);
+const fleetStatus = lazy(
+  () => import('./fleetStatus.js'),
+  (m) => m.fleetStatus,
+);
 
 const program = new Command('edgegate')
   .description('MQTT edge gateway: local broker with JWT authentication, cloud bridge, serial sensors')
@@ -133,7 +178,9 @@ cloudOptions(fleet.command('revocations').description("print the cloud's retaine
   .option('--key <file>', 'check the signature with this key (public or private PEM)')
   .option('--json', 'print JSON')
   .action(fleetRevocations);
-cloudOptions(fleet.command('status').description('list the gateways on the cloud; exit 0 when all are online and fresh, 1 otherwise (an unreachable cloud included)'))
+cloudOptions(
+  fleet.command('status').description('list the gateways on the cloud; exit 0 when all are online and fresh, 1 otherwise (an unreachable cloud included)'),
+)
   .option('--prefix <p>', 'remotePrefix of the gateways (their first bridge rule)', '')
   .option('--json', 'print JSON')
   .option('--stale-after <seconds>', 'a health summary older than this is stale (default: twice its interval + 30 s)')
@@ -149,7 +196,12 @@ program
   .requiredOption('--out <dir>', 'output directory')
   .action(keysGenerate);
 
-program.command('config').description('configuration').command('check').description('validate and print the effective configuration (secrets redacted)').action(configCheck);
+program
+  .command('config')
+  .description('configuration')
+  .command('check')
+  .description('validate and print the effective configuration (secrets redacted)')
+  .action(configCheck);
 
 program
   .command('status')

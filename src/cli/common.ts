@@ -1,8 +1,9 @@
 // Shared CLI plumbing: loading config with the right exit codes.
-import { ConfigError, EdgegateError, errorMessage } from '../errors.js';
+
+import { deprecatedKeysIn } from '../config/deprecations.js';
 import { loadConfig } from '../config/load.js';
 import type { GatewayConfig } from '../config/types.js';
-import { deprecatedKeysIn } from '../config/deprecations.js';
+import { ConfigError, EdgegateError, errorMessage } from '../errors.js';
 
 /**
  * Loads and validates the configuration; on failure prints why and exits 2.

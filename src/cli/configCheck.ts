@@ -1,7 +1,8 @@
 // `edgegate config check`: validate and print the effective config, secrets redacted.
+
+import { configDirs } from '../config/load.js';
 import { redactConfig } from '../config/validate.js';
 import { configOrExit } from './common.js';
-import { configDirs } from '../config/load.js';
 
 export async function configCheck(): Promise<void> {
   const dirs = configDirs();

@@ -9,7 +9,7 @@ import type { IClientOptions, MqttClient } from 'mqtt';
 import { createUplinkClient } from '../bridge/uplinkClient.js';
 import { UplinkCredentialSource } from '../bridge/uplinkCredentials.js';
 import type { JwtAlgorithm } from '../config/schema.js';
-import { EdgegateError, errorMessage, UsageError, UnreadableFileError } from '../errors.js';
+import { EdgegateError, errorMessage, UnreadableFileError, UsageError } from '../errors.js';
 
 export interface CloudOptions {
   cloud: string;
@@ -58,10 +58,14 @@ function readFile(path: string | undefined, option: string): Buffer | undefined 
 }
 
 export class CloudSession {
-  private constructor(private readonly client: MqttClient, readonly timeoutMs: number) {}
+  private constructor(
+    private readonly client: MqttClient,
+    readonly timeoutMs: number,
+  ) {}
 
   static async open(o: CloudOptions): Promise<CloudSession> {
-    if (!/^(mqtts?|wss?):\/\/[^/]/.test(o.cloud)) throw new UsageError(`--cloud must be an mqtt://, mqtts://, ws:// or wss:// URL, got ${JSON.stringify(o.cloud)}`);
+    if (!/^(mqtts?|wss?):\/\/[^/]/.test(o.cloud))
+      throw new UsageError(`--cloud must be an mqtt://, mqtts://, ws:// or wss:// URL, got ${JSON.stringify(o.cloud)}`);
     const timeoutMs = Math.max(500, Number(o.timeout ?? 10) * 1000 || 10_000);
     const clientId = o.clientId ?? `edgegate-fleet-${randomBytes(4).toString('hex')}`;
     const credentials = await new UplinkCredentialSource(
@@ -69,7 +73,13 @@ export class CloudSession {
         username: o.username ?? '',
         // The environment keeps the password out of `ps`.
         password: o.password ?? process.env.EDGEGATE_CLOUD_PASSWORD ?? '',
-        jwt: { privateKeyFile: o.jwtKey ?? '', alg: (o.jwtAlg ?? 'ES256') as JwtAlgorithm, ttlSec: Number(o.jwtTtl ?? 300), audience: o.jwtAudience ?? '', claims: {} },
+        jwt: {
+          privateKeyFile: o.jwtKey ?? '',
+          alg: (o.jwtAlg ?? 'ES256') as JwtAlgorithm,
+          ttlSec: Number(o.jwtTtl ?? 300),
+          audience: o.jwtAudience ?? '',
+          claims: {},
+        },
       },
       clientId,
       () => Date.now(),

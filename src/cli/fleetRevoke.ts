@@ -5,14 +5,14 @@
 // the snapshot would not fit; cloud unreachable), 2 bad usage of a file.
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { MAX_REASON_CHARS, SNAPSHOT_SUFFIX, parseSnapshot, type FleetEntry, type FleetSnapshot } from '../auth/fleetProtocol.js';
+import { decodeJwt, decodeProtectedHeader } from 'jose';
+import { type FleetEntry, type FleetSnapshot, MAX_REASON_CHARS, parseSnapshot, SNAPSHOT_SUFFIX } from '../auth/fleetProtocol.js';
 import { FleetVerifier, fleetKey } from '../auth/fleetVerifier.js';
 import { checkValue, type RevocationKind } from '../auth/revocations.js';
-import { decodeProtectedHeader, decodeJwt } from 'jose';
-import { failAndExit } from './common.js';
-import { withCloud, type CloudOptions, type CloudSession } from './fleetCloud.js';
-import { FleetSigner, FleetStateError, applyChange, type SignerState } from './fleetSigner.js';
 import { UsageError } from '../errors.js';
+import { failAndExit } from './common.js';
+import { type CloudOptions, type CloudSession, withCloud } from './fleetCloud.js';
+import { applyChange, FleetSigner, FleetStateError, type SignerState } from './fleetSigner.js';
 
 export const DEFAULT_FLEET_TOPIC = 'edgegate/revocations';
 /** How long the cloud must stay quiet after the SUBACK before the retained snapshot counts as absent. */
@@ -148,10 +148,19 @@ export async function fleetRevocations(o: FleetListOptions): Promise<void> {
     }
     const kid = safeKid(jws);
     if (o.json) {
-      process.stdout.write(JSON.stringify({ topic: topic + SNAPSHOT_SUFFIX, kid, verified, seq: snap.seq, iat: new Date(snap.iat * 1000).toISOString(), revocations: snap.revocations }, null, 2) + '\n');
+      process.stdout.write(
+        JSON.stringify(
+          { topic: topic + SNAPSHOT_SUFFIX, kid, verified, seq: snap.seq, iat: new Date(snap.iat * 1000).toISOString(), revocations: snap.revocations },
+          null,
+          2,
+        ) + '\n',
+      );
       return;
     }
-    process.stdout.write(`snapshot seq ${snap.seq} of ${new Date(snap.iat * 1000).toISOString()}, key ${kid}${verified ? ' (signature verified)' : ' (signature not checked: pass --key)'}\n`);
+    process.stdout.write(
+      `snapshot seq ${snap.seq} of ${new Date(snap.iat * 1000).toISOString()}, key ` +
+        `${kid}${verified ? ' (signature verified)' : ' (signature not checked: pass --key)'}\n`,
+    );
     if (snap.revocations.length === 0) process.stdout.write('no revocations\n');
     for (const r of snap.revocations) process.stdout.write(`${r.kind}\t${r.value}${r.reason ? `\treason: ${r.reason}` : ''}\n`);
   } catch (err) {

@@ -6,19 +6,19 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { closeSync, existsSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { CompactSign } from 'jose';
-import { EdgegateError, errorMessage, UnreadableFileError } from '../errors.js';
-import { writeFileAtomicSync } from '../storage/atomicFile.js';
 import {
   EVENT_TYP,
-  MAX_SNAPSHOT_BYTES,
-  SNAPSHOT_TYP,
   entryJson,
   entryKey,
-  fleetAlgorithm,
-  fleetKeyId,
   type FleetAlg,
   type FleetEntry,
+  fleetAlgorithm,
+  fleetKeyId,
+  MAX_SNAPSHOT_BYTES,
+  SNAPSHOT_TYP,
 } from '../auth/fleetProtocol.js';
+import { EdgegateError, errorMessage, UnreadableFileError } from '../errors.js';
+import { writeFileAtomicSync } from '../storage/atomicFile.js';
 
 export interface SignerState {
   version: 1;
@@ -27,7 +27,6 @@ export interface SignerState {
   updatedAt: string;
   revocations: Array<FleetEntry & { revokedAt: string }>;
 }
-
 
 /** The fleet state file, or the cloud's snapshot, does not fit this key, is damaged, or is in use by another command. */
 export class FleetStateError extends EdgegateError {
@@ -118,7 +117,8 @@ export class FleetSigner {
     if (size > MAX_SNAPSHOT_BYTES) {
       throw new SnapshotTooLarge(
         `the revocation snapshot would be ${size} bytes with ${entries.length} entries, over the limit of ${MAX_SNAPSHOT_BYTES} bytes: ` +
-          'nothing was published or changed; unrevoke entries no longer needed (a jti whose token has expired), shorten reasons, or revoke by sub instead of many jti',
+          'nothing was published or changed; unrevoke entries no longer needed (a jti ' +
+          'whose token has expired), shorten reasons, or revoke by sub instead of many jti',
       );
     }
     return jws;
@@ -133,7 +133,12 @@ export class SnapshotTooLarge extends EdgegateError {
 }
 
 /** The list after a revoke/unrevoke; `changed` false when it already was so. */
-export function applyChange(list: SignerState['revocations'], entry: FleetEntry, unrevoke: boolean, nowIso: string): { list: SignerState['revocations']; changed: boolean } {
+export function applyChange(
+  list: SignerState['revocations'],
+  entry: FleetEntry,
+  unrevoke: boolean,
+  nowIso: string,
+): { list: SignerState['revocations']; changed: boolean } {
   const key = entryKey(entry);
   const existing = list.find((r) => entryKey(r) === key);
   if (unrevoke) return { list: list.filter((r) => entryKey(r) !== key), changed: existing !== undefined };

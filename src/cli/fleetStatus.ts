@@ -6,7 +6,7 @@
 // unreachable cloud included).
 import { jsonNumber, jsonObject, jsonString, parseJsonObject } from '../json.js';
 import { failAndExit } from './common.js';
-import { withCloud, type CloudOptions } from './fleetCloud.js';
+import { type CloudOptions, withCloud } from './fleetCloud.js';
 
 /** 0: every gateway online and fresh; 1: anything else, an unreachable cloud included. */
 export const FLEET_STATUS_EXIT = { ok: 0, notOk: 1 } as const;
@@ -120,7 +120,16 @@ function table(rows: GatewayRow[]): string {
     r.clock ?? '-',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  return [head, ...cells].map((row) => row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+  return (
+    [head, ...cells]
+      .map((row) =>
+        row
+          .map((c, i) => c.padEnd(widths[i]!))
+          .join('  ')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 export async function fleetStatus(o: FleetStatusOptions): Promise<void> {

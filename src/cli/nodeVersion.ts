@@ -6,7 +6,10 @@ export const MIN_NODE_VERSION = '20.12.0';
 
 /** True when `version` ("v20.11.1" or "20.11.1") is at least `minimum`. */
 export function nodeVersionAtLeast(version: string, minimum = MIN_NODE_VERSION): boolean {
-  const have = version.replace(/^v/, '').split('.').map((n) => Number.parseInt(n, 10) || 0);
+  const have = version
+    .replace(/^v/, '')
+    .split('.')
+    .map((n) => Number.parseInt(n, 10) || 0);
   const need = minimum.split('.').map(Number);
   for (let i = 0; i < 3; i++) {
     if ((have[i] ?? 0) !== need[i]) return (have[i] ?? 0) > need[i]!;

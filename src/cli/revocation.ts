@@ -2,15 +2,16 @@
 // daemon's database. A running daemon applies a change within
 // auth.revocation.pollIntervalSec (default 2 s): clients holding a revoked token
 // are disconnected and refused from then on (JWT_REVOKED).
-import { instantMs } from '../auth/claims.js';
+
 import { join } from 'node:path';
 import { migrateAuth } from '../auth/authSchema.js';
-import { RevocationStore, type RevocationKind } from '../auth/revocations.js';
-import { ensureDataDir } from '../storage/dataDir.js';
-import { DATABASE_FILE, openDatabase, type Sqlite } from '../storage/database.js';
+import { instantMs } from '../auth/claims.js';
+import { type RevocationKind, RevocationStore } from '../auth/revocations.js';
 import type { GatewayConfig } from '../config/types.js';
-import { configOrExit, failAndExit } from './common.js';
 import { UsageError } from '../errors.js';
+import { DATABASE_FILE, openDatabase, type Sqlite } from '../storage/database.js';
+import { ensureDataDir } from '../storage/dataDir.js';
+import { configOrExit, failAndExit } from './common.js';
 
 export interface RevokeOptions {
   jti?: string;
@@ -70,7 +71,13 @@ export async function tokenRevocations(opts: { json?: boolean }): Promise<void> 
   try {
     const list = await withStore((s) => s.list());
     if (opts.json) {
-      process.stdout.write(JSON.stringify(list.map((r) => ({ ...r, revokedAt: new Date(r.revokedAtMs).toISOString() })), null, 2) + '\n');
+      process.stdout.write(
+        JSON.stringify(
+          list.map((r) => ({ ...r, revokedAt: new Date(r.revokedAtMs).toISOString() })),
+          null,
+          2,
+        ) + '\n',
+      );
       return;
     }
     if (list.length === 0) {
@@ -80,8 +87,17 @@ export async function tokenRevocations(opts: { json?: boolean }): Promise<void> 
     for (const r of list) {
       // Kept until its token expires: an exp past what a Date holds (or none) never does (claims.ts instantMs).
       const until = r.latestExpSec === null ? null : instantMs(r.latestExpSec);
-      const expiry = r.kind === 'sub' ? 'until unrevoked' : r.latestExpSec === null ? 'until its token is seen and expires' : until === null || r.latestExpSec >= 1e15 ? 'for ever (its token never expires)' : `until ${new Date(until).toISOString()}`;
-      process.stdout.write(`${r.kind}\t${r.value}\trevoked ${new Date(r.revokedAtMs).toISOString()}\tkept ${expiry}${r.reason ? `\treason: ${r.reason}` : ''}\n`);
+      const expiry =
+        r.kind === 'sub'
+          ? 'until unrevoked'
+          : r.latestExpSec === null
+            ? 'until its token is seen and expires'
+            : until === null || r.latestExpSec >= 1e15
+              ? 'for ever (its token never expires)'
+              : `until ${new Date(until).toISOString()}`;
+      process.stdout.write(
+        `${r.kind}\t${r.value}\trevoked ${new Date(r.revokedAtMs).toISOString()}\tkept ${expiry}${r.reason ? `\treason: ${r.reason}` : ''}\n`,
+      );
     }
   } catch (err) {
     failAndExit(err);

@@ -4,8 +4,8 @@
 //   3 not reachable or not an edgegate health answer.
 import type { HttpConfig } from '../config/types.js';
 import { errorMessage, UsageError } from '../errors.js';
+import { type JsonObject, type JsonValue, jsonObject } from '../json.js';
 import { configOrExit } from './common.js';
-import { jsonObject, type JsonObject, type JsonValue } from '../json.js';
 
 export const STATUS_EXIT = { healthy: 0, unhealthy: 1, unreachable: 3 } as const;
 
@@ -87,7 +87,6 @@ async function fetchHealth(url: string, timeoutMs: number): Promise<Outcome> {
 
 const KNOWN = new Set(['status', 'healthy', 'version', 'pid', 'uptimeSec', 'time', 'listeners', 'clientsConnected', 'broker', 'reasons']);
 
-
 export function formatDuration(totalSec: number): string {
   const s = Math.max(0, Math.floor(totalSec));
   const d = Math.floor(s / 86400);
@@ -137,7 +136,12 @@ function describePort(port: JsonObject): string {
   if (typeof rest.state !== 'string') return `${String(name ?? '?')}: ${describe(rest, 1)}`;
   const parts = [`${rest.state}${typeof rest.path === 'string' ? ` ${rest.path}` : ''}`];
   const lines = jsonObject(rest.lines);
-  if (lines) parts.push(Object.entries(lines).map(([k, v]) => `${String(v)} ${k}`).join(', '));
+  if (lines)
+    parts.push(
+      Object.entries(lines)
+        .map(([k, v]) => `${String(v)} ${k}`)
+        .join(', '),
+    );
   if (rest.lastError) parts.push(`last error: ${String(rest.lastError)}`);
   return `${String(name ?? '?')}: ${parts.join(', ')}`;
 }
@@ -146,9 +150,7 @@ function describeSerial(serial: JsonObject): string {
   const ports = serial.ports;
   if (Array.isArray(ports)) {
     if (ports.length === 0) return 'no ports configured';
-    return ports
-      .map((p) => describePort(jsonObject(p) ?? {}))
-      .join('\n' + ' '.repeat(14));
+    return ports.map((p) => describePort(jsonObject(p) ?? {})).join('\n' + ' '.repeat(14));
   }
   const byName = jsonObject(ports);
   if (byName) {

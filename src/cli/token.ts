@@ -1,19 +1,19 @@
 // `edgegate token mint|verify`: tokens made and checked exactly as the broker checks them.
-import { createPrivateKey, randomUUID, type KeyObject } from 'node:crypto';
+import { createPrivateKey, type KeyObject, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { decodeJwt, SignJWT, type JWTPayload } from 'jose';
+import { decodeJwt, type JWTPayload, SignJWT } from 'jose';
 import { ADMIN_CLAIM, withAdmin } from '../auth/adminClaim.js';
-import { KeyRing, algorithmsForPublicKey } from '../auth/keys.js';
 import { configuredSecret, generatedSecret, loadConfiguredKeys } from '../auth/keySetup.js';
+import { algorithmsForPublicKey, KeyRing } from '../auth/keys.js';
+import { loadOfflineState } from '../auth/offlineState.js';
 import { AuthRefusal } from '../auth/reasons.js';
 import { verifyToken } from '../auth/verifier.js';
-import { loadOfflineState } from '../auth/offlineState.js';
 import { GatewayClock } from '../clock/gatewayClock.js';
 import { systemTimeSource } from '../clock/timeSource.js';
-import type { GatewayConfig } from '../config/types.js';
 import { buildTimeMs } from '../config/buildInfo.js';
-import { configOrExit, failAndExit } from './common.js';
+import type { GatewayConfig } from '../config/types.js';
 import { EdgegateError, UsageError } from '../errors.js';
+import { configOrExit, failAndExit } from './common.js';
 
 export interface MintOptions {
   sub: string;
@@ -86,7 +86,11 @@ export async function mintToken(config: GatewayConfig, opts: MintOptions, nowSec
     payload[k] = v;
   }
   // A registered claim has one source: its option, or --claim, never both silently.
-  for (const [claim, option, given] of [['exp', '--ttl', opts.ttl], ['sub', '--sub', opts.sub], ['jti', '--jti', opts.jti]] as const) {
+  for (const [claim, option, given] of [
+    ['exp', '--ttl', opts.ttl],
+    ['sub', '--sub', opts.sub],
+    ['jti', '--jti', opts.jti],
+  ] as const) {
     if (claim in payload && given !== undefined && (claim !== 'sub' || payload.sub !== opts.sub)) {
       throw new UsageError(`--claim ${claim}=... and ${option} both set "${claim}": pass only one`);
     }

@@ -3,8 +3,8 @@
 import type { Component } from '../component.js';
 import type { Logger } from '../log.js';
 import type { GatewayClock } from './gatewayClock.js';
-import type { TimerHandle } from './timeSource.js';
 import type { TimeFloorStore } from './timeFloorStore.js';
+import type { TimerHandle } from './timeSource.js';
 
 export class ClockPersister implements Component {
   readonly name = 'clock-persister';

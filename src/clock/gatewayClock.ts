@@ -7,7 +7,7 @@
 //  - a trusted offset: a time source we trust (a JWKS response's Date header,
 //    the bridge) is compared with the system clock; beyond maxOffsetSec the
 //    corrected time is used.
-import type { TimeSource, TimerHandle } from './timeSource.js';
+import type { TimerHandle, TimeSource } from './timeSource.js';
 
 export type ClockStatus = 'synced' | 'unsynchronized' | 'skewed';
 
@@ -127,7 +127,14 @@ export class GatewayClock {
       const previous = this.lastStatus;
       this.lastStatus = status;
       this.onStatusChange?.(
-        { status, offsetSec: this.trustedOffsetMs / 1000, floorMs: this.floorMs, systemMs: this.source.systemNow(), nowMs: 0, trustedSource: this.trustedSource },
+        {
+          status,
+          offsetSec: this.trustedOffsetMs / 1000,
+          floorMs: this.floorMs,
+          systemMs: this.source.systemNow(),
+          nowMs: 0,
+          trustedSource: this.trustedSource,
+        },
         previous,
       );
     }

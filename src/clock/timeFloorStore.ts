@@ -5,9 +5,7 @@ import { migrate, type Sqlite } from '../storage/database.js';
 
 export class TimeFloorStore {
   constructor(private readonly db: Sqlite) {
-    migrate(db, 'clock', [
-      { version: 1, up: 'CREATE TABLE clock_time_floor (id INTEGER PRIMARY KEY CHECK (id = 1), wall_ms INTEGER NOT NULL)' },
-    ]);
+    migrate(db, 'clock', [{ version: 1, up: 'CREATE TABLE clock_time_floor (id INTEGER PRIMARY KEY CHECK (id = 1), wall_ms INTEGER NOT NULL)' }]);
   }
 
   load(): number | undefined {

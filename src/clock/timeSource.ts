@@ -27,11 +27,14 @@ export const systemTimeSource: TimeSource = {
     let handle: NodeJS.Timeout;
     const due = performance.now() + ms;
     const arm = (delay: number): void => {
-      handle = setTimeout(() => {
-        const left = due - performance.now();
-        if (left > 1) arm(left);
-        else fn();
-      }, Math.min(Math.max(0, delay), MAX_TIMEOUT));
+      handle = setTimeout(
+        () => {
+          const left = due - performance.now();
+          if (left > 1) arm(left);
+          else fn();
+        },
+        Math.min(Math.max(0, delay), MAX_TIMEOUT),
+      );
       handle.unref?.();
     };
     arm(ms);

@@ -3,11 +3,11 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ConfigOverrides, GatewayConfig } from './types.js';
 import { ConfigError, errorMessage } from '../errors.js';
-import { environmentProblems } from './envCheck.js';
-import { validateConfig } from './validate.js';
 import { jsonObject } from '../json.js';
+import { environmentProblems } from './envCheck.js';
+import type { ConfigOverrides, GatewayConfig } from './types.js';
+import { validateConfig } from './validate.js';
 
 /** The package's own config directory (the embedded defaults). */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -19,7 +19,9 @@ export const EMBEDDED_CONFIG_DIR = join(PACKAGE_ROOT, 'config');
  */
 export function configDirs(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string[] {
   const user = env.NODE_CONFIG_DIR
-    ? env.NODE_CONFIG_DIR.split(delimiter).filter(Boolean).map((d) => resolve(cwd, d))
+    ? env.NODE_CONFIG_DIR.split(delimiter)
+        .filter(Boolean)
+        .map((d) => resolve(cwd, d))
     : [join(cwd, 'config')].filter((d) => existsSync(d));
   const seen = new Set<string>();
   const dirs: string[] = [];

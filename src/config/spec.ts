@@ -56,29 +56,44 @@ export type Fields = { readonly [key: string]: Spec };
 
 /** The TypeScript type of a value that passed `check` against a spec of type S. */
 export type Infer<S extends Spec> =
-  S extends StringSpec<infer T> ? T
-  : S extends NumberSpec<infer T> ? T
-  : S extends BooleanSpec ? boolean
-  : S extends ObjectSpec<infer F> ? { -readonly [K in keyof F]: Infer<F[K]> }
-  : S extends RecordSpec<infer V> ? Record<string, Infer<V>>
-  : S extends ArraySpec<infer I> ? Infer<I>[]
-  : never;
+  S extends StringSpec<infer T>
+    ? T
+    : S extends NumberSpec<infer T>
+      ? T
+      : S extends BooleanSpec
+        ? boolean
+        : S extends ObjectSpec<infer F>
+          ? { -readonly [K in keyof F]: Infer<F[K]> }
+          : S extends RecordSpec<infer V>
+            ? Record<string, Infer<V>>
+            : S extends ArraySpec<infer I>
+              ? Infer<I>[]
+              : never;
 
 // The builders of a key that is documented (a row of the table) take its default and description.
 type Options<S, Also extends string = never> = Omit<S, 'kind' | Also>;
 export const str = (opts: Options<StringSpec> = {}): StringSpec => ({ kind: 'string', ...opts });
 export const num = (opts: Options<NumberSpec> = {}): NumberSpec => ({ kind: 'number', ...opts });
-export const int = (min: number, max: number, def: number, description: string): NumberSpec =>
-  ({ kind: 'number', integer: true, min, max, default: def, description });
+export const int = (min: number, max: number, def: number, description: string): NumberSpec => ({
+  kind: 'number',
+  integer: true,
+  min,
+  max,
+  default: def,
+  description,
+});
 export const bool = (def: boolean, description: string): BooleanSpec => ({ kind: 'boolean', default: def, description });
 export const obj = <F extends Fields>(fields: F): ObjectSpec<F> => ({ kind: 'object', fields });
-export const oneOf = <const T extends string>(values: readonly T[], def?: NoInfer<T>, description?: string): StringSpec<T> =>
-  ({ kind: 'string', enum: values, default: def, description });
+export const oneOf = <const T extends string>(values: readonly T[], def?: NoInfer<T>, description?: string): StringSpec<T> => ({
+  kind: 'string',
+  enum: values,
+  default: def,
+  description,
+});
 export const file = (description: string): StringSpec => ({ kind: 'string', file: true, default: '', description });
 export const secret = (description: string): StringSpec => ({ kind: 'string', secret: true, default: '', description });
 export const port = (def: number, description: string): NumberSpec => int(0, 65535, def, description);
-export const list = <I extends Spec>(items: I, opts: Options<ArraySpec<I>, 'items'> = {}): ArraySpec<I> =>
-  ({ kind: 'array', items, default: [], ...opts });
+export const list = <I extends Spec>(items: I, opts: Options<ArraySpec<I>, 'items'> = {}): ArraySpec<I> => ({ kind: 'array', items, default: [], ...opts });
 export const record = <V extends Spec>(values: V, description: string): RecordSpec<V> => ({ kind: 'record', values, default: {}, description });
 
 /**

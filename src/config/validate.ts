@@ -2,11 +2,11 @@
 // span keys (files readable, ranges ordered, names unique).
 import { accessSync, constants, statSync } from 'node:fs';
 import { ConfigError, type ConfigProblem } from '../errors.js';
+import { applyDeprecatedAliases } from './deprecations.js';
 import { configSpec } from './schema.js';
+import { serialPortProblems } from './serialPorts.js';
 import { check, walkFlagged } from './spec.js';
 import type { GatewayConfig } from './types.js';
-import { applyDeprecatedAliases } from './deprecations.js';
-import { serialPortProblems } from './serialPorts.js';
 
 export function validateConfig(raw: unknown): GatewayConfig {
   const problems: ConfigProblem[] = [];

@@ -1,31 +1,32 @@
 // Builds the components, starts them in order and stops them in reverse.
+
+import { join } from 'node:path';
+import type { DestinationStream } from 'pino';
 import { Authenticator } from '../auth/authenticator.js';
-import { createOfflineAuth } from '../auth/offline.js';
-import { KeyRing } from '../auth/keys.js';
 import { loadConfiguredKeys } from '../auth/keySetup.js';
-import { buildTimeMs } from '../config/buildInfo.js';
+import { KeyRing } from '../auth/keys.js';
+import { createOfflineAuth } from '../auth/offline.js';
+import type { BridgeDeps } from '../bridge/deps.js';
 import { LocalBroker } from '../broker/broker.js';
-import { GatewayClock } from '../clock/gatewayClock.js';
 import { registerClockStatus } from '../clock/clockStatus.js';
+import { GatewayClock } from '../clock/gatewayClock.js';
 import { systemTimeSource, type TimeSource } from '../clock/timeSource.js';
 import type { Component } from '../component.js';
-import type { SharedServices } from '../context.js';
-import type { BridgeDeps } from '../bridge/deps.js';
-import type { SerialDeps } from '../serial/deps.js';
+import { buildTimeMs } from '../config/buildInfo.js';
+import { deprecatedKeysIn } from '../config/deprecations.js';
 import type { GatewayConfig } from '../config/types.js';
+import type { SharedServices } from '../context.js';
 import { componentLogger, createRootLogger, type Logger } from '../log.js';
 import { Metrics } from '../metrics.js';
+import { opsComponents } from '../ops/index.js';
+import type { SerialDeps } from '../serial/deps.js';
 import { StatusBoard } from '../status.js';
-import { ensureDataDir } from '../storage/dataDir.js';
-import { lockDataDir, type DataDirLock } from '../storage/dataDirLock.js';
-import { deprecatedKeysIn } from '../config/deprecations.js';
 import { DATABASE_FILE, openDatabase, openInMemoryDatabase, type Sqlite } from '../storage/database.js';
+import { ensureDataDir } from '../storage/dataDir.js';
+import { type DataDirLock, lockDataDir } from '../storage/dataDirLock.js';
 import { GroupCommit, isDiskFull } from '../storage/groupCommit.js';
 import { registerStorageStatus } from '../storage/storageStatus.js';
 import { WalSync } from '../storage/walSync.js';
-import { opsComponents } from '../ops/index.js';
-import { join } from 'node:path';
-import type { DestinationStream } from 'pino';
 
 export interface DaemonOptions {
   timeSource?: TimeSource;
@@ -87,7 +88,10 @@ export class Daemon {
     this.groupCommit = group;
     group.onRollback((err) => {
       this.metrics.storageCommitFailures.inc();
-      log.error({ err: (err as Error).message, diskFull: isDiskFull(err) }, 'database commit failed: nothing of it was acknowledged; retrying with the next writes');
+      log.error(
+        { err: (err as Error).message, diskFull: isDiskFull(err) },
+        'database commit failed: nothing of it was acknowledged; retrying with the next writes',
+      );
     });
     registerStorageStatus(this.status, {
       group,
@@ -99,14 +103,25 @@ export class Daemon {
     const configured = await loadConfiguredKeys(this.config.auth.jwt, dataDir);
     this.keys.replaceConfigured(configured.keys);
     if (configured.generatedNow) {
-      log.warn({ file: configured.generatedSecretFile }, 'no JWT key configured: generated a random secret; mint a token with `edgegate token mint --sub <name>`');
+      log.warn(
+        { file: configured.generatedSecretFile },
+        'no JWT key configured: generated a random secret; mint a token with `edgegate token mint --sub <name>`',
+      );
     } else if (configured.generatedSecretFile) {
       log.info({ file: configured.generatedSecretFile }, 'using the generated JWT secret; mint tokens with `edgegate token mint --sub <name>`');
     }
     registerClockStatus(this.clock, { status: this.status, metrics: this.metrics });
 
     // Persisted time floor, JWKS, token cache and revocations: loaded before the broker listens.
-    const offline = await createOfflineAuth({ config: this.config, clock: this.clock, logger: this.logger, status: this.status, keys: this.keys, database, metrics: this.metrics });
+    const offline = await createOfflineAuth({
+      config: this.config,
+      clock: this.clock,
+      logger: this.logger,
+      status: this.status,
+      keys: this.keys,
+      database,
+      metrics: this.metrics,
+    });
     this.authenticator = new Authenticator({
       keys: this.keys,
       clock: this.clock,

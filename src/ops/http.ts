@@ -5,13 +5,14 @@
 // short timeouts, few connections, small headers, request bodies never read
 // (but the page's small JSON POSTs), and a malformed request costs a 400 and
 // the connection, never the daemon.
-import { ListenError } from '../errors.js';
+
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Component } from '../component.js';
 import type { HttpConfig } from '../config/types.js';
-import type { Logger } from '../log.js';
+import { ListenError } from '../errors.js';
 import type { HealthReport } from '../health.js';
+import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { PageDeps, PageServer } from './page/pageServer.js';
 
@@ -75,7 +76,11 @@ export class HttpEndpoint implements Component {
         return;
       }
       const status =
-        err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
+        err.code === 'HPE_HEADER_OVERFLOW'
+          ? '431 Request Header Fields Too Large'
+          : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+            ? '408 Request Timeout'
+            : '400 Bad Request';
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
     });
     const { host, port } = this.deps.config;

@@ -1,16 +1,17 @@
 // Operations: HTTP health and metrics, $SYS status topics, systemd notification.
 // Built last so that READY=1 is sent once everything else is up (and, stopping
 // in reverse, STOPPING=1 is the first thing that happens on shutdown).
-import { packageVersion } from '../config/buildInfo.js';
+
+import { RevocationStore } from '../auth/revocations.js';
 import type { Component } from '../component.js';
-import type { OpsDeps } from './deps.js';
-import { componentLogger } from '../log.js';
+import { packageVersion } from '../config/buildInfo.js';
 import { buildHealthReport, type HealthReport } from '../health.js';
+import { componentLogger } from '../log.js';
+import type { OpsDeps } from './deps.js';
 import { HttpEndpoint } from './http.js';
 import { checkPageAuth } from './pageAuthPolicy.js';
 import { StatusSampler } from './sampler.js';
 import { SdNotifier } from './sdNotify.js';
-import { RevocationStore } from '../auth/revocations.js';
 import { SysTopics } from './sysTopics.js';
 
 export interface OpsOptions {
@@ -79,7 +80,10 @@ export function opsComponents(ctx: OpsDeps, options: OpsOptions = {}): Component
 
 /** The one line `systemctl status edgegate` shows. */
 export function statusLine(r: HealthReport): string {
-  const listeners = Object.entries(r.listeners).map(([name, a]) => `${name} ${a.host}:${a.port}`).join(', ') || 'no listeners';
+  const listeners =
+    Object.entries(r.listeners)
+      .map(([name, a]) => `${name} ${a.host}:${a.port}`)
+      .join(', ') || 'no listeners';
   const clients = `${r.clientsConnected} client${r.clientsConnected === 1 ? '' : 's'}`;
   return `${r.healthy ? 'serving' : 'unhealthy'}: ${listeners}; ${clients}`;
 }

@@ -8,7 +8,10 @@ import { ConfigError } from '../errors.js';
 
 /** 127.0.0.0/8, ::1 (also IPv4-mapped) and the name localhost: reachable from this machine only. */
 export function isLoopbackHost(host: string): boolean {
-  const h = host.trim().toLowerCase().replace(/^\[(.*)\]$/, '$1');
+  const h = host
+    .trim()
+    .toLowerCase()
+    .replace(/^\[(.*)\]$/, '$1');
   if (h === 'localhost' || h.endsWith('.localhost')) return true;
   if (isIP(h) === 4) return h.startsWith('127.');
   if (isIP(h) !== 6) return false;
@@ -33,7 +36,7 @@ export function adminKeys(keys: readonly TrustedKey[]): TrustedKey[] {
 
 /** Throws a ConfigError (exit 2) when a login is required and no local key could ever verify an admin token. */
 export function checkPageAuth(http: HttpConfig, keys: readonly TrustedKey[]): void {
-  if (!http.enabled || !http.statusPage && !http.metricsAuth) return;
+  if (!http.enabled || (!http.statusPage && !http.metricsAuth)) return;
   const login = pageAuthRequired(http);
   if (!login && !http.metricsAuth) return;
   if (adminKeys(keys).length > 0) return;

@@ -102,13 +102,22 @@ export class StatusSampler implements Component {
     this.head = 0;
     this.size = 0;
     // Counter children taken once: a sample then reads fields, no label lookups.
-    const charted = new Set<string>(Object.values(AUTH_SERIES).filter(([result]) => result === 'refused').map(([, reason]) => reason));
+    const charted = new Set<string>(
+      Object.values(AUTH_SERIES)
+        .filter(([result]) => result === 'refused')
+        .map(([, reason]) => reason),
+    );
     this.rates = [
       rateOf('messagesInPerSec', [m.messagesReceived]),
       rateOf('messagesOutPerSec', [m.messagesDelivered]),
       rateOf('drainPerSec', [m.bridgeForwarded.labels('out')]),
       ...Object.entries(AUTH_SERIES).map(([column, [result, reason]]) => rateOf(column as SampleColumn, [m.authAttempts.labels(result, reason)])),
-      rateOf('authOtherRefused', Object.keys(REASONS).filter((reason) => !charted.has(reason)).map((reason) => m.authAttempts.labels('refused', reason))),
+      rateOf(
+        'authOtherRefused',
+        Object.keys(REASONS)
+          .filter((reason) => !charted.has(reason))
+          .map((reason) => m.authAttempts.labels('refused', reason)),
+      ),
     ];
     this.lastMono = this.deps.clock.monotonic();
     this.observeBridge(this.deps.status.read('bridge')?.state, this.deps.clock.now());

@@ -17,7 +17,7 @@
 import { execFile } from 'node:child_process';
 import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { TimerHandle } from '../clock/timeSource.js';
-import { logFailure, type Logger } from '../log.js';
+import { type Logger, logFailure } from '../log.js';
 
 /** Delivers one notify message (newline-separated KEY=VALUE assignments). */
 export type NotifySender = (assignments: string[]) => Promise<void>;

@@ -13,8 +13,8 @@ import type { LocalBroker } from '../broker/broker.js';
 import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { TimerHandle } from '../clock/timeSource.js';
 import type { Component } from '../component.js';
-import { logFailure, type Logger } from '../log.js';
 import type { HealthReport } from '../health.js';
+import { type Logger, logFailure } from '../log.js';
 
 export const SYS_PREFIX = '$SYS/edgegate/';
 export const SYS_REFRESH_MS = 10_000;
@@ -29,7 +29,6 @@ export interface SysTopicsDeps {
   /** aedes's broker id: its connection announcements come on $SYS/<id>/... */
   brokerId?: string;
 }
-
 
 /** A topic level from a free-form name: no wildcards or separators. */
 function level(name: string): string {
@@ -89,7 +88,9 @@ export class SysTopics implements Component {
     for (const event of ['new/clients', 'disconnect/clients']) {
       this.unsubscribes.push(this.deps.broker.subscribeInternal(`$SYS/${id}/${event}`, () => this.soon()));
     }
-    this.deps.broker.publishInternal({ topic: `${SYS_PREFIX}started`, payload: new Date(this.deps.clock.now()).toISOString(), qos: 0, retain: true }, 'ops').catch(() => undefined);
+    this.deps.broker
+      .publishInternal({ topic: `${SYS_PREFIX}started`, payload: new Date(this.deps.clock.now()).toISOString(), qos: 0, retain: true }, 'ops')
+      .catch(() => undefined);
     await this.refresh();
     this.interval = this.deps.clock.setInterval(SYS_REFRESH_MS, () => this.refreshInBackground());
   }

@@ -2,10 +2,10 @@
 // listing every port's state. A serial port never affects the daemon's health:
 // a missing sensor must not take the gateway out of service.
 import type { Component } from '../component.js';
-import type { SerialDeps } from './deps.js';
 import { componentLogger } from '../log.js';
-import { SerialSensor, type SerialPortStatus } from './serialSensor.js';
-import { systemStreamFactory, type SerialStreamFactory } from './serialPort.js';
+import type { SerialDeps } from './deps.js';
+import { type SerialStreamFactory, systemStreamFactory } from './serialPort.js';
+import { type SerialPortStatus, SerialSensor } from './serialSensor.js';
 
 export interface SerialStatus {
   ports: SerialPortStatus[];

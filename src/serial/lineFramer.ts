@@ -19,7 +19,10 @@ export class LineFramer {
   /** True while skipping the rest of an over-long line. */
   private discarding = false;
 
-  constructor(delimiter: string, private readonly maxLineBytes: number) {
+  constructor(
+    delimiter: string,
+    private readonly maxLineBytes: number,
+  ) {
     this.delimiter = Buffer.from(delimiter, 'utf8');
     if (this.delimiter.length === 0) throw new Error('delimiter must not be empty');
   }

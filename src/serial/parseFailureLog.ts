@@ -11,7 +11,10 @@ const SAMPLE_BYTES = 40;
 export class ParseFailureLog {
   private readonly limiter: LogLimiter;
 
-  constructor(clock: GatewayClock, private readonly logger: Logger) {
+  constructor(
+    clock: GatewayClock,
+    private readonly logger: Logger,
+  ) {
     this.limiter = new LogLimiter(logger, () => clock.monotonic(), WINDOW_MS);
   }
 
@@ -23,7 +26,11 @@ export class ParseFailureLog {
     const fields: Record<string, unknown> = { reason };
     if (suppressed > 0) fields.suppressed = suppressed;
     // A short, printable sample helps to see what the device sends.
-    if (line) fields.sample = line.subarray(0, SAMPLE_BYTES).toString('latin1').replace(/[^\x20-\x7e]/g, '.');
+    if (line)
+      fields.sample = line
+        .subarray(0, SAMPLE_BYTES)
+        .toString('latin1')
+        .replace(/[^\x20-\x7e]/g, '.');
     this.logger.warn(fields, `serial line dropped (${reason}); further drops on this port are summarised every ${WINDOW_MS / 1000} s`);
   }
 }

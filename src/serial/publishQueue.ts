@@ -33,7 +33,10 @@ export class PublishQueue {
   private idleWaiters: Array<() => void> = [];
   private readonly limits: PublishQueueLimits;
 
-  constructor(private readonly hooks: PublishQueueHooks, limits: Partial<PublishQueueLimits> = {}) {
+  constructor(
+    private readonly hooks: PublishQueueHooks,
+    limits: Partial<PublishQueueLimits> = {},
+  ) {
     this.limits = { ...DEFAULT_LIMITS, ...limits };
   }
 

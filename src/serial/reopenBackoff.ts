@@ -5,7 +5,10 @@
 export class ReopenBackoff {
   private nextMs: number;
 
-  constructor(private readonly minMs: number, private readonly maxMs: number) {
+  constructor(
+    private readonly minMs: number,
+    private readonly maxMs: number,
+  ) {
     this.nextMs = minMs;
   }
 

@@ -212,7 +212,13 @@ export class ReopeningSerialPort {
     if (this.lastLoggedCode !== e.code) {
       this.lastLoggedCode = e.code;
       this.deps.logger.warn(
-        { path: this.config.path, code: e.code, err: e.message, retryInSec: delay / 1000, ...(e.code === 'EACCES' ? { hint: 'add the user running edgegate to the dialout group' } : {}) },
+        {
+          path: this.config.path,
+          code: e.code,
+          err: e.message,
+          retryInSec: delay / 1000,
+          ...(e.code === 'EACCES' ? { hint: 'add the user running edgegate to the dialout group' } : {}),
+        },
         'serial port unavailable; retrying with backoff',
       );
     } else {
@@ -255,7 +261,7 @@ export class ReopeningSerialPort {
 
   private recordError(err: unknown): LastError {
     const e = err as (Error & { code?: unknown; disconnected?: boolean }) | undefined;
-    const code = typeof e?.code === 'string' ? e.code : e?.disconnected ? 'DISCONNECTED' : errnoCode(e?.message) ?? 'ERROR';
+    const code = typeof e?.code === 'string' ? e.code : e?.disconnected ? 'DISCONNECTED' : (errnoCode(e?.message) ?? 'ERROR');
     this.errors++;
     this.lastError = { code, message: e?.message ?? String(err), at: new Date(this.deps.clock.now()).toISOString() };
     return this.lastError;

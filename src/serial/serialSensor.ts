@@ -1,20 +1,21 @@
 // One serial.ports[] entry as a daemon component: device bytes → lines → payloads
 // → local publishes under the source `serial:<name>` (interceptors, so the bridge,
 // retained messages and subscribers all apply), and commandTopic → device.
+
+import type { DeliveredMessage, InternalPacket } from '../broker/broker.js';
 import type { GatewayClock } from '../clock/gatewayClock.js';
 import type { Component } from '../component.js';
+import { expandTopic } from '../config/serialPorts.js';
 import type { SerialPortConfig } from '../config/types.js';
 import { errorMessage } from '../errors.js';
-import { logFailure, type Logger } from '../log.js';
+import { type Logger, logFailure } from '../log.js';
 import type { Metrics } from '../metrics.js';
-import type { DeliveredMessage, InternalPacket } from '../broker/broker.js';
 import { CommandWriter } from './commands.js';
 import { formatLine } from './formats.js';
 import { LineFramer } from './lineFramer.js';
 import { ParseFailureLog } from './parseFailureLog.js';
-import { expandTopic } from '../config/serialPorts.js';
 import { PublishQueue } from './publishQueue.js';
-import { ReopeningSerialPort, type LastError, type PortState, type SerialStreamFactory } from './serialPort.js';
+import { type LastError, type PortState, ReopeningSerialPort, type SerialStreamFactory } from './serialPort.js';
 
 const STOP_DRAIN_MS = 2000;
 const LAST_LINE_BYTES = 256;
@@ -69,7 +70,10 @@ export class SerialSensor implements Component {
   private lastLine?: Buffer;
   private lastLineAtMs = 0;
 
-  constructor(private readonly config: SerialPortConfig, private readonly deps: SerialSensorDeps) {
+  constructor(
+    private readonly config: SerialPortConfig,
+    private readonly deps: SerialSensorDeps,
+  ) {
     this.name = `serial:${config.name}`;
     this.source = `serial:${config.name}`;
     this.topic = expandTopic(config.topic, config.name);

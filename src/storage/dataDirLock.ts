@@ -60,7 +60,8 @@ export function lockDataDir(dir: string): DataDirLock {
     if (code.startsWith('SQLITE_BUSY') || code.startsWith('SQLITE_LOCKED')) {
       throw ConfigError.at(
         'dataDir',
-        `${dir} is in use by another edgegate daemon (${holder(pidFile)}); only one may run on a data directory: stop that one first (systemctl stop edgegate), or give this one a dataDir of its own`,
+        `${dir} is in use by another edgegate daemon (${holder(pidFile)}); only one may run on a data ` +
+          `directory: stop that one first (systemctl stop edgegate), or give this one a dataDir of its own`,
       );
     }
     const hint = code === 'SQLITE_NOTADB' ? ` (edgegate keeps this file empty; something else wrote it: delete it while no edgegate runs on ${dir})` : '';

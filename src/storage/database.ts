@@ -2,7 +2,7 @@
 // runs migrations; each owner (auth, clock, bridge, ...) keeps its own tables.
 import { chmodSync, existsSync } from 'node:fs';
 import type Database from 'better-sqlite3';
-import { StorageError, errorMessage } from '../errors.js';
+import { errorMessage, StorageError } from '../errors.js';
 import { openSqlite } from './sqlite.js';
 
 export type Sqlite = Database.Database;
@@ -67,7 +67,10 @@ export function migrate(db: Sqlite, owner: string, migrations: Migration[]): voi
     db.transaction(() => {
       if (typeof m.up === 'string') db.exec(m.up);
       else m.up(db);
-      db.prepare('INSERT INTO schema_versions (owner, version) VALUES (?, ?) ON CONFLICT(owner) DO UPDATE SET version = excluded.version').run(owner, m.version);
+      db.prepare('INSERT INTO schema_versions (owner, version) VALUES (?, ?) ON CONFLICT(owner) DO UPDATE SET version = excluded.version').run(
+        owner,
+        m.version,
+      );
     })();
   }
 }

@@ -12,7 +12,7 @@
 // Code that calls db.transaction() while a group is open nests as a savepoint and
 // commits with the group (better-sqlite3 nests transactions that way).
 import type { Sqlite } from './database.js';
-import { deferred as pending, type Deferred as Pending } from './deferred.js';
+import { type Deferred as Pending, deferred as pending } from './deferred.js';
 import type { WalSync } from './walSync.js';
 
 export interface GroupCommitOptions {

@@ -2,9 +2,10 @@
 // better-sqlite3's default lookup (the `bindings` package) probes a dozen paths
 // through Node's CommonJS loader; passing the addon lets dist/ bundle the
 // library's JavaScript, so start-up on a Pi does no module resolution for it.
-import Database from 'better-sqlite3';
+
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
 
 let addon: object | undefined;
 

@@ -3,7 +3,7 @@
 // acknowledged then.
 import type { StorageConfig } from '../config/types.js';
 import type { StatusBoard } from '../status.js';
-import { isDiskFull, type GroupCommit } from './groupCommit.js';
+import { type GroupCommit, isDiskFull } from './groupCommit.js';
 
 /** What the broker keeps in the database (counted by the broker, which sits above storage). */
 export interface StoredCounts {

@@ -17,7 +17,7 @@
 import { closeSync, fdatasync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fsyncDirSync } from './atomicFile.js';
-import { deferred, type Deferred } from './deferred.js';
+import { type Deferred, deferred } from './deferred.js';
 
 export class WalSync {
   private fd?: number;

@@ -8,11 +8,11 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect5Ok, connectPacket5, RawV5 } from '../broker/support/mqtt5.js';
+import { REPO_ROOT } from '../cli/support.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { subscribe } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
-import { REPO_ROOT } from '../cli/support.js';
-import { connect5Ok, RawV5, connectPacket5 } from '../broker/support/mqtt5.js';
 
 const PATCHED = join(REPO_ROOT, 'node_modules', 'aedes');
 // Inside node_modules, so that the copy's own imports (aedes-packet, mqemitter, ...) resolve as the installed one's do.
@@ -32,7 +32,11 @@ interface Outcome {
 }
 
 function attack(aedesDir: string, name: string): Outcome {
-  const out = execFileSync(process.execPath, [join(REPO_ROOT, 'test', 'advisories', 'attack.mjs'), aedesDir, name], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 20_000 });
+  const out = execFileSync(process.execPath, [join(REPO_ROOT, 'test', 'advisories', 'attack.mjs'), aedesDir, name], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
   return JSON.parse(out.trim().split('\n').at(-1)!) as Outcome;
 }
 
@@ -59,39 +63,58 @@ describe('aedes patch: each advisory attack works on the unpatched beta and fail
     });
   }
 
-  it('GHSA-xxqp-5qx8-gj5q (topics deeper than 100 levels in a will, SUBSCRIBE, UNSUBSCRIBE, PUBLISH): refused without a crash by both (the beta already carries this fix)', () => {
-    for (const dir of [UNPATCHED, PATCHED]) {
-      const o = attack(dir, 'deep-topic');
-      assert.ok(served(o), JSON.stringify(o));
-      assert.ok(!o.attacker!.seen.some((p) => p.cmd === 'puback'), 'never acknowledged');
-    }
-  });
+  it(
+    'GHSA-xxqp-5qx8-gj5q (topics deeper than 100 levels in a will, SUBSCRIBE, UNSUBSCRIBE, ' +
+      'PUBLISH): refused without a crash by both (the beta already carries this fix)',
+    () => {
+      for (const dir of [UNPATCHED, PATCHED]) {
+        const o = attack(dir, 'deep-topic');
+        assert.ok(served(o), JSON.stringify(o));
+        assert.ok(!o.attacker!.seen.some((p) => p.cmd === 'puback'), 'never acknowledged');
+      }
+    },
+  );
 
-  it('GHSA-5jvp-3p2v-5qgf (QoS 2 flood without PUBREL): the unpatched broker stores all 300; the patched one holds at most maxInflightInbound (100) and drops the connection', () => {
-    const pubrecs = (o: Outcome): number => o.attacker!.seen.filter((p) => p.cmd === 'pubrec').length;
-    const before = attack(UNPATCHED, 'qos2-flood');
-    assert.equal(pubrecs(before), 300, 'the attack reproduces: every message held awaiting PUBREL');
-    const after = attack(PATCHED, 'qos2-flood');
-    // The 101st unreleased message closes the connection; PUBRECs of the first 100 still being stored may not go out.
-    assert.ok(pubrecs(after) <= 100, `${pubrecs(after)} held`);
-    assert.equal(after.attacker!.closedByBroker, true);
-    assert.ok(served(after));
-  });
+  it(
+    'GHSA-5jvp-3p2v-5qgf (QoS 2 flood without PUBREL): the unpatched broker stores all ' +
+      '300; the patched one holds at most maxInflightInbound (100) and drops the connection',
+    () => {
+      const pubrecs = (o: Outcome): number => o.attacker!.seen.filter((p) => p.cmd === 'pubrec').length;
+      const before = attack(UNPATCHED, 'qos2-flood');
+      assert.equal(pubrecs(before), 300, 'the attack reproduces: every message held awaiting PUBREL');
+      const after = attack(PATCHED, 'qos2-flood');
+      // The 101st unreleased message closes the connection; PUBRECs of the first 100 still being stored may not go out.
+      assert.ok(pubrecs(after) <= 100, `${pubrecs(after)} held`);
+      assert.equal(after.attacker!.closedByBroker, true);
+      assert.ok(served(after));
+    },
+  );
 
-  it('GHSA-p8r9-qf8w-p73r (QoS 2 dedup residue across clean sessions): unpatched, the new message is acknowledged but never delivered; patched, it is delivered', () => {
-    const delivered = (o: Outcome): string[] => o.subscriber!.seen.filter((p) => p.cmd === 'publish').map((p) => p.payload!);
-    const before = attack(UNPATCHED, 'clean-session-qos2-residue');
-    assert.ok(before.attacker!.seen.some((p) => p.cmd === 'pubcomp'), 'acknowledged');
-    assert.deepEqual(delivered(before), [], 'the attack reproduces: lost');
-    const after = attack(PATCHED, 'clean-session-qos2-residue');
-    assert.deepEqual(delivered(after), ['new']);
-  });
+  it(
+    'GHSA-p8r9-qf8w-p73r (QoS 2 dedup residue across clean sessions): unpatched, ' +
+      'the new message is acknowledged but never delivered; patched, it is delivered',
+    () => {
+      const delivered = (o: Outcome): string[] => o.subscriber!.seen.filter((p) => p.cmd === 'publish').map((p) => p.payload!);
+      const before = attack(UNPATCHED, 'clean-session-qos2-residue');
+      assert.ok(
+        before.attacker!.seen.some((p) => p.cmd === 'pubcomp'),
+        'acknowledged',
+      );
+      assert.deepEqual(delivered(before), [], 'the attack reproduces: lost');
+      const after = attack(PATCHED, 'clean-session-qos2-residue');
+      assert.deepEqual(delivered(after), ['new']);
+    },
+  );
 
-  it('message loss (aedes 2): retained, plain and QoS 1 messages interleaved all reach a subscriber; unpatched, those overtaken in delivery were dropped as "duplicates"', () => {
-    const delivered = (o: Outcome): number => o.subscriber!.seen.filter((p) => p.cmd === 'publish').length;
-    assert.ok(delivered(attack(UNPATCHED, 'dedupe-reorder')) < 300, 'the loss reproduces');
-    assert.equal(delivered(attack(PATCHED, 'dedupe-reorder')), 300);
-  });
+  it(
+    'message loss (aedes 2): retained, plain and QoS 1 messages interleaved all reach ' +
+      'a subscriber; unpatched, those overtaken in delivery were dropped as "duplicates"',
+    () => {
+      const delivered = (o: Outcome): number => o.subscriber!.seen.filter((p) => p.cmd === 'publish').length;
+      assert.ok(delivered(attack(UNPATCHED, 'dedupe-reorder')) < 300, 'the loss reproduces');
+      assert.equal(delivered(attack(PATCHED, 'dedupe-reorder')), 300);
+    },
+  );
 
   it('MQTT-3.8.4-6 (aedes 1.2 and 2): a QoS 2 message reaches a wildcard subscription granted QoS 1 at QoS 1, not 2', () => {
     const qos = (o: Outcome): number | undefined => o.subscriber!.seen.find((p) => p.cmd === 'publish')?.qos;

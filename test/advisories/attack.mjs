@@ -81,7 +81,15 @@ async function brokerReached(condition, what, ms = 10_000) {
   }
 }
 
-const connect = (clientId, extra = {}, version = 4) => ({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: version, clientId, clean: true, keepalive: 60, ...extra });
+const connect = (clientId, extra = {}, version = 4) => ({
+  cmd: 'connect',
+  protocolId: 'MQTT',
+  protocolVersion: version,
+  clientId,
+  clean: true,
+  keepalive: 60,
+  ...extra,
+});
 const out = {};
 switch (attack) {
   case 'prototype-subscribe':

@@ -14,19 +14,7 @@ const SRC = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src');
  * metrics, component, context), which depend on no folder. A folder may import
  * from its own rank or below, never above; folders of one rank never import each other.
  */
-const LAYERS: string[][] = [
-  ['.'],
-  ['mqtt'],
-  ['config'],
-  ['storage'],
-  ['clock'],
-  ['auth'],
-  ['broker'],
-  ['bridge', 'serial'],
-  ['ops'],
-  ['daemon'],
-  ['cli'],
-];
+const LAYERS: string[][] = [['.'], ['mqtt'], ['config'], ['storage'], ['clock'], ['auth'], ['broker'], ['bridge', 'serial'], ['ops'], ['daemon'], ['cli']];
 
 const IMPORT = /(?:\bfrom\s+|\bimport\s*\(\s*|\bimport\s+)['"](\.{1,2}\/[^'"]+)['"]/g;
 

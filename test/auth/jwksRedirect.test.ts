@@ -7,9 +7,9 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { fetchJwksDocument } from '../../src/auth/jwksFetch.js';
-import { makeTestPki } from '../helpers/pki.js';
 import { startDaemon, tempDir } from '../helpers/daemon.js';
 import { connect, end } from '../helpers/mqtt.js';
+import { makeTestPki } from '../helpers/pki.js';
 import { nowSec } from '../helpers/tokens.js';
 import { JwksServer, makeKey, signWith } from '../offline/jwksServer.js';
 

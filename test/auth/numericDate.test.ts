@@ -6,17 +6,17 @@
 // in edgegate_auth_attempts_total.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { MAX_INSTANT_MS } from '../../src/auth/claims.js';
-import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
-import Database from 'better-sqlite3';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
-import { lastAuthCached } from '../offline/util.js';
-import { b64url, hsToken } from '../helpers/tokens.js';
+import Database from 'better-sqlite3';
+import { MAX_INSTANT_MS } from '../../src/auth/claims.js';
 import { acceptedClient, expectAccepted, expectRefused } from '../broker/support/expect.js';
+import { startDaemon, type TestDaemon, tempDir } from '../helpers/daemon.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { end } from '../helpers/mqtt.js';
+import { b64url, hsToken } from '../helpers/tokens.js';
 import { waitUntil } from '../helpers/wait.js';
+import { lastAuthCached } from '../offline/util.js';
 
 const SECRET = 'numeric-date-secret-0123456789abcdef';
 // An hour ahead of the real time, so the gateway clock's time floor (build time, last time seen) never overtakes it.
@@ -65,7 +65,11 @@ describe('NumericDate claims (real daemon, fixed clock)', function () {
 
   it('the boundary: exp + tolerance at the last instant a Date holds is a deadline; one second past it is "never"', async () => {
     const lastSec = MAX_INSTANT_MS / 1000 - 30;
-    for (const [exp, expected] of [[lastSec, MAX_INSTANT_MS], [lastSec + 1, null], [1e308, null]] as const) {
+    for (const [exp, expected] of [
+      [lastSec, MAX_INSTANT_MS],
+      [lastSec + 1, null],
+      [1e308, null],
+    ] as const) {
       const clientId = `boundary-${exp}`;
       const c = await acceptedClient(d, rawClaims(`{"sub":"s","exp":${exp}}`), { clientId });
       const view = d.daemon.broker!.clientViews().find((v) => v.clientId === clientId);

@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { migrateAuth } from '../../src/auth/authSchema.js';
 import { RevocationListFull, RevocationStore } from '../../src/auth/revocations.js';
 import { openDatabase } from '../../src/storage/database.js';
-import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon, tempDir } from '../helpers/daemon.js';
 import { connect, connectOk, end } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
-import { logsWith } from '../offline/util.js';
 import { waitUntil } from '../helpers/wait.js';
+import { logsWith } from '../offline/util.js';
 
 const SECRET = 'revocation-cap-secret-0123456789';
 const TOPIC = 'cloud/revocations';
@@ -24,7 +24,10 @@ function cli(dataDir: string, maxEntries: number, ...args: string[]): Promise<{ 
     execFile(
       process.execPath,
       [...CLI, ...args],
-      { env: { ...process.env, EDGEGATE_DATA_DIR: dataDir, NODE_CONFIG: JSON.stringify({ auth: { jwt: { secret: SECRET }, revocation: { maxEntries } } }) }, timeout: 20_000 },
+      {
+        env: { ...process.env, EDGEGATE_DATA_DIR: dataDir, NODE_CONFIG: JSON.stringify({ auth: { jwt: { secret: SECRET }, revocation: { maxEntries } } }) },
+        timeout: 20_000,
+      },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     );
   });
@@ -38,9 +41,15 @@ describe('RevocationStore with maxEntries (unit)', () => {
     const s = new RevocationStore(db);
     assert.equal(s.revoke('jti', 'a', '', 1, 2), true);
     assert.equal(s.revoke('sub', 'b', '', 1, 2), true);
-    assert.throws(() => s.revoke('jti', 'c', '', 1, 2), (err: unknown) => err instanceof RevocationListFull && err.code === 'EDGEGATE_REVOCATIONS_FULL' && /NOT revoked/.test(err.message));
+    assert.throws(
+      () => s.revoke('jti', 'c', '', 1, 2),
+      (err: unknown) => err instanceof RevocationListFull && err.code === 'EDGEGATE_REVOCATIONS_FULL' && /NOT revoked/.test(err.message),
+    );
     assert.equal(s.revoke('jti', 'a', 'new reason', 1, 2), false, 'an existing entry is not a new one');
-    assert.deepEqual(s.list().map((r) => `${r.kind}:${r.value}`), ['jti:a', 'sub:b']);
+    assert.deepEqual(
+      s.list().map((r) => `${r.kind}:${r.value}`),
+      ['jti:a', 'sub:b'],
+    );
     s.unrevoke('jti', 'a');
     assert.equal(s.revoke('jti', 'c', '', 1, 2), true);
     db.close();
@@ -56,7 +65,8 @@ describe('auth.revocation.maxEntries (real daemon and CLI)', function () {
   const refused = async (): Promise<number> => (await d.daemon.metrics.revocationsRefused.get()).values.find((v) => v.labels.source === 'topic')?.value ?? 0;
 
   before(async () => {
-    d = await startDaemon({ auth: { jwt: { secret: SECRET }, revocation: { topic: TOPIC, maxEntries: 3, pollIntervalSec: 0.2, requireSigned: false } } }); // real time: the daemon polls the CLI's changes
+    // real time: the daemon polls the CLI's changes
+    d = await startDaemon({ auth: { jwt: { secret: SECRET }, revocation: { topic: TOPIC, maxEntries: 3, pollIntervalSec: 0.2, requireSigned: false } } });
     assert.equal(d.config.auth.revocation.maxEntries, 3);
   });
   after(() => d.stop());
@@ -87,10 +97,7 @@ describe('auth.revocation.maxEntries (real daemon and CLI)', function () {
   it('daemon: logs once that the list is full; the topic path refuses, counts and logs, and every accepted revocation holds', async () => {
     const fullLine =
       'revocation list is full (auth.revocation.maxEntries): new revocations are refused until entries are unrevoked or expire, or the limit is raised';
-    await waitUntil(
-      () => logsWith(d, fullLine).length === 1,
-      { what: 'the list-full line' },
-    );
+    await waitUntil(() => logsWith(d, fullLine).length === 1, { what: 'the list-full line' });
     const victim = await connectOk(d.port, { clientId: 'victim', username: 'u', password: await mint('s5', 'j5') });
     const before = await refused();
     await fromBridge({ jti: 'j5' });

@@ -7,9 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { derToJoseSignature } from '../../src/auth/verifier.js';
-import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
-import { b64url, hsToken, nowSec } from '../helpers/tokens.js';
 import { expectAccepted, expectRefused } from '../broker/support/expect.js';
+import { startDaemon, type TestDaemon, tempDir } from '../helpers/daemon.js';
+import { b64url, hsToken, nowSec } from '../helpers/tokens.js';
 
 const SECRET = 'signature-format-secret-0123456789';
 const CURVES = [
@@ -35,7 +35,13 @@ function opensslToken(dir: string, key: string, digest: string, size: number, al
     .toString()
     .split('\n')
     .filter((l) => l.includes('INTEGER'))
-    .map((l) => l.split(':').at(-1)!.trim().padStart(size * 2, '0'));
+    .map((l) =>
+      l
+        .split(':')
+        .at(-1)!
+        .trim()
+        .padStart(size * 2, '0'),
+    );
   assert.equal(ints.length, 2);
   return { der: `${input}.${Buffer.from(der, 'base64').toString('base64url')}`, raw: `${input}.${Buffer.from(ints.join(''), 'hex').toString('base64url')}` };
 }
@@ -117,7 +123,8 @@ describe('derToJoseSignature (unit)', () => {
       [0x30, 0x06, 0x02, 0x01, 0x01, 0x04, 0x01, 0x01], // not an INTEGER
       [0x30, 0x03, 0x02, 0x01, 0x01], // one integer
       [0x30, 0x81, 0x06, 0x02, 0x01, 0x01, 0x02, 0x01, 0x01], // needless long form
-    ]) assert.equal(derToJoseSignature(Buffer.from(bad), 32), undefined, Buffer.from(bad).toString('hex'));
+    ])
+      assert.equal(derToJoseSignature(Buffer.from(bad), 32), undefined, Buffer.from(bad).toString('hex'));
     const tooBig = Buffer.concat([Buffer.from([0x30, 0x26, 0x02, 0x21]), Buffer.alloc(33, 0x01), Buffer.from([0x02, 0x01, 0x01])]);
     assert.equal(derToJoseSignature(tooBig, 32), undefined);
   });

@@ -18,14 +18,48 @@ const reasonOf = (fn: () => unknown): string | undefined => {
 
 describe('topics', () => {
   it('matches topic names against filters', () => {
-    const yes: Array<[string, string]> = [['a/b', 'a/b'], ['a/+', 'a/b'], ['a/#', 'a'], ['a/#', 'a/b/c'], ['#', 'a/b'], ['+/+', 'a/b'], ['a/+/c', 'a//c'.replace('//', '/x/')], ['+', ''], ['$SYS/#', '$SYS/x']];
-    const no: Array<[string, string]> = [['a/b', 'a/c'], ['a/+', 'a/b/c'], ['a/+', 'a'], ['#', '$SYS/x'], ['+/x', '$SYS/x'], ['a/b/#', 'a/c']];
+    const yes: Array<[string, string]> = [
+      ['a/b', 'a/b'],
+      ['a/+', 'a/b'],
+      ['a/#', 'a'],
+      ['a/#', 'a/b/c'],
+      ['#', 'a/b'],
+      ['+/+', 'a/b'],
+      ['a/+/c', 'a//c'.replace('//', '/x/')],
+      ['+', ''],
+      ['$SYS/#', '$SYS/x'],
+    ];
+    const no: Array<[string, string]> = [
+      ['a/b', 'a/c'],
+      ['a/+', 'a/b/c'],
+      ['a/+', 'a'],
+      ['#', '$SYS/x'],
+      ['+/x', '$SYS/x'],
+      ['a/b/#', 'a/c'],
+    ];
     for (const [f, t] of yes) assert.ok(topicMatches(f, t), `${f} should match ${t}`);
     for (const [f, t] of no) assert.ok(!topicMatches(f, t), `${f} should not match ${t}`);
   });
   it('containment: cmd/c1/# contains cmd/c1/x/+ and cmd/c1, not cmd/#', () => {
-    const yes: Array<[string, string]> = [['cmd/c1/#', 'cmd/c1/x/+'], ['cmd/c1/#', 'cmd/c1'], ['cmd/c1/#', 'cmd/c1/#'], ['cmd/+/x', 'cmd/c1/x'], ['cmd/+/x', 'cmd/+/x'], ['#', 'a/#'], ['a/+/#', 'a/b/+/c']];
-    const no: Array<[string, string]> = [['cmd/c1/#', 'cmd/#'], ['cmd/c1/#', 'cmd/+/x'], ['cmd/+/x', 'cmd/#'], ['cmd/+/x', 'cmd/+/+'], ['a/b', 'a/+'], ['#', '$SYS/#'], ['+/x', '$SYS/x'], ['a/+', 'a/b/c']];
+    const yes: Array<[string, string]> = [
+      ['cmd/c1/#', 'cmd/c1/x/+'],
+      ['cmd/c1/#', 'cmd/c1'],
+      ['cmd/c1/#', 'cmd/c1/#'],
+      ['cmd/+/x', 'cmd/c1/x'],
+      ['cmd/+/x', 'cmd/+/x'],
+      ['#', 'a/#'],
+      ['a/+/#', 'a/b/+/c'],
+    ];
+    const no: Array<[string, string]> = [
+      ['cmd/c1/#', 'cmd/#'],
+      ['cmd/c1/#', 'cmd/+/x'],
+      ['cmd/+/x', 'cmd/#'],
+      ['cmd/+/x', 'cmd/+/+'],
+      ['a/b', 'a/+'],
+      ['#', '$SYS/#'],
+      ['+/x', '$SYS/x'],
+      ['a/+', 'a/b/c'],
+    ];
     for (const [a, r] of yes) assert.ok(filterContains(a, r), `${a} should contain ${r}`);
     for (const [a, r] of no) assert.ok(!filterContains(a, r), `${a} should not contain ${r}`);
   });
@@ -110,14 +144,38 @@ describe('ACL claim', () => {
     assert.ok(!acl.canPublish('admin/y'));
   });
   it('verifyClaims accepts ${username} and ${clientid} too', () => {
-    assert.equal(reasonOf(() => checkClaims({ sub: 'alice', cid: 'c1' }, { sub: '${username}', cid: '${clientid}' }, id)), undefined);
-    assert.equal(reasonOf(() => checkClaims({ sub: 'bob' }, { sub: '${username}' }, id)), 'JWT_CLAIM_MISMATCH');
+    assert.equal(
+      reasonOf(() => checkClaims({ sub: 'alice', cid: 'c1' }, { sub: '${username}', cid: '${clientid}' }, id)),
+      undefined,
+    );
+    assert.equal(
+      reasonOf(() => checkClaims({ sub: 'bob' }, { sub: '${username}' }, id)),
+      'JWT_CLAIM_MISMATCH',
+    );
   });
   it('refuses unknown forms with JWT_ACL_INVALID', () => {
-    for (const bad of ['x', 42, { pub: 'a/b' }, { write: ['a'] }, [{ permission: 'allow', action: 'read', topic: 'a' }], [null], { pub: [1] }, [{ topic: 'a', qos: [3] }], [{ topic: 'a', retain: 'yes' }]]) {
-      assert.equal(reasonOf(() => parseAclClaim(bad, id, 'allow')), 'JWT_ACL_INVALID', JSON.stringify(bad));
+    for (const bad of [
+      'x',
+      42,
+      { pub: 'a/b' },
+      { write: ['a'] },
+      [{ permission: 'allow', action: 'read', topic: 'a' }],
+      [null],
+      { pub: [1] },
+      [{ topic: 'a', qos: [3] }],
+      [{ topic: 'a', retain: 'yes' }],
+    ]) {
+      assert.equal(
+        reasonOf(() => parseAclClaim(bad, id, 'allow')),
+        'JWT_ACL_INVALID',
+        JSON.stringify(bad),
+      );
       // Parsed claims are memoised by their text: a refused claim must be refused again.
-      assert.equal(reasonOf(() => parseAclClaim(bad, id, 'allow')), 'JWT_ACL_INVALID', JSON.stringify(bad));
+      assert.equal(
+        reasonOf(() => parseAclClaim(bad, id, 'allow')),
+        'JWT_ACL_INVALID',
+        JSON.stringify(bad),
+      );
     }
   });
   it('the same claim text fills placeholders per connection (the parsed claim is shared)', () => {
@@ -138,22 +196,55 @@ describe('claim checks', () => {
   const now = 1_800_000_000_000;
   const rules = { clockToleranceSec: 30, maxAgeSec: 0 };
   it('exp/nbf boundaries with tolerance', () => {
-    assert.equal(reasonOf(() => checkTimes({ exp: now / 1000 - 29 }, now, rules)), undefined);
-    assert.equal(reasonOf(() => checkTimes({ exp: now / 1000 - 30 }, now, rules)), 'JWT_EXPIRED');
-    assert.equal(reasonOf(() => checkTimes({ nbf: now / 1000 + 30 }, now, rules)), undefined);
-    assert.equal(reasonOf(() => checkTimes({ nbf: now / 1000 + 31 }, now, rules)), 'JWT_NOT_YET_VALID');
-    assert.equal(reasonOf(() => checkTimes({ exp: '1' as unknown as number }, now, rules)), 'JWT_TIME_INVALID');
+    assert.equal(
+      reasonOf(() => checkTimes({ exp: now / 1000 - 29 }, now, rules)),
+      undefined,
+    );
+    assert.equal(
+      reasonOf(() => checkTimes({ exp: now / 1000 - 30 }, now, rules)),
+      'JWT_EXPIRED',
+    );
+    assert.equal(
+      reasonOf(() => checkTimes({ nbf: now / 1000 + 30 }, now, rules)),
+      undefined,
+    );
+    assert.equal(
+      reasonOf(() => checkTimes({ nbf: now / 1000 + 31 }, now, rules)),
+      'JWT_NOT_YET_VALID',
+    );
+    assert.equal(
+      reasonOf(() => checkTimes({ exp: '1' as unknown as number }, now, rules)),
+      'JWT_TIME_INVALID',
+    );
     assert.equal(expiryMs({ exp: 100 }, 30), 130_000);
     assert.equal(expiryMs({}, 30), null);
   });
   it('verifyClaims: string equality, array containment, missing fails, placeholders', () => {
     const id = { username: 'u1', clientId: 'c1' };
     const v = { sub: '%u', cid: '%c', site: 'p7', both: '%u-%c' };
-    assert.equal(reasonOf(() => checkClaims({ sub: 'u1', cid: 'c1', site: 'p7', both: 'u1-c1' }, v, id)), undefined);
-    assert.equal(reasonOf(() => checkClaims({ sub: 'u1', cid: ['x', 'c1'], site: ['p7'], both: 'u1-c1' }, v, id)), undefined);
-    assert.equal(reasonOf(() => checkClaims({ sub: 'u1', cid: 'c1', both: 'u1-c1' }, v, id)), 'JWT_CLAIM_MISMATCH');
-    assert.equal(reasonOf(() => checkClaims({ sub: 'u2', cid: 'c1', site: 'p7', both: 'u1-c1' }, v, id)), 'JWT_CLAIM_MISMATCH');
-    assert.equal(reasonOf(() => checkClaims({ sub: { u: 'u1' } as unknown as string }, { sub: '%u' }, id)), 'JWT_CLAIM_MISMATCH');
-    assert.equal(reasonOf(() => checkClaims({ sub: '' }, { sub: '%u' }, { clientId: 'c', username: '' })), 'JWT_CLAIM_MISMATCH');
+    assert.equal(
+      reasonOf(() => checkClaims({ sub: 'u1', cid: 'c1', site: 'p7', both: 'u1-c1' }, v, id)),
+      undefined,
+    );
+    assert.equal(
+      reasonOf(() => checkClaims({ sub: 'u1', cid: ['x', 'c1'], site: ['p7'], both: 'u1-c1' }, v, id)),
+      undefined,
+    );
+    assert.equal(
+      reasonOf(() => checkClaims({ sub: 'u1', cid: 'c1', both: 'u1-c1' }, v, id)),
+      'JWT_CLAIM_MISMATCH',
+    );
+    assert.equal(
+      reasonOf(() => checkClaims({ sub: 'u2', cid: 'c1', site: 'p7', both: 'u1-c1' }, v, id)),
+      'JWT_CLAIM_MISMATCH',
+    );
+    assert.equal(
+      reasonOf(() => checkClaims({ sub: { u: 'u1' } as unknown as string }, { sub: '%u' }, id)),
+      'JWT_CLAIM_MISMATCH',
+    );
+    assert.equal(
+      reasonOf(() => checkClaims({ sub: '' }, { sub: '%u' }, { clientId: 'c', username: '' })),
+      'JWT_CLAIM_MISMATCH',
+    );
   });
 });

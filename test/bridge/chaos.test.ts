@@ -14,9 +14,9 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { freePort, Mosquitto } from '../helpers/mosquitto.js';
-import { between, cleanupAll, CLOUD_FILTER, GatewayProcess, letRun, makeTempDir, removeTempDirs, rng, type GatewaySpec } from '../powercut/support/gateway.js';
 import { waitUntil } from '../helpers/wait.js';
-import { checkRetained, checkSessions, cloudLosses, Ledger, Load, readSecret, sensorToken, SessionSubscriber } from '../powercut/support/workload.js';
+import { between, CLOUD_FILTER, cleanupAll, GatewayProcess, type GatewaySpec, letRun, makeTempDir, removeTempDirs, rng } from '../powercut/support/gateway.js';
+import { checkRetained, checkSessions, cloudLosses, Ledger, Load, readSecret, SessionSubscriber, sensorToken } from '../powercut/support/workload.js';
 import { cloudSubscriber } from './support.js';
 
 const SEED = Number(process.env.EDGEGATE_CHAOS_SEED ?? 4242);
@@ -35,7 +35,6 @@ describe('chaos: kill -9 under load while the cloud flaps (child process, no FUS
 
   it(`${KILLS} x kill -9 under load with a flapping cloud: no acknowledged bridged, retained or session message is lost`, async () => {
     const started = Date.now();
-    const r0 = rng(SEED);
     cloud = await Mosquitto.start({ persistence: true });
     const spec: GatewaySpec = {
       dataDir: join(makeTempDir('edgegate-chaos-'), 'data'),
@@ -119,10 +118,9 @@ describe('chaos: kill -9 under load while the cloud flaps (child process, no FUS
     }
 
     // The cloud steady: every acknowledged bridged message arrives.
-    await waitUntil(
-      () => cloudLosses(sub.inbox.messages, ledger).lost.length === 0,
-      { timeoutMs: 60_000, what: 'every bridged message' },
-    ).catch(() => undefined);
+    await waitUntil(() => cloudLosses(sub.inbox.messages, ledger).lost.length === 0, { timeoutMs: 60_000, what: 'every bridged message' }).catch(
+      () => undefined,
+    );
     const result = cloudLosses(sub.inbox.messages, ledger);
     if (result.lost.length) violations.push(`cloud: ${result.lost.length} acknowledged bridged messages never delivered (${result.describe})`);
     sub.client.end(true);
@@ -131,9 +129,12 @@ describe('chaos: kill -9 under load while the cloud flaps (child process, no FUS
 
     const retainedTopics = [...ledger.retained.values()].filter((e) => e.maxAcked >= 0).length;
     process.stdout.write(
-      `      [chaos] seed ${SEED}: ${KILLS} x kill -9, cloud down ${flaps} times; boots ${bootMs.length} (max ${Math.max(...bootMs)} ms); sent ${ledger.sent}, acknowledged ${ledger.acked} ` +
-        `(bridged ${ledger.bridgedAcked.size}, session ${ledger.sessionAcked.size} x2, retained topics ${retainedTopics}), unanswered at kills ${ledger.unanswered}; ` +
-        `LOST: bridged ${result.lost.length}, violations ${violations.length}; duplicates: cloud ${result.duplicates}, sessions ${subs.map((s) => `${s.clientId} ${s.duplicates}`).join(', ')}; ${Math.round((Date.now() - started) / 1000)} s\n`,
+      `      [chaos] seed ${SEED}: ${KILLS} x kill -9, cloud down ${flaps} times; boots ${bootMs.length} ` +
+        `(max ${Math.max(...bootMs)} ms); sent ${ledger.sent}, acknowledged ${ledger.acked} ` +
+        `(bridged ${ledger.bridgedAcked.size}, session ${ledger.sessionAcked.size} x2, ` +
+        `retained topics ${retainedTopics}), unanswered at kills ${ledger.unanswered}; ` +
+        `LOST: bridged ${result.lost.length}, violations ${violations.length}; duplicates: cloud ${result.duplicates}, sessions ` +
+        `${subs.map((s) => `${s.clientId} ${s.duplicates}`).join(', ')}; ${Math.round((Date.now() - started) / 1000)} s\n`,
     );
     if (violations.length) process.stdout.write(violations.map((v) => `        - ${v}`).join('\n') + '\n');
     assert.ok(ledger.bridgedAcked.size > 0 && ledger.sessionAcked.size > 0 && retainedTopics > 0, 'the load acknowledged something of each kind');

@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { startDaemon, tempDir } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { collector, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
-import { bridgeConfig, bridgeStatus, rule, sensor } from './support.js';
 import { waitUntil } from '../helpers/wait.js';
+import { bridgeConfig, bridgeStatus, rule, sensor } from './support.js';
 
 describe('bridge: messages the cloud refuses (MQTT 5 PUBACK >= 0x80)', function () {
   this.timeout(30_000);
@@ -42,16 +42,22 @@ describe('bridge: messages the cloud refuses (MQTT 5 PUBACK >= 0x80)', function 
         } else {
           await waitUntil(() => okTopic().includes(`m-${i}`), { what: `m-${i} delivered` });
         }
-        await waitUntil(
-          () => bridgeStatus(d.daemon).state === 'connected' && bridgeStatus(d.daemon).queue.messages === 0,
-          { timeoutMs: 10_000, what: 'connected, queue empty' },
-        );
+        await waitUntil(() => bridgeStatus(d.daemon).state === 'connected' && bridgeStatus(d.daemon).queue.messages === 0, {
+          timeoutMs: 10_000,
+          what: 'connected, queue empty',
+        });
       }
       assert.deepEqual(okTopic(), ['m-0', 'm-2', 'm-4']);
       assert.equal(inbox.messages.filter((m) => m.topic === 'v5/bad/x').length, 0);
       assert.equal(await refused(), 3);
       // Each refused message was sent once: dropped, not resent after Mosquitto's disconnect.
-      assert.equal(cloud.output().split('\n').filter((l) => l.includes("Denied PUBLISH from gw-test")).length, 3);
+      assert.equal(
+        cloud
+          .output()
+          .split('\n')
+          .filter((l) => l.includes('Denied PUBLISH from gw-test')).length,
+        3,
+      );
       const line = d.logs.find((l) => String(l.msg).startsWith('cloud refused a message'));
       assert.ok(line, 'a warning names the refused topic');
       assert.equal(line.topic, 'v5/bad/x');

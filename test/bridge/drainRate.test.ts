@@ -2,13 +2,13 @@
 // backlog drained through a real Mosquitto at the capped rate (the daemon's clock
 // is moved by hand too, so the figures are exact and nothing sleeps for them).
 import assert from 'node:assert/strict';
-import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { DrainLimiter } from '../../src/bridge/drainLimiter.js';
 import { startDaemon } from '../helpers/daemon.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { end, publish } from '../helpers/mqtt.js';
-import { bridgeConfig, bridgeStatus, cloudSubscriber, distinct, rule, sensor } from './support.js';
 import { waitUntil } from '../helpers/wait.js';
+import { bridgeConfig, bridgeStatus, cloudSubscriber, distinct, rule, sensor } from './support.js';
 
 const fakeClock = (fake: FakeTimeSource) => ({ monotonic: () => fake.monotonicNow(), setTimer: (ms: number, fn: () => void) => fake.setTimer(ms, fn) });
 
@@ -43,7 +43,9 @@ describe('bridge.drainRatePerSec', function () {
     const cloud = await Mosquitto.start({ persistence: true });
     const sub = await cloudSubscriber(cloud, 'up/data/#');
     const fake = new FakeTimeSource();
-    const d = await startDaemon(bridgeConfig(`mqtt://127.0.0.1:${cloud.port}`, [rule('data/#', 'out', 1, '', 'up/')], { drainRatePerSec: 20 }), { timeSource: fake });
+    const d = await startDaemon(bridgeConfig(`mqtt://127.0.0.1:${cloud.port}`, [rule('data/#', 'out', 1, '', 'up/')], { drainRatePerSec: 20 }), {
+      timeSource: fake,
+    });
     try {
       await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', { what: 'bridge connected' });
       await cloud.stop();
@@ -77,7 +79,10 @@ describe('bridge.drainRatePerSec', function () {
         await still(`second ${i + 2} of drain, all of it`);
       }
       await waitUntil(() => delivered() === 60, { what: 'backlog delivered' });
-      assert.deepEqual(distinct(sub.inbox.messages).map((m) => m.payload), Array.from({ length: 60 }, (_, i) => `m-${i}`));
+      assert.deepEqual(
+        distinct(sub.inbox.messages).map((m) => m.payload),
+        Array.from({ length: 60 }, (_, i) => `m-${i}`),
+      );
       await end(s);
     } finally {
       await end(sub.client);

@@ -5,8 +5,8 @@ import Database from 'better-sqlite3';
 import { startDaemon } from '../helpers/daemon.js';
 import { freePort } from '../helpers/mosquitto.js';
 import { closed, end, publish } from '../helpers/mqtt.js';
-import { bridgeConfig, bridgeStatus, rule, sensor } from './support.js';
 import { waitUntil } from '../helpers/wait.js';
+import { bridgeConfig, bridgeStatus, rule, sensor } from './support.js';
 
 describe('bridge queue commit failure', function () {
   this.timeout(20_000);

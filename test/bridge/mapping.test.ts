@@ -7,10 +7,10 @@ import type { MqttClient } from 'mqtt';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { collector, connectOk, end, publish, subscribe, takeMarker } from '../helpers/mqtt.js';
-import { bridgeConfig, bridgeStatus, rule, sensor } from './support.js';
 import { waitUntil } from '../helpers/wait.js';
+import { bridgeConfig, bridgeStatus, rule, sensor } from './support.js';
 
-describe('bridge topic rules against a real Mosquitto', function () {
+describe('bridge topic rules against a real Mosquitto', () => {
   let cloud: Mosquitto;
   let d: TestDaemon;
   let cloudClient: MqttClient;
@@ -73,11 +73,14 @@ describe('bridge topic rules against a real Mosquitto', function () {
     await publish(cloudClient, 'cloud/gw1/cmd/marker', 'after', { qos: 1 });
     await takeMarker(inbox.messages, (m) => m.topic === 'local/cmd/marker');
     await takeMarker(cloudInbox.messages, (m) => m.topic === 'cloud/gw1/cmd/marker');
-    assert.deepEqual(inbox.messages.map((m) => `${m.topic}=${m.payload}`), ['local/cmd/valve=open']);
+    assert.deepEqual(
+      inbox.messages.map((m) => `${m.topic}=${m.payload}`),
+      ['local/cmd/valve=open'],
+    );
     local.unsubscribe('local/#');
   });
 
-  it('both: each side gets the other side\'s message exactly once, nothing loops back', async () => {
+  it("both: each side gets the other side's message exactly once, nothing loops back", async () => {
     const watcher = await sensor(d.port, 'sync-watch');
     const localInbox = collector(watcher);
     await subscribe(watcher, ['sync/#', 'local/cmd/marker'], 1);
@@ -93,7 +96,13 @@ describe('bridge topic rules against a real Mosquitto', function () {
     await takeMarker(cloudInbox.messages, (m) => m.topic === 'cloud/gw1/cmd/marker');
     await takeMarker(localInbox.messages, (m) => m.topic === 'local/cmd/marker');
     assert.deepEqual(localInbox.messages.map((m) => `${m.topic}=${m.payload}`).sort(), ['sync/from-cloud=C', 'sync/from-local=L']);
-    assert.deepEqual(cloudInbox.messages.slice(before).map((m) => `${m.topic}=${m.payload}`).sort(), ['gw/sync/from-cloud=C', 'gw/sync/from-local=L']);
+    assert.deepEqual(
+      cloudInbox.messages
+        .slice(before)
+        .map((m) => `${m.topic}=${m.payload}`)
+        .sort(),
+      ['gw/sync/from-cloud=C', 'gw/sync/from-local=L'],
+    );
     await end(watcher);
   });
 
@@ -104,18 +113,18 @@ describe('bridge topic rules against a real Mosquitto', function () {
     const lateLocal = await sensor(d.port, 'late-local');
     const li = collector(lateLocal);
     // Subscribed again until the message, retained on its way through the bridge, is there to be sent.
-    await waitUntil(
-      async () => li.messages.length > 0 || (await subscribe(lateLocal, 'local/cmd/config', 1), false),
-      { what: 'retained locally', everyMs: 50 },
-    );
+    await waitUntil(async () => li.messages.length > 0 || (await subscribe(lateLocal, 'local/cmd/config', 1), false), {
+      what: 'retained locally',
+      everyMs: 50,
+    });
     await li.waitFor(1);
     assert.deepEqual(li.messages[0], { topic: 'local/cmd/config', payload: 'interval=5', retain: true });
     const lateCloud = await connectOk(cloud.port, { clientId: 'late-cloud' });
     const ci = collector(lateCloud);
-    await waitUntil(
-      async () => ci.messages.length > 0 || (await subscribe(lateCloud, 'cloud/gw1/sensors/fw', 1), false),
-      { what: 'retained on the cloud', everyMs: 50 },
-    );
+    await waitUntil(async () => ci.messages.length > 0 || (await subscribe(lateCloud, 'cloud/gw1/sensors/fw', 1), false), {
+      what: 'retained on the cloud',
+      everyMs: 50,
+    });
     await ci.waitFor(1);
     assert.deepEqual(ci.messages[0], { topic: 'cloud/gw1/sensors/fw', payload: 'v1.2', retain: true });
     await end(lateLocal, lateCloud);
@@ -124,10 +133,9 @@ describe('bridge topic rules against a real Mosquitto', function () {
   it('on stop: offline on the cloud state topic and locally', async () => {
     const before = cloudInbox.messages.length;
     await d.stop();
-    await waitUntil(
-      () => cloudInbox.messages.slice(before).some((m) => m.topic === 'cloud/gw1/edgegate/gw-test/state' && m.payload === 'offline'),
-      { what: 'offline state' },
-    );
+    await waitUntil(() => cloudInbox.messages.slice(before).some((m) => m.topic === 'cloud/gw1/edgegate/gw-test/state' && m.payload === 'offline'), {
+      what: 'offline state',
+    });
   });
 });
 
@@ -189,7 +197,13 @@ describe('bridge session and MQTT 5 against a real Mosquitto', function () {
       await takeMarker(cloudInbox.messages, (m) => m.topic === 'v5/sync/marker');
       await takeMarker(localInbox.messages, (m) => m.topic === 'sync/marker');
       assert.deepEqual(localInbox.messages.map((m) => `${m.topic}=${m.payload}`).sort(), ['sync/a=L', 'sync/b=C']);
-      assert.deepEqual(cloudInbox.messages.slice(before).map((m) => `${m.topic}=${m.payload}`).sort(), ['v5/sync/a=L', 'v5/sync/b=C', 'v5/up/t=1']);
+      assert.deepEqual(
+        cloudInbox.messages
+          .slice(before)
+          .map((m) => `${m.topic}=${m.payload}`)
+          .sort(),
+        ['v5/sync/a=L', 'v5/sync/b=C', 'v5/up/t=1'],
+      );
       await end(s);
     } finally {
       await end(watch);

@@ -5,13 +5,13 @@
 // uplink drops them; down, a v5 local subscriber gets them.
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
+import { startDaemon, type TestDaemon, tempDir } from '../helpers/daemon.js';
 import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
-import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { collector, connectOk, end, subscribe } from '../helpers/mqtt.js';
-import { cloudSubscriber5, inbox5, PROPS, publish5, sensor5, type Received } from './mqtt5Support.js';
-import { bridgeConfig, bridgeStatus, rule, sensor } from './support.js';
 import { waitUntil } from '../helpers/wait.js';
+import { cloudSubscriber5, inbox5, PROPS, publish5, type Received, sensor5 } from './mqtt5Support.js';
+import { bridgeConfig, bridgeStatus, rule, sensor } from './support.js';
 
 const dropped = async (d: TestDaemon, reason: string): Promise<number> =>
   (await d.daemon.metrics.bridgeDropped.get()).values.find((v) => v.labels.reason === reason)?.value ?? 0;
@@ -24,13 +24,13 @@ const carried = (m: Received | undefined): Record<string, unknown> => {
 
 /** Moves the daemon's clock in small steps (its reconnect backoff runs on it) until the bridge is connected. */
 async function connectOnFakeClock(d: TestDaemon, fake: FakeTimeSource): Promise<void> {
-  await waitUntil(() => (bridgeStatus(d.daemon).state === 'connected' || (fake.advance(100), false)), { timeoutMs: 10_000, what: 'bridge connected' });
+  await waitUntil(() => bridgeStatus(d.daemon).state === 'connected' || (fake.advance(100), false), { timeoutMs: 10_000, what: 'bridge connected' });
 }
 
 describe('bridge MQTT 5: properties up and down', function () {
   this.timeout(40_000);
 
-  it('up: a v5 sensor\'s properties reach the cloud intact (queued QoS 1 and direct QoS 0)', async () => {
+  it("up: a v5 sensor's properties reach the cloud intact (queued QoS 1 and direct QoS 0)", async () => {
     const cloud = await Mosquitto.start();
     const sub = await cloudSubscriber5(cloud, 'up/data/#');
     const d = await startDaemon(bridgeConfig(`mqtt://127.0.0.1:${cloud.port}`, [rule('data/#', 'out', 1, '', 'up/')], { protocolVersion: 5 }));
@@ -85,17 +85,19 @@ describe('bridge MQTT 5: properties up and down', function () {
       await sub.inbox.waitFor((m) => m.some((x) => x.payload === 'none'), 'backlog delivered');
       await waitUntil(() => bridgeStatus(d.daemon).queue.messages === 0, { what: 'queue empty' });
       const got = sub.inbox.messages;
-      assert.deepEqual(got.map((m) => m.payload), ['long', 'none']);
+      assert.deepEqual(
+        got.map((m) => m.payload),
+        ['long', 'none'],
+      );
       assert.deepEqual(carried(got[0]), PROPS);
       // 100 s minus the 30 whole seconds spent queued (Mosquitto forwards what is left of it at once).
       const left = got[0].properties!.messageExpiryInterval!;
       assert.ok(left === 70 || left === 69, `remaining expiry ${left}`);
       assert.deepEqual(got[1].properties, { contentType: 'text/plain' });
       assert.equal(await dropped(d, 'expired'), 1);
-      await waitUntil(
-        () => d.logs.some((l) => (l.dropped as Record<string, { messages: number }> | undefined)?.expired?.messages === 1),
-        { what: 'drop logged' },
-      );
+      await waitUntil(() => d.logs.some((l) => (l.dropped as Record<string, { messages: number }> | undefined)?.expired?.messages === 1), {
+        what: 'drop logged',
+      });
     } finally {
       await end(sub.client);
       await d.stop();
@@ -108,7 +110,9 @@ describe('bridge MQTT 5: properties up and down', function () {
     const cloud = await Mosquitto.start({ persistence: true });
     const sub = await cloudSubscriber5(cloud, 'up/data/#');
     const fake = new FakeTimeSource(Date.now());
-    const d = await startDaemon(bridgeConfig(`mqtt://127.0.0.1:${cloud.port}`, [rule('data/#', 'out', 1, '', 'up/')], { protocolVersion: 5 }), { timeSource: fake });
+    const d = await startDaemon(bridgeConfig(`mqtt://127.0.0.1:${cloud.port}`, [rule('data/#', 'out', 1, '', 'up/')], { protocolVersion: 5 }), {
+      timeSource: fake,
+    });
     try {
       await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', { what: 'bridge connected' });
       await cloud.stop();
@@ -122,7 +126,10 @@ describe('bridge MQTT 5: properties up and down', function () {
       await connectOnFakeClock(d, fake);
       await sub.inbox.waitFor((m) => m.some((x) => x.payload === 'stays'), 'the unexpired message');
       await waitUntil(() => bridgeStatus(d.daemon).queue.messages === 0, { what: 'queue empty' });
-      assert.deepEqual(sub.inbox.messages.map((m) => m.payload), ['stays']);
+      assert.deepEqual(
+        sub.inbox.messages.map((m) => m.payload),
+        ['stays'],
+      );
       const left = sub.inbox.messages[0].properties!.messageExpiryInterval!;
       assert.ok(left <= 55 && left >= 45, `remaining expiry ${left}`);
       assert.equal(await dropped(d, 'expired'), 1);

@@ -5,12 +5,12 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import mqttPacket from 'mqtt-packet';
 import type { MqttClient } from 'mqtt';
-import type { MessageProperties } from '../../src/broker/broker.js';
+import mqttPacket from 'mqtt-packet';
 import { encode, forwardable, remainingExpirySec, toStored } from '../../src/bridge/messageProperties.js';
-import { Outbox, type DropReason, type OutboxOptions, type OutboxRow } from '../../src/bridge/outbox.js';
+import { type DropReason, Outbox, type OutboxOptions, type OutboxRow } from '../../src/bridge/outbox.js';
 import { RowPublisher } from '../../src/bridge/rowPublisher.js';
+import type { MessageProperties } from '../../src/broker/broker.js';
 import { openDatabase } from '../../src/storage/database.js';
 import { tempDir } from '../helpers/daemon.js';
 
@@ -19,7 +19,7 @@ const PROPS: MessageProperties = {
   contentType: 'application/json; charset=ütf-8',
   responseTopic: 'reply/here',
   correlationData: Buffer.from([0x00, 0xff, 0x10, 0x80]),
-  userProperties: { site: 'north', tag: ['a', 'b', 'c'], 'ключ': 'значение' },
+  userProperties: { site: 'north', tag: ['a', 'b', 'c'], ключ: 'значение' },
 };
 
 /** Parses one MQTT 5 packet with mqtt-packet. */
@@ -49,12 +49,25 @@ function writtenBy(protocolVersion: 4 | 5, rows: OutboxRow[], nowMs: number): Pr
   });
 }
 
-const row = (over: Partial<OutboxRow>): OutboxRow => ({ id: 1, topic: 'up/t', payload: Buffer.from('{"v":1}'), qos: 1, retain: false, enqueuedAt: 1_000_000, properties: undefined, expiresAt: undefined, ...over });
+const row = (over: Partial<OutboxRow>): OutboxRow => ({
+  id: 1,
+  topic: 'up/t',
+  payload: Buffer.from('{"v":1}'),
+  qos: 1,
+  retain: false,
+  enqueuedAt: 1_000_000,
+  properties: undefined,
+  expiresAt: undefined,
+  ...over,
+});
 
 describe('bridge MQTT 5: properties in the queue and on the wire', () => {
   it('encodes the carried properties exactly as mqtt-packet does (MQTT 5.0 section 3.3.2.3)', () => {
     const ours = encode(PROPS)!;
-    const reference = mqttPacket.generate({ cmd: 'publish', topic: 't', payload: Buffer.alloc(0), qos: 0, dup: false, retain: false, properties: PROPS }, { protocolVersion: 5 });
+    const reference = mqttPacket.generate(
+      { cmd: 'publish', topic: 't', payload: Buffer.alloc(0), qos: 0, dup: false, retain: false, properties: PROPS },
+      { protocolVersion: 5 },
+    );
     // No payload: the properties end the packet, after their one-byte Property Length.
     assert.ok(ours.length < 128);
     assert.equal(reference[reference.length - ours.length - 1], ours.length);
@@ -86,7 +99,10 @@ describe('bridge MQTT 5: properties in the queue and on the wire', () => {
     const rows = [row({ properties, expiresAt: 1_000_000 + 90_000 }), row({ id: 2, qos: 0, retain: true }), row({ id: 3, expiresAt: 1_000_000 + 45_000 })];
     const now = 1_000_000 + 30_500; // 30 whole seconds queued
     const publish = (r: OutboxRow, properties?: MessageProperties): Buffer =>
-      mqttPacket.generate({ cmd: 'publish', topic: r.topic, payload: r.payload, qos: r.qos, messageId: r.qos ? 7 : undefined, dup: false, retain: r.retain, properties }, { protocolVersion: 5 });
+      mqttPacket.generate(
+        { cmd: 'publish', topic: r.topic, payload: r.payload, qos: r.qos, messageId: r.qos ? 7 : undefined, dup: false, retain: r.retain, properties },
+        { protocolVersion: 5 },
+      );
     // mqtt-packet writes properties in the object's key order: the expiry first, as rowPublisher.ts does.
     const first = publish(rows[0], { messageExpiryInterval: 60, ...PROPS });
     const v5 = await writtenBy(5, rows, now);
@@ -95,7 +111,10 @@ describe('bridge MQTT 5: properties in the queue and on the wire', () => {
     assert.deepEqual({ ...parsed, userProperties: { ...parsed.userProperties } }, { messageExpiryInterval: 60, ...PROPS });
     // 3.1.1: no properties at all, whatever the row holds.
     const v4 = await writtenBy(4, [rows[0]], now);
-    assert.deepEqual(v4, mqttPacket.generate({ cmd: 'publish', topic: 'up/t', payload: rows[0].payload, qos: 1, messageId: 7, dup: false, retain: false }, { protocolVersion: 4 }));
+    assert.deepEqual(
+      v4,
+      mqttPacket.generate({ cmd: 'publish', topic: 'up/t', payload: rows[0].payload, qos: 1, messageId: 7, dup: false, retain: false }, { protocolVersion: 4 }),
+    );
   });
 });
 
@@ -121,7 +140,8 @@ describe('bridge MQTT 5: the queue table and per-message outcomes', () => {
     const file = join(dir, 'edgegate.db');
     const old = openDatabase(file);
     // Exactly what migrations 1 and 2 of outboxTable.ts left behind.
-    old.exec(`CREATE TABLE bridge_outbox (id INTEGER PRIMARY KEY, topic TEXT NOT NULL, payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, enqueued_at INTEGER NOT NULL);
+    old.exec(`CREATE TABLE bridge_outbox (id INTEGER PRIMARY KEY, topic TEXT NOT NULL, payload BLOB NOT NULL,
+        qos INTEGER NOT NULL, retain INTEGER NOT NULL, enqueued_at INTEGER NOT NULL);
       INSERT INTO schema_versions (owner, version) VALUES ('bridge', 2);
       INSERT INTO bridge_outbox VALUES (41, 'up/old', x'6f6c64', 1, 0, 4000000)`);
     old.close();
@@ -129,12 +149,20 @@ describe('bridge MQTT 5: the queue table and per-message outcomes', () => {
     try {
       const outbox = new Outbox(db, options());
       assert.equal((db.prepare("SELECT version FROM schema_versions WHERE owner = 'bridge'").get() as { version: number }).version, 3);
-      assert.deepEqual(outbox.read(0, 10), [{ id: 41, topic: 'up/old', payload: Buffer.from('old'), qos: 1, retain: false, enqueuedAt: 4_000_000, properties: undefined, expiresAt: undefined }]);
+      assert.deepEqual(outbox.read(0, 10), [
+        { id: 41, topic: 'up/old', payload: Buffer.from('old'), qos: 1, retain: false, enqueuedAt: 4_000_000, properties: undefined, expiresAt: undefined },
+      ]);
       const properties = encode(PROPS)!;
       await outbox.enqueue({ topic: 'up/new', payload: Buffer.from('new'), qos: 1, retain: false, properties, expiryIntervalSec: 60 });
       await outbox.enqueue({ topic: 'up/plain', payload: Buffer.from('p'), qos: 1, retain: false });
       const rows = outbox.read(41, 10);
-      assert.deepEqual(rows.map((r) => [r.id, r.properties, r.expiresAt]), [[42, properties, 5_000_000 + 60_000], [43, undefined, undefined]]);
+      assert.deepEqual(
+        rows.map((r) => [r.id, r.properties, r.expiresAt]),
+        [
+          [42, properties, 5_000_000 + 60_000],
+          [43, undefined, undefined],
+        ],
+      );
       // The bounds count the stored properties with the payload.
       assert.equal(outbox.bytes, 3 + 3 + properties.length + 1);
       outbox.ack(rows[0]);
@@ -152,7 +180,12 @@ describe('bridge MQTT 5: the queue table and per-message outcomes', () => {
       const outbox = new Outbox(db, options({ maxMessages: 2, maxBytes: 100 }, drops));
       const m = (payload: string) => ({ topic: 't', payload: Buffer.from(payload), qos: 1 as const, retain: false });
       // One turn: one group commit, one shared promise for enqueue(), an outcome each for the others.
-      const outcomes = Promise.all([outbox.enqueueWithOutcome(m('a')), outbox.enqueueWithOutcome(m('x'.repeat(101))), outbox.enqueue(m('b')), outbox.enqueueWithOutcome(m('c'))]);
+      const outcomes = Promise.all([
+        outbox.enqueueWithOutcome(m('a')),
+        outbox.enqueueWithOutcome(m('x'.repeat(101))),
+        outbox.enqueue(m('b')),
+        outbox.enqueueWithOutcome(m('c')),
+      ]);
       assert.deepEqual(await outcomes, ['stored', 'rejected', undefined, 'rejected']);
       assert.deepEqual(drops, [['rejected', 2]]);
       assert.equal(outbox.messages, 2);

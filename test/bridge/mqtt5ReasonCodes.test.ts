@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { freePort } from '../helpers/mosquitto.js';
 import { end, publish } from '../helpers/mqtt.js';
-import { publish5, sensor5 } from './mqtt5Support.js';
 import { waitUntil } from '../helpers/wait.js';
+import { publish5, sensor5 } from './mqtt5Support.js';
 import { bridgeConfig, bridgeStatus, rule, sensor } from './support.js';
 
 const QUOTA_EXCEEDED = 0x97;
@@ -25,7 +25,12 @@ describe('bridge MQTT 5: PUBACK reason codes for what the queue cannot take', fu
   for (const uplink of [4, 5] as const) {
     it(`queue full (reject-new) or message above maxBytes: 0x97 for a v5 sensor, PUBACK as before for a 3.1.1 one (uplink ${uplink})`, async () => {
       const offline = await freePort(); // nothing listens: the bridge queues
-      const d = await startDaemon(bridgeConfig(`mqtt://127.0.0.1:${offline}`, [rule('data/#', 'out', 1)], { protocolVersion: uplink, queue: { maxMessages: 2, maxBytes: 2048, overflow: 'reject-new' } }));
+      const d = await startDaemon(
+        bridgeConfig(`mqtt://127.0.0.1:${offline}`, [rule('data/#', 'out', 1)], {
+          protocolVersion: uplink,
+          queue: { maxMessages: 2, maxBytes: 2048, overflow: 'reject-new' },
+        }),
+      );
       try {
         const v5 = await sensor5(d.port);
         const v4 = await sensor(d.port, 'sensor-v4');

@@ -56,8 +56,20 @@ export function inbox5(client: MqttClient): { messages: Received[]; waitFor(pred
  * 1 h) Mosquitto keeps across its own restarts (with persistence); it reconnects
  * by itself.
  */
-export async function cloudSubscriber5(cloud: Mosquitto, filter: string, clientId = 'cloud-sub-v5'): Promise<{ client: MqttClient; inbox: ReturnType<typeof inbox5> }> {
-  const client = mqtt.connect({ host: '127.0.0.1', port: cloud.port, clientId, protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 3600 }, reconnectPeriod: 100 });
+export async function cloudSubscriber5(
+  cloud: Mosquitto,
+  filter: string,
+  clientId = 'cloud-sub-v5',
+): Promise<{ client: MqttClient; inbox: ReturnType<typeof inbox5> }> {
+  const client = mqtt.connect({
+    host: '127.0.0.1',
+    port: cloud.port,
+    clientId,
+    protocolVersion: 5,
+    clean: false,
+    properties: { sessionExpiryInterval: 3600 },
+    reconnectPeriod: 100,
+  });
   await new Promise<void>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('cloud subscriber: no CONNACK')), 5000);
     client.once('connect', () => (clearTimeout(t), resolve()));

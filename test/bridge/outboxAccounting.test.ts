@@ -54,9 +54,15 @@ describe('bridge outbox accounting', () => {
     outbox.ack(committed[3]); // a duplicate acknowledgement changes nothing
     outbox.flush();
     const left = committed.filter((r) => !acked.includes(r));
-    assert.deepEqual(ids(), left.map((r) => r.id));
+    assert.deepEqual(
+      ids(),
+      left.map((r) => r.id),
+    );
     assert.equal(outbox.messages, left.length);
-    assert.equal(outbox.bytes, left.reduce((s, r) => s + byId.get(r.id)!.payload.length, 0));
+    assert.equal(
+      outbox.bytes,
+      left.reduce((s, r) => s + byId.get(r.id)!.payload.length, 0),
+    );
   });
 
   it('acks of rows already dropped by drop-oldest are not counted twice', async () => {
@@ -71,7 +77,10 @@ describe('bridge outbox accounting', () => {
     // The first three were in flight before the overflow; their acks arrive now.
     for (const r of committed.slice(0, 3)) outbox.ack(r);
     outbox.flush();
-    assert.deepEqual(ids(), committed.slice(3).map((r) => r.id));
+    assert.deepEqual(
+      ids(),
+      committed.slice(3).map((r) => r.id),
+    );
     assert.equal(outbox.messages, 2);
     assert.equal(outbox.bytes, 90);
   });
@@ -82,7 +91,10 @@ describe('bridge outbox accounting', () => {
     db.close();
     outbox.flush();
     const results = await Promise.allSettled(pending);
-    assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected', 'rejected']);
+    assert.deepEqual(
+      results.map((r) => r.status),
+      ['rejected', 'rejected', 'rejected'],
+    );
     assert.equal(errors.length, 1);
     assert.deepEqual(drops, [['error', 3, 6]]);
     assert.equal(committed.length, 0);
@@ -94,13 +106,20 @@ describe('bridge outbox accounting', () => {
     await Promise.all(first); // committed by the scheduled group commit
     outbox.ack(committed[0]);
     await Promise.all([outbox.enqueue(message(4))]);
-    assert.deepEqual(ids(), committed.map((r) => r.id), 'the acknowledged row is still there: deletions commit on their own timer');
+    assert.deepEqual(
+      ids(),
+      committed.map((r) => r.id),
+      'the acknowledged row is still there: deletions commit on their own timer',
+    );
     // Two more rows exceed maxMessages (4) unless the acknowledged row goes first:
     // it must not make drop-oldest drop a row that was never delivered.
     for (const r of committed.slice(1, 3)) outbox.ack(r);
     await Promise.all([outbox.enqueue(message(5)), outbox.enqueue(message(6))]);
     assert.deepEqual(drops, []);
-    assert.deepEqual(ids(), committed.slice(3).map((r) => r.id));
+    assert.deepEqual(
+      ids(),
+      committed.slice(3).map((r) => r.id),
+    );
     assert.equal(outbox.messages, 3);
   });
 
@@ -112,22 +131,39 @@ describe('bridge outbox accounting', () => {
     const outbox = open();
     assert.equal(outbox.messages, 2);
     assert.equal(outbox.bytes, 3);
-    assert.deepEqual(outbox.read(0, 10).map((r) => [r.id, r.topic, r.payload.length, r.retain]), [[41, 'up/a', 1, false], [42, 'up/b', 2, true]]);
-    assert.match(String((db.prepare("SELECT sql FROM sqlite_master WHERE name = 'bridge_outbox'").get() as { sql: string }).sql), /^CREATE TABLE "?bridge_outbox"? \(\s*id INTEGER PRIMARY KEY,/);
+    assert.deepEqual(
+      outbox.read(0, 10).map((r) => [r.id, r.topic, r.payload.length, r.retain]),
+      [
+        [41, 'up/a', 1, false],
+        [42, 'up/b', 2, true],
+      ],
+    );
+    assert.match(
+      String((db.prepare("SELECT sql FROM sqlite_master WHERE name = 'bridge_outbox'").get() as { sql: string }).sql),
+      /^CREATE TABLE "?bridge_outbox"? \(\s*id INTEGER PRIMARY KEY,/,
+    );
     await Promise.all([outbox.enqueue(message(1))]);
-    assert.deepEqual(committed.map((r) => r.id), [43]);
+    assert.deepEqual(
+      committed.map((r) => r.id),
+      [43],
+    );
     // The table empties; the next id still goes up (the sender's cursor relies on it).
     for (const r of [...outbox.read(0, 10)]) outbox.ack(r);
     outbox.flush();
     assert.equal(outbox.messages, 0);
     await Promise.all([outbox.enqueue(message(1)), outbox.enqueue(message(2))]);
-    assert.deepEqual(committed.map((r) => r.id), [43, 44, 45]);
+    assert.deepEqual(
+      committed.map((r) => r.id),
+      [43, 44, 45],
+    );
   });
 
   it('many rows in one group commit (multi-row inserts) keep their order and contents', async () => {
     const outbox = open({ maxMessages: 10_000, maxBytes: 10_000_000 });
     const n = 32 * 3 + 7; // full statements and a shorter last one
-    await Promise.all(Array.from({ length: n }, (_, i) => outbox.enqueue({ topic: `up/${i}`, payload: Buffer.from(`p${i}`), qos: (i % 2) as 0 | 1, retain: i % 3 === 0 })));
+    await Promise.all(
+      Array.from({ length: n }, (_, i) => outbox.enqueue({ topic: `up/${i}`, payload: Buffer.from(`p${i}`), qos: (i % 2) as 0 | 1, retain: i % 3 === 0 })),
+    );
     const rows = outbox.read(0, n + 1);
     assert.equal(rows.length, n);
     rows.forEach((r, i) => {

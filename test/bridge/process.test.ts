@@ -1,7 +1,7 @@
 // The real daemon as a child process (`node --import tsx src/cli/main.ts run`):
 // a backlog survives SIGKILL and SIGTERM and is delivered after the restart.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,8 +9,8 @@ import type { MqttClient } from 'mqtt';
 import { tempDir } from '../helpers/daemon.js';
 import { freePort, Mosquitto, waitForPort } from '../helpers/mosquitto.js';
 import { connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
-import { cloudSubscriber, distinct, rule, SECRET, sensor } from './support.js';
 import { waitUntil } from '../helpers/wait.js';
+import { cloudSubscriber, distinct, rule, SECRET, sensor } from './support.js';
 
 const REPO = resolve(fileURLToPath(import.meta.url), '..', '..', '..');
 
@@ -98,13 +98,21 @@ describe('bridge backlog across daemon restarts (child process)', function () {
         const pending: Array<Promise<void>> = [];
         for (let i = 0; i < 400; i++) {
           const payload = `k-${i}`;
-          pending.push(publish(s, 'data/x', payload, { qos: 1 }).then(() => void acked.push(payload), () => undefined));
+          pending.push(
+            publish(s, 'data/x', payload, { qos: 1 }).then(
+              () => void acked.push(payload),
+              () => undefined,
+            ),
+          );
           if (pending.length >= 50) await Promise.all(pending.splice(0));
         }
         // Stop it with the last window still in flight.
         for (let i = 400; i < 450; i++) {
           const payload = `k-${i}`;
-          void publish(s, 'data/x', payload, { qos: 1 }).then(() => void acked.push(payload), () => undefined);
+          void publish(s, 'data/x', payload, { qos: 1 }).then(
+            () => void acked.push(payload),
+            () => undefined,
+          );
         }
         await new Promise((r) => setImmediate(r));
         daemon.child.kill(signal);
@@ -114,15 +122,23 @@ describe('bridge backlog across daemon restarts (child process)', function () {
         assert.ok(acked.length >= 400, `acked ${acked.length}`);
         daemon = await runDaemon(dataDir, port, cloud.port);
         await cloud.restart();
-        await waitUntil(
-          () => distinct(sub.inbox.messages).length >= acked.length,
-          { timeoutMs: 20_000, what: `delivery of ${acked.length} (have ${distinct(sub.inbox.messages).length})` },
-        );
+        await waitUntil(() => distinct(sub.inbox.messages).length >= acked.length, {
+          timeoutMs: 20_000,
+          what: `delivery of ${acked.length} (have ${distinct(sub.inbox.messages).length})`,
+        });
         const got = distinct(sub.inbox.messages).map((m) => m.payload);
         const ackedSet = new Set(acked);
-        assert.deepEqual(got.filter((p) => ackedSet.has(p)), acked.slice().sort((a, b) => Number(a.slice(2)) - Number(b.slice(2))), 'every acked message, in order');
+        assert.deepEqual(
+          got.filter((p) => ackedSet.has(p)),
+          acked.slice().sort((a, b) => Number(a.slice(2)) - Number(b.slice(2))),
+          'every acked message, in order',
+        );
         const numbers = got.map((p) => Number(p.slice(2)));
-        assert.deepEqual(numbers, numbers.slice().sort((a, b) => a - b), 'order kept');
+        assert.deepEqual(
+          numbers,
+          numbers.slice().sort((a, b) => a - b),
+          'order kept',
+        );
       } finally {
         await end(s, sub.client);
         daemon.child.kill('SIGKILL');

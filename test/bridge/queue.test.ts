@@ -1,12 +1,12 @@
 // Store-and-forward against a real Mosquitto: outages, cloud restarts during a
 // stream, queue bounds and TTL.
 import assert from 'node:assert/strict';
-import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { freePort, Mosquitto } from '../helpers/mosquitto.js';
 import { end, publish } from '../helpers/mqtt.js';
-import { bridgeConfig, bridgeStatus, cloudSubscriber, distinct, rule, sensor } from './support.js';
 import { waitUntil } from '../helpers/wait.js';
+import { bridgeConfig, bridgeStatus, cloudSubscriber, distinct, rule, sensor } from './support.js';
 
 const dropped = async (d: TestDaemon, reason: string): Promise<number> => {
   const m = await d.daemon.metrics.bridgeDropped.get();
@@ -16,33 +16,39 @@ const dropped = async (d: TestDaemon, reason: string): Promise<number> => {
 describe('bridge store-and-forward', function () {
   this.timeout(30_000);
 
-  for (const sync of ['normal', 'full'] as const) it(`cloud down → messages queued (PUBACKed) → cloud back → all delivered in order (sync ${sync})`, async () => {
-    const cloud = await Mosquitto.start({ persistence: true });
-    const sub = await cloudSubscriber(cloud, 'up/data/#');
-    const d = await startDaemon(bridgeConfig(`mqtt://127.0.0.1:${cloud.port}`, [rule('data/#', 'out', 1, '', 'up/')], { queue: { sync } }));
-    try {
-      await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', { what: 'bridge connected' });
-      const s = await sensor(d.port);
-      await publish(s, 'data/a', 'before-0', { qos: 1 });
-      await sub.inbox.waitFor(1);
-      await cloud.stop();
-      await waitUntil(() => bridgeStatus(d.daemon).state !== 'connected', { what: 'bridge disconnected' });
-      // Every publish resolves on its PUBACK, which the bridge gives only after the row is committed.
-      for (let i = 0; i < 300; i++) await publish(s, i % 2 ? 'data/a' : 'data/b', `m-${i}`, { qos: 1 });
-      assert.equal(bridgeStatus(d.daemon).queue.messages, 300);
-      assert.equal((await d.daemon.metrics.bridgeQueueMessages.get()).values[0].value, 300);
-      await cloud.restart();
-      await waitUntil(() => distinct(sub.inbox.messages).length >= 301, { timeoutMs: 15_000, what: 'backlog delivered' });
-      const got = distinct(sub.inbox.messages).slice(1).map((m) => m.payload);
-      assert.deepEqual(got, Array.from({ length: 300 }, (_, i) => `m-${i}`));
-      await waitUntil(() => bridgeStatus(d.daemon).queue.messages === 0, { what: 'queue drained' });
-      await end(s);
-    } finally {
-      await end(sub.client);
-      await d.stop();
-      await cloud.dispose();
-    }
-  });
+  for (const sync of ['normal', 'full'] as const)
+    it(`cloud down → messages queued (PUBACKed) → cloud back → all delivered in order (sync ${sync})`, async () => {
+      const cloud = await Mosquitto.start({ persistence: true });
+      const sub = await cloudSubscriber(cloud, 'up/data/#');
+      const d = await startDaemon(bridgeConfig(`mqtt://127.0.0.1:${cloud.port}`, [rule('data/#', 'out', 1, '', 'up/')], { queue: { sync } }));
+      try {
+        await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', { what: 'bridge connected' });
+        const s = await sensor(d.port);
+        await publish(s, 'data/a', 'before-0', { qos: 1 });
+        await sub.inbox.waitFor(1);
+        await cloud.stop();
+        await waitUntil(() => bridgeStatus(d.daemon).state !== 'connected', { what: 'bridge disconnected' });
+        // Every publish resolves on its PUBACK, which the bridge gives only after the row is committed.
+        for (let i = 0; i < 300; i++) await publish(s, i % 2 ? 'data/a' : 'data/b', `m-${i}`, { qos: 1 });
+        assert.equal(bridgeStatus(d.daemon).queue.messages, 300);
+        assert.equal((await d.daemon.metrics.bridgeQueueMessages.get()).values[0].value, 300);
+        await cloud.restart();
+        await waitUntil(() => distinct(sub.inbox.messages).length >= 301, { timeoutMs: 15_000, what: 'backlog delivered' });
+        const got = distinct(sub.inbox.messages)
+          .slice(1)
+          .map((m) => m.payload);
+        assert.deepEqual(
+          got,
+          Array.from({ length: 300 }, (_, i) => `m-${i}`),
+        );
+        await waitUntil(() => bridgeStatus(d.daemon).queue.messages === 0, { what: 'queue drained' });
+        await end(s);
+      } finally {
+        await end(sub.client);
+        await d.stop();
+        await cloud.dispose();
+      }
+    });
 
   it('cloud broker restarted repeatedly during a steady stream → no loss, order kept', async () => {
     const cloud = await Mosquitto.start({ persistence: true });
@@ -79,12 +85,15 @@ describe('bridge store-and-forward', function () {
         up[r]!.open();
       }
       await stream;
-      await waitUntil(
-        () => distinct(sub.inbox.messages).length >= total,
-        { timeoutMs: 20_000, what: `all ${total} delivered (have ${distinct(sub.inbox.messages).length})` },
-      );
+      await waitUntil(() => distinct(sub.inbox.messages).length >= total, {
+        timeoutMs: 20_000,
+        what: `all ${total} delivered (have ${distinct(sub.inbox.messages).length})`,
+      });
       const got = distinct(sub.inbox.messages).map((m) => m.payload);
-      assert.deepEqual(got, Array.from({ length: total }, (_, i) => `s-${i}`));
+      assert.deepEqual(
+        got,
+        Array.from({ length: total }, (_, i) => `s-${i}`),
+      );
       await end(s);
     } finally {
       await end(sub.client);
@@ -106,7 +115,10 @@ describe('bridge store-and-forward', function () {
       try {
         const s = await sensor(d.port);
         for (let i = 0; i < 15; i++) await publish(s, 'data/x', `m-${i}`, { qos: 1 });
-        assert.deepEqual(remaining(d), Array.from({ length: 10 }, (_, i) => `m-${i + 5}`));
+        assert.deepEqual(
+          remaining(d),
+          Array.from({ length: 10 }, (_, i) => `m-${i + 5}`),
+        );
         assert.equal(await dropped(d, 'overflow'), 5);
         assert.equal(bridgeStatus(d.daemon).queue.messages, 10);
         // What the status page shows: drops by reason, the oldest queued message's age.
@@ -126,7 +138,10 @@ describe('bridge store-and-forward', function () {
       try {
         const s = await sensor(d.port);
         for (let i = 0; i < 15; i++) await publish(s, 'data/x', `m-${i}`, { qos: 1 });
-        assert.deepEqual(remaining(d), Array.from({ length: 10 }, (_, i) => `m-${i}`));
+        assert.deepEqual(
+          remaining(d),
+          Array.from({ length: 10 }, (_, i) => `m-${i}`),
+        );
         assert.equal(await dropped(d, 'rejected'), 5);
         await end(s);
       } finally {
@@ -177,7 +192,9 @@ describe('bridge store-and-forward', function () {
     it('TTL drops expired messages (counted) as the clock moves', async () => {
       const time = new FakeTimeSource();
       const port = await freePort();
-      const d = await startDaemon(bridgeConfig(`mqtt://127.0.0.1:${port}`, [rule('data/#', 'out', 1, '', 'up/')], { queue: { ttlSec: 60 } }), { timeSource: time });
+      const d = await startDaemon(bridgeConfig(`mqtt://127.0.0.1:${port}`, [rule('data/#', 'out', 1, '', 'up/')], { queue: { ttlSec: 60 } }), {
+        timeSource: time,
+      });
       try {
         const s = await sensor(d.port);
         for (let i = 0; i < 4; i++) await publish(s, 'data/x', `old-${i}`, { qos: 1 });

@@ -27,7 +27,13 @@ describe('bridge topic rules (Mosquitto mapping)', () => {
   });
 
   it('subscribes on the cloud to remotePrefix + pattern of in/both rules', () => {
-    assert.deepEqual([...rules.remoteSubscriptions()], [['cloud/gw1/cmd/+', 1], ['gw/sync/#', 0]]);
+    assert.deepEqual(
+      [...rules.remoteSubscriptions()],
+      [
+        ['cloud/gw1/cmd/+', 1],
+        ['gw/sync/#', 0],
+      ],
+    );
   });
 
   it('never lets wildcards match $ topics', () => {

@@ -2,9 +2,9 @@
 // subscriber with a persistent session (so it misses nothing across cloud restarts).
 import mqtt, { type MqttClient } from 'mqtt';
 import type { BridgeTopicRule, ConfigOverrides } from '../../src/config/types.js';
-import { hsToken, nowSec } from '../helpers/tokens.js';
-import { collector, connectOk, subscribe } from '../helpers/mqtt.js';
 import type { Mosquitto } from '../helpers/mosquitto.js';
+import { collector, connectOk, subscribe } from '../helpers/mqtt.js';
+import { hsToken, nowSec } from '../helpers/tokens.js';
 
 export const SECRET = 'bridge-test-secret';
 
@@ -50,7 +50,11 @@ export function bridgeStatus(daemon: { status: { snapshot(): Record<string, unkn
  * A cloud subscriber whose session lives in the cloud Mosquitto (clean=false,
  * QoS 1; the Mosquitto runs with persistence), reconnecting by itself.
  */
-export async function cloudSubscriber(cloud: Mosquitto, filter: string, clientId = 'cloud-sub'): Promise<{ client: MqttClient; inbox: ReturnType<typeof collector> }> {
+export async function cloudSubscriber(
+  cloud: Mosquitto,
+  filter: string,
+  clientId = 'cloud-sub',
+): Promise<{ client: MqttClient; inbox: ReturnType<typeof collector> }> {
   // Not the connect() helper: it ends the client on its first error, and this one must reconnect.
   const client = mqtt.connect({ host: '127.0.0.1', port: cloud.port, clientId, clean: false, reconnectPeriod: 100, protocolVersion: 4 });
   await new Promise<void>((resolve, reject) => {

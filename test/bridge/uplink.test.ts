@@ -4,15 +4,15 @@ import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SignJWT, decodeJwt, importSPKI, jwtVerify } from 'jose';
+import { decodeJwt, importSPKI, jwtVerify, SignJWT } from 'jose';
 import mqtt from 'mqtt';
 import { UplinkCredentialSource } from '../../src/bridge/uplinkCredentials.js';
-import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon, tempDir } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { collector, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
-import { bridgeConfig, bridgeStatus, rule, sensor } from './support.js';
-import { waitUntil } from '../helpers/wait.js';
 import { makeTestPki, type TestPki } from '../helpers/pki.js';
+import { waitUntil } from '../helpers/wait.js';
+import { bridgeConfig, bridgeStatus, rule, sensor } from './support.js';
 
 describe('bridge uplink credentials and TLS', function () {
   this.timeout(30_000);
@@ -63,7 +63,12 @@ describe('bridge uplink credentials and TLS', function () {
 
     const cloudToken = async (): Promise<string> => {
       const { createPrivateKey } = await import('node:crypto');
-      return new SignJWT({}).setProtectedHeader({ alg: 'ES256' }).setSubject('cloud-app').setIssuedAt().setExpirationTime('1h').sign(createPrivateKey(readFileSync(privFile)));
+      return new SignJWT({})
+        .setProtectedHeader({ alg: 'ES256' })
+        .setSubject('cloud-app')
+        .setIssuedAt()
+        .setExpirationTime('1h')
+        .sign(createPrivateKey(readFileSync(privFile)));
     };
 
     it('connects with the JWT and forwards', async () => {

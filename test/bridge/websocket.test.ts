@@ -6,8 +6,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { collector, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
-import { bridgeConfig, rule, sensorToken } from './support.js';
 import { waitUntil } from '../helpers/wait.js';
+import { bridgeConfig, rule, sensorToken } from './support.js';
 
 function wsSensor(port: number, clientId: string, password: string): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
@@ -18,7 +18,7 @@ function wsSensor(port: number, clientId: string, password: string): Promise<Mqt
   });
 }
 
-describe('bridge with WebSocket sensors', function () {
+describe('bridge with WebSocket sensors', () => {
   let cloud: Mosquitto;
   let d: TestDaemon;
   let cloudClient: MqttClient;
@@ -27,9 +27,14 @@ describe('bridge with WebSocket sensors', function () {
     cloud = await Mosquitto.start();
     cloudClient = await connectOk(cloud.port, { clientId: 'cloud-ws-watch' });
     d = await startDaemon(
-      bridgeConfig(`mqtt://127.0.0.1:${cloud.port}`, [rule('sensors/#', 'out', 1, '', 'site/'), rule('cmd/#', 'in', 1, '', 'site/')], {}, {
-        listeners: { ws: { enabled: true, host: '127.0.0.1', port: 0 } },
-      }),
+      bridgeConfig(
+        `mqtt://127.0.0.1:${cloud.port}`,
+        [rule('sensors/#', 'out', 1, '', 'site/'), rule('cmd/#', 'in', 1, '', 'site/')],
+        {},
+        {
+          listeners: { ws: { enabled: true, host: '127.0.0.1', port: 0 } },
+        },
+      ),
     );
     await waitUntil(() => (d.daemon.status.snapshot().bridge as { state: string }).state === 'connected', { what: 'bridge connected' });
   });
@@ -51,10 +56,9 @@ describe('bridge with WebSocket sensors', function () {
     assert.deepEqual(cloudInbox.messages[0], { topic: 'site/sensors/ws-sensor/t', payload: '21.5', retain: false });
 
     // The cloud's subscription for the `in` rule is up once the bridge is connected.
-    await waitUntil(
-      () => inbox.messages.length > 0 || (void cloudClient.publish('site/cmd/ws-sensor', 'reboot', { qos: 1 }), false),
-      { what: 'command over ws' },
-    );
+    await waitUntil(() => inbox.messages.length > 0 || (void cloudClient.publish('site/cmd/ws-sensor', 'reboot', { qos: 1 }), false), {
+      what: 'command over ws',
+    });
     assert.equal(inbox.messages[0]!.topic, 'cmd/ws-sensor');
     assert.equal(inbox.messages[0]!.payload, 'reboot');
     await end(s);

@@ -11,14 +11,14 @@ import type { IClientOptions, MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import type { Session } from '../../src/auth/authenticator.js';
 import { SessionRegistry } from '../../src/broker/sessions.js';
-import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { GatewayClock } from '../../src/clock/gatewayClock.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { closed, collector, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
-import { bridgeConfig, bridgeStatus, cloudSubscriber, rule, SECRET, sensorToken } from './support.js';
 import { waitUntil } from '../helpers/wait.js';
+import { bridgeConfig, bridgeStatus, cloudSubscriber, rule, SECRET, sensorToken } from './support.js';
 
 const REVOCATIONS = 'cloud/revocations';
 
@@ -46,7 +46,8 @@ describe('bridge: last-will messages of local sensors', function () {
   let marks = 0;
 
   const sensorWith = async (clientId: string, w: Will, claims: Record<string, unknown> = {}): Promise<MqttClient> => {
-    const password = Object.keys(claims).length === 0 ? await sensorToken() : await hsToken(SECRET, { sub: 'sensor', iat: nowSec(), exp: nowSec() + 3600, ...claims });
+    const password =
+      Object.keys(claims).length === 0 ? await sensorToken() : await hsToken(SECRET, { sub: 'sensor', iat: nowSec(), exp: nowSec() + 3600, ...claims });
     const c = await connectOk(d.port, { clientId, username: 'sensor', password, will: w });
     // A subscription, as a sensor listening for its commands has: aedes then
     // unsubscribes it asynchronously before it publishes the will.
@@ -66,15 +67,22 @@ describe('bridge: last-will messages of local sensors', function () {
   // The marker's own session goes once the gateway has seen its connection close, which may follow its messages' arrival.
   const onlyWatcherLeft = (): Promise<void> => waitUntil(() => d.daemon.broker!.sessions.size() === 1, { what: 'only the watcher holding a session' });
   const localWills = (): string[] => local.messages.filter((m) => m.topic !== 'sensors/marker').map((m) => `${m.topic}=${m.payload}`);
-  const cloudWills = (): string[] => [...new Set(sub.inbox.messages.filter((m) => m.topic !== 'cloud/gw1/sensors/marker').map((m) => `${m.topic}=${m.payload}`))];
+  const cloudWills = (): string[] => [
+    ...new Set(sub.inbox.messages.filter((m) => m.topic !== 'cloud/gw1/sensors/marker').map((m) => `${m.topic}=${m.payload}`)),
+  ];
 
   before(async () => {
     cloud = await Mosquitto.start({ persistence: true });
     sub = await cloudSubscriber(cloud, 'cloud/gw1/sensors/#', 'will-cloud-sub');
     d = await startDaemon(
-      bridgeConfig(`mqtt://127.0.0.1:${cloud.port}`, [rule('sensors/#', 'out', 1, '', 'cloud/gw1/')], {}, {
-        auth: { jwt: { secret: SECRET, clockToleranceSec: 0 }, revocation: { topic: REVOCATIONS, requireSigned: false } },
-      }),
+      bridgeConfig(
+        `mqtt://127.0.0.1:${cloud.port}`,
+        [rule('sensors/#', 'out', 1, '', 'cloud/gw1/')],
+        {},
+        {
+          auth: { jwt: { secret: SECRET, clockToleranceSec: 0 }, revocation: { topic: REVOCATIONS, requireSigned: false } },
+        },
+      ),
     );
     await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', { what: 'bridge connected' });
     watcher = await connectOk(d.port, { clientId: 'will-watch', username: 'sensor', password: await sensorToken() });
@@ -92,17 +100,22 @@ describe('bridge: last-will messages of local sensors', function () {
     await cloud?.dispose();
   });
 
-  for (const how of ['fin', 'rst'] as const) it(`abrupt close (${how === 'fin' ? 'socket destroyed' : 'TCP reset'}): the will reaches local subscribers and the cloud (remotePrefix of the out rule)`, async () => {
-    const id = `w1-${how}`;
-    const s = await sensorWith(id, will(`sensors/${id}/status`, `gone-${id}`));
-    kill(s, how);
-    await waitUntil(() => localWills().length > 0, { what: 'will locally' });
-    await waitUntil(() => cloudWills().length > 0, { timeoutMs: 10_000, what: 'will on the cloud' });
-    await flush();
-    assert.deepEqual(localWills(), [`sensors/${id}/status=gone-${id}`]);
-    assert.deepEqual(cloudWills(), [`cloud/gw1/sensors/${id}/status=gone-${id}`]);
-    await onlyWatcherLeft(); // the will's session was released too
-  });
+  for (const how of ['fin', 'rst'] as const)
+    it(
+      `abrupt close (${how === 'fin' ? 'socket destroyed' : 'TCP reset'}): the ` +
+        `will reaches local subscribers and the cloud (remotePrefix of the out rule)`,
+      async () => {
+        const id = `w1-${how}`;
+        const s = await sensorWith(id, will(`sensors/${id}/status`, `gone-${id}`));
+        kill(s, how);
+        await waitUntil(() => localWills().length > 0, { what: 'will locally' });
+        await waitUntil(() => cloudWills().length > 0, { timeoutMs: 10_000, what: 'will on the cloud' });
+        await flush();
+        assert.deepEqual(localWills(), [`sensors/${id}/status=gone-${id}`]);
+        assert.deepEqual(cloudWills(), [`cloud/gw1/sensors/${id}/status=gone-${id}`]);
+        await onlyWatcherLeft(); // the will's session was released too
+      },
+    );
 
   it('clean DISCONNECT: no will anywhere (MQTT 3.1.1 section 3.14.4)', async () => {
     const s = await sensorWith('w2', will('sensors/w2/status', 'gone-w2'));
@@ -169,7 +182,11 @@ describe('bridge: last-will messages of local sensors', function () {
   it('aedes\'s sweep of "dead brokers" wills (after a wall-clock step) publishes nothing; the sensor\'s own will still goes at its close', async () => {
     const s = await sensorWith('w8', will('sensors/w8/status', 'gone-w8'));
     // What aedes.js _clearWills does with each persisted will: authorizePublish, then publish.
-    const aedes = (d.daemon.broker as unknown as { aedes: { authorizePublish(c: Client | null, p: unknown, cb: (err?: Error | null) => void): void; publish(p: unknown, cb: () => void): void } }).aedes;
+    const aedes = (
+      d.daemon.broker as unknown as {
+        aedes: { authorizePublish(c: Client | null, p: unknown, cb: (err?: Error | null) => void): void; publish(p: unknown, cb: () => void): void };
+      }
+    ).aedes;
     const client = d.daemon.broker!.clientOf('w8')!;
     const sweep = async (c: Client | null, p: unknown): Promise<void> => {
       await new Promise<void>((resolve, reject) => aedes.authorizePublish(c, p, (err) => (err ? reject(err) : resolve())));
@@ -190,7 +207,7 @@ describe('bridge: last-will messages of local sensors', function () {
   });
 });
 
-describe('SessionRegistry: a closed connection\'s session kept for its will', () => {
+describe("SessionRegistry: a closed connection's session kept for its will", () => {
   const registry = (): SessionRegistry => new SessionRegistry(new GatewayClock(new FakeTimeSource(Date.now())), false, pino({ level: 'silent' }));
   const session = { clientId: 'c', acl: {}, expiresAtMs: null, payload: {} } as unknown as Session;
   const fakeClient = (will: unknown): Client & { conn: EventEmitter; _disconnected: boolean } =>
@@ -228,9 +245,15 @@ describe('SessionRegistry: a closed connection\'s session kept for its will', ()
     let closes = 0;
     for (const c of [expired, revoked]) (c as unknown as { close(): void }).close = () => void closes++;
     r.add(expired, session);
-    assert.equal(r.disconnectWhere(() => true, 'JWT_EXPIRED'), 1);
+    assert.equal(
+      r.disconnectWhere(() => true, 'JWT_EXPIRED'),
+      1,
+    );
     r.add(revoked, session);
-    assert.equal(r.disconnectWhere(() => true, 'JWT_REVOKED'), 1);
+    assert.equal(
+      r.disconnectWhere(() => true, 'JWT_REVOKED'),
+      1,
+    );
     assert.equal(closes, 2);
     assert.deepEqual(r.willSession(expired), { session, withheld: undefined });
     assert.deepEqual(r.willSession(revoked), { session, withheld: 'JWT_REVOKED' });

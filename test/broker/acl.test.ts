@@ -37,7 +37,7 @@ async function passMarker(d: TestDaemon, got: ReturnType<typeof collector>, topi
 
 // Rate limiting is off here: this suite's many deliberate refusals all come from
 // 127.0.0.1 and would otherwise get it banned (rate limiting has its own tests).
-describe('token ACL over TCP', function () {
+describe('token ACL over TCP', () => {
   const clients: Array<MqttClient | undefined> = [];
   const daemons: TestDaemon[] = [];
   const start = async (overrides: Record<string, unknown> = {}, jwt: Record<string, unknown> = {}): Promise<TestDaemon> => {
@@ -70,9 +70,15 @@ describe('token ACL over TCP', function () {
       await publish(c, 'sensors/c1/ok', 'fine', { qos: 1 });
       await flush(d, w);
       assert.ok(c.connected, 'connection stays open');
-      assert.deepEqual(w.got.messages.map((m) => m.topic), ['sensors/c1/ok', 'marker/flush']);
+      assert.deepEqual(
+        w.got.messages.map((m) => m.topic),
+        ['sensors/c1/ok', 'marker/flush'],
+      );
       const denied = d.logs.filter((l) => l.msg === 'publish denied by ACL' && l.clientId === 'c1');
-      assert.deepEqual(denied.map((l) => l.topic), ['sensors/c2/temp', 'actuators/valve']);
+      assert.deepEqual(
+        denied.map((l) => l.topic),
+        ['sensors/c2/temp', 'actuators/valve'],
+      );
     });
 
     it('a denied retained publish is not stored as retained', async () => {
@@ -115,7 +121,10 @@ describe('token ACL over TCP', function () {
       await w.got.waitFor(1);
       await waitForLog(d, (l) => l.msg === 'publish denied by ACL' && l.clientId === 'will-evil');
       await flush(d, w);
-      assert.deepEqual(w.got.messages.map((m) => m.topic), ['ok/will', 'marker/flush']);
+      assert.deepEqual(
+        w.got.messages.map((m) => m.topic),
+        ['ok/will', 'marker/flush'],
+      );
     });
   });
 
@@ -131,7 +140,10 @@ describe('token ACL over TCP', function () {
       c.publish('sensors/c2/a', '2', { qos: 1 });
       await closed(c);
       await flush(d, w);
-      assert.deepEqual(w.got.messages.map((m) => m.topic), ['sensors/c1/a', 'marker/flush']);
+      assert.deepEqual(
+        w.got.messages.map((m) => m.topic),
+        ['sensors/c1/a', 'marker/flush'],
+      );
     });
   });
 
@@ -162,7 +174,10 @@ describe('token ACL over TCP', function () {
       await d.daemon.broker!.publishInternal({ topic: 'cmd/c1/x/go', payload: Buffer.from('for c1'), qos: 1 }, 'test');
       await got.waitFor(1);
       await passMarker(d, got, 'cmd/c1/x/marker');
-      assert.deepEqual(got.messages.map((m) => m.topic), ['cmd/c1/x/go']);
+      assert.deepEqual(
+        got.messages.map((m) => m.topic),
+        ['cmd/c1/x/go'],
+      );
       assert.ok(d.logs.some((l) => l.msg === 'subscription denied by ACL' && l.filter === 'cmd/#'));
     });
 
@@ -176,7 +191,10 @@ describe('token ACL over TCP', function () {
       await got.waitFor(1);
       await publish(c, 'room/c7/marker', 'after', { qos: 1 });
       await takeMarker(got.messages, (m) => m.topic === 'room/c7/marker');
-      assert.deepEqual(got.messages.map((m) => m.topic), ['room/c7/light']);
+      assert.deepEqual(
+        got.messages.map((m) => m.topic),
+        ['room/c7/light'],
+      );
     });
   });
 
@@ -196,7 +214,10 @@ describe('token ACL over TCP', function () {
       await d.daemon.broker!.publishInternal({ topic: 'b/x', payload: Buffer.from('new grant'), qos: 1 }, 'test');
       await got.waitFor(1);
       await passMarker(d, got, 'b/marker');
-      assert.deepEqual(got.messages.map((m) => m.topic), ['b/x']);
+      assert.deepEqual(
+        got.messages.map((m) => m.topic),
+        ['b/x'],
+      );
     });
   });
 
@@ -242,7 +263,10 @@ describe('token ACL over TCP', function () {
       await got.waitFor(1);
       await publish(withAcl, 'any/marker', 'after', { qos: 1 });
       await takeMarker(got.messages, (m) => m.topic === 'any/marker');
-      assert.deepEqual(got.messages.map((m) => m.payload), ['kept']);
+      assert.deepEqual(
+        got.messages.map((m) => m.payload),
+        ['kept'],
+      );
       assert.ok(bare.connected);
     });
   });
@@ -263,7 +287,10 @@ describe('token ACL over TCP', function () {
       await publish(c, 'sensors/c5/temp', 'yes', { qos: 1 });
       await publish(c, 'other/topic', 'no', { qos: 1 });
       await flush(d, w);
-      assert.deepEqual(w.got.messages.map((m) => m.topic), ['sensors/c5/temp', 'marker/flush']);
+      assert.deepEqual(
+        w.got.messages.map((m) => m.topic),
+        ['sensors/c5/temp', 'marker/flush'],
+      );
       assert.deepEqual(await subscribe(c, 'cmd/c5/+', 1), [1]);
       assert.deepEqual(await subscribe(c, 'bcast/news', 1), [1]);
       assert.deepEqual(await subscribe(c, 'sensors/#', 1), [128]);
@@ -282,7 +309,10 @@ describe('token ACL over TCP', function () {
       await publish(c, 'q/q1/b', 'qos2', { qos: 2 });
       await publish(c, 'q/q1/c', 'retained', { qos: 1, retain: true });
       await flush(d, w);
-      assert.deepEqual(w.got.messages.map((m) => m.topic), ['q/q1/a', 'marker/flush']);
+      assert.deepEqual(
+        w.got.messages.map((m) => m.topic),
+        ['q/q1/a', 'marker/flush'],
+      );
       assert.deepEqual(await subscribe(c, 'q/#', 1), [1]);
       assert.deepEqual(await subscribe(c, 'q/#', 0), [128], 'qos 0 not listed');
       assert.deepEqual(await subscribe(c, 'q/q1/+', 1), [128], 'eq: only the exact filter');

@@ -3,17 +3,17 @@
 // tokens signed with plain node:crypto so the verifier is checked against an
 // implementation other than jose.
 import { rmSync } from 'node:fs';
-import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon, tempDir } from '../helpers/daemon.js';
 import { hs256WithNodeCrypto, hsToken, nowSec } from '../helpers/tokens.js';
 import { expectAccepted, expectRefused } from './support/expect.js';
-import { hs256WithKeyBytes, joseToken, keyPair, selfSignedCert, signWithNodeCrypto, unsignedToken, writePublicKey, type Pair } from './support/keys.js';
+import { hs256WithKeyBytes, joseToken, keyPair, type Pair, selfSignedCert, signWithNodeCrypto, unsignedToken, writePublicKey } from './support/keys.js';
 
 const SECRET = 'algorithms-test-secret-0123456789';
 const claims = (): { sub: string; iat: number; exp: number } => ({ sub: 'sensor-1', iat: nowSec(), exp: nowSec() + 600 });
 
 // Rate limiting is off here: this suite's many deliberate refusals all come from
 // 127.0.0.1 and would otherwise get it banned (rate limiting has its own tests).
-describe('signature algorithms over TCP', function () {
+describe('signature algorithms over TCP', () => {
   let dir: string;
   let rsa: Pair;
   let ec: Pair;
@@ -128,7 +128,8 @@ describe('signature algorithms over TCP', function () {
       const der = (await import('node:crypto')).sign('sha256', Buffer.from(`${h}.${p}`), ec.privateKey).toString('base64url');
       await expectRefused(d, `${h}.${p}.${der}`, 'JWT_SIGNATURE');
     });
-    it('refuses HS256 signed with the EC public key PEM (algorithm confusion)', () => expectRefused(d, hs256WithKeyBytes(ec.publicPem, claims()), 'JWT_NO_KEY'));
+    it('refuses HS256 signed with the EC public key PEM (algorithm confusion)', () =>
+      expectRefused(d, hs256WithKeyBytes(ec.publicPem, claims()), 'JWT_NO_KEY'));
   });
 
   describe('EC certificate (ES256 with X.509)', () => {

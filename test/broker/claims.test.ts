@@ -3,10 +3,10 @@
 // the auth.jwt config table through a real mqtt.js connection. The gateway
 // clock runs on a FakeTimeSource so boundaries are exact.
 import assert from 'node:assert/strict';
-import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { b64url, hsToken } from '../helpers/tokens.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { connect, end } from '../helpers/mqtt.js';
+import { b64url, hsToken } from '../helpers/tokens.js';
 import { expectAccepted, expectRefused, uniqueId } from './support/expect.js';
 
 const SECRET = 'claims-test-secret-0123456789abcdef';
@@ -14,10 +14,13 @@ const NOW_SEC = Math.floor(Date.now() / 1000) + 3600;
 
 // Rate limiting is off here: this suite's many deliberate refusals all come from
 // 127.0.0.1 and would otherwise get it banned (rate limiting has its own tests).
-describe('token location and claims over TCP', function () {
+describe('token location and claims over TCP', () => {
   const daemons: TestDaemon[] = [];
   const start = async (jwt: Record<string, unknown>): Promise<TestDaemon> => {
-    const d = await startDaemon({ auth: { jwt: { secret: SECRET, ...jwt }, rateLimit: { maxFailures: 0 } } }, { timeSource: new FakeTimeSource(NOW_SEC * 1000) });
+    const d = await startDaemon(
+      { auth: { jwt: { secret: SECRET, ...jwt }, rateLimit: { maxFailures: 0 } } },
+      { timeSource: new FakeTimeSource(NOW_SEC * 1000) },
+    );
     daemons.push(d);
     return d;
   };

@@ -10,10 +10,10 @@ import { connectPacket, encodeRemainingLength, subscribePacket } from '../../scr
 import { isMqttUtf8, PacketScanner } from '../../src/broker/packetGuard.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { connectOk, end } from '../helpers/mqtt.js';
+import { type Exchange, rawConnection, rawExchange } from '../helpers/rawSocket.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
-import { expectAccepted } from './support/expect.js';
-import { rawConnection, rawExchange, type Exchange } from '../helpers/rawSocket.js';
 import { waitUntil } from '../helpers/wait.js';
+import { expectAccepted } from './support/expect.js';
 
 const SECRET = 'conformance-test-secret-0123456789';
 
@@ -68,7 +68,6 @@ function rawConnect(f: { clientId: Buffer; username?: Buffer; password?: string;
   ]);
   return Buffer.concat([Buffer.from([0x10]), encodeRemainingLength(body.length), body]);
 }
-
 
 const PINGREQ = Buffer.from([0xc0, 0x00]);
 const PINGRESP = Buffer.from([0xd0, 0x00]);
@@ -138,7 +137,14 @@ describe('UTF-8 checks of the packet scanner (unit)', () => {
       { stream: rawConnect({ clientId: BAD['an invalid byte FF']!, username: Buffer.from('u'), password: 'p' }), field: 'client_id' },
       { stream: rawConnect({ clientId: Buffer.from('c'), username: BAD['a lone continuation byte']!, password: 'p' }), field: 'username' },
       { stream: rawConnect({ clientId: Buffer.from('c'), will: { topic: BAD['U+0000']!, message: Buffer.from([0xff]) } }), field: 'will_topic' },
-      { stream: rawConnect({ clientId: Buffer.from('c'), will: { topic: Buffer.from('w'), message: Buffer.from([0xff, 0]) }, username: Buffer.from('u'), password: '\u0000\u00ff' }) },
+      {
+        stream: rawConnect({
+          clientId: Buffer.from('c'),
+          will: { topic: Buffer.from('w'), message: Buffer.from([0xff, 0]) },
+          username: Buffer.from('u'),
+          password: '\u0000\u00ff',
+        }),
+      },
     ];
     const emptyId = rawConnect({ clientId: Buffer.alloc(0), clean: false, username: Buffer.from('u'), password: 'p' });
     for (let cut = 1; cut < emptyId.length; cut++) {
@@ -152,7 +158,10 @@ describe('UTF-8 checks of the packet scanner (unit)', () => {
     assert.ok(!cleanEmpty.emptyClientIdWithoutCleanSession);
     for (const c of cases) {
       for (let cut = 1; cut < c.stream.length; cut++) {
-        for (const pieces of [[c.stream.subarray(0, cut), c.stream.subarray(cut)], [c.stream.subarray(0, cut), c.stream.subarray(cut, cut + 3), c.stream.subarray(cut + 3)]]) {
+        for (const pieces of [
+          [c.stream.subarray(0, cut), c.stream.subarray(cut)],
+          [c.stream.subarray(0, cut), c.stream.subarray(cut, cut + 3), c.stream.subarray(cut + 3)],
+        ]) {
           const sc = new PacketScanner(1_048_576);
           let why: ReturnType<PacketScanner['scan']>;
           for (const p of pieces) why ??= sc.scan(p);
@@ -214,7 +223,9 @@ describe('MQTT 3.1.1 conformance on raw sockets (real daemon)', function () {
       const { closedByServer } = await exchange;
       assert.ok(closedByServer, `${what}: connection must be closed`);
       assert.ok((await counter(d, 'packetsRejected', 'invalid_utf8')) > before, `${what}: counted`);
-      assert.ok(d.logs.some((l) => l.msg === 'connection closed: ill-formed UTF-8 or U+0000 in a string (MQTT-1.5.3-1, MQTT-1.5.3-2)' && l.field === fieldName));
+      assert.ok(
+        d.logs.some((l) => l.msg === 'connection closed: ill-formed UTF-8 or U+0000 in a string (MQTT-1.5.3-1, MQTT-1.5.3-2)' && l.field === fieldName),
+      );
     };
 
     for (const [what, bytes] of Object.entries(BAD)) {
@@ -232,7 +243,10 @@ describe('MQTT 3.1.1 conformance on raw sockets (real daemon)', function () {
 
     it('a topic split across TCP reads is judged the same', async () => {
       const before = await counter(d, 'packetsRejected', 'invalid_utf8');
-      const packet = publishPacket(Buffer.concat([Buffer.from('sensors/long/topic/'), BAD['a surrogate U+D800 (ED A0 80)']!, Buffer.from('/tail')]), Buffer.alloc(2000, 0x61));
+      const packet = publishPacket(
+        Buffer.concat([Buffer.from('sensors/long/topic/'), BAD['a surrogate U+D800 (ED A0 80)']!, Buffer.from('/tail')]),
+        Buffer.alloc(2000, 0x61),
+      );
       await closed('split', afterConnack(d, good, packet, 8), 'topic', before);
     });
 
@@ -249,7 +263,11 @@ describe('MQTT 3.1.1 conformance on raw sockets (real daemon)', function () {
       await end(sub);
     });
 
-    for (const [what, bytes] of Object.entries({ 'U+0000': BAD['U+0000']!, 'a surrogate': BAD['a surrogate U+D800 (ED A0 80)']!, 'an overlong form': BAD['an overlong "/" (C0 AF)']! })) {
+    for (const [what, bytes] of Object.entries({
+      'U+0000': BAD['U+0000']!,
+      'a surrogate': BAD['a surrogate U+D800 (ED A0 80)']!,
+      'an overlong form': BAD['an overlong "/" (C0 AF)']!,
+    })) {
       it(`topic filter of a SUBSCRIBE with ${what} (no SUBACK)`, async () => {
         const before = await counter(d, 'packetsRejected', 'invalid_utf8');
         const ex = afterConnack(d, good, subscribeRaw([Buffer.from('ok/#'), Buffer.concat([Buffer.from('cmd/'), bytes])]));
@@ -279,7 +297,14 @@ describe('MQTT 3.1.1 conformance on raw sockets (real daemon)', function () {
 
       it(`will topic of a CONNECT with ${what}: closed without CONNACK`, async () => {
         const before = await counter(d, 'packetsRejected', 'invalid_utf8');
-        const ex = rawExchange(d.port, [rawConnect({ clientId: Buffer.from('dev'), will: { topic: Buffer.concat([Buffer.from('will/'), bytes]), message: Buffer.from('bye') }, username: Buffer.from('u'), password: good })]);
+        const ex = rawExchange(d.port, [
+          rawConnect({
+            clientId: Buffer.from('dev'),
+            will: { topic: Buffer.concat([Buffer.from('will/'), bytes]), message: Buffer.from('bye') },
+            username: Buffer.from('u'),
+            password: good,
+          }),
+        ]);
         await closed(what, ex, 'will_topic', before);
       });
     }

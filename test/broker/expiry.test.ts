@@ -2,8 +2,8 @@
 // no sleeping, the FakeTimeSource is moved by hand. Expiry runs inside advance(); a
 // ping round trip then proves the broker is past it before a test looks at a client.
 import assert from 'node:assert/strict';
-import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { closed, end, pingRoundTrip } from '../helpers/mqtt.js';
 import { hsToken } from '../helpers/tokens.js';
 import { acceptedClient, expectRefused, waitForLog } from './support/expect.js';

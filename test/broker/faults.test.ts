@@ -3,21 +3,20 @@
 // misordered packets, all on raw sockets against the real listener.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { connect as tcpConnect } from 'node:net';
 import { connectPacket, encodeRemainingLength } from '../../scripts/bench/lib/mqttWire.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { connect, end } from '../helpers/mqtt.js';
-import { hsToken, nowSec } from '../helpers/tokens.js';
-import { expectAccepted, expectRefused } from './support/expect.js';
 import { rawExchange } from '../helpers/rawSocket.js';
+import { hsToken, nowSec } from '../helpers/tokens.js';
 import { waitUntil } from '../helpers/wait.js';
+import { expectAccepted, expectRefused } from './support/expect.js';
 
 const SECRET = 'faults-test-secret-0123456789abcdef';
 
-
 // Rate limiting is off here: this suite's many deliberate refusals all come from
 // 127.0.0.1 and would otherwise get it banned (rate limiting has its own tests).
-describe('garbage on the socket', function () {
+describe('garbage on the socket', () => {
   let d: TestDaemon;
   let good: string;
   before(async () => {
@@ -103,16 +102,18 @@ describe('garbage on the socket', function () {
 
   it('200 clients that vanish while their token is being verified leave no session behind', async () => {
     await Promise.all(
-      Array.from({ length: 200 }, (_, i) =>
-        new Promise<void>((resolve) => {
-          const s = tcpConnect({ port: d.port, host: '127.0.0.1' });
-          s.on('error', () => undefined);
-          s.on('close', () => resolve());
-          s.on('connect', () => {
-            s.write(connectPacket({ clientId: `vanish-${i}`, username: 'u', password: good }));
-            setTimeout(() => s.destroy(), i % 5);
-          });
-        }),
+      Array.from(
+        { length: 200 },
+        (_, i) =>
+          new Promise<void>((resolve) => {
+            const s = tcpConnect({ port: d.port, host: '127.0.0.1' });
+            s.on('error', () => undefined);
+            s.on('close', () => resolve());
+            s.on('connect', () => {
+              s.write(connectPacket({ clientId: `vanish-${i}`, username: 'u', password: good }));
+              setTimeout(() => s.destroy(), i % 5);
+            });
+          }),
       ),
     );
     await waitUntil(() => d.daemon.broker!.sessions.size() === 0 && d.daemon.broker!.connectedClients() === 0, { timeoutMs: 3000, what: 'no session left' });

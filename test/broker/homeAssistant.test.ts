@@ -9,10 +9,10 @@
 // authentication (MQTT 5.0 section 4.12) and renewal by reconnecting, since paho
 // 1.6 cannot send AUTH (section 3.15).
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import { maximumPacketSize } from '../../src/broker/packetGuard.js';
-import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { collector, subscribe } from '../helpers/mqtt.js';
 import { hsToken } from '../helpers/tokens.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -44,7 +44,8 @@ cp = Properties(PacketTypes.CONNECT)
 for k, v in cfg.get('connectProperties', {}).items(): setattr(cp, k, v.encode() if k == 'AuthenticationData' else v)
 c.on_connect = lambda cl, u, flags, rc, p=None: emit('connack', rc=rc.value, sessionPresent=bool(flags.get('session present')), props=pj(p))
 c.on_disconnect = lambda cl, u, rc, p=None: emit('disconnect', rc=getattr(rc, 'value', rc))
-c.on_message = lambda cl, u, m: emit('message', topic=m.topic, payload=m.payload.decode('utf-8', 'replace'), qos=m.qos, retain=bool(m.retain), props=pj(m.properties))
+c.on_message = lambda cl, u, m: emit('message', topic=m.topic, payload=m.payload.decode('utf-8', 'replace'),
+                                    qos=m.qos, retain=bool(m.retain), props=pj(m.properties))
 c.on_subscribe = lambda cl, u, mid, rcs, p=None: emit('suback', mid=mid, codes=[r.value for r in rcs])
 c.on_publish = lambda cl, u, mid: emit('puback', mid=mid)
 cmds = queue.Queue()
@@ -93,10 +94,10 @@ class Paho {
   /** The first event of this kind matching `pred` not taken yet (each is taken once; kinds may interleave in any order). */
   async next(ev: string, pred: (e: PahoEvent) => boolean = () => true, ms = 5000): Promise<PahoEvent> {
     let hit: PahoEvent | undefined;
-    await waitUntil(
-      () => (hit = this.events.find((e) => e.ev === ev && !this.taken.has(e) && pred(e))) !== undefined,
-      { timeoutMs: ms, what: `paho "${ev}" event` },
-    ).catch((err: Error) => {
+    await waitUntil(() => (hit = this.events.find((e) => e.ev === ev && !this.taken.has(e) && pred(e))) !== undefined, {
+      timeoutMs: ms,
+      what: `paho "${ev}" event`,
+    }).catch((err: Error) => {
       throw new Error(`${err.message}; paho's stderr: ${this.stderr.slice(-1500) || '(empty)'}`);
     });
     this.taken.add(hit!);
@@ -153,33 +154,57 @@ describe('Home Assistant: paho-mqtt 1.6.1 over MQTT 5 against edgegate', functio
   describe('the integration: birth, discovery, state, will', () => {
     let ha: Paho;
     const CONFIGS = {
-      'homeassistant/sensor/edgegate_node1/temperature/config': { name: 'Temperature', state_topic: 'edgegate/node1/temperature/state', unit_of_measurement: '°C', device_class: 'temperature', unique_id: 'node1_t', device: { identifiers: ['edgegate_node1'], name: 'Node 1' } },
-      'homeassistant/sensor/edgegate_node1/humidity/config': { name: 'Humidity', state_topic: 'edgegate/node1/humidity/state', unit_of_measurement: '%', device_class: 'humidity', unique_id: 'node1_h', device: { identifiers: ['edgegate_node1'], name: 'Node 1' } },
+      'homeassistant/sensor/edgegate_node1/temperature/config': {
+        name: 'Temperature',
+        state_topic: 'edgegate/node1/temperature/state',
+        unit_of_measurement: '°C',
+        device_class: 'temperature',
+        unique_id: 'node1_t',
+        device: { identifiers: ['edgegate_node1'], name: 'Node 1' },
+      },
+      'homeassistant/sensor/edgegate_node1/humidity/config': {
+        name: 'Humidity',
+        state_topic: 'edgegate/node1/humidity/state',
+        unit_of_measurement: '%',
+        device_class: 'humidity',
+        unique_id: 'node1_h',
+        device: { identifiers: ['edgegate_node1'], name: 'Node 1' },
+      },
     };
-    const RETAINED = new Map<string, string>([['homeassistant/status', 'online'], ...Object.entries(CONFIGS).map(([t, c]) => [t, JSON.stringify(c)] as [string, string])]);
+    const RETAINED = new Map<string, string>([
+      ['homeassistant/status', 'online'],
+      ...Object.entries(CONFIGS).map(([t, c]) => [t, JSON.stringify(c)] as [string, string]),
+    ]);
 
-    it('connects with protocol 5 and clean start (CONNACK 0x00 with what the gateway enforces), publishes birth and discovery retained, subscribes', async () => {
-      ha = paho({ clientId: 'home-assistant-1', password: await token('homeassistant', HA_ACL), will: { topic: 'homeassistant/status', payload: 'offline', qos: 1, retain: true } });
-      const connack = await ha.next('connack');
-      assert.equal(connack.rc, 0);
-      assert.equal(connack.sessionPresent, false);
-      // MQTT 5.0 section 3.2.2.3, as paho decoded them: the broker.* limits the gateway enforces.
-      const b = d.config.broker;
-      assert.deepEqual(connack.props, {
-        ReceiveMaximum: b.maxInflightInbound,
-        TopicAliasMaximum: b.topicAliasMaximum,
-        MaximumPacketSize: maximumPacketSize(b.maxPacketBytes),
-        RetainAvailable: 1,
-        WildcardSubscriptionAvailable: 1,
-        SubscriptionIdentifierAvailable: 1,
-        SharedSubscriptionAvailable: 0,
-      });
-      assert.deepEqual(await ha.subscribe('homeassistant/status'), [1]);
-      assert.deepEqual(await ha.subscribe('edgegate/node1/+/state'), [1]);
-      await ha.publish('homeassistant/status', 'online', 1, true);
-      await ha.next('message', (e) => e.topic === 'homeassistant/status' && e.payload === 'online'); // its own birth, live
-      for (const [topic, config] of Object.entries(CONFIGS)) await ha.publish(topic, JSON.stringify(config), 1, true);
-    });
+    it(
+      'connects with protocol 5 and clean start (CONNACK 0x00 with what the ' + 'gateway enforces), publishes birth and discovery retained, subscribes',
+      async () => {
+        ha = paho({
+          clientId: 'home-assistant-1',
+          password: await token('homeassistant', HA_ACL),
+          will: { topic: 'homeassistant/status', payload: 'offline', qos: 1, retain: true },
+        });
+        const connack = await ha.next('connack');
+        assert.equal(connack.rc, 0);
+        assert.equal(connack.sessionPresent, false);
+        // MQTT 5.0 section 3.2.2.3, as paho decoded them: the broker.* limits the gateway enforces.
+        const b = d.config.broker;
+        assert.deepEqual(connack.props, {
+          ReceiveMaximum: b.maxInflightInbound,
+          TopicAliasMaximum: b.topicAliasMaximum,
+          MaximumPacketSize: maximumPacketSize(b.maxPacketBytes),
+          RetainAvailable: 1,
+          WildcardSubscriptionAvailable: 1,
+          SubscriptionIdentifierAvailable: 1,
+          SharedSubscriptionAvailable: 0,
+        });
+        assert.deepEqual(await ha.subscribe('homeassistant/status'), [1]);
+        assert.deepEqual(await ha.subscribe('edgegate/node1/+/state'), [1]);
+        await ha.publish('homeassistant/status', 'online', 1, true);
+        await ha.next('message', (e) => e.topic === 'homeassistant/status' && e.payload === 'online'); // its own birth, live
+        for (const [topic, config] of Object.entries(CONFIGS)) await ha.publish(topic, JSON.stringify(config), 1, true);
+      },
+    );
 
     it('a client connecting later sees the retained discovery configs and birth: mqtt.js v5 and mosquitto_sub -V mqttv5', async () => {
       const later = await connect5Ok(d.port, { username: 'u', password: await token('dashboard', { sub: ['homeassistant/#'] }), clientId: 'dashboard' });
@@ -187,12 +212,41 @@ describe('Home Assistant: paho-mqtt 1.6.1 over MQTT 5 against edgegate', functio
       assert.deepEqual(await subscribe(later, 'homeassistant/#', 1), [1]);
       await got.waitFor(RETAINED.size);
       assert.deepEqual(new Map(got.messages.map((m) => [m.topic, m.payload])), RETAINED);
-      assert.ok(got.messages.every((m) => m.retain), 'all with the retain flag (MQTT 5.0 section 3.3.1.3)');
+      assert.ok(
+        got.messages.every((m) => m.retain),
+        'all with the retain flag (MQTT 5.0 section 3.3.1.3)',
+      );
       later.end(true);
 
-      const sub = await run('mosquitto_sub', ['-V', 'mqttv5', '-h', '127.0.0.1', '-p', String(d.port), '-u', 'u', '-P', await token('cli', { sub: ['homeassistant/#'] }), '-t', 'homeassistant/#', '-F', '%r\t%t\t%p', '-C', String(RETAINED.size), '-W', '5'], 10_000);
+      const sub = await run(
+        'mosquitto_sub',
+        [
+          '-V',
+          'mqttv5',
+          '-h',
+          '127.0.0.1',
+          '-p',
+          String(d.port),
+          '-u',
+          'u',
+          '-P',
+          await token('cli', { sub: ['homeassistant/#'] }),
+          '-t',
+          'homeassistant/#',
+          '-F',
+          '%r\t%t\t%p',
+          '-C',
+          String(RETAINED.size),
+          '-W',
+          '5',
+        ],
+        10_000,
+      );
       assert.equal(sub.code, 0, sub.stderr);
-      const lines = sub.stdout.trim().split('\n').map((l) => l.split('\t'));
+      const lines = sub.stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split('\t'));
       assert.deepEqual(new Map(lines.map(([retain, t, p]) => (assert.equal(retain, '1'), [t!, p!]))), RETAINED);
     });
 
@@ -219,7 +273,30 @@ describe('Home Assistant: paho-mqtt 1.6.1 over MQTT 5 against edgegate', functio
       await seen.waitFor(2);
       assert.equal(seen.messages[1]!.payload, 'offline');
       watcher.end(true);
-      const after = await run('mosquitto_sub', ['-V', 'mqttv5', '-h', '127.0.0.1', '-p', String(d.port), '-u', 'u', '-P', await token('cli2', { sub: ['homeassistant/#'] }), '-t', 'homeassistant/status', '-F', '%r %p', '-C', '1', '-W', '5'], 10_000);
+      const after = await run(
+        'mosquitto_sub',
+        [
+          '-V',
+          'mqttv5',
+          '-h',
+          '127.0.0.1',
+          '-p',
+          String(d.port),
+          '-u',
+          'u',
+          '-P',
+          await token('cli2', { sub: ['homeassistant/#'] }),
+          '-t',
+          'homeassistant/status',
+          '-F',
+          '%r %p',
+          '-C',
+          '1',
+          '-W',
+          '5',
+        ],
+        10_000,
+      );
       assert.equal(after.stdout.trim(), '1 offline', after.stderr);
     });
   });
@@ -232,42 +309,49 @@ describe('Home Assistant: paho-mqtt 1.6.1 over MQTT 5 against edgegate', functio
     assert.deepEqual(await ok.subscribe('homeassistant/#'), [1]);
     ok.send({ op: 'exit' });
     assert.equal(await ok.exited, 0);
-    const bad = paho({ clientId: 'ha-enhanced-bad', connectProperties: { AuthenticationMethod: 'JWT', AuthenticationData: await hsToken('not-the-secret-0123456789', { sub: 'x' }) } });
+    const bad = paho({
+      clientId: 'ha-enhanced-bad',
+      connectProperties: { AuthenticationMethod: 'JWT', AuthenticationData: await hsToken('not-the-secret-0123456789', { sub: 'x' }) },
+    });
     assert.equal((await bad.next('connack')).rc, 0x86);
   });
 
-  it('renews its token by reconnecting with clean_start=False and a Session Expiry Interval: session present, subscription and queued QoS 1 message kept, the old exp no longer applies', async () => {
-    const first = await token('homeassistant', HA_ACL, now() + 60);
-    const ha = paho({ clientId: 'ha-renewing', password: first, cleanStart: false, connectProperties: { SessionExpiryInterval: 3600 } });
-    assert.equal((await ha.next('connack')).rc, 0);
-    assert.deepEqual(await ha.subscribe('edgegate/+/renew'), [1]);
-    // A client that does not renew, to show the deadline the renewed one escapes (DISCONNECT 0xA0).
-    const stale = paho({ clientId: 'ha-stale', password: first });
-    assert.equal((await stale.next('connack')).rc, 0);
+  it(
+    'renews its token by reconnecting with clean_start=False and a Session Expiry Interval: ' +
+      'session present, subscription and queued QoS 1 message kept, the old exp no longer applies',
+    async () => {
+      const first = await token('homeassistant', HA_ACL, now() + 60);
+      const ha = paho({ clientId: 'ha-renewing', password: first, cleanStart: false, connectProperties: { SessionExpiryInterval: 3600 } });
+      assert.equal((await ha.next('connack')).rc, 0);
+      assert.deepEqual(await ha.subscribe('edgegate/+/renew'), [1]);
+      // A client that does not renew, to show the deadline the renewed one escapes (DISCONNECT 0xA0).
+      const stale = paho({ clientId: 'ha-stale', password: first });
+      assert.equal((await stale.next('connack')).rc, 0);
 
-    // The snippet of docs/mqtt5.md: username_pw_set(new token), reconnect(). Here after a
-    // clean DISCONNECT, so that a message published meanwhile must wait in the session.
-    ha.send({ op: 'disconnect' });
-    await ha.next('disconnect');
-    const device = await connect5Ok(d.port, { username: 'u', password: await token('node2', { pub: ['edgegate/#'] }), clientId: 'node2' });
-    await publish5(device, 'edgegate/node2/renew', 'while away', { qos: 1 });
-    ha.send({ op: 'renew', password: await token('homeassistant', HA_ACL, now() + 7200) });
-    const back = await ha.next('connack');
-    assert.equal(back.rc, 0);
-    assert.equal(back.sessionPresent, true, 'MQTT 5.0 section 3.2.2.1.1: the session was resumed');
-    assert.equal((await ha.next('message', (e) => e.topic === 'edgegate/node2/renew')).payload, 'while away');
+      // The snippet of docs/mqtt5.md: username_pw_set(new token), reconnect(). Here after a
+      // clean DISCONNECT, so that a message published meanwhile must wait in the session.
+      ha.send({ op: 'disconnect' });
+      await ha.next('disconnect');
+      const device = await connect5Ok(d.port, { username: 'u', password: await token('node2', { pub: ['edgegate/#'] }), clientId: 'node2' });
+      await publish5(device, 'edgegate/node2/renew', 'while away', { qos: 1 });
+      ha.send({ op: 'renew', password: await token('homeassistant', HA_ACL, now() + 7200) });
+      const back = await ha.next('connack');
+      assert.equal(back.rc, 0);
+      assert.equal(back.sessionPresent, true, 'MQTT 5.0 section 3.2.2.1.1: the session was resumed');
+      assert.equal((await ha.next('message', (e) => e.topic === 'edgegate/node2/renew')).payload, 'while away');
 
-    time.advance(200_000); // past the first exp + 30 s tolerance
-    // The stale client is closed with DISCONNECT 0xA0 (Maximum connect time). paho 1.6.1 reads a
-    // DISCONNECT's reason code only when its remaining length is > 2 (client.py _handle_disconnect):
-    // the gateway's Reason String (the refusal reason) makes it so, and paho reports 0xA0.
-    assert.equal((await stale.next('disconnect')).rc, 0xa0);
-    assert.ok(d.logs.some((l) => l.msg === 'disconnecting client' && l.clientId === 'ha-stale' && l.reason === 'JWT_EXPIRED'));
-    await publish5(device, 'edgegate/node2/renew', 'still here', { qos: 1 });
-    assert.equal((await ha.next('message', (e) => e.payload === 'still here')).topic, 'edgegate/node2/renew');
-    assert.ok(!ha.events.some((e) => e.ev === 'disconnect' && e.rc !== 0), 'the renewed connection was never closed by the gateway');
-    device.end(true);
-  });
+      time.advance(200_000); // past the first exp + 30 s tolerance
+      // The stale client is closed with DISCONNECT 0xA0 (Maximum connect time). paho 1.6.1 reads a
+      // DISCONNECT's reason code only when its remaining length is > 2 (client.py _handle_disconnect):
+      // the gateway's Reason String (the refusal reason) makes it so, and paho reports 0xA0.
+      assert.equal((await stale.next('disconnect')).rc, 0xa0);
+      assert.ok(d.logs.some((l) => l.msg === 'disconnecting client' && l.clientId === 'ha-stale' && l.reason === 'JWT_EXPIRED'));
+      await publish5(device, 'edgegate/node2/renew', 'still here', { qos: 1 });
+      assert.equal((await ha.next('message', (e) => e.payload === 'still here')).topic, 'edgegate/node2/renew');
+      assert.ok(!ha.events.some((e) => e.ev === 'disconnect' && e.rc !== 0), 'the renewed connection was never closed by the gateway');
+      device.end(true);
+    },
+  );
 
   // A device may PUBLISH a property twice (a Protocol Error, MQTT 5.0 section 3.3.2.3.9 for
   // Content Type). paho 1.6.1 raises MQTTException("Property '<class 'property'>' must not

@@ -16,13 +16,17 @@ describe('log lines', () => {
         const good = await hsToken(SECRET, { sub: 'log-test', exp: nowSec() + 600, acl: { pub: ['ok/#'], sub: ['ok/#'] } });
         const bad = await hsToken('wrong-secret-xyz', { sub: 'log-test' });
         const expired = await hsToken(SECRET, { sub: 'log-test', exp: nowSec() - 3600 });
-        const as = (token: string, clientId: string) => (from === 'password' ? { username: 'u', password: token, clientId } : { username: token, password: 'p', clientId });
+        const as = (token: string, clientId: string) =>
+          from === 'password' ? { username: 'u', password: token, clientId } : { username: token, password: 'p', clientId };
         const ok = await connect(d.port, as(good, 'log-ok'));
         assert.equal(ok.returnCode, 0);
         await publish(ok.client!, 'denied/topic', 'x', { qos: 1 });
         assert.deepEqual(await subscribe(ok.client!, 'denied/#'), [128]);
         await end(ok.client);
-        for (const [token, clientId, reason] of [[bad, 'log-bad', 'JWT_SIGNATURE'], [expired, 'log-expired', 'JWT_EXPIRED']] as const) {
+        for (const [token, clientId, reason] of [
+          [bad, 'log-bad', 'JWT_SIGNATURE'],
+          [expired, 'log-expired', 'JWT_EXPIRED'],
+        ] as const) {
           const out = await connect(d.port, as(token, clientId));
           assert.equal(out.returnCode, 4);
           const line = d.logs.find((l) => l.clientId === clientId && l.msg === 'authentication refused');

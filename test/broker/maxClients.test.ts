@@ -3,7 +3,7 @@
 // at a limited rate; a freed slot is usable again at once.
 import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
-import { connectMany, closeAll } from '../../scripts/bench/lib/connectClients.js';
+import { closeAll, connectMany } from '../../scripts/bench/lib/connectClients.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { connect, end } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
@@ -11,7 +11,7 @@ import { waitUntil } from '../helpers/wait.js';
 
 const SECRET = 'max-clients-test-secret-0123456789';
 
-describe('broker.maxClients', function () {
+describe('broker.maxClients', () => {
   let d: TestDaemon;
   let token: string;
   before(async () => {

@@ -2,9 +2,9 @@
 // command-line clients (spawned processes). MQTT 3.1.1 forbids a password
 // without a username, so -P always comes with -u.
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
+import { rmSync } from 'node:fs';
+import { startDaemon, type TestDaemon, tempDir } from '../helpers/daemon.js';
 import { hs256WithNodeCrypto, hsToken, nowSec } from '../helpers/tokens.js';
 import { keyPair, signWithNodeCrypto, writePublicKey } from './support/keys.js';
 import { mosquittoPub, mosquittoSub } from './support/mosquitto.js';
@@ -21,7 +21,7 @@ const REFUSED = /bad user name or password/i;
 
 // Rate limiting is off here: this suite's many deliberate refusals all come from
 // 127.0.0.1 and would otherwise get it banned (rate limiting has its own tests).
-describe('mosquitto_pub / mosquitto_sub against edgegate', function () {
+describe('mosquitto_pub / mosquitto_sub against edgegate', () => {
   let dir: string;
   let d: TestDaemon;
   const ec = keyPair('ec-p256');
@@ -46,7 +46,13 @@ describe('mosquitto_pub / mosquitto_sub against edgegate', function () {
   });
 
   it('connects with an ES256 token signed by node:crypto', async () => {
-    const r = await mosquittoPub(d.port, { username: 'u', password: signWithNodeCrypto('ES256', ec.privateKey, claims()), topic: 'mosq/es', message: 'x', qos: 1 });
+    const r = await mosquittoPub(d.port, {
+      username: 'u',
+      password: signWithNodeCrypto('ES256', ec.privateKey, claims()),
+      topic: 'mosq/es',
+      message: 'x',
+      qos: 1,
+    });
     assert.equal(r.code, 0, r.stderr);
   });
 
@@ -74,9 +80,25 @@ describe('mosquitto_pub / mosquitto_sub against edgegate', function () {
 
   it('ACL: a denied QoS 1 publish is acknowledged (exit 0) and never delivered; a denied subscription is refused', async () => {
     const limited = hs256WithNodeCrypto(SECRET, claims({ acl: { pub: ['mosq/acl/%c/#'], sub: ['mosq/acl/#'] } }));
-    const denied = await mosquittoPub(d.port, { username: 'u', password: limited, clientId: 'm1', topic: 'mosq/acl/m2/t', message: 'spoof', qos: 1, extra: ['-r'] });
+    const denied = await mosquittoPub(d.port, {
+      username: 'u',
+      password: limited,
+      clientId: 'm1',
+      topic: 'mosq/acl/m2/t',
+      message: 'spoof',
+      qos: 1,
+      extra: ['-r'],
+    });
     assert.equal(denied.code, 0, 'PUBACK received, no disconnect: ' + denied.stderr);
-    const allowed = await mosquittoPub(d.port, { username: 'u', password: limited, clientId: 'm1', topic: 'mosq/acl/m1/t', message: 'ok', qos: 1, extra: ['-r'] });
+    const allowed = await mosquittoPub(d.port, {
+      username: 'u',
+      password: limited,
+      clientId: 'm1',
+      topic: 'mosq/acl/m1/t',
+      message: 'ok',
+      qos: 1,
+      extra: ['-r'],
+    });
     assert.equal(allowed.code, 0, allowed.stderr);
     const sub = await mosquittoSub(d.port, { username: 'u', password: limited, clientId: 'm3', topic: 'mosq/acl/#', count: 2, waitSec: 1 });
     assert.equal(sub.stdout.trim(), 'mosq/acl/m1/t ok', 'only the allowed (retained) message');

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
-import { run, type RunResult } from './support/mosquitto.js';
+import { type RunResult, run } from './support/mosquitto.js';
 
 const SECRET = 'mosquitto-v5-test-secret-0123456789';
 const BAD_PASSWORD = 'Connection error: Bad User Name or Password\n';
@@ -74,19 +74,54 @@ describe('mosquitto_pub / mosquitto_sub -V mqttv5 against edgegate', function ()
   it('-D publish properties arrive as sent: user properties, content type, response topic, correlation data, message expiry, payload format', async () => {
     const s = await subscriber('-u', 'u', '-P', token, '-t', 'v5/props/#', '-C', '1', '-F', 'MSG|%t|%p|%P|%C|%R|%D|%E|%F');
     const p = await pub(
-      '-u', 'u', '-P', token, '-t', 'v5/props/t', '-m', '{"t":21.5}', '-q', '1',
-      '-D', 'publish', 'user-property', 'unit', 'celsius',
-      '-D', 'publish', 'user-property', 'site', 'nord',
-      '-D', 'publish', 'content-type', 'application/json',
-      '-D', 'publish', 'response-topic', 'v5/reply/1',
-      '-D', 'publish', 'correlation-data', 'req-42',
-      '-D', 'publish', 'message-expiry-interval', '300',
-      '-D', 'publish', 'payload-format-indicator', '1',
+      '-u',
+      'u',
+      '-P',
+      token,
+      '-t',
+      'v5/props/t',
+      '-m',
+      '{"t":21.5}',
+      '-q',
+      '1',
+      '-D',
+      'publish',
+      'user-property',
+      'unit',
+      'celsius',
+      '-D',
+      'publish',
+      'user-property',
+      'site',
+      'nord',
+      '-D',
+      'publish',
+      'content-type',
+      'application/json',
+      '-D',
+      'publish',
+      'response-topic',
+      'v5/reply/1',
+      '-D',
+      'publish',
+      'correlation-data',
+      'req-42',
+      '-D',
+      'publish',
+      'message-expiry-interval',
+      '300',
+      '-D',
+      'publish',
+      'payload-format-indicator',
+      '1',
     );
     assert.equal(p.code, 0, p.stderr);
     const [line] = (await s.done).messages;
     const [, topic, payload, user, contentType, responseTopic, correlation, expiry, format] = line!.split('|');
-    assert.deepEqual([topic, payload, user, contentType, responseTopic, correlation, format], ['v5/props/t', '{"t":21.5}', 'unit:celsius site:nord', 'application/json', 'v5/reply/1', 'req-42', '1']);
+    assert.deepEqual(
+      [topic, payload, user, contentType, responseTopic, correlation, format],
+      ['v5/props/t', '{"t":21.5}', 'unit:celsius site:nord', 'application/json', 'v5/reply/1', 'req-42', '1'],
+    );
     // The remaining interval is sent on delivery (section 3.3.2.3.3).
     assert.ok(Number(expiry) <= 300 && Number(expiry) >= 298, `message expiry ${expiry}`);
   });
@@ -125,30 +160,57 @@ describe('mosquitto_pub / mosquitto_sub -V mqttv5 against edgegate', function ()
     assert.deepEqual([other.code, other.stderr], [0x8c, 'Connection error: Bad authentication method\n' + PUB_PROTOCOL_ERROR]);
   });
 
-  it('a bad token: CONNACK 0x86, so exit code 134 and "Bad User Name or Password" (under 3.1.1: exit 4, "Connection Refused: bad user name or password.")', async () => {
-    for (const password of ['not-a-token', await hsToken('another-secret-0123456789', { sub: 'x' }), await mint({ exp: nowSec() - 3600 })]) {
-      const p = await pub('-u', 'u', '-P', password, '-t', 'v5/x', '-m', 'x', '-q', '1');
-      assert.deepEqual([p.code, p.stderr], [134, BAD_PASSWORD + PUB_PROTOCOL_ERROR]);
-      const s = await sub('-u', 'u', '-P', password, '-t', 'v5/x', '-W', '3');
-      assert.deepEqual([s.code, s.stderr], [134, BAD_PASSWORD]);
-    }
-  });
+  it(
+    'a bad token: CONNACK 0x86, so exit code 134 and "Bad User Name or Password" ' + '(under 3.1.1: exit 4, "Connection Refused: bad user name or password.")',
+    async () => {
+      for (const password of ['not-a-token', await hsToken('another-secret-0123456789', { sub: 'x' }), await mint({ exp: nowSec() - 3600 })]) {
+        const p = await pub('-u', 'u', '-P', password, '-t', 'v5/x', '-m', 'x', '-q', '1');
+        assert.deepEqual([p.code, p.stderr], [134, BAD_PASSWORD + PUB_PROTOCOL_ERROR]);
+        const s = await sub('-u', 'u', '-P', password, '-t', 'v5/x', '-W', '3');
+        assert.deepEqual([s.code, s.stderr], [134, BAD_PASSWORD]);
+      }
+    },
+  );
 
-  it('ACL: a denied subscription is SUBACK 0x87 ("All subscription requests were denied.", exit 0); a denied QoS 1 publish prints PUBACK 0x87 and its Reason String', async () => {
-    const limited = await mint({ acl: { pub: ['v5/acl/ok/#'], sub: ['v5/acl/ok/#'] } });
-    const denied = await sub('-u', 'u', '-P', limited, '-t', 'v5/other/#', '-W', '5');
-    assert.deepEqual([denied.code, denied.stderr, denied.stdout], [0, 'All subscription requests were denied.\n', '']);
-    const mixed = await sub('-u', 'u', '-P', limited, '-t', 'v5/other/#', '-t', 'v5/acl/ok/#', '-q', '1', '-d', '-E');
-    assert.match(mixed.stdout, /Subscribed \(mid: 1\): 135, 1\n/);
-    const p = await pub('-u', 'u', '-P', limited, '-t', 'v5/other/x', '-m', 'x', '-q', '1', '-d');
-    assert.equal(p.code, 0, 'the connection stays and the client ends normally');
-    assert.match(p.stdout, /received PUBACK \(Mid: 1, RC:135\)/);
-    assert.equal(p.stderr, 'Warning: Publish 1 failed: Not authorized.\npublish denied by the token ACL\n');
-  });
+  it(
+    'ACL: a denied subscription is SUBACK 0x87 ("All subscription requests were ' +
+      'denied.", exit 0); a denied QoS 1 publish prints PUBACK 0x87 and its Reason String',
+    async () => {
+      const limited = await mint({ acl: { pub: ['v5/acl/ok/#'], sub: ['v5/acl/ok/#'] } });
+      const denied = await sub('-u', 'u', '-P', limited, '-t', 'v5/other/#', '-W', '5');
+      assert.deepEqual([denied.code, denied.stderr, denied.stdout], [0, 'All subscription requests were denied.\n', '']);
+      const mixed = await sub('-u', 'u', '-P', limited, '-t', 'v5/other/#', '-t', 'v5/acl/ok/#', '-q', '1', '-d', '-E');
+      assert.match(mixed.stdout, /Subscribed \(mid: 1\): 135, 1\n/);
+      const p = await pub('-u', 'u', '-P', limited, '-t', 'v5/other/x', '-m', 'x', '-q', '1', '-d');
+      assert.equal(p.code, 0, 'the connection stays and the client ends normally');
+      assert.match(p.stdout, /received PUBACK \(Mid: 1, RC:135\)/);
+      assert.equal(p.stderr, 'Warning: Publish 1 failed: Not authorized.\npublish denied by the token ACL\n');
+    },
+  );
 
-  it("-D connect maximum-packet-size: a message larger than the subscriber accepts is not sent to it [MQTT-3.1.2-25]", async () => {
-    const s = await subscriber('-u', 'u', '-P', token, '-t', 'v5/mps/#', '-q', '1', '-C', '1', '-D', 'connect', 'maximum-packet-size', '100', '-F', 'MSG|%t|%l');
-    for (const [topic, size] of [['v5/mps/big', 300], ['v5/mps/small', 5]] as const) {
+  it('-D connect maximum-packet-size: a message larger than the subscriber accepts is not sent to it [MQTT-3.1.2-25]', async () => {
+    const s = await subscriber(
+      '-u',
+      'u',
+      '-P',
+      token,
+      '-t',
+      'v5/mps/#',
+      '-q',
+      '1',
+      '-C',
+      '1',
+      '-D',
+      'connect',
+      'maximum-packet-size',
+      '100',
+      '-F',
+      'MSG|%t|%l',
+    );
+    for (const [topic, size] of [
+      ['v5/mps/big', 300],
+      ['v5/mps/small', 5],
+    ] as const) {
       const p = await pub('-u', 'u', '-P', token, '-t', topic, '-m', 'x'.repeat(size), '-q', '1');
       assert.equal(p.code, 0, p.stderr);
     }

@@ -4,8 +4,8 @@
 // 3.2.2.2). MQTT 3.1.1 clients keep their return codes (the other suites).
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
+import { startDaemon, type TestDaemon, tempDir } from '../helpers/daemon.js';
 import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
-import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
 import { connect } from '../helpers/mqtt.js';
 import { makeTestPki, type TestPki } from '../helpers/pki.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';

@@ -11,7 +11,7 @@ import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { subscribe, takeMarker } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
 import { waitUntil } from '../helpers/wait.js';
-import { connect5Ok, publish5, RawV5, connectPacket5 } from './support/mqtt5.js';
+import { connect5Ok, connectPacket5, publish5, RawV5 } from './support/mqtt5.js';
 
 const SECRET = 'mqtt5-features-secret-0123456789abcdef';
 
@@ -25,7 +25,9 @@ interface Received {
 
 function inbox(c: MqttClient): Received[] {
   const got: Received[] = [];
-  c.on('message', (topic, payload, packet) => got.push({ topic, payload: payload.toString(), retain: packet.retain, qos: packet.qos, properties: (packet.properties ?? {}) as Record<string, unknown> }));
+  c.on('message', (topic, payload, packet) =>
+    got.push({ topic, payload: payload.toString(), retain: packet.retain, qos: packet.qos, properties: (packet.properties ?? {}) as Record<string, unknown> }),
+  );
   return got;
 }
 
@@ -42,7 +44,8 @@ describe('MQTT 5 features', function () {
   this.timeout(20_000);
   let d: TestDaemon;
   const token = (): Promise<string> => hsToken(SECRET, { sub: 'v5', exp: nowSec() + 3600 });
-  const client = async (clientId: string, opts: Record<string, unknown> = {}): Promise<MqttClient> => connect5Ok(d.port, { username: 'u', password: await token(), clientId, ...opts });
+  const client = async (clientId: string, opts: Record<string, unknown> = {}): Promise<MqttClient> =>
+    connect5Ok(d.port, { username: 'u', password: await token(), clientId, ...opts });
 
   before(async () => (d = await startDaemon({ auth: { jwt: { secret: SECRET } } })));
   after(() => d.stop());
@@ -118,7 +121,10 @@ describe('MQTT 5 features', function () {
     // A live message after the retained ones: an expired copy sent anyway would come before it.
     await publish5(pub, 'retained/marker', 'after', { qos: 1 });
     await takeMarker(got, (m) => m.topic === 'retained/marker');
-    assert.deepEqual(got.map((m) => m.payload), ['long']);
+    assert.deepEqual(
+      got.map((m) => m.payload),
+      ['long'],
+    );
     const left = got[0]!.properties.messageExpiryInterval as number;
     assert.ok(left <= 600 && left >= 598, `remaining interval ${left}`);
     sub.end(true);
@@ -137,7 +143,10 @@ describe('MQTT 5 features', function () {
     raw.send({ cmd: 'publish', topic: '', payload: 'two', qos: 1, messageId: 2, properties: { topicAlias: 3 } });
     await raw.next('puback');
     await waitUntil(() => got.length === 2, { what: 'two messages' });
-    assert.deepEqual(got.map((m) => `${m.topic}=${m.payload}`), ['alias/long/topic/name=one', 'alias/long/topic/name=two']);
+    assert.deepEqual(
+      got.map((m) => `${m.topic}=${m.payload}`),
+      ['alias/long/topic/name=one', 'alias/long/topic/name=two'],
+    );
     raw.send({ cmd: 'publish', topic: 'alias/x', payload: 'bad', qos: 0, properties: { topicAlias: 11 } });
     assert.equal((await raw.next('disconnect')).reasonCode, 0x94);
     await raw.whenClosed();
@@ -158,7 +167,13 @@ describe('MQTT 5 features', function () {
       seen.push([p.topic as string, p.properties?.topicAlias]);
     }
     // Two aliases allowed: fan/a -> 1, fan/b -> 2, fan/c in full.
-    assert.deepEqual(seen, [['fan/a', 1], ['', 1], ['fan/b', 2], ['fan/c', undefined], ['', 1]]);
+    assert.deepEqual(seen, [
+      ['fan/a', 1],
+      ['', 1],
+      ['fan/b', 2],
+      ['fan/c', undefined],
+      ['', 1],
+    ]);
     raw.end();
     pub.end(true);
   });
@@ -184,7 +199,10 @@ describe('MQTT 5 features', function () {
     await new Promise<void>((resolve, reject) => fresh.subscribe('opts/retained', { qos: 1, rh: 2 }, (err) => (err ? reject(err) : resolve())));
     await new Promise<void>((resolve, reject) => fresh.subscribe('opts/live', { qos: 1, rh: 1 }, (err) => (err ? reject(err) : resolve())));
     await waitUntil(() => freshGot.length === 1, { what: 'rh 1 on a new subscription' });
-    assert.deepEqual(freshGot.map((m) => m.topic), ['opts/live']);
+    assert.deepEqual(
+      freshGot.map((m) => m.topic),
+      ['opts/live'],
+    );
     assert.equal(got.length, before, 'rh 1 on an existing subscription sends nothing');
     for (const x of [c, pub, fresh]) x.end(true);
   });
@@ -193,7 +211,10 @@ describe('MQTT 5 features', function () {
     const watcher = await client('will-watch');
     const wills = inbox(watcher);
     await subscribe(watcher, 'wills/#', 1);
-    const will = (topic: string) => ({ will: { topic, payload: Buffer.from('gone'), qos: 1 as const, retain: false, properties: { willDelayInterval: 1 } }, properties: { sessionExpiryInterval: 60 } });
+    const will = (topic: string) => ({
+      will: { topic, payload: Buffer.from('gone'), qos: 1 as const, retain: false, properties: { willDelayInterval: 1 } },
+      properties: { sessionExpiryInterval: 60 },
+    });
     const dies = await client('dies', will('wills/dies'));
     const returns = await client('returns', will('wills/returns'));
     dies.stream.destroy();
@@ -209,7 +230,10 @@ describe('MQTT 5 features', function () {
     await waitUntil(() => aedesOf(d).delayedWills.size === 0, { what: 'no will left pending' });
     await d.daemon.broker!.publishInternal({ topic: 'wills/marker', payload: Buffer.from('after'), qos: 1 }, 'test');
     await takeMarker(wills, (w) => w.topic === 'wills/marker');
-    assert.deepEqual(wills.map((w) => w.topic), ['wills/dies']);
+    assert.deepEqual(
+      wills.map((w) => w.topic),
+      ['wills/dies'],
+    );
     back.end(true);
     watcher.end(true);
   });

@@ -5,13 +5,13 @@
 // 0x8E when the session is taken over. Reason Strings only when asked for
 // (Request Problem Information, section 3.1.2.11.7).
 import assert from 'node:assert/strict';
-import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
+import { runCli } from '../cli/support.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { connectOk, subscribe } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
-import { runCli } from '../cli/support.js';
-import { connect5Ok, publish5, serverDisconnect } from './support/mqtt5.js';
 import { waitUntil } from '../helpers/wait.js';
+import { connect5Ok, publish5, serverDisconnect } from './support/mqtt5.js';
 
 const SECRET = 'mqtt5-reason-secret-0123456789abcdef';
 const ACL = { pub: ['allowed/#'], sub: ['allowed/#'] };

@@ -6,12 +6,12 @@
 // (0x8C for another method), counted and logged like a refused CONNECT.
 import assert from 'node:assert/strict';
 import mqttPacket from 'mqtt-packet';
-import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { subscribe } from '../helpers/mqtt.js';
 import { hsToken } from '../helpers/tokens.js';
 import { waitUntil } from '../helpers/wait.js';
-import { connect5, connect5Ok, publish5, RawV5, connectPacket5, serverDisconnect } from './support/mqtt5.js';
+import { connect5, connect5Ok, connectPacket5, publish5, RawV5, serverDisconnect } from './support/mqtt5.js';
 
 const SECRET = 'mqtt5-reauth-secret-0123456789abcdef';
 const NOW = Math.floor(Date.now() / 1000) + 3600;
@@ -42,7 +42,11 @@ describe('MQTT 5 enhanced authentication and re-authentication (AUTH 0x19)', fun
   }
 
   it('the token in the Authentication Data is verified like a password: a bad one gets CONNACK 0x86', async () => {
-    const out = await connect5(d.port, { username: 'sensor-9', clientId: 'bad-data', properties: auth('JWT', await hsToken('wrong-secret-wrong-secret', { sub: 'sensor-9' })) });
+    const out = await connect5(d.port, {
+      username: 'sensor-9',
+      clientId: 'bad-data',
+      properties: auth('JWT', await hsToken('wrong-secret-wrong-secret', { sub: 'sensor-9' })),
+    });
     assert.equal(out.reasonCode, 0x86);
     // verifyClaims binds it to the user name as with a password.
     assert.equal((await connect5(d.port, { username: 'someone-else', clientId: 'bound', properties: auth('JWT', await token()) })).reasonCode, 0x86);
@@ -51,7 +55,9 @@ describe('MQTT 5 enhanced authentication and re-authentication (AUTH 0x19)', fun
   it('AUTH 0x19 with a fresh token: AUTH 0x00, its ACL applies from the next packet, its exp replaces the deadline', async () => {
     const raw = await RawV5.open(d.port);
     const start = now();
-    raw.send(connectPacket5('renewing', { username: 'sensor-9', properties: auth('JWT', await token({ exp: start + 60, acl: { pub: ['old/#'], sub: ['#'] } })) }));
+    raw.send(
+      connectPacket5('renewing', { username: 'sensor-9', properties: auth('JWT', await token({ exp: start + 60, acl: { pub: ['old/#'], sub: ['#'] } })) }),
+    );
     const connack = await raw.next('connack');
     assert.equal(connack.reasonCode, 0);
     assert.equal(connack.properties?.authenticationMethod, 'JWT');
@@ -135,7 +141,12 @@ describe('MQTT 5 enhanced authentication and re-authentication (AUTH 0x19)', fun
     const renewed = new Promise<number>((resolve) => client.on('packetreceive', (p) => p.cmd === 'auth' && resolve(p.reasonCode ?? -1)));
     // The documented snippet: mqtt.js has no public AUTH call, so the packet is encoded with mqtt-packet (its own codec).
     const renew = (fresh: string): void =>
-      void client.stream.write(mqttPacket.generate({ cmd: 'auth', reasonCode: 0x19, properties: { authenticationMethod: 'JWT', authenticationData: Buffer.from(fresh) } }, { protocolVersion: 5 }));
+      void client.stream.write(
+        mqttPacket.generate(
+          { cmd: 'auth', reasonCode: 0x19, properties: { authenticationMethod: 'JWT', authenticationData: Buffer.from(fresh) } },
+          { protocolVersion: 5 },
+        ),
+      );
     renew(await token({ exp: now() + 7200 }));
     assert.equal(await renewed, 0);
     const closed = serverDisconnect(client, 10_000).catch(() => 'still connected');

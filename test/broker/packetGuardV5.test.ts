@@ -9,7 +9,7 @@
 // client gets DISCONNECT 0x95 Packet too large before the close (MQTT 5.0 sections
 // 3.2.2.3.6, 4.13.1), on TCP and WebSocket, while 3.1.1 clients are closed silently.
 import assert from 'node:assert/strict';
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { type Socket, connect as tcpConnect } from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import mqttPacket, { type Packet } from 'mqtt-packet';
 import { encodeRemainingLength } from '../../scripts/bench/lib/mqttWire.js';
@@ -20,7 +20,7 @@ import { collector, end, subscribe, takeMarker } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
 import { settlesWithin, waitUntil } from '../helpers/wait.js';
 import { waitForLog } from './support/expect.js';
-import { connectV5 as rawConnectV5, P, prop, props, publishV5 } from './support/v5wire.js';
+import { P, prop, props, publishV5, connectV5 as rawConnectV5 } from './support/v5wire.js';
 
 const SECRET = 'packet-guard-v5-test-secret-0123456789';
 const v5 = (p: Record<string, unknown>): Buffer => mqttPacket.generate(p as unknown as Packet, { protocolVersion: 5 });
@@ -149,17 +149,27 @@ describe('packet guard with MQTT 5 clients (real daemon)', function () {
     // 523-byte "filter" through the options bytes (00): a false invalid_utf8 (see packetScannerV5.test.ts).
     const filters = Array.from({ length: 40 }, (_, k) => `v5/${String(k).padStart(2, '0')}/#`);
     const granted = await new Promise<number[]>((resolve, reject) =>
-      sub.subscribe(filters, { qos: 0, properties: { subscriptionIdentifier: 5, userProperties: { site: 'nord', 'clé': 'välue' } } }, (err, g) => (err ? reject(err) : resolve((g ?? []).map((x) => x.qos)))),
+      sub.subscribe(filters, { qos: 0, properties: { subscriptionIdentifier: 5, userProperties: { site: 'nord', clé: 'välue' } } }, (err, g) =>
+        err ? reject(err) : resolve((g ?? []).map((x) => x.qos)),
+      ),
     );
-    assert.deepEqual(granted, filters.map(() => 0));
+    assert.deepEqual(
+      granted,
+      filters.map(() => 0),
+    );
     const pub = await connect5(d.port, { username: 'u', password: token, clientId: 'v5-props-pub' });
-    pub.publish('v5/07/x', 'm', { qos: 1, properties: { contentType: 'text/plain', responseTopic: 'v5/reply', userProperties: { k: 'v' }, correlationData: Buffer.from([0xff, 0]) } });
+    pub.publish('v5/07/x', 'm', {
+      qos: 1,
+      properties: { contentType: 'text/plain', responseTopic: 'v5/reply', userProperties: { k: 'v' }, correlationData: Buffer.from([0xff, 0]) },
+    });
     await new Promise<void>((resolve, reject) => {
       const t = setTimeout(() => reject(new Error('no message')), 5000);
       sub.once('message', () => (clearTimeout(t), resolve()));
     });
     assert.deepEqual(got, [{ topic: 'v5/07/x', id: 5 }]);
-    await new Promise<void>((resolve, reject) => sub.unsubscribe(filters, { properties: { userProperties: { why: 'done' } } }, (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      sub.unsubscribe(filters, { properties: { userProperties: { why: 'done' } } }, (err) => (err ? reject(err) : resolve())),
+    );
     assert.ok(sub.connected && pub.connected);
     await end(sub, pub);
   });
@@ -175,9 +185,35 @@ describe('packet guard with MQTT 5 clients (real daemon)', function () {
   });
 
   for (const c of [
-    { what: 'a SUBSCRIBE topic filter', field: 'topic_filter', packet: () => patch(v5({ cmd: 'subscribe', messageId: 1, properties: { subscriptionIdentifier: 9 }, subscriptions: [{ topic: 'ok/#', qos: 0 }, { topic: 'BAD!', qos: 1 }] }), 'BAD!', SURROGATE) },
-    { what: 'an UNSUBSCRIBE topic filter', field: 'topic_filter', packet: () => patch(v5({ cmd: 'unsubscribe', messageId: 2, properties: { userProperties: { k: 'v' } }, unsubscriptions: ['BAD!'] }), 'BAD!', SURROGATE) },
-    { what: 'a PUBLISH user property', field: 'user_property', packet: () => patch(v5({ cmd: 'publish', topic: 'u8/x', payload: 'p', qos: 1, messageId: 3, properties: { userProperties: { k: 'BAD!' } } }), 'BAD!', SURROGATE) },
+    {
+      what: 'a SUBSCRIBE topic filter',
+      field: 'topic_filter',
+      packet: () =>
+        patch(
+          v5({
+            cmd: 'subscribe',
+            messageId: 1,
+            properties: { subscriptionIdentifier: 9 },
+            subscriptions: [
+              { topic: 'ok/#', qos: 0 },
+              { topic: 'BAD!', qos: 1 },
+            ],
+          }),
+          'BAD!',
+          SURROGATE,
+        ),
+    },
+    {
+      what: 'an UNSUBSCRIBE topic filter',
+      field: 'topic_filter',
+      packet: () => patch(v5({ cmd: 'unsubscribe', messageId: 2, properties: { userProperties: { k: 'v' } }, unsubscriptions: ['BAD!'] }), 'BAD!', SURROGATE),
+    },
+    {
+      what: 'a PUBLISH user property',
+      field: 'user_property',
+      packet: () =>
+        patch(v5({ cmd: 'publish', topic: 'u8/x', payload: 'p', qos: 1, messageId: 3, properties: { userProperties: { k: 'BAD!' } } }), 'BAD!', SURROGATE),
+    },
   ]) {
     it(`refuses ill-formed UTF-8 in ${c.what} with DISCONNECT 0x81 (Malformed Packet), then closes; counted`, async () => {
       const watcher = await connect5(d.port, { username: 'u', password: token, clientId: `u8-watch-${c.field}` });
@@ -199,9 +235,24 @@ describe('packet guard with MQTT 5 clients (real daemon)', function () {
   }
 
   for (const c of [
-    { what: 'a Response Topic running past the packet', reason: 'malformed_properties', code: 0x81, packet: () => Buffer.from('300a0004' + Buffer.from('mr/x').toString('hex') + '030800ff', 'hex') },
-    { what: 'a Content Type given twice', reason: 'protocol_error', code: 0x82, packet: () => publishV5('mr/x', 'p', { qos: 1, id: 4, properties: props(prop.str(P.contentType, 'a'), prop.str(P.contentType, 'b')) }) },
-    { what: 'a Subscription Identifier', reason: 'protocol_error', code: 0x82, packet: () => publishV5('mr/x', 'p', { qos: 1, id: 4, properties: props(prop.vbi(P.subscriptionId, 3)) }) },
+    {
+      what: 'a Response Topic running past the packet',
+      reason: 'malformed_properties',
+      code: 0x81,
+      packet: () => Buffer.from('300a0004' + Buffer.from('mr/x').toString('hex') + '030800ff', 'hex'),
+    },
+    {
+      what: 'a Content Type given twice',
+      reason: 'protocol_error',
+      code: 0x82,
+      packet: () => publishV5('mr/x', 'p', { qos: 1, id: 4, properties: props(prop.str(P.contentType, 'a'), prop.str(P.contentType, 'b')) }),
+    },
+    {
+      what: 'a Subscription Identifier',
+      reason: 'protocol_error',
+      code: 0x82,
+      packet: () => publishV5('mr/x', 'p', { qos: 1, id: 4, properties: props(prop.vbi(P.subscriptionId, 3)) }),
+    },
     { what: 'DUP on QoS 0', reason: 'malformed_packet', code: 0x81, packet: () => publishV5('mr/x', 'p', { first: 0x38 }) },
   ]) {
     it(`refuses an MQTT 5 PUBLISH with ${c.what}: DISCONNECT 0x${c.code.toString(16)}, then the close; counted as ${c.reason}, never delivered`, async () => {
@@ -224,7 +275,9 @@ describe('packet guard with MQTT 5 clients (real daemon)', function () {
   it('refuses an MQTT 5 CONNECT with a property twice before any CONNACK: closed silently, counted as protocol_error', async () => {
     const before = await rejected(d, 'protocol_error');
     const r = await Raw.open(d.port); // Session Expiry Interval twice: read as [1, 1], it crashed the daemon at the close (a NaN timer)
-    r.socket.write(rawConnectV5({ clientId: 'mr-dup-connect', password: token, properties: props(prop.four(P.sessionExpiry, 1), prop.four(P.sessionExpiry, 1)) }));
+    r.socket.write(
+      rawConnectV5({ clientId: 'mr-dup-connect', password: token, properties: props(prop.four(P.sessionExpiry, 1), prop.four(P.sessionExpiry, 1)) }),
+    );
     assert.ok(await r.closedWithin(), 'closed');
     assert.equal(r.reply().length, 0, 'no CONNACK, no DISCONNECT before a CONNACK (MQTT-3.14.0-1)');
     assert.equal(await rejected(d, 'protocol_error'), before + 1);
@@ -236,7 +289,17 @@ describe('packet guard with MQTT 5 clients (real daemon)', function () {
     await subscribe(watcher, 'v4r/#');
     const seen = collector(watcher);
     const v4 = await Raw.open(d.port);
-    v4.socket.write(mqttPacket.generate({ cmd: 'connect', protocolVersion: 4, clientId: 'v4-rules', clean: true, keepalive: 60, username: 'u', password: Buffer.from(token) } as Packet));
+    v4.socket.write(
+      mqttPacket.generate({
+        cmd: 'connect',
+        protocolVersion: 4,
+        clientId: 'v4-rules',
+        clean: true,
+        keepalive: 60,
+        username: 'u',
+        password: Buffer.from(token),
+      } as Packet),
+    );
     await v4.bytes(4);
     v4.got.length = 0;
     v4.socket.write(Buffer.from('38070003' + Buffer.from('v4r').toString('hex') + '7878c00100', 'hex'));
@@ -300,7 +363,17 @@ describe('packet guard with MQTT 5 clients (real daemon)', function () {
 
   it('MQTT 3.1.1 clients and MQTT 5 clients before their CONNACK are closed silently, as before', async () => {
     const v4 = await Raw.open(d.port);
-    v4.socket.write(mqttPacket.generate({ cmd: 'connect', protocolVersion: 4, clientId: 'v4-liar', clean: true, keepalive: 60, username: 'u', password: Buffer.from(token) } as Packet));
+    v4.socket.write(
+      mqttPacket.generate({
+        cmd: 'connect',
+        protocolVersion: 4,
+        clientId: 'v4-liar',
+        clean: true,
+        keepalive: 60,
+        username: 'u',
+        password: Buffer.from(token),
+      } as Packet),
+    );
     await v4.bytes(4);
     v4.got.length = 0;
     v4.socket.write(Buffer.concat([Buffer.from([0x30]), encodeRemainingLength(200 * 1_048_576)]));
@@ -318,7 +391,11 @@ describe('packet guard with MQTT 5 clients: the advertised Maximum Packet Size i
   this.timeout(30_000);
   it('a PUBLISH of exactly maximumPacketSize() bytes passes, one byte more gets DISCONNECT 0x95 (TCP and WebSocket)', async () => {
     const max = 2048;
-    const d = await startDaemon({ auth: { jwt: { secret: SECRET }, rateLimit: { maxFailures: 0 } }, broker: { maxPacketBytes: max }, listeners: { ws: { enabled: true, host: '127.0.0.1', port: 0 } } });
+    const d = await startDaemon({
+      auth: { jwt: { secret: SECRET }, rateLimit: { maxFailures: 0 } },
+      broker: { maxPacketBytes: max },
+      listeners: { ws: { enabled: true, host: '127.0.0.1', port: 0 } },
+    });
     try {
       const token = await hsToken(SECRET, { sub: 'v5-sensor', exp: nowSec() + 3600 });
       const limit = maximumPacketSize(max);
@@ -331,7 +408,8 @@ describe('packet guard with MQTT 5 clients: the advertised Maximum Packet Size i
         const opts: IClientOptions = via === 'ws' ? { protocol: 'ws', path: '/mqtt' } : {};
         const pub = await connect5(via === 'ws' ? wsPort : d.port, { username: 'u', password: token, clientId: `mps-pub-${via}`, ...opts });
         // A QoS 0 PUBLISH with an empty properties block: 1 + 2 (length) + 2 + topic + 1 + payload.
-        const exact = (topic: string, total: number): Buffer => v5({ cmd: 'publish', topic, payload: Buffer.alloc(total - 1 - 2 - 2 - topic.length - 1, 0x61), qos: 0, retain: false, dup: false });
+        const exact = (topic: string, total: number): Buffer =>
+          v5({ cmd: 'publish', topic, payload: Buffer.alloc(total - 1 - 2 - 2 - topic.length - 1, 0x61), qos: 0, retain: false, dup: false });
         const fits = exact(`mps/${via}`, limit);
         assert.equal(fits.length, limit);
         const outcome = serverClose(pub);

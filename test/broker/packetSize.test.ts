@@ -3,12 +3,12 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { type Socket, connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { connectPacket, encodeRemainingLength } from '../../scripts/bench/lib/mqttWire.js';
 import { MAX_CONNECT_REMAINING_LENGTH } from '../../src/broker/connectGuard.js';
 import { PacketScanner } from '../../src/broker/packetGuard.js';
-import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon, tempDir } from '../helpers/daemon.js';
 import { collector, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
 import { waitForLog } from './support/expect.js';
@@ -117,10 +117,15 @@ describe('broker.maxPacketBytes (real daemon, default 1 MiB)', function () {
     const got = collector(sub);
     const s = await rawClient(d.port, 'burst-pub', token);
     const pingreq = Buffer.from([0xc0, 0x00]);
-    const chunk = Buffer.concat(Array.from({ length: 300 }, (_, i) => Buffer.concat([publishPacket(`burst/${i}`, `m${i}`), i % 50 === 0 ? pingreq : Buffer.alloc(0)])));
+    const chunk = Buffer.concat(
+      Array.from({ length: 300 }, (_, i) => Buffer.concat([publishPacket(`burst/${i}`, `m${i}`), i % 50 === 0 ? pingreq : Buffer.alloc(0)])),
+    );
     s.write(chunk);
     await got.waitFor(300);
-    assert.deepEqual(got.messages.map((m) => m.payload), Array.from({ length: 300 }, (_, i) => `m${i}`));
+    assert.deepEqual(
+      got.messages.map((m) => m.payload),
+      Array.from({ length: 300 }, (_, i) => `m${i}`),
+    );
     assert.ok(!s.destroyed);
     s.end();
     await end(sub);
@@ -169,7 +174,11 @@ describe('broker.maxPacketBytes (configured smaller)', function () {
       const pub = await connectOk(d.port, { username: 'u', password: token, clientId: 'small-marker' });
       await publish(pub, 'small/marker', 'm');
       await got.waitFor(3);
-      assert.deepEqual(got.messages.map((m) => m.topic), ['small/a', 'small/b', 'small/marker'], 'the oversized publish is never delivered');
+      assert.deepEqual(
+        got.messages.map((m) => m.topic),
+        ['small/a', 'small/b', 'small/marker'],
+        'the oversized publish is never delivered',
+      );
       await end(pub);
 
       // A CONNECT larger than the limit (a 3000-byte password) is closed before authentication.
@@ -204,7 +213,10 @@ describe('broker.maxPacketBytes (configured smaller)', function () {
       await waitForLog(d, (l) => l.msg === 'connection closed: packet too large' && l.announcedBytes === 2049);
       await publish(sub, 'mosq/marker', 'm');
       await got.waitFor(2);
-      assert.deepEqual(got.messages.map((m) => m.topic), ['mosq/a', 'mosq/marker']);
+      assert.deepEqual(
+        got.messages.map((m) => m.topic),
+        ['mosq/a', 'mosq/marker'],
+      );
       await end(sub);
     } finally {
       await d.stop();

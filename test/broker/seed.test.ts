@@ -6,22 +6,12 @@
 // independent MQTT implementation), in the password and, under
 // `from: username`, in the user name.
 import assert from 'node:assert/strict';
+import { runCli } from '../cli/support.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { connect, end } from '../helpers/mqtt.js';
-import { hs256WithNodeCrypto } from '../helpers/tokens.js';
-import { runCli } from '../cli/support.js';
 import { httpRequest } from '../ops/support/pageClient.js';
 import { mosquittoPub, mosquittoSub } from './support/mosquitto.js';
-
-/** The token exactly as ../shared/seeds/emqx-jwt-auth.md prints it. */
-export const EMQX_DOC_TOKEN =
-  'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJkYXRhIjp7ImF1dGhvciI6IndpdndpdiIsInNpdGUiOiJodHRwczovL3dpdndpdi5jb20ifSwiZXhwIjoxNTgyMjU1MzYwNjQyMDAwMCwiaWF0IjoxNTgyMjU1MzYwfQ.FdyAx2fYahm6h3g47m88ttyINzptzKy_speimyUcma4';
-/** The same header and claims, signed the same way, with an ordinary exp (2100-01-01). */
-export const SEED_TOKEN = hs256WithNodeCrypto(
-  'emqxsecret',
-  { data: { author: 'wivwiv', site: 'https://wivwiv.com' }, exp: 4_102_444_800, iat: 1582255360 },
-  { alg: 'HS256', typ: 'JWT' },
-);
+import { EMQX_DOC_TOKEN, SEED_TOKEN } from './support/seedTokens.js';
 
 describe('seed compatibility (EMQX documentation token)', () => {
   let d: TestDaemon;
@@ -49,9 +39,24 @@ describe('seed compatibility (EMQX documentation token)', () => {
 
   for (const username of ['anyone', 'sensor-17']) {
     it(`mosquitto_pub/sub: the documentation token as the password, any username (${username})`, async () => {
-      const pub = await mosquittoPub(d.port, { username, password: EMQX_DOC_TOKEN, clientId: `doc-pub-${username}`, topic: `seed/${username}`, message: 'hello', qos: 1, extra: ['-r'] });
+      const pub = await mosquittoPub(d.port, {
+        username,
+        password: EMQX_DOC_TOKEN,
+        clientId: `doc-pub-${username}`,
+        topic: `seed/${username}`,
+        message: 'hello',
+        qos: 1,
+        extra: ['-r'],
+      });
       assert.equal(pub.code, 0, pub.stderr);
-      const sub = await mosquittoSub(d.port, { username, password: EMQX_DOC_TOKEN, clientId: `doc-sub-${username}`, topic: `seed/${username}`, count: 1, waitSec: 3 });
+      const sub = await mosquittoSub(d.port, {
+        username,
+        password: EMQX_DOC_TOKEN,
+        clientId: `doc-sub-${username}`,
+        topic: `seed/${username}`,
+        count: 1,
+        waitSec: 3,
+      });
       assert.equal(sub.code, 0, sub.stderr);
       assert.equal(sub.stdout.trim(), `seed/${username} hello`);
     });
@@ -75,7 +80,10 @@ describe('seed compatibility (EMQX documentation token)', () => {
       assert.equal(row.expiresAt, null);
       assert.equal(row.expiresAtMs, null);
       await end(out.client);
-      const cli = await runCli(['token', 'verify', EMQX_DOC_TOKEN], { EDGEGATE_DATA_DIR: page.dataDir, NODE_CONFIG: JSON.stringify({ auth: { jwt: { secret: 'emqxsecret' } } }) });
+      const cli = await runCli(['token', 'verify', EMQX_DOC_TOKEN], {
+        EDGEGATE_DATA_DIR: page.dataDir,
+        NODE_CONFIG: JSON.stringify({ auth: { jwt: { secret: 'emqxsecret' } } }),
+      });
       assert.equal(cli.code, 0, cli.stderr);
       assert.match(cli.stdout, /^valid\nexpires: never\n/);
       assert.equal(JSON.parse(cli.stdout.slice(cli.stdout.indexOf('{'))).exp, 15822553606420000);

@@ -6,16 +6,16 @@ import { readFileSync, rmSync } from 'node:fs';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { connectPacket } from '../../scripts/bench/lib/mqttWire.js';
-import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon, tempDir } from '../helpers/daemon.js';
 import { connect, end } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
+import { waitForLog } from './support/expect.js';
 import { keyPair, selfSignedCert } from './support/keys.js';
 import { mosquittoPub } from './support/mosquitto.js';
-import { waitForLog } from './support/expect.js';
 
 const SECRET = 'tls-test-secret-0123456789abcdef';
 
-describe('TLS listener', function () {
+describe('TLS listener', () => {
   let dir: string;
   let server: { certFile: string; keyFile: string };
   let d: TestDaemon;
@@ -47,7 +47,14 @@ describe('TLS listener', function () {
 
   it('refuses TLS 1.1', async () => {
     const err = await new Promise<Error | undefined>((resolve) => {
-      const s = tlsConnect({ host: '127.0.0.1', port: d.tlsPort!, ca: readFileSync(server.certFile), minVersion: 'TLSv1', maxVersion: 'TLSv1.1', ciphers: 'DEFAULT@SECLEVEL=0' });
+      const s = tlsConnect({
+        host: '127.0.0.1',
+        port: d.tlsPort!,
+        ca: readFileSync(server.certFile),
+        minVersion: 'TLSv1',
+        maxVersion: 'TLSv1.1',
+        ciphers: 'DEFAULT@SECLEVEL=0',
+      });
       s.once('secureConnect', () => (s.destroy(), resolve(undefined)));
       s.once('error', (e) => resolve(e));
     });

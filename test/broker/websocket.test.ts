@@ -6,19 +6,19 @@
 // address, packet size limit, $SYS, routing between WebSocket and TCP clients.
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
-import { request as httpRequest, get as httpGet } from 'node:http';
+import { get as httpGet, request as httpRequest } from 'node:http';
 import { connect as netConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import type { IClientOptions } from 'mqtt';
 import WebSocket from 'ws';
 import { connackCode, connectPacket, encodeRemainingLength, subscribePacket } from '../../scripts/bench/lib/mqttWire.js';
-import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { buildConfig } from '../../src/config/load.js';
 import type { ConfigOverrides } from '../../src/config/types.js';
 import type { ConfigError } from '../../src/errors.js';
-import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
-import { makeTestPki, type TestPki } from '../helpers/pki.js';
+import { startDaemon, type TestDaemon, tempDir } from '../helpers/daemon.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { closed, collector, connect, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
+import { makeTestPki, type TestPki } from '../helpers/pki.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
 import { waitUntil } from '../helpers/wait.js';
 import { waitForLog } from './support/expect.js';
@@ -72,7 +72,14 @@ function upgradeStatus(port: number, path: string, headers: Record<string, strin
       host: '127.0.0.1',
       port,
       path,
-      headers: { Connection: 'Upgrade', Upgrade: 'websocket', 'Sec-WebSocket-Version': '13', 'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Protocol': 'mqtt', ...headers },
+      headers: {
+        Connection: 'Upgrade',
+        Upgrade: 'websocket',
+        'Sec-WebSocket-Version': '13',
+        'Sec-WebSocket-Key': 'dGhlIHNhbXBsZSBub25jZQ==',
+        'Sec-WebSocket-Protocol': 'mqtt',
+        ...headers,
+      },
     });
     req.once('upgrade', (res, socket) => (socket.destroy(), resolve(res.statusCode ?? 0)));
     req.once('response', (res) => (res.resume(), resolve(res.statusCode ?? 0)));
@@ -285,7 +292,9 @@ describe('WebSocket listeners (ws, wss)', function () {
     assert.equal(await upgradeStatus(wsPort, '/mqtt?client=1'), 101);
     await assert.rejects(rawWs(`ws://127.0.0.1:${wsPort}/other`), { status: 404 });
     const plain = (path: string): Promise<number> =>
-      new Promise((resolve, reject) => httpGet({ host: '127.0.0.1', port: wsPort, path }, (res) => (res.resume(), resolve(res.statusCode ?? 0))).once('error', reject));
+      new Promise((resolve, reject) =>
+        httpGet({ host: '127.0.0.1', port: wsPort, path }, (res) => (res.resume(), resolve(res.statusCode ?? 0))).once('error', reject),
+      );
     assert.equal(await plain('/mqtt'), 426);
     assert.equal(await plain('/index.html'), 404);
   });
@@ -370,7 +379,16 @@ describe('WebSocket listener configuration', () => {
   it('defaults: ws on 8083 and wss on 8084, path /mqtt, off, no Origin list', () => {
     const c = buildConfig({});
     assert.deepEqual(c.listeners.ws, { enabled: false, host: '0.0.0.0', port: 8083, path: '/mqtt', allowedOrigins: [] });
-    assert.deepEqual(c.listeners.wss, { enabled: false, host: '0.0.0.0', port: 8084, path: '/mqtt', allowedOrigins: [], certFile: '', keyFile: '', caFile: '' });
+    assert.deepEqual(c.listeners.wss, {
+      enabled: false,
+      host: '0.0.0.0',
+      port: 8084,
+      path: '/mqtt',
+      allowedOrigins: [],
+      certFile: '',
+      keyFile: '',
+      caFile: '',
+    });
   });
 
   it('names the key: wss without certificate, a path without "/", a bad origin list', () => {
@@ -400,7 +418,9 @@ describe('WebSocket listener: not enabled', () => {
     // Only websocket.ts imports `ws`, and only listeners.ts imports websocket.ts, with import().
     const src = (f: string): string => readFileSync(new URL(`../../src/broker/${f}`, import.meta.url), 'utf8');
     // Every file of src/broker/, its subfolders (the store) too.
-    for (const f of readdirSync(new URL('../../src/broker/', import.meta.url), { recursive: true }).map(String).filter((p) => p.endsWith('.ts'))) {
+    for (const f of readdirSync(new URL('../../src/broker/', import.meta.url), { recursive: true })
+      .map(String)
+      .filter((p) => p.endsWith('.ts'))) {
       if (f === 'websocket.ts') continue;
       assert.doesNotMatch(src(f), /from '(ws|\.\/websocket\.js)'/, f);
     }

@@ -7,13 +7,13 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import type { Browser, Page } from 'puppeteer-core';
+import { REPO_ROOT, runCli } from '../cli/support.js';
 import type { TestDaemon } from '../helpers/daemon.js';
 import { freePort, Mosquitto } from '../helpers/mosquitto.js';
 import { connectOk, end, publish } from '../helpers/mqtt.js';
 import { waitUntil } from '../helpers/wait.js';
-import { REPO_ROOT, runCli } from '../cli/support.js';
 import { adminToken, pageDaemon, sensorToken } from '../ops/support/pageClient.js';
-import { chartSeries, launchBrowser, mosquittoPub, openPage, requireChromium, screenshot, type PubSensor } from './support.js';
+import { chartSeries, launchBrowser, mosquittoPub, openPage, type PubSensor, requireChromium, screenshot } from './support.js';
 
 // The callbacks below run in the page (puppeteer serializes them), where `document` is the page's.
 declare const document: any;
@@ -23,14 +23,20 @@ const url = (d: TestDaemon): string => `http://127.0.0.1:${d.httpPort}/`;
 
 async function mainShown(page: Page): Promise<void> {
   await page.waitForSelector('#main:not([hidden])', { timeout: 10_000 });
-  await page.waitForFunction(() => document.querySelectorAll('.chart canvas').length === 4 && document.getElementById('health')?.textContent === 'healthy', { timeout: 10_000 });
+  await page.waitForFunction(() => document.querySelectorAll('.chart canvas').length === 4 && document.getElementById('health')?.textContent === 'healthy', {
+    timeout: 10_000,
+  });
 }
 
 const rowFor = (page: Page, clientId: string, timeout = 10_000) =>
   page.waitForFunction((id) => [...document.querySelectorAll('#sensor-rows tr')].some((tr) => tr.getAttribute('data-client-id') === id), { timeout }, clientId);
 
 const rowGone = (page: Page, clientId: string, timeout = 10_000) =>
-  page.waitForFunction((id) => ![...document.querySelectorAll('#sensor-rows tr')].some((tr) => tr.getAttribute('data-client-id') === id), { timeout }, clientId);
+  page.waitForFunction(
+    (id) => ![...document.querySelectorAll('#sensor-rows tr')].some((tr) => tr.getAttribute('data-client-id') === id),
+    { timeout },
+    clientId,
+  );
 
 describe('status page in Chromium', function () {
   this.timeout(60_000);
@@ -108,7 +114,13 @@ describe('status page in Chromium', function () {
   it('charts the bridge queue rising while the cloud is down and falling when it is back', async () => {
     const cloud = await Mosquitto.start({ persistence: true });
     const d = await pageDaemon(FAST, {
-      bridge: { enabled: true, url: `mqtt://127.0.0.1:${cloud.port}`, clientId: 'gw-page', reconnect: { minSec: 0.05, maxSec: 0.3 }, topics: [{ pattern: 'data/#', direction: 'out', qos: 1, localPrefix: '', remotePrefix: 'up/' }] },
+      bridge: {
+        enabled: true,
+        url: `mqtt://127.0.0.1:${cloud.port}`,
+        clientId: 'gw-page',
+        reconnect: { minSec: 0.05, maxSec: 0.3 },
+        topics: [{ pattern: 'data/#', direction: 'out', qos: 1, localPrefix: '', remotePrefix: 'up/' }],
+      },
     });
     const s = await connectOk(d.port, { clientId: 'queue-sensor', username: 'q', password: await sensorToken('q') });
     try {
@@ -133,11 +145,14 @@ describe('status page in Chromium', function () {
       // The README's picture: charts with the outage, a connected sensor, the bridge back.
       await page.setViewport({ width: 1200, height: 900 });
       // charts.js resizes each chart to its host on the window's resize event: wait for it to have.
-      await page.waitForFunction(() => {
-        type Chart = { width: number; root: { parentElement: any } };
-        const charts = Object.values((globalThis as unknown as { edgegateCharts: Record<string, Chart> }).edgegateCharts);
-        return charts.every((c) => c.width === Math.max(300, Math.floor(c.root.parentElement.getBoundingClientRect().width || 420)));
-      }, { timeout: 5000 });
+      await page.waitForFunction(
+        () => {
+          type Chart = { width: number; root: { parentElement: any } };
+          const charts = Object.values((globalThis as unknown as { edgegateCharts: Record<string, Chart> }).edgegateCharts);
+          return charts.every((c) => c.width === Math.max(300, Math.floor(c.root.parentElement.getBoundingClientRect().width || 420)));
+        },
+        { timeout: 5000 },
+      );
       await screenshot(page, 'bridge-queue-fell');
       await screenshot(page, 'readme');
       // docs/status-page.png (shown in the README) is this picture; refreshed on request only, so a test run leaves the tree clean.
@@ -173,7 +188,10 @@ describe('status page in Chromium', function () {
       assert.equal(await page.evaluate(() => document.cookie), '', 'the cookie is not readable by scripts');
       await screenshot(page, 'logged-in');
       // The login form's failed attempt logged a 403 from fetch: that is the refusal itself, nothing else.
-      assert.deepEqual(problems.filter((p) => !/status of 403/.test(p)), []);
+      assert.deepEqual(
+        problems.filter((p) => !/status of 403/.test(p)),
+        [],
+      );
       await page.close();
     } finally {
       await d.stop();

@@ -1,7 +1,7 @@
 // Browser tests drive Debian's Chromium (the `chromium` package) headless through
 // puppeteer-core: no browser download. Without Chromium they are skipped with a
 // line saying so (.ci/run installs it, so CI runs them).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
@@ -58,10 +58,14 @@ export async function screenshot(page: Page, name: string, path = join(ARTIFACTS
 
 /** The values a chart draws (window.edgegateCharts, set by charts.js): one array per series. */
 export function chartSeries(page: Page, chart: string, series: number): Promise<number[]> {
-  return page.evaluate((c, s) => {
-    const charts = (globalThis as unknown as { edgegateCharts?: Record<string, { data: number[][] }> }).edgegateCharts;
-    return [...(charts?.[c]?.data[s] ?? [])];
-  }, chart, series);
+  return page.evaluate(
+    (c, s) => {
+      const charts = (globalThis as unknown as { edgegateCharts?: Record<string, { data: number[][] }> }).edgegateCharts;
+      return [...(charts?.[c]?.data[s] ?? [])];
+    },
+    chart,
+    series,
+  );
 }
 
 /** A sensor held connected by `mosquitto_pub -l` (one message per stdin line) until stopped. */
@@ -73,7 +77,9 @@ export interface PubSensor {
 }
 
 export function mosquittoPub(port: number, clientId: string, token: string, topic: string, username = 'sensor'): PubSensor {
-  const child = spawn('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-i', clientId, '-u', username, '-P', token, '-t', topic, '-q', '1', '-l'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-i', clientId, '-u', username, '-P', token, '-t', topic, '-q', '1', '-l'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

@@ -53,7 +53,11 @@ describe('edgegate run / token / keys (real CLI)', function () {
     });
 
     it('token mint prints only the JWT on stdout, and it connects to the running daemon', async () => {
-      const r = await runCli(['token', 'mint', '--sub', 'sensor-1', '--ttl', '15m', '--acl-pub', 'sensors/%c/#', '--acl-sub', 'cmd/%c/#', '--claim', 'site=plant-7'], env, dir);
+      const r = await runCli(
+        ['token', 'mint', '--sub', 'sensor-1', '--ttl', '15m', '--acl-pub', 'sensors/%c/#', '--acl-sub', 'cmd/%c/#', '--claim', 'site=plant-7'],
+        env,
+        dir,
+      );
       assert.equal(r.code, 0, r.stderr);
       token = r.stdout.trim();
       assert.match(r.stdout, /^[\w-]+\.[\w-]+\.[\w-]+\n$/);
@@ -76,7 +80,15 @@ describe('edgegate run / token / keys (real CLI)', function () {
         runCli(['token', 'verify', token, '--username', 'sensor-1', '--client-id', 'c1'], env, dir),
         runCli(['token', 'verify', 'not-a-token'], env, dir),
         runCli(['token', 'verify', await hsToken('another-secret', { sub: 'x' })], env, dir),
-        runCli(['token', 'verify', await hsToken(Buffer.from(readFileSync(join(dataDir, 'jwt-secret'), 'utf8').trim(), 'base64url'), { sub: 'x', exp: nowSec() - 3600 })], env, dir),
+        runCli(
+          [
+            'token',
+            'verify',
+            await hsToken(Buffer.from(readFileSync(join(dataDir, 'jwt-secret'), 'utf8').trim(), 'base64url'), { sub: 'x', exp: nowSec() - 3600 }),
+          ],
+          env,
+          dir,
+        ),
       ]);
       assert.equal(ok.code, 0, ok.stderr);
       assert.match(ok.stdout, /^valid\nexpires: \d{4}-\d\d-\d\dT[\d:.]+Z \(exp \+ auth\.jwt\.clockToleranceSec\)\n\{/);
@@ -87,7 +99,7 @@ describe('edgegate run / token / keys (real CLI)', function () {
       assert.match(forged.stdout, /^invalid JWT_SIGNATURE/);
       assert.equal(expired.code, 1);
       assert.match(expired.stdout, /^invalid JWT_EXPIRED/);
-      assert.match(expired.stdout, /claims \(NOT verified\):\n\{\n  "sub": "x"/, 'the refused token\'s claims are shown, marked unverified');
+      assert.match(expired.stdout, /claims \(NOT verified\):\n\{\n {2}"sub": "x"/, "the refused token's claims are shown, marked unverified");
     });
 
     it('a refusal is logged with reason code, client id and address; no token or secret ever appears', async () => {
@@ -132,7 +144,11 @@ describe('edgegate run / token / keys (real CLI)', function () {
   describe('token mint / verify with a configured secret and verifyClaims', () => {
     it('EDGEGATE_JWT_SECRET signs; verify applies %u and literals', async () => {
       const secret = 'configured-secret-for-cli-test-000';
-      const env = { EDGEGATE_DATA_DIR: join(dir, 'cfg-secret'), EDGEGATE_JWT_SECRET: secret, NODE_CONFIG: '{"auth":{"jwt":{"verifyClaims":{"sub":"%u","site":"plant-7"}}}}' };
+      const env = {
+        EDGEGATE_DATA_DIR: join(dir, 'cfg-secret'),
+        EDGEGATE_JWT_SECRET: secret,
+        NODE_CONFIG: '{"auth":{"jwt":{"verifyClaims":{"sub":"%u","site":"plant-7"}}}}',
+      };
       const mint = await runCli(['token', 'mint', '--sub', 'dev-9', '--alg', 'HS512', '--claim', 'site=plant-7', '--ttl', '0'], env, dir);
       assert.equal(mint.code, 0, mint.stderr);
       const token = mint.stdout.trim();
@@ -159,7 +175,9 @@ describe('edgegate run / token / keys (real CLI)', function () {
   describe('keys generate', () => {
     it('writes private.pem 0600 and public.pem; tokens signed with the private key verify with the public one', async () => {
       const algs = ['ES256', 'EdDSA'] as const;
-      const gens = await Promise.all(algs.map((alg) => runCli(['keys', 'generate', '--alg', alg, '--out', join(dir, 'keys', alg)], { EDGEGATE_DATA_DIR: join(dir, 'kd') }, dir)));
+      const gens = await Promise.all(
+        algs.map((alg) => runCli(['keys', 'generate', '--alg', alg, '--out', join(dir, 'keys', alg)], { EDGEGATE_DATA_DIR: join(dir, 'kd') }, dir)),
+      );
       for (const [i, alg] of algs.entries()) {
         assert.equal(gens[i]!.code, 0, gens[i]!.stderr);
         const out = join(dir, 'keys', alg);
@@ -167,13 +185,19 @@ describe('edgegate run / token / keys (real CLI)', function () {
         assert.match(readFileSync(join(out, 'public.pem'), 'utf8'), /BEGIN PUBLIC KEY/);
       }
       const minted = await Promise.all(
-        algs.map((alg) => runCli(['token', 'mint', '--sub', `k-${alg}`, '--key', join(dir, 'keys', alg, 'private.pem')], { EDGEGATE_DATA_DIR: join(dir, 'kd') }, dir)),
+        algs.map((alg) =>
+          runCli(['token', 'mint', '--sub', `k-${alg}`, '--key', join(dir, 'keys', alg, 'private.pem')], { EDGEGATE_DATA_DIR: join(dir, 'kd') }, dir),
+        ),
       );
       for (const [i, alg] of algs.entries()) {
         assert.equal(minted[i]!.code, 0, minted[i]!.stderr);
         assert.equal(decodeProtectedHeader(minted[i]!.stdout.trim()).alg, alg);
       }
-      const verified = await runCli(['token', 'verify', minted[1]!.stdout.trim()], { EDGEGATE_DATA_DIR: join(dir, 'kd'), EDGEGATE_JWT_PUBKEY: join(dir, 'keys', 'EdDSA', 'public.pem') }, dir);
+      const verified = await runCli(
+        ['token', 'verify', minted[1]!.stdout.trim()],
+        { EDGEGATE_DATA_DIR: join(dir, 'kd'), EDGEGATE_JWT_PUBKEY: join(dir, 'keys', 'EdDSA', 'public.pem') },
+        dir,
+      );
       assert.equal(verified.code, 0, verified.stdout + verified.stderr);
       // The ES256 token against a running daemon configured with the public key.
       const d = await startDaemon({ auth: { jwt: { pubkey: join(dir, 'keys', 'ES256', 'public.pem') } } });

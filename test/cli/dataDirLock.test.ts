@@ -74,25 +74,28 @@ describe('one daemon per data directory (real CLI)', function () {
     assert.equal(unrevoke.code, 0, unrevoke.stderr);
   });
 
-  it('after the holder is killed with SIGKILL a new run starts on the data dir (no stale lock) and records its own PID; a clean stop removes the PID file', async () => {
-    const mint = await runCli(['token', 'mint', '--sub', 's3'], envFor(firstPort, httpPort), dir);
-    first.kill('SIGKILL');
-    assert.equal((await exitOf(first, 5000)).signal, 'SIGKILL');
-    assert.equal(readFileSync(join(dataDir, 'edgegate.pid'), 'utf8'), `${first.pid}\n`, 'SIGKILL left the PID file behind');
+  it(
+    'after the holder is killed with SIGKILL a new run starts on the data dir ' + '(no stale lock) and records its own PID; a clean stop removes the PID file',
+    async () => {
+      const mint = await runCli(['token', 'mint', '--sub', 's3'], envFor(firstPort, httpPort), dir);
+      first.kill('SIGKILL');
+      assert.equal((await exitOf(first, 5000)).signal, 'SIGKILL');
+      assert.equal(readFileSync(join(dataDir, 'edgegate.pid'), 'utf8'), `${first.pid}\n`, 'SIGKILL left the PID file behind');
 
-    const port = await freePort();
-    const next = startCli(['run'], envFor(port, await freePort()), dir);
-    try {
-      await waitForOutput(next, (s) => s.includes('edgegate started'));
-      assert.equal(readFileSync(join(dataDir, 'edgegate.pid'), 'utf8'), `${next.pid}\n`);
-      const out = await connect(port, { username: 's3', password: mint.stdout.trim() });
-      assert.equal(out.returnCode, 0, 'the generated secret survived: a token minted before still works');
-      await end(out.client);
-      next.kill('SIGTERM');
-      assert.equal((await exitOf(next, 5000)).code, 0);
-      assert.equal(existsSync(join(dataDir, 'edgegate.pid')), false);
-    } finally {
-      if (next.exitCode === null && next.signalCode === null) next.kill('SIGKILL');
-    }
-  });
+      const port = await freePort();
+      const next = startCli(['run'], envFor(port, await freePort()), dir);
+      try {
+        await waitForOutput(next, (s) => s.includes('edgegate started'));
+        assert.equal(readFileSync(join(dataDir, 'edgegate.pid'), 'utf8'), `${next.pid}\n`);
+        const out = await connect(port, { username: 's3', password: mint.stdout.trim() });
+        assert.equal(out.returnCode, 0, 'the generated secret survived: a token minted before still works');
+        await end(out.client);
+        next.kill('SIGTERM');
+        assert.equal((await exitOf(next, 5000)).code, 0);
+        assert.equal(existsSync(join(dataDir, 'edgegate.pid')), false);
+      } finally {
+        if (next.exitCode === null && next.signalCode === null) next.kill('SIGKILL');
+      }
+    },
+  );
 });

@@ -5,7 +5,7 @@
 // after a cut; without the directory fsync it can be missing.
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync, statSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { tempDir } from '../helpers/daemon.js';
 import { indexOfCall, re, runCliTraced, straceAvailable } from '../helpers/strace.js';
@@ -42,32 +42,43 @@ describe('durable writes through the real CLI (strace)', function () {
   });
   after(() => dir && rmSync(dir, { recursive: true, force: true }));
 
-  it('the first start on a fresh data dir: the directory is recorded in its parent; the generated secret is fsynced, linked into place (never over an existing one), its directory fsynced', async () => {
-    const parent = join(dir, 'site');
-    const dataDir = join(parent, 'data');
-    // A taken MQTT port ends the run right after the secret is made (exit 1), so the trace is complete.
-    const busy = createServer();
-    await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
-    const port = (busy.address() as AddressInfo).port;
-    try {
-      const env = { EDGEGATE_DATA_DIR: dataDir, EDGEGATE_PORT: String(port), NODE_CONFIG: JSON.stringify({ listeners: { tcp: { host: '127.0.0.1' } }, http: { enabled: false } }) };
-      const r = await runCliTraced(['run'], env, dir);
-      assert.equal(r.code, 1, r.stderr);
-      assert.match(r.stderr, /listeners\.tcp\.port/);
-      const made = indexOfCall(r.calls, new RegExp(`^mkdir(at)?\\((AT_FDCWD, )?"${re(dataDir)}", 0?700\\) = 0`));
-      assert.ok(made >= 0, `data dir created:\n${r.calls.join('\n')}`);
-      for (const d of [parent, dir]) {
-        assert.ok(indexOfCall(r.calls, new RegExp(`^fsync\\(\\d+<${re(d)}>\\) = 0`), made + 1) > made, `${d} fsynced after the mkdir:\n${r.calls.join('\n')}`);
+  it(
+    'the first start on a fresh data dir: the directory is recorded in its parent; the generated ' +
+      'secret is fsynced, linked into place (never over an existing one), its directory fsynced',
+    async () => {
+      const parent = join(dir, 'site');
+      const dataDir = join(parent, 'data');
+      // A taken MQTT port ends the run right after the secret is made (exit 1), so the trace is complete.
+      const busy = createServer();
+      await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', resolve));
+      const port = (busy.address() as AddressInfo).port;
+      try {
+        const env = {
+          EDGEGATE_DATA_DIR: dataDir,
+          EDGEGATE_PORT: String(port),
+          NODE_CONFIG: JSON.stringify({ listeners: { tcp: { host: '127.0.0.1' } }, http: { enabled: false } }),
+        };
+        const r = await runCliTraced(['run'], env, dir);
+        assert.equal(r.code, 1, r.stderr);
+        assert.match(r.stderr, /listeners\.tcp\.port/);
+        const made = indexOfCall(r.calls, new RegExp(`^mkdir(at)?\\((AT_FDCWD, )?"${re(dataDir)}", 0?700\\) = 0`));
+        assert.ok(made >= 0, `data dir created:\n${r.calls.join('\n')}`);
+        for (const d of [parent, dir]) {
+          assert.ok(
+            indexOfCall(r.calls, new RegExp(`^fsync\\(\\d+<${re(d)}>\\) = 0`), made + 1) > made,
+            `${d} fsynced after the mkdir:\n${r.calls.join('\n')}`,
+          );
+        }
+        assertDurableReplace(r.calls, dataDir, 'jwt-secret', 'link');
+        const secret = join(dataDir, 'jwt-secret');
+        assert.equal(mode(secret), 0o600);
+        assert.ok(Buffer.from(readFileSync(secret, 'utf8').trim(), 'base64url').length >= 32);
+        assert.equal(mode(dataDir), 0o700);
+      } finally {
+        busy.close();
       }
-      assertDurableReplace(r.calls, dataDir, 'jwt-secret', 'link');
-      const secret = join(dataDir, 'jwt-secret');
-      assert.equal(mode(secret), 0o600);
-      assert.ok(Buffer.from(readFileSync(secret, 'utf8').trim(), 'base64url').length >= 32);
-      assert.equal(mode(dataDir), 0o700);
-    } finally {
-      busy.close();
-    }
-  });
+    },
+  );
 
   it('keys generate: private.pem and public.pem each fsynced, renamed into place, the directory fsynced', async () => {
     const out = join(dir, 'keys', 'es');

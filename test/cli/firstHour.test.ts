@@ -5,7 +5,7 @@
 // bans can be listed and lifted, and show in /healthz and `edgegate status`.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
+import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { decodeJwt } from 'jose';
 import { freePort } from '../../scripts/bench/lib/freePort.js';
@@ -29,7 +29,10 @@ describe('the first hour: no traps (real CLI)', function () {
     confDir = join(dir, 'etc');
     mkdirSync(confDir);
     // A relative dataDir: relative to this file's directory, wherever a command starts.
-    writeFileSync(join(confDir, 'local.json'), JSON.stringify({ dataDir: 'state', listeners: { tcp: { host: '127.0.0.1' } }, auth: { rateLimit: { maxFailures: 3, windowSec: 60, banSec: 600 } } }));
+    writeFileSync(
+      join(confDir, 'local.json'),
+      JSON.stringify({ dataDir: 'state', listeners: { tcp: { host: '127.0.0.1' } }, auth: { rateLimit: { maxFailures: 3, windowSec: 60, banSec: 600 } } }),
+    );
     [port, httpPort] = [await freePort(), await freePort()];
   });
   after(() => {
@@ -124,9 +127,10 @@ describe('the first hour: no traps (real CLI)', function () {
     const token = mint.stdout.trim();
     assert.equal((await runCli(['token', 'revoke', '--jti', 'kept-1'], env(), dir)).code, 0);
     await connect(port, { username: 'sensor-9', password: token, clientId: 'seen' }); // the daemon learns its exp
-    await waitUntil(
-      async () => /kept until \d{4}-/.test((await runCli(['token', 'revocations'], env(), dir)).stdout),
-      { timeoutMs: 8000, what: 'exp recorded', everyMs: 500 },
-    );
+    await waitUntil(async () => /kept until \d{4}-/.test((await runCli(['token', 'revocations'], env(), dir)).stdout), {
+      timeoutMs: 8000,
+      what: 'exp recorded',
+      everyMs: 500,
+    });
   });
 });

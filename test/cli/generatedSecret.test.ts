@@ -3,7 +3,7 @@
 // naming the file and auth.jwt.secret and saying what to do; neither `run` nor
 // `token mint` ever writes a new secret over it, so the operator can still restore it.
 import assert from 'node:assert/strict';
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort } from '../../scripts/bench/lib/freePort.js';
 import { tempDir } from '../helpers/daemon.js';
@@ -24,7 +24,12 @@ const CASES: Array<{ name: string; make: (file: string) => void; problem: RegExp
   { name: 'empty (0 bytes)', make: (f) => writeFileSync(f, '', { mode: 0o600 }), problem: /is empty/ },
   { name: 'only a newline', make: (f) => writeFileSync(f, '\n', { mode: 0o600 }), problem: /is empty/ },
   // Bytes Buffer.from(…, 'base64url') would have skipped, decoding the rest to a "secret" of 32+ bytes.
-  { name: 'garbled (binary)', make: (f) => writeFileSync(f, Buffer.concat([Buffer.from('A'.repeat(60)), Buffer.from([0, 0xff, 0x10, 0x80]), Buffer.from('B'.repeat(20))]), { mode: 0o600 }), problem: /is not a base64url secret/ },
+  {
+    name: 'garbled (binary)',
+    make: (f) =>
+      writeFileSync(f, Buffer.concat([Buffer.from('A'.repeat(60)), Buffer.from([0, 0xff, 0x10, 0x80]), Buffer.from('B'.repeat(20))]), { mode: 0o600 }),
+    problem: /is not a base64url secret/,
+  },
   { name: 'truncated', make: (f) => writeFileSync(f, 'c2hvcnQ\n', { mode: 0o600 }), problem: /holds only 5 bytes of secret/ },
   { name: 'unreadable (a directory)', make: (f) => mkdirSync(f, { mode: 0o700 }), problem: /cannot be read \(EISDIR/ },
 ];
@@ -48,7 +53,10 @@ describe('a damaged generated secret (real CLI)', function () {
         NODE_CONFIG: JSON.stringify({ listeners: { tcp: { host: '127.0.0.1' } }, http: { enabled: false } }),
       };
       const [run, mint] = await Promise.all([runCli(['run'], env, dir), runCli(['token', 'mint', '--sub', 'sensor-1'], env, dir)]);
-      for (const [what, r] of [['run', run], ['token mint', mint]] as const) {
+      for (const [what, r] of [
+        ['run', run],
+        ['token mint', mint],
+      ] as const) {
         assert.equal(r.code, 2, `${what}: ${r.stderr}`);
         assert.ok(r.stderr.includes(`auth.jwt.secret: the generated secret ${file} `), `${what} names the key and the file:\n${r.stderr}`);
         assert.match(r.stderr, c.problem, `${what} says what is wrong`);

@@ -72,7 +72,8 @@ describe('storage.sync in the CLI and the daemon', function () {
     after(() => holder?.close());
 
     const revoked = (sub: string): boolean => holder.prepare("SELECT 1 FROM auth_revocations WHERE kind = 'sub' AND value = ?").get(sub) !== undefined;
-    const walSyncs = (calls: string[]): string[] => calls.filter((c) => new RegExp(`^f(data)?sync\\(\\d+<${re(join(dataDir, DATABASE_FILE))}-wal>\\) = 0`).test(c));
+    const walSyncs = (calls: string[]): string[] =>
+      calls.filter((c) => new RegExp(`^f(data)?sync\\(\\d+<${re(join(dataDir, DATABASE_FILE))}-wal>\\) = 0`).test(c));
 
     it('by default (storage.sync full): the WAL is fsynced before the command reports "revoked"', async () => {
       const r = await runCliTraced(['token', 'revoke', '--sub', 'full-1'], { EDGEGATE_DATA_DIR: dataDir }, dir, ['fsync', 'fdatasync']);
@@ -84,14 +85,24 @@ describe('storage.sync in the CLI and the daemon', function () {
     });
 
     it('storage.sync: normal: the commit is not fsynced (crash-safe only, as documented)', async () => {
-      const r = await runCliTraced(['token', 'revoke', '--sub', 'normal-1'], { EDGEGATE_DATA_DIR: dataDir, NODE_CONFIG: '{"storage":{"sync":"normal"}}' }, dir, ['fsync', 'fdatasync']);
+      const r = await runCliTraced(
+        ['token', 'revoke', '--sub', 'normal-1'],
+        { EDGEGATE_DATA_DIR: dataDir, NODE_CONFIG: '{"storage":{"sync":"normal"}}' },
+        dir,
+        ['fsync', 'fdatasync'],
+      );
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(walSyncs(r.calls), []);
       assert.ok(revoked('normal-1'));
     });
 
     it('bridge.queue.sync: normal (deprecated) still decides, and the CLI prints exactly one warning naming both keys on stderr', async () => {
-      const r = await runCliTraced(['token', 'revoke', '--sub', 'old-key-1'], { EDGEGATE_DATA_DIR: dataDir, NODE_CONFIG: '{"bridge":{"queue":{"sync":"normal"}}}' }, dir, ['fsync', 'fdatasync']);
+      const r = await runCliTraced(
+        ['token', 'revoke', '--sub', 'old-key-1'],
+        { EDGEGATE_DATA_DIR: dataDir, NODE_CONFIG: '{"bridge":{"queue":{"sync":"normal"}}}' },
+        dir,
+        ['fsync', 'fdatasync'],
+      );
       assert.equal(r.code, 0, r.stderr);
       assert.deepEqual(walSyncs(r.calls), [], 'NORMAL took effect');
       assert.ok(revoked('old-key-1'));
@@ -101,7 +112,7 @@ describe('storage.sync in the CLI and the daemon', function () {
     });
   });
 
-  it('config check with bridge.queue.sync: the effective storage.sync is the old key\'s value, with one warning', async () => {
+  it("config check with bridge.queue.sync: the effective storage.sync is the old key's value, with one warning", async () => {
     const r = await runCli(['config', 'check'], { EDGEGATE_DATA_DIR: join(dir, 'check'), NODE_CONFIG: '{"bridge":{"queue":{"sync":"normal"}}}' }, dir);
     assert.equal(r.code, 0, r.stderr);
     assert.equal((JSON.parse(r.stdout) as { storage: { sync: string } }).storage.sync, 'normal');

@@ -1,6 +1,6 @@
 // Runs the real `edgegate` CLI from source (`node --import tsx src/cli/main.ts`)
 // in a child process, with a clean environment apart from what the test sets.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { waitUntil } from '../helpers/wait.js';
@@ -26,7 +26,9 @@ export function cliEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 }
 
 export function startCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd = REPO_ROOT): ChildProcess & { out: { stdout: string; stderr: string } } {
-  const child = spawn(process.execPath, [...CLI, ...args], { cwd, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & { out: { stdout: string; stderr: string } };
+  const child = spawn(process.execPath, [...CLI, ...args], { cwd, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] }) as ChildProcess & {
+    out: { stdout: string; stderr: string };
+  };
   child.out = { stdout: '', stderr: '' };
   child.stdout!.on('data', (d: Buffer) => (child.out.stdout += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (child.out.stderr += d.toString()));
@@ -55,7 +57,11 @@ export function runCli(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string
 }
 
 /** Resolves once `pred(stderr)` holds for the running process's output. */
-export async function waitForOutput(child: ChildProcess & { out: { stdout: string; stderr: string } }, pred: (stderr: string) => boolean, ms = 15_000): Promise<void> {
+export async function waitForOutput(
+  child: ChildProcess & { out: { stdout: string; stderr: string } },
+  pred: (stderr: string) => boolean,
+  ms = 15_000,
+): Promise<void> {
   try {
     await waitUntil(() => pred(child.out.stderr) || child.exitCode !== null, { timeoutMs: ms, what: 'the expected output' });
   } catch {

@@ -2,8 +2,8 @@
 // its range, and the types derived from the schema are those of the values.
 import assert from 'node:assert/strict';
 import { buildConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
 import type { BridgeTopicRule, GatewayConfig, SerialPortConfig } from '../../src/config/types.js';
+import { ConfigError } from '../../src/errors.js';
 
 const problems = (port: Record<string, unknown>): string[] => {
   try {

@@ -4,8 +4,8 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '../helpers/daemon.js';
 import { runCli } from '../cli/support.js';
+import { tempDir } from '../helpers/daemon.js';
 
 describe('configuration through the real CLI', function () {
   this.timeout(30_000);
@@ -18,14 +18,25 @@ describe('configuration through the real CLI', function () {
     // Each problem set is one CLI run (started together: a CLI start costs ~1 s here).
     const cases: Record<string, { env: NodeJS.ProcessEnv; messages: RegExp[] }> = {
       'wrong type, out of range, unknown key, bad enum, alg none (all reported at once)': {
-        env: { NODE_CONFIG: '{"listeners":{"tcp":{"port":"1883"}},"auth":{"jwt":{"clockToleranceSec":-1,"secrett":"x","from":"header","algorithms":["none"]}}}' },
-        messages: [/listeners\.tcp\.port: must be a number/, /auth\.jwt\.clockToleranceSec: must be >= 0/, /auth\.jwt\.secrett: is not a known key/, /auth\.jwt\.from: must be one of/, /auth\.jwt\.algorithms\[0\]/],
+        env: {
+          NODE_CONFIG: '{"listeners":{"tcp":{"port":"1883"}},"auth":{"jwt":{"clockToleranceSec":-1,"secrett":"x","from":"header","algorithms":["none"]}}}',
+        },
+        messages: [
+          /listeners\.tcp\.port: must be a number/,
+          /auth\.jwt\.clockToleranceSec: must be >= 0/,
+          /auth\.jwt\.secrett: is not a known key/,
+          /auth\.jwt\.from: must be one of/,
+          /auth\.jwt\.algorithms\[0\]/,
+        ],
       },
       'missing key file and missing TLS certificate': {
         env: { NODE_CONFIG: '{"auth":{"jwt":{"pubkey":"/nonexistent/key.pem"}},"listeners":{"tls":{"enabled":true,"keyFile":"/nonexistent/k.pem"}}}' },
         messages: [/auth\.jwt\.pubkey: cannot read \/nonexistent\/key\.pem/, /listeners\.tls\.certFile: is required/, /listeners\.tls\.keyFile: cannot read/],
       },
-      'environment variable of the wrong type': { env: { EDGEGATE_PORT: 'eighteen' }, messages: [/listeners\.tcp\.port: must be a number, got "eighteen" from EDGEGATE_PORT/] },
+      'environment variable of the wrong type': {
+        env: { EDGEGATE_PORT: 'eighteen' },
+        messages: [/listeners\.tcp\.port: must be a number, got "eighteen" from EDGEGATE_PORT/],
+      },
       'bad log level from the environment': { env: { EDGEGATE_LOG_LEVEL: 'loud' }, messages: [/log\.level: must be one of/] },
       'NODE_CONFIG that is not JSON': { env: { NODE_CONFIG: '{"listeners":' }, messages: [/NODE_CONFIG: is not valid JSON/] },
     };
@@ -47,7 +58,11 @@ describe('configuration through the real CLI', function () {
       writeFileSync(notAKey, 'hello\n');
       const [wrongType, badKey] = await Promise.all([
         runCli(['run'], { EDGEGATE_DATA_DIR: join(dir, 'd1'), NODE_CONFIG: '{"listeners":{"tcp":{"port":true}}}' }, dir),
-        runCli(['run'], { EDGEGATE_DATA_DIR: join(dir, 'd2'), EDGEGATE_PORT: '0', EDGEGATE_JWT_PUBKEY: notAKey, NODE_CONFIG: '{"http":{"enabled":false}}' }, dir),
+        runCli(
+          ['run'],
+          { EDGEGATE_DATA_DIR: join(dir, 'd2'), EDGEGATE_PORT: '0', EDGEGATE_JWT_PUBKEY: notAKey, NODE_CONFIG: '{"http":{"enabled":false}}' },
+          dir,
+        ),
       ]);
       assert.equal(wrongType.code, 2, wrongType.stderr);
       assert.match(wrongType.stderr, /listeners\.tcp\.port/);
@@ -68,7 +83,13 @@ describe('configuration through the real CLI', function () {
   describe('sources of configuration', () => {
     it('EDGEGATE_PORT, EDGEGATE_DATA_DIR, EDGEGATE_JWT_SECRET, EDGEGATE_LOG_LEVEL map to their keys; secrets are redacted', async () => {
       const secret = 'env-secret-value-that-must-not-print';
-      const r = await check({ EDGEGATE_PORT: '18830', EDGEGATE_DATA_DIR: join(dir, 'envdata'), EDGEGATE_JWT_SECRET: secret, EDGEGATE_LOG_LEVEL: 'debug', EDGEGATE_BRIDGE_PASSWORD: 'bridge-pass-value' });
+      const r = await check({
+        EDGEGATE_PORT: '18830',
+        EDGEGATE_DATA_DIR: join(dir, 'envdata'),
+        EDGEGATE_JWT_SECRET: secret,
+        EDGEGATE_LOG_LEVEL: 'debug',
+        EDGEGATE_BRIDGE_PASSWORD: 'bridge-pass-value',
+      });
       assert.equal(r.code, 0, r.stderr);
       const c = JSON.parse(r.stdout);
       assert.equal(c.listeners.tcp.port, 18830);

@@ -2,9 +2,9 @@
 // config/default.json a default for every key outside arrays.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { embeddedDefaults } from '../../src/config/load.js';
 import { configSpec } from '../../src/config/schema.js';
 import type { Spec } from '../../src/config/spec.js';
-import { embeddedDefaults } from '../../src/config/load.js';
 
 function keyPaths(spec: Spec, path: string, out: string[]): string[] {
   if (spec.kind === 'object') for (const [k, s] of Object.entries(spec.fields)) keyPaths(s, path ? `${path}.${k}` : k, out);

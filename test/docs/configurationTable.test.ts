@@ -25,7 +25,10 @@ describe('configuration documentation, generated from the schema', () => {
 
   it('documents every key with the type, default and meaning of the schema, column by column', () => {
     const documented = new Map(documentedRows(doc).map((cells) => [cells[0], cells]));
-    const expected = keyTable(keyRows()).split('\n').slice(2).map((line) => line.slice(2, -2).split(/ \| /));
+    const expected = keyTable(keyRows())
+      .split('\n')
+      .slice(2)
+      .map((line) => line.slice(2, -2).split(/ \| /));
     const wrong: string[] = [];
     for (const cells of expected) {
       const row = documented.get(cells[0]);

@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ERROR_CODES } from '../../src/errors.js';
-import { REASONS } from '../../src/auth/reasons.js';
 import type { FleetRefusalReason } from '../../src/auth/fleetProtocol.js';
+import { REASONS } from '../../src/auth/reasons.js';
+import { ERROR_CODES } from '../../src/errors.js';
 
 const read = (path: string): string => readFileSync(new URL(`../../${path}`, import.meta.url), 'utf8');
 const SRC = fileURLToPath(new URL('../../src', import.meta.url));
@@ -43,29 +43,49 @@ describe('error codes', () => {
 
   it('has a row in docs/errors.md for every code of the catalogue', () => {
     const documented = new Set(documentedCodes(doc));
-    assert.deepEqual(CODES.filter((c) => !documented.has(c)), []);
+    assert.deepEqual(
+      CODES.filter((c) => !documented.has(c)),
+      [],
+    );
   });
 
   it('documents no code the catalogue does not have, and each once', () => {
     const documented = documentedCodes(doc);
-    assert.deepEqual(documented.filter((c) => !(c in ERROR_CODES)), []);
-    assert.deepEqual(documented.filter((c, i) => documented.indexOf(c) !== i), []);
+    assert.deepEqual(
+      documented.filter((c) => !(c in ERROR_CODES)),
+      [],
+    );
+    assert.deepEqual(
+      documented.filter((c, i) => documented.indexOf(c) !== i),
+      [],
+    );
   });
 
   // The two refusals share one code each; their reasons are what a user sees, so they are documented too.
   it('documents every reason of an authentication refusal in authentication.md', () => {
     const auth = read('docs/authentication.md');
-    assert.deepEqual(Object.keys(REASONS).filter((r) => !auth.includes(`| \`${r}\` |`)), []);
+    assert.deepEqual(
+      Object.keys(REASONS).filter((r) => !auth.includes(`| \`${r}\` |`)),
+      [],
+    );
     assert.ok(rowOf(doc, 'EDGEGATE_AUTH_REFUSED').includes('authentication.md#refusals-and-reason-codes'));
   });
 
   it('names every reason of a fleet refusal in its row', () => {
     // A Record over the union: the compiler fails this test when a reason is added or removed.
     const reasons: Record<FleetRefusalReason, true> = {
-      unsigned: true, malformed: true, too_large: true, unknown_key: true, bad_signature: true, replay: true,
+      unsigned: true,
+      malformed: true,
+      too_large: true,
+      unknown_key: true,
+      bad_signature: true,
+      replay: true,
     };
     const row = rowOf(doc, 'EDGEGATE_FLEET_REFUSED');
-    assert.deepEqual(Object.keys(reasons).filter((r) => !row.includes(`\`${r}\``)), []);
+    assert.deepEqual(
+      Object.keys(reasons).filter((r) => !row.includes(`\`${r}\``)),
+      [],
+    );
   });
 
   it('uses no EDGEGATE_ string in src/ that is neither a catalogue code nor an environment variable', () => {

@@ -31,7 +31,13 @@ describe('README quick start, run as written', function () {
     }
     const dataDir = tempDir('edgegate-quickstart-');
     const port = await freePort();
-    const env = { ...process.env, EDGEGATE_DATA_DIR: dataDir, EDGEGATE_HOST: '127.0.0.1', EDGEGATE_PORT: String(port), EDGEGATE_HTTP_PORT: String(await freePort()) };
+    const env = {
+      ...process.env,
+      EDGEGATE_DATA_DIR: dataDir,
+      EDGEGATE_HOST: '127.0.0.1',
+      EDGEGATE_PORT: String(port),
+      EDGEGATE_HTTP_PORT: String(await freePort()),
+    };
     // `npm start`, as package.json runs it.
     const start = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')).scripts.start as string;
     // Its own process group: `sh` may fork the daemon rather than exec it, and

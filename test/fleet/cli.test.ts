@@ -4,19 +4,19 @@
 // Ed25519 keys work, an unreachable cloud is exit 1 for `fleet status` (with the reason), and the
 // retained health summary carries what the issue lists.
 import assert from 'node:assert/strict';
+import { createPrivateKey } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createPrivateKey } from 'node:crypto';
+import { fleetKeyId } from '../../src/auth/fleetProtocol.js';
+import { bridgeStatus, cloudSubscriber } from '../bridge/support.js';
 import { runCli } from '../cli/support.js';
-import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
-import { Mosquitto, freePort } from '../helpers/mosquitto.js';
+import { startDaemon, type TestDaemon, tempDir } from '../helpers/daemon.js';
+import { freePort, Mosquitto } from '../helpers/mosquitto.js';
 import { connectOk, end } from '../helpers/mqtt.js';
 import { makeTestPki } from '../helpers/pki.js';
-import { waitUntil } from '../helpers/wait.js';
-import { bridgeStatus, cloudSubscriber } from '../bridge/support.js';
-import { fleetKeyId } from '../../src/auth/fleetProtocol.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
-import { SECRET, gatewayConfig, makeFleetKey } from './support.js';
+import { waitUntil } from '../helpers/wait.js';
+import { gatewayConfig, makeFleetKey, SECRET } from './support.js';
 
 describe('fleet: command line and gateway configuration', function () {
   this.timeout(60_000);
@@ -36,9 +36,29 @@ describe('fleet: command line and gateway configuration', function () {
     const notAKey = join(dir, 'not-a-key.pem');
     writeFileSync(notAKey, 'hello\n');
     const [noKeys, badKey, checkOk] = await Promise.all([
-      runCli(['run'], { EDGEGATE_DATA_DIR: join(dir, 'd1'), EDGEGATE_PORT: '0', NODE_CONFIG: JSON.stringify({ http: { enabled: false }, auth: { revocation: { topic: 'edgegate/revocations' } } }) }, dir),
-      runCli(['run'], { EDGEGATE_DATA_DIR: join(dir, 'd2'), EDGEGATE_PORT: '0', NODE_CONFIG: JSON.stringify({ http: { enabled: false }, auth: { revocation: { topic: 'r', keys: [notAKey] } } }) }, dir),
-      runCli(['config', 'check'], { EDGEGATE_DATA_DIR: join(dir, 'd3'), NODE_CONFIG: JSON.stringify({ auth: { revocation: { topic: 'r', requireSigned: false } } }) }, dir),
+      runCli(
+        ['run'],
+        {
+          EDGEGATE_DATA_DIR: join(dir, 'd1'),
+          EDGEGATE_PORT: '0',
+          NODE_CONFIG: JSON.stringify({ http: { enabled: false }, auth: { revocation: { topic: 'edgegate/revocations' } } }),
+        },
+        dir,
+      ),
+      runCli(
+        ['run'],
+        {
+          EDGEGATE_DATA_DIR: join(dir, 'd2'),
+          EDGEGATE_PORT: '0',
+          NODE_CONFIG: JSON.stringify({ http: { enabled: false }, auth: { revocation: { topic: 'r', keys: [notAKey] } } }),
+        },
+        dir,
+      ),
+      runCli(
+        ['config', 'check'],
+        { EDGEGATE_DATA_DIR: join(dir, 'd3'), NODE_CONFIG: JSON.stringify({ auth: { revocation: { topic: 'r', requireSigned: false } } }) },
+        dir,
+      ),
     ]);
     assert.equal(noKeys.code, 2, noKeys.stderr);
     assert.match(noKeys.stderr, /auth\.revocation\.keys: is empty while auth\.revocation\.topic is set/);
@@ -51,7 +71,12 @@ describe('fleet: command line and gateway configuration', function () {
   it('refuses (does not truncate) a change whose snapshot would exceed 128 KiB: exit 1, nothing published or saved', async () => {
     const key = makeFleetKey(dir, 'big');
     const kid = await fleetKeyId(createPrivateKey(readFileSync(key.privateKey)));
-    const revocations = Array.from({ length: 1500 }, (_, i) => ({ kind: 'jti', value: `${'x'.repeat(80)}-${i}`, reason: '', revokedAt: new Date().toISOString() }));
+    const revocations = Array.from({ length: 1500 }, (_, i) => ({
+      kind: 'jti',
+      value: `${'x'.repeat(80)}-${i}`,
+      reason: '',
+      revokedAt: new Date().toISOString(),
+    }));
     const stateFile = `${key.privateKey}.fleet-state.json`;
     writeFileSync(stateFile, JSON.stringify({ version: 1, kid, seq: 7, updatedAt: new Date().toISOString(), revocations }));
     const r = await runCli(['fleet', 'revoke', '--cloud', url(), '--key', key.privateKey, '--sub', 'one-more', '--topic', 'big/revocations']);
@@ -121,7 +146,8 @@ describe('fleet: command line and gateway configuration', function () {
       d = await startDaemon(gatewayConfig('gw-health', cloud.port, [key.publicKey], { healthIntervalSec: 1 }));
       await waitUntil(() => bridgeStatus(d.daemon).state === 'connected', { timeoutMs: 10_000, what: 'connected' });
       const sensor = await connectOk(d.port, { clientId: 's', username: 'u', password: await hsToken(SECRET, { sub: 's', exp: nowSec() + 600 }) });
-      const health = () => watcher.inbox.messages.filter((m) => m.topic === 'edgegate/gw-health/health').map((m) => JSON.parse(m.payload) as Record<string, unknown>);
+      const health = () =>
+        watcher.inbox.messages.filter((m) => m.topic === 'edgegate/gw-health/health').map((m) => JSON.parse(m.payload) as Record<string, unknown>);
       await waitUntil(() => health().some((h) => h.clients === 1), { timeoutMs: 10_000, what: 'a summary with the sensor counted' });
       const h = health().find((x) => x.clients === 1)!;
       assert.equal(h.clientId, 'gw-health');

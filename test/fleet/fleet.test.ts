@@ -6,19 +6,19 @@
 // are refused and counted; `fleet status` shows the fleet; after an outage of both
 // cloud nodes every acknowledged sensor message arrives.
 import assert from 'node:assert/strict';
+import { createPrivateKey } from 'node:crypto';
 import { readFileSync, rmSync } from 'node:fs';
 import { CompactSign } from 'jose';
 import type { MqttClient } from 'mqtt';
+import { fleetKeyId } from '../../src/auth/fleetProtocol.js';
+import { bridgeStatus, cloudSubscriber, distinct } from '../bridge/support.js';
 import { runCli } from '../cli/support.js';
-import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon, tempDir } from '../helpers/daemon.js';
 import type { Mosquitto } from '../helpers/mosquitto.js';
-import { closed, collector, connect, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
+import { closed, type collector, connect, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
 import { waitUntil } from '../helpers/wait.js';
-import { bridgeStatus, cloudSubscriber, distinct } from '../bridge/support.js';
-import { fleetKeyId } from '../../src/auth/fleetProtocol.js';
-import { CLOUD_TOPIC, SECRET, counter, gatewayConfig, makeFleetKey, twoNodeCloud, type FleetKeyFiles } from './support.js';
-import { createPrivateKey } from 'node:crypto';
+import { CLOUD_TOPIC, counter, type FleetKeyFiles, gatewayConfig, makeFleetKey, SECRET, twoNodeCloud } from './support.js';
 
 describe('fleet: signed revocations and fleet status across a two-node cloud', function () {
   this.timeout(120_000);
@@ -67,10 +67,13 @@ describe('fleet: signed revocations and fleet status across a two-node cloud', f
   });
 
   it('fleet status lists every gateway online with its health summary (exit 0)', async () => {
-    await waitUntil(async () => {
-      const r = await fleet('status', '--cloud', `mqtt://127.0.0.1:${cloud.a.port}`, '--json', '--wait', '0.3');
-      return r.code === 0 && (JSON.parse(r.stdout) as { gateways: unknown[] }).gateways.length === 4;
-    }, { timeoutMs: 30_000, what: 'health summaries retained', everyMs: 500 });
+    await waitUntil(
+      async () => {
+        const r = await fleet('status', '--cloud', `mqtt://127.0.0.1:${cloud.a.port}`, '--json', '--wait', '0.3');
+        return r.code === 0 && (JSON.parse(r.stdout) as { gateways: unknown[] }).gateways.length === 4;
+      },
+      { timeoutMs: 30_000, what: 'health summaries retained', everyMs: 500 },
+    );
     const r = await fleet('status', '--cloud', `mqtt://127.0.0.1:${cloud.b.port}`, '--wait', '0.3');
     assert.equal(r.code, 0, r.stderr);
     for (const name of ['gw-1', 'gw-2', 'gw-3', 'gw-4']) assert.match(r.stdout, new RegExp(`^${name}\\s+online\\s+yes\\s`, 'm'));
@@ -98,17 +101,20 @@ describe('fleet: signed revocations and fleet status across a two-node cloud', f
     const status = await fleet('status', '--cloud', `mqtt://127.0.0.1:${cloud.a.port}`, '--json', '--wait', '0.3');
     assert.equal(status.code, 1, 'one gateway is offline');
     const rows = (JSON.parse(status.stdout) as { gateways: Array<{ clientId: string; online: boolean }> }).gateways;
-    assert.deepEqual(rows.filter((g) => !g.online).map((g) => g.clientId), ['gw-4']);
+    assert.deepEqual(
+      rows.filter((g) => !g.online).map((g) => g.clientId),
+      ['gw-4'],
+    );
   });
 
   it('a gateway offline during the revocation and one installed after it both refuse the subject', async () => {
     const g4 = await startGateway('gw-4');
     const g5 = await startGateway('gw-5'); // new: empty database, learns it from the retained snapshot
     for (const d of [g4, g5]) {
-      await waitUntil(
-        () => d.logs.some((l) => l.msg === 'fleet revocation snapshot applied' || l.msg === 'fleet revocation event applied'),
-        { timeoutMs: 10_000, what: 'the fleet revocation arrived' },
-      );
+      await waitUntil(() => d.logs.some((l) => l.msg === 'fleet revocation snapshot applied' || l.msg === 'fleet revocation event applied'), {
+        timeoutMs: 10_000,
+        what: 'the fleet revocation arrived',
+      });
       assert.equal((await connect(d.port, { clientId: 'bystander-late', username: 'u', password: await mint('bystander') })).returnCode, 4);
     }
     assert.ok(g5.logs.some((l) => l.msg === 'fleet revocation snapshot applied' && l.seq === 1 && l.revoked === 1));
@@ -150,15 +156,19 @@ describe('fleet: signed revocations and fleet status across a two-node cloud', f
     await end(attacker);
 
     for (const d of live()) {
-      await waitUntil(
-        async () => (await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'bad_signature' })) >= 1,
-        { timeoutMs: 10_000, what: 'every refusal counted' },
-      );
+      await waitUntil(async () => (await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'bad_signature' })) >= 1, {
+        timeoutMs: 10_000,
+        what: 'every refusal counted',
+      });
       assert.equal(await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'unsigned' }), 3);
       assert.ok((await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'replay' })) >= 2);
       assert.equal(await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'unknown_key' }), 1);
       assert.equal(await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'bad_signature' }), 1);
-      assert.equal((await connect(d.port, { clientId: 'leaked', username: 'u', password: await mint('someone', 'leaked-1') })).returnCode, 4, 'the replayed unrevoke lifted nothing');
+      assert.equal(
+        (await connect(d.port, { clientId: 'leaked', username: 'u', password: await mint('someone', 'leaked-1') })).returnCode,
+        4,
+        'the replayed unrevoke lifted nothing',
+      );
     }
     assert.ok(other.connected, 'neither the unsigned nor the forged revocation of "other" was applied');
     const scrape = await gateways.get('gw-1')!.daemon.metrics.registry.metrics();
@@ -190,7 +200,10 @@ describe('fleet: signed revocations and fleet status across a two-node cloud', f
     await Promise.all([cloud.a.stop(), cloud.b.stop()]);
     for (const d of live()) await waitUntil(() => bridgeStatus(d.daemon).state !== 'connected', { timeoutMs: 10_000, what: 'bridge down' });
     await send('during'); // acknowledged by the gateways: queued in their SQLite outboxes
-    assert.ok(live().every((d) => bridgeStatus(d.daemon).queue.messages > 0), 'backlog queued while the cloud is down');
+    assert.ok(
+      live().every((d) => bridgeStatus(d.daemon).queue.messages > 0),
+      'backlog queued while the cloud is down',
+    );
     await cloud.a.restart();
     await cloud.b.restart();
     await send('after');

@@ -8,11 +8,11 @@ import { rmSync } from 'node:fs';
 import { CompactSign } from 'jose';
 import { RevocationStore } from '../../src/auth/revocations.js';
 import { FleetSigner } from '../../src/cli/fleetSigner.js';
-import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon, tempDir } from '../helpers/daemon.js';
 import { connect, connectOk, end } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
 import { waitUntil } from '../helpers/wait.js';
-import { LOCAL_TOPIC, SECRET, counter, makeFleetKey } from './support.js';
+import { counter, LOCAL_TOPIC, makeFleetKey, SECRET } from './support.js';
 
 describe('fleet: applying signed revocations on a gateway', function () {
   this.timeout(30_000);
@@ -23,9 +23,15 @@ describe('fleet: applying signed revocations on a gateway', function () {
   let d: TestDaemon;
   const start = (requireSigned = true) =>
     // No failure rate limit: refused() probes with tokens that are meant to fail.
-    startDaemon({ auth: { jwt: { secret: SECRET }, rateLimit: { maxFailures: 0 }, revocation: { topic: LOCAL_TOPIC, keys: [pub], requireSigned, pollIntervalSec: 0.2 } } }, { dataDir });
+    startDaemon(
+      {
+        auth: { jwt: { secret: SECRET }, rateLimit: { maxFailures: 0 }, revocation: { topic: LOCAL_TOPIC, keys: [pub], requireSigned, pollIntervalSec: 0.2 } },
+      },
+      { dataDir },
+    );
   const fromBridge = (topic: string, payload: string) => d.daemon.broker!.publishInternal({ topic, payload: Buffer.from(payload), qos: 1 }, 'bridge');
-  const refused = async (sub: string) => (await connect(d.port, { clientId: `c-${sub}`, username: 'u', password: await hsToken(SECRET, { sub, exp: nowSec() + 600 }) })).returnCode === 4;
+  const refused = async (sub: string) =>
+    (await connect(d.port, { clientId: `c-${sub}`, username: 'u', password: await hsToken(SECRET, { sub, exp: nowSec() + 600 }) })).returnCode === 4;
   const applied = (msg: string, seq: number) => waitUntil(() => d.logs.some((l) => l.msg === msg && l.seq === seq), { what: `${msg} seq ${seq}` });
   const entry = (sub: string) => ({ kind: 'sub' as const, value: sub, reason: '' });
 
@@ -55,7 +61,11 @@ describe('fleet: applying signed revocations on a gateway', function () {
     await fromBridge(LOCAL_TOPIC, unrevoke);
     await waitUntil(async () => (await counter(d.daemon, 'fleetRevocationsRefused', { reason: 'replay' })) === 2, { what: 'counted' });
     assert.ok(await refused('alpha'), 'still revoked after the restart');
-    assert.equal(d.daemon.status.snapshot().auth && (d.daemon.status.snapshot().auth as { revocations: { fleetKeys: Array<{ seq: number }> } }).revocations.fleetKeys[0]!.seq, 1);
+    assert.equal(
+      d.daemon.status.snapshot().auth &&
+        (d.daemon.status.snapshot().auth as { revocations: { fleetKeys: Array<{ seq: number }> } }).revocations.fleetKeys[0]!.seq,
+      1,
+    );
   });
 
   it('a snapshot lifts fleet entries it no longer holds, never a local revocation, and restores what was lifted locally', async () => {
@@ -118,7 +128,12 @@ describe('fleet: applying signed revocations on a gateway', function () {
     await d.stop();
     const next = makeFleetKey(dir, 'fleet-next');
     const nextSigner = await FleetSigner.load(next.privateKey);
-    d = await startDaemon({ auth: { jwt: { secret: SECRET }, rateLimit: { maxFailures: 0 }, revocation: { topic: LOCAL_TOPIC, keys: [pub, next.publicKey], pollIntervalSec: 0.2 } } }, { dataDir });
+    d = await startDaemon(
+      {
+        auth: { jwt: { secret: SECRET }, rateLimit: { maxFailures: 0 }, revocation: { topic: LOCAL_TOPIC, keys: [pub, next.publicKey], pollIntervalSec: 0.2 } },
+      },
+      { dataDir },
+    );
     const oldLast = await signer.snapshot([], 30, nowSec());
     await fromBridge(`${LOCAL_TOPIC}/snapshot`, oldLast);
     await applied('fleet revocation snapshot applied', 30);

@@ -49,7 +49,15 @@ export async function twoNodeCloud(): Promise<{ a: Mosquitto; b: Mosquitto }> {
   const a = await Mosquitto.start({ persistence: true });
   const b = await Mosquitto.start({
     persistence: true,
-    extra: ['connection to-a', `address 127.0.0.1:${a.port}`, 'topic # both 1', 'cleansession false', 'restart_timeout 1', 'bridge_protocol_version mqttv311', 'try_private true'],
+    extra: [
+      'connection to-a',
+      `address 127.0.0.1:${a.port}`,
+      'topic # both 1',
+      'cleansession false',
+      'restart_timeout 1',
+      'bridge_protocol_version mqttv311',
+      'try_private true',
+    ],
   });
   return { a, b };
 }

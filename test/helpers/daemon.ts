@@ -4,10 +4,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import type { TimeSource } from '../../src/clock/timeSource.js';
 import { buildConfig } from '../../src/config/load.js';
 import type { ConfigOverrides, GatewayConfig } from '../../src/config/types.js';
 import { Daemon } from '../../src/daemon/daemon.js';
-import type { TimeSource } from '../../src/clock/timeSource.js';
 
 export interface TestDaemon {
   daemon: Daemon;
@@ -32,9 +32,10 @@ function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<s
   const out: Record<string, unknown> = { ...a };
   for (const [k, v] of Object.entries(b)) {
     const base = out[k];
-    out[k] = v && typeof v === 'object' && !Array.isArray(v) && base && typeof base === 'object' && !Array.isArray(base)
-      ? merge(base as Record<string, unknown>, v as Record<string, unknown>)
-      : v;
+    out[k] =
+      v && typeof v === 'object' && !Array.isArray(v) && base && typeof base === 'object' && !Array.isArray(base)
+        ? merge(base as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
   }
   return out;
 }

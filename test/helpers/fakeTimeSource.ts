@@ -1,5 +1,5 @@
 // A TimeSource moved by hand, so tests see tokens expire without sleeping.
-import type { TimeSource, TimerHandle } from '../../src/clock/timeSource.js';
+import type { TimerHandle, TimeSource } from '../../src/clock/timeSource.js';
 
 interface PendingTimer {
   due: number;

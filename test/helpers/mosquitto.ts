@@ -1,8 +1,8 @@
 // A real Mosquitto (Debian package) for tests: its own temp config, a free
 // 127.0.0.1 port, and control over its life (stop, restart on the same port, kill).
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo } from 'node:net';
+import { type AddressInfo, connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitUntil } from './wait.js';
@@ -48,7 +48,11 @@ export class Mosquitto {
   private exited?: Promise<void>;
   private log = '';
 
-  private constructor(readonly port: number, readonly dir: string, private readonly options: MosquittoOptions) {}
+  private constructor(
+    readonly port: number,
+    readonly dir: string,
+    private readonly options: MosquittoOptions,
+  ) {}
 
   static async start(options: MosquittoOptions = {}): Promise<Mosquitto> {
     const port = options.port ?? (await freePort());

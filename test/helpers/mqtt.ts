@@ -53,11 +53,16 @@ export function subscribe(client: MqttClient, filter: string | string[], qos: 0 
 }
 
 export function publish(client: MqttClient, topic: string, payload: string | Buffer, opts: { qos?: 0 | 1 | 2; retain?: boolean } = {}): Promise<void> {
-  return new Promise((resolve, reject) => client.publish(topic, payload, { qos: opts.qos ?? 0, retain: opts.retain ?? false }, (err) => (err ? reject(err) : resolve())));
+  return new Promise((resolve, reject) =>
+    client.publish(topic, payload, { qos: opts.qos ?? 0, retain: opts.retain ?? false }, (err) => (err ? reject(err) : resolve())),
+  );
 }
 
 /** Collects messages; `waitFor(n)` resolves once n have arrived (or rejects after ms). */
-export function collector(client: MqttClient): { messages: Array<{ topic: string; payload: string; retain: boolean }>; waitFor(n: number, ms?: number): Promise<void> } {
+export function collector(client: MqttClient): {
+  messages: Array<{ topic: string; payload: string; retain: boolean }>;
+  waitFor(n: number, ms?: number): Promise<void>;
+} {
   const messages: Array<{ topic: string; payload: string; retain: boolean }> = [];
   const waiters: Array<{ n: number; resolve: () => void }> = [];
   client.on('message', (topic, payload, packet) => {

@@ -12,8 +12,23 @@
 //
 // A clean `unmount()` is an orderly shutdown: the kernel writes back its dirty pages and the
 // file system writes everything (dirty data and names) to BACKING, in every mode.
-import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { accessSync, closeSync, constants, existsSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -99,7 +114,11 @@ function probe(): { ok: boolean; why?: string } {
   }
   if (!existsSync(LAZYFS_PYTHON)) return { ok: false, why: `${LAZYFS_PYTHON} not found (install python3, or set LAZYFS_PYTHON)` };
   const imp = spawnSync(LAZYFS_PYTHON, ['-c', 'import pyfuse3, trio'], { encoding: 'utf8', timeout: 20_000 });
-  if (imp.status !== 0) return { ok: false, why: `${LAZYFS_PYTHON} cannot import pyfuse3/trio: ${(imp.stderr || imp.error?.message || '').trim().split('\n').pop()} (${INSTALL_HINT})` };
+  if (imp.status !== 0)
+    return {
+      ok: false,
+      why: `${LAZYFS_PYTHON} cannot import pyfuse3/trio: ${(imp.stderr || imp.error?.message || '').trim().split('\n').pop()} (${INSTALL_HINT})`,
+    };
   // The real thing: mount, and cut at once (stdin EOF is a cut).
   const root = mkdtempSync(join(tmpdir(), 'edgegate-lazyfs-probe-'));
   try {
@@ -107,7 +126,10 @@ function probe(): { ok: boolean; why?: string } {
     mkdirSync(join(root, 'm'));
     const r = spawnSync(LAZYFS_PYTHON, [LAZYFS_SCRIPT, join(root, 'b'), join(root, 'm')], { input: '', encoding: 'utf8', timeout: 20_000 });
     if (r.status !== 0 || !r.stdout.includes('ready')) {
-      return { ok: false, why: `a test mount failed (${(r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').slice(-2).join(' | ')}); ${INSTALL_HINT}` };
+      return {
+        ok: false,
+        why: `a test mount failed (${(r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').slice(-2).join(' | ')}); ${INSTALL_HINT}`,
+      };
     }
     return { ok: true };
   } finally {

@@ -1,6 +1,6 @@
 // Raw TCP exchanges for conformance and fault tests: bytes in, whatever the
 // server answered before it closed the connection (or the caller's barrier) out.
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { type Socket, connect as tcpConnect } from 'node:net';
 
 export interface Exchange {
   reply: Buffer;

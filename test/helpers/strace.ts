@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { REPO_ROOT, cliEnv, type CliResult } from '../cli/support.js';
+import { type CliResult, cliEnv, REPO_ROOT } from '../cli/support.js';
 
 export const straceAvailable = spawnSync('strace', ['-V'], { stdio: 'ignore' }).status === 0;
 
@@ -28,7 +28,21 @@ export function runCliTraced(args: string[], env: NodeJS.ProcessEnv, cwd: string
   // --seccomp-bpf: only the traced calls stop the process, so the CLI runs at nearly full speed.
   const child = spawn(
     'strace',
-    ['-f', '-qq', '-y', '--seccomp-bpf', '-e', `trace=${syscalls.join(',')}`, '-o', traceFile, process.execPath, '--import', TSX, join(REPO_ROOT, 'src', 'cli', 'main.ts'), ...args],
+    [
+      '-f',
+      '-qq',
+      '-y',
+      '--seccomp-bpf',
+      '-e',
+      `trace=${syscalls.join(',')}`,
+      '-o',
+      traceFile,
+      process.execPath,
+      '--import',
+      TSX,
+      join(REPO_ROOT, 'src', 'cli', 'main.ts'),
+      ...args,
+    ],
     { cwd, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let stdout = '';

@@ -1,6 +1,7 @@
 // Test tokens, signed with jose (and, where said, with plain node:crypto).
-import { SignJWT, type JWTPayload } from 'jose';
+
 import { createHmac } from 'node:crypto';
+import { type JWTPayload, SignJWT } from 'jose';
 
 export const nowSec = (): number => Math.floor(Date.now() / 1000);
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { startDaemon, type TestDaemon, tempDir } from '../helpers/daemon.js';
 import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
-import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
 import { connect, end } from '../helpers/mqtt.js';
 import { hsToken } from '../helpers/tokens.js';
 import { lastAuthCached, logsWith, nowSecOf } from './util.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
+import { startDaemon, type TestDaemon, tempDir } from '../helpers/daemon.js';
 import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
-import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
 import { connect, end } from '../helpers/mqtt.js';
 import { hsToken } from '../helpers/tokens.js';
 import { JwksServer, makeKey, signWith } from './jwksServer.js';

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
+import { startDaemon, type TestDaemon, tempDir } from '../helpers/daemon.js';
 import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
-import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
 import { connect, end } from '../helpers/mqtt.js';
+import { waitUntil } from '../helpers/wait.js';
 import { JwksServer, makeKey, signWith } from './jwksServer.js';
 import { lastAuthCached, logsWith, nowSecOf } from './util.js';
-import { waitUntil } from '../helpers/wait.js';
 
 describe('offline: JWKS keys', function () {
   this.timeout(30_000);
@@ -111,10 +111,9 @@ describe('offline: JWKS keys', function () {
 
     server.keys = [k2, k3];
     time.advance(61_000);
-    await waitUntil(
-      () => logsWith(d!, 'JWKS refreshed').some((l) => Array.isArray(l.kids) && !(l.kids as string[]).includes('k1')),
-      { what: 'refresh without k1' },
-    );
+    await waitUntil(() => logsWith(d!, 'JWKS refreshed').some((l) => Array.isArray(l.kids) && !(l.kids as string[]).includes('k1')), {
+      what: 'refresh without k1',
+    });
     const refused = await connect(d!.port, { clientId: 'c7', username: 'u', password: t });
     assert.equal(refused.returnCode, 4);
     assert.ok(logsWith(d!, 'authentication refused', { clientId: 'c7', reason: 'JWT_NO_KEY' }).length > 0);

@@ -1,11 +1,11 @@
 // A real JWKS endpoint on 127.0.0.1 for tests: serves the public halves of keys
 // generated here, can go down (connection refused) and come back, and can send
 // a chosen Date header (a trusted time reading for the gateway clock).
-import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
+import { generateKeyPairSync, type KeyObject, randomUUID } from 'node:crypto';
 import { createServer, type RequestListener, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { SignJWT, type JWTPayload } from 'jose';
+import { type JWTPayload, SignJWT } from 'jose';
 
 export interface TestKey {
   kid: string;

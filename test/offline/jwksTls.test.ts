@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
-import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { startDaemon, tempDir } from '../helpers/daemon.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { connect, end } from '../helpers/mqtt.js';
+import { makeTestPki } from '../helpers/pki.js';
 import { JwksServer, makeKey, signWith } from './jwksServer.js';
 import { logsWith, nowSecOf } from './util.js';
-import { makeTestPki } from '../helpers/pki.js';
 
 /** The CA file, and the server key and certificate as text (node:https wants them inline). */
 function makePki(dir: string): { caFile: string; key: string; cert: string } {
@@ -50,7 +50,11 @@ describe('offline: JWKS over https with auth.jwt.jwks.caFile', function () {
       const failure = logsWith(d, 'JWKS refresh failed; keeping the last good key set')[0];
       assert.ok(failure, 'refresh failure logged');
       assert.match(String(failure.err), /certificate|self.signed|issuer/i);
-      const out = await connect(d.port, { clientId: 'tls2', username: 'u', password: await signWith(key, { sub: 's', exp: nowSecOf(time.systemNow()) + 600 }) });
+      const out = await connect(d.port, {
+        clientId: 'tls2',
+        username: 'u',
+        password: await signWith(key, { sub: 's', exp: nowSecOf(time.systemNow()) + 600 }),
+      });
       assert.equal(out.returnCode, 4);
     } finally {
       await d.stop();

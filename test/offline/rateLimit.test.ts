@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { connect, end } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
 import { logsWith } from './util.js';

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { closed, connect, connectOk, end } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
-import { logsWith } from './util.js';
 import { waitUntil } from '../helpers/wait.js';
+import { logsWith } from './util.js';
 
 const SECRET = 'offline-revocation-test-secret';
 const CLI = ['--import', 'tsx', join(process.cwd(), 'src', 'cli', 'main.ts')];
@@ -67,7 +67,11 @@ describe('offline: revocation from the CLI', function () {
     assert.equal(list.code, 0);
     assert.match(list.stdout, /jti\tjti-leaked\t.*reason: leaked in a log/);
     assert.match(list.stdout, /sub\tsensor-c\t.*until unrevoked/);
-    const json = JSON.parse((await cli(d.dataDir, 'token', 'revocations', '--json')).stdout) as Array<{ kind: string; value: string; latestExpSec: number | null }>;
+    const json = JSON.parse((await cli(d.dataDir, 'token', 'revocations', '--json')).stdout) as Array<{
+      kind: string;
+      value: string;
+      latestExpSec: number | null;
+    }>;
     assert.ok(json.find((r) => r.kind === 'jti' && r.value === 'jti-leaked')!.latestExpSec! > nowSec(), 'the exp of the revoked token was learned');
   });
 

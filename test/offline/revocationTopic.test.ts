@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
-import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { closed, connect, connectOk, end, publish } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
 import { logsWith } from './util.js';
@@ -16,7 +16,10 @@ describe('offline: revocations from the revocation topic (delivered by the bridg
   const fromBridge = (payload: string) => d.daemon.broker!.publishInternal({ topic: TOPIC, payload: Buffer.from(payload), qos: 1 }, 'bridge');
 
   before(async () => {
-    d = await startDaemon({ auth: { jwt: { secret: SECRET }, revocation: { topic: TOPIC, requireSigned: false } } }, { timeSource: new FakeTimeSource(Date.now()) });
+    d = await startDaemon(
+      { auth: { jwt: { secret: SECRET }, revocation: { topic: TOPIC, requireSigned: false } } },
+      { timeSource: new FakeTimeSource(Date.now()) },
+    );
   });
   after(() => d.stop());
 

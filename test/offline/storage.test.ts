@@ -3,8 +3,8 @@ import { execFile } from 'node:child_process';
 import { randomFillSync } from 'node:crypto';
 import { chmodSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { startDaemon, tempDir } from '../helpers/daemon.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { connect, end } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
 import { lastAuthCached, logsWith } from './util.js';
@@ -55,7 +55,8 @@ describe('offline: corrupt or unreadable database', function () {
 
   it('an unreadable edgegate.db: clear error, the broker keeps authenticating', async () => {
     await authenticatesFromMemory((file) => {
-      if (process.getuid?.() === 0) mkdirSync(file); // root reads any file mode: make it unopenable another way
+      if (process.getuid?.() === 0)
+        mkdirSync(file); // root reads any file mode: make it unopenable another way
       else {
         writeFileSync(file, '');
         chmodSync(file, 0o000);
@@ -68,8 +69,11 @@ describe('offline: corrupt or unreadable database', function () {
     try {
       writeFileSync(join(dataDir, 'edgegate.db'), randomFillSync(Buffer.alloc(4096)));
       const out = await new Promise<{ code: number; stderr: string }>((resolve) =>
-        execFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'token', 'revoke', '--jti', 'x'], { env: { ...process.env, EDGEGATE_DATA_DIR: dataDir }, timeout: 20_000 }, (err, _o, stderr) =>
-          resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
+        execFile(
+          process.execPath,
+          ['--import', 'tsx', 'src/cli/main.ts', 'token', 'revoke', '--jti', 'x'],
+          { env: { ...process.env, EDGEGATE_DATA_DIR: dataDir }, timeout: 20_000 },
+          (err, _o, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr }),
         ),
       );
       assert.equal(out.code, 1);

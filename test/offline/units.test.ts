@@ -5,8 +5,8 @@ import { migrateAuth } from '../../src/auth/authSchema.js';
 import { FailureRateLimiter } from '../../src/auth/rateLimit.js';
 import { RevocationList, RevocationStore } from '../../src/auth/revocations.js';
 import { TokenCache } from '../../src/auth/tokenCache.js';
-import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { GatewayClock } from '../../src/clock/gatewayClock.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -34,7 +34,7 @@ describe('offline units: token cache', () => {
   });
 
   it('is an LRU bounded by maxEntries, on disk too, and reloads most recent first', () => {
-    const { time, clock, db } = setup();
+    const { clock, db } = setup();
     const opts = { maxEntries: 3, negativeTtlSec: 60, clockToleranceSec: 30 };
     const cache = new TokenCache(db, clock, opts, silent);
     for (const h of ['a', 'b', 'c']) cache.rememberValid(h, { keyId: 'k', payload: { sub: h } });
@@ -42,9 +42,15 @@ describe('offline units: token cache', () => {
     cache.rememberValid('d', { keyId: 'k', payload: { sub: 'd' } }); // evicts b
     assert.equal(cache.lookup('b', clock.now()), undefined);
     cache.flushNow();
-    assert.deepEqual((db.prepare('SELECT hash FROM auth_token_cache ORDER BY hash').all() as Array<{ hash: string }>).map((r) => r.hash), ['a', 'c', 'd']);
+    assert.deepEqual(
+      (db.prepare('SELECT hash FROM auth_token_cache ORDER BY hash').all() as Array<{ hash: string }>).map((r) => r.hash),
+      ['a', 'c', 'd'],
+    );
     const reloaded = new TokenCache(db, clock, opts, silent);
-    assert.equal(reloaded.load(() => true), 3);
+    assert.equal(
+      reloaded.load(() => true),
+      3,
+    );
   });
 
   it('keeps negative entries apart (a forged-token flood cannot evict valid ones) and expires them', () => {
@@ -67,12 +73,19 @@ describe('offline units: token cache', () => {
     cache.rememberValid('k1-token', { keyId: 'k1', payload: { exp: now + 3600 } });
     cache.rememberValid('k2-token', { keyId: 'k2', payload: { exp: now + 3600 } });
     cache.rememberValid('old-token', { keyId: 'k1', payload: { exp: now + 10 } });
-    assert.equal(cache.dropUntrusted((id) => id === 'k1'), 1);
+    assert.equal(
+      cache.dropUntrusted((id) => id === 'k1'),
+      1,
+    );
     assert.equal(cache.lookup('k2-token', clock.now()), undefined);
     cache.flushNow();
     time.advance(60_000);
     const reloaded = new TokenCache(db, clock, opts, silent);
-    assert.equal(reloaded.load(() => true), 1, 'only the unexpired entry of a trusted key');
+    assert.equal(
+      reloaded.load(() => true),
+      1,
+      'only the unexpired entry of a trusted key',
+    );
   });
 });
 
@@ -107,7 +120,13 @@ describe('offline units: rate limiter and revocations', () => {
     assert.equal(store.pruneExpired(clock.now(), 30), 0);
     time.advance(91_000);
     assert.equal(store.pruneExpired(clock.now(), 30), 1);
-    assert.deepEqual(store.list().map((r) => `${r.kind}:${r.value}`).sort(), ['jti:j-unseen', 'sub:s1']);
+    assert.deepEqual(
+      store
+        .list()
+        .map((r) => `${r.kind}:${r.value}`)
+        .sort(),
+      ['jti:j-unseen', 'sub:s1'],
+    );
     assert.equal(store.unrevoke('sub', 's1'), true);
     assert.equal(store.unrevoke('sub', 's1'), false);
   });

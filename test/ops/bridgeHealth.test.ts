@@ -4,11 +4,11 @@
 import assert from 'node:assert/strict';
 import type { MqttClient } from 'mqtt';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
-import { Mosquitto, freePort } from '../helpers/mosquitto.js';
+import { freePort, Mosquitto } from '../helpers/mosquitto.js';
 import { collector, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
 import { hsToken } from '../helpers/tokens.js';
-import { haveCommand } from './support/notifyReceiver.js';
 import { waitUntil } from '../helpers/wait.js';
+import { haveCommand } from './support/notifyReceiver.js';
 
 const SECRET = 'bridge-health-secret-0123456789abcdef';
 
@@ -21,7 +21,6 @@ async function metric(d: TestDaemon, series: string): Promise<number | undefined
   const line = text.split('\n').find((l) => l.startsWith(series + ' '));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
-
 
 describe('bridge state and queue depth in health, metrics and $SYS', function () {
   this.timeout(30_000);
@@ -69,10 +68,13 @@ describe('bridge state and queue depth in health, metrics and $SYS', function ()
 
   it('reports the connection and the drained queue once the cloud broker is up', async () => {
     cloud = await Mosquitto.start({ port: cloudPort });
-    await waitUntil(async () => {
-      const b = (await json(d, '/healthz')).bridge;
-      return b.state === 'connected' && b.queue.messages === 0;
-    }, { timeoutMs: 15_000, what: 'bridge connected and queue drained' });
+    await waitUntil(
+      async () => {
+        const b = (await json(d, '/healthz')).bridge;
+        return b.state === 'connected' && b.queue.messages === 0;
+      },
+      { timeoutMs: 15_000, what: 'bridge connected and queue drained' },
+    );
     assert.equal(await metric(d, 'edgegate_bridge_connected'), 1);
     assert.equal(await metric(d, 'edgegate_bridge_queue_messages'), 0);
     assert.equal(await metric(d, 'edgegate_bridge_messages_total{direction="out"}'), 3);
@@ -83,10 +85,13 @@ describe('bridge state and queue depth in health, metrics and $SYS', function ()
       await subscribe(watcher, ['$SYS/edgegate/bridge/status', '$SYS/edgegate/bridge/queue/messages']);
       // The $SYS refresh runs every 10 s on the real clock here; the retained values
       // are at least those of the last refresh, and converge to connected / 0.
-      await waitUntil(async () => {
-        const last = (t: string): string | undefined => got.messages.filter((m) => m.topic === t).at(-1)?.payload;
-        return last('$SYS/edgegate/bridge/status') === 'connected' && last('$SYS/edgegate/bridge/queue/messages') === '0';
-      }, { timeoutMs: 15_000, what: '$SYS bridge topics' });
+      await waitUntil(
+        async () => {
+          const last = (t: string): string | undefined => got.messages.filter((m) => m.topic === t).at(-1)?.payload;
+          return last('$SYS/edgegate/bridge/status') === 'connected' && last('$SYS/edgegate/bridge/queue/messages') === '0';
+        },
+        { timeoutMs: 15_000, what: '$SYS bridge topics' },
+      );
     } finally {
       await end(watcher);
     }

@@ -2,9 +2,9 @@
 // and refusals; 503 when not serving; garbage requests.
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
-import { connect as tcpConnect, type Socket } from 'node:net';
+import { type Socket, connect as tcpConnect } from 'node:net';
 import type { MqttClient } from 'mqtt';
-import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
+import { startDaemon, type TestDaemon, tempDir } from '../helpers/daemon.js';
 import { connect, end } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
 import { waitUntil } from '../helpers/wait.js';
@@ -34,7 +34,6 @@ function raw(port: number, bytes: string | Buffer): Promise<string> {
     s.setTimeout(5000, () => s.destroy());
   });
 }
-
 
 describe('health and metrics endpoint', () => {
   let d: TestDaemon;
@@ -138,7 +137,11 @@ describe('health and metrics endpoint', () => {
   });
 
   it('503 while a component is unhealthy, 200 again after', async () => {
-    d.daemon.status.register('test-probe', () => ({ ok: false }), () => false);
+    d.daemon.status.register(
+      'test-probe',
+      () => ({ ok: false }),
+      () => false,
+    );
     try {
       const res = await get(d, '/healthz');
       assert.equal(res.status, 503);

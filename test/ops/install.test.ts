@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO_ROOT, cleanEnv } from './support/childDaemon.js';
+import { cleanEnv, REPO_ROOT } from './support/childDaemon.js';
 
 interface Run {
   code: number;
@@ -218,9 +218,25 @@ describe('installer (release tarball)', function () {
     assert.equal(list.code, 0, list.stderr);
     const top = `edgegate-${version}-linux-x64/`;
     const files = list.stdout.split('\n').filter((f) => f && !f.endsWith('/'));
-    assert.ok(files.every((f) => f.startsWith(top)), 'one top-level folder');
+    assert.ok(
+      files.every((f) => f.startsWith(top)),
+      'one top-level folder',
+    );
     const rel = files.map((f) => f.slice(top.length));
-    for (const f of ['dist/cli/main.js', 'dist/build-info.json', 'dist/page/index.html', 'config/default.json', 'systemd/edgegate.service', 'scripts/install.sh', 'scripts/uninstall.sh', 'scripts/layout.sh', 'LICENSE', 'THIRD_PARTY_NOTICES.md', 'release.json', 'package.json']) {
+    for (const f of [
+      'dist/cli/main.js',
+      'dist/build-info.json',
+      'dist/page/index.html',
+      'config/default.json',
+      'systemd/edgegate.service',
+      'scripts/install.sh',
+      'scripts/uninstall.sh',
+      'scripts/layout.sh',
+      'LICENSE',
+      'THIRD_PARTY_NOTICES.md',
+      'release.json',
+      'package.json',
+    ]) {
       assert.ok(rel.includes(f), f);
     }
     const modules = rel.filter((f) => f.startsWith('node_modules/')).sort();
@@ -249,11 +265,21 @@ describe('installer (release tarball)', function () {
     assert.equal(r.code, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /prebuilt, no npm/);
     assert.equal(stubCalls(), '', 'npm, node-gyp or a compiler was called');
-    for (const f of ['opt/edgegate/release.json', 'opt/edgegate/dist/cli/main.js', 'opt/edgegate/node_modules/better-sqlite3/build/Release/better_sqlite3.node', 'etc/edgegate/local.json', 'etc/systemd/system/edgegate.service', 'usr/local/bin/edgegate']) {
+    for (const f of [
+      'opt/edgegate/release.json',
+      'opt/edgegate/dist/cli/main.js',
+      'opt/edgegate/node_modules/better-sqlite3/build/Release/better_sqlite3.node',
+      'etc/edgegate/local.json',
+      'etc/systemd/system/edgegate.service',
+      'usr/local/bin/edgegate',
+    ]) {
       assert.ok(existsSync(at(f)), f);
     }
     assert.ok(!existsSync(at('opt/edgegate/node_modules/aedes')), 'bundled dependencies are not installed again');
-    assert.equal(readFileSync(at('etc/systemd/system/edgegate.service'), 'utf8').replace(/^ExecStart=\S+ /m, 'ExecStart=NODE '), readFileSync(join(REPO_ROOT, 'systemd/edgegate.service'), 'utf8').replace(/^ExecStart=\S+ /m, 'ExecStart=NODE '));
+    assert.equal(
+      readFileSync(at('etc/systemd/system/edgegate.service'), 'utf8').replace(/^ExecStart=\S+ /m, 'ExecStart=NODE '),
+      readFileSync(join(REPO_ROOT, 'systemd/edgegate.service'), 'utf8').replace(/^ExecStart=\S+ /m, 'ExecStart=NODE '),
+    );
     const cli = (...args: string[]): Promise<Run> =>
       run(process.execPath, [at('opt/edgegate/dist/cli/main.js'), ...args], { NODE_CONFIG_DIR: at('etc/edgegate'), EDGEGATE_DATA_DIR: at('var/lib/edgegate') });
     const v = await cli('--version');
@@ -289,6 +315,7 @@ describe('installer (release tarball)', function () {
   it('uninstall --purge removes it', async () => {
     const r = await run('bash', [join(REPO_ROOT, 'scripts/uninstall.sh'), '--purge'], { DESTDIR: root });
     assert.equal(r.code, 0, r.stderr);
-    for (const f of ['opt/edgegate', 'etc/edgegate', 'var/lib/edgegate', 'usr/local/bin/edgegate', 'etc/systemd/system/edgegate.service']) assert.ok(!existsSync(at(f)), f);
+    for (const f of ['opt/edgegate', 'etc/edgegate', 'var/lib/edgegate', 'usr/local/bin/edgegate', 'etc/systemd/system/edgegate.service'])
+      assert.ok(!existsSync(at(f)), f);
   });
 });

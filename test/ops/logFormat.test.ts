@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { prettyLine, usePrettyLogs } from '../../src/logPretty.js';
-import { freePort } from '../helpers/mosquitto.js';
-import { tempDir } from '../helpers/daemon.js';
 import { cliEnv, REPO_ROOT } from '../cli/support.js';
+import { tempDir } from '../helpers/daemon.js';
+import { freePort } from '../helpers/mosquitto.js';
 import { waitUntil } from '../helpers/wait.js';
 
 describe('log format', () => {
@@ -19,8 +19,22 @@ describe('log format', () => {
   });
 
   it('formats time, level, component, message and fields', () => {
-    const line = prettyLine(JSON.stringify({ level: 40, time: '2026-12-02T01:02:03.456Z', pid: 7, name: 'edgegate', component: 'bridge', url: 'mqtt://x:1883', err: 'connect ECONNREFUSED', queued: 3, msg: 'cannot connect to the cloud' }), false);
+    const line = prettyLine(
+      JSON.stringify({
+        level: 40,
+        time: '2026-12-02T01:02:03.456Z',
+        pid: 7,
+        name: 'edgegate',
+        component: 'bridge',
+        url: 'mqtt://x:1883',
+        err: 'connect ECONNREFUSED',
+        queued: 3,
+        msg: 'cannot connect to the cloud',
+      }),
+      false,
+    );
     assert.equal(line, '01:02:03.456 WARN  [bridge] cannot connect to the cloud  url=mqtt://x:1883 err="connect ECONNREFUSED" queued=3\n');
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the ANSI escape is what is checked
     assert.match(prettyLine('{"level":30,"msg":"x"}', true), /\x1b\[32mINFO/);
     assert.equal(prettyLine('not json', false), 'not json\n');
   });
@@ -32,7 +46,11 @@ describe('log format', () => {
     const secret = 'log-format-secret-0123456789abcdef';
     const config = { dataDir, listeners: { tcp: { host: '127.0.0.1', port } }, http: { enabled: false }, auth: { jwt: { secret } } };
     const cmd = `exec node --import tsx src/cli/main.ts run`;
-    const child = spawn('script', ['-qefc', cmd, '/dev/null'], { cwd: REPO_ROOT, env: cliEnv({ NODE_CONFIG: JSON.stringify(config), TERM: 'dumb', NO_COLOR: '1' }), stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('script', ['-qefc', cmd, '/dev/null'], {
+      cwd: REPO_ROOT,
+      env: cliEnv({ NODE_CONFIG: JSON.stringify(config), TERM: 'dumb', NO_COLOR: '1' }),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     try {

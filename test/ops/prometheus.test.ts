@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { Metrics } from '../../src/metrics.js';
-import { Counter, Gauge, Registry, formatValue } from '../../src/prometheus.js';
+import { Counter, formatValue, Gauge, Registry } from '../../src/prometheus.js';
 
 /** Sample value of one series line of a scrape. */
 function sample(text: string, series: string): number | undefined {
@@ -25,7 +25,10 @@ describe('prometheus registry', () => {
     g.set({ x: 'one' }, 1.5);
     g.labels('two').set(-3);
     assert.equal(registry.contentType, 'text/plain; version=0.0.4; charset=utf-8');
-    assert.equal(await registry.metrics(), '# HELP a_total Things counted\n# TYPE a_total counter\na_total 3\n\n# HELP b A level\n# TYPE b gauge\nb{x="one"} 1.5\nb{x="two"} -3\n');
+    assert.equal(
+      await registry.metrics(),
+      '# HELP a_total Things counted\n# TYPE a_total counter\na_total 3\n\n# HELP b A level\n# TYPE b gauge\nb{x="one"} 1.5\nb{x="two"} -3\n',
+    );
   });
 
   it('shows unlabelled metrics at 0 from the start, labelled ones once a label set is written', async () => {

@@ -1,21 +1,21 @@
 // systemd notification: READY=1, WATCHDOG=1, STOPPING=1 received on a real
 // AF_UNIX datagram socket given as NOTIFY_SOCKET, from the real daemon.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { existsSync, rmSync } from 'node:fs';
 import { connect as tcpConnect } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { existsSync, rmSync } from 'node:fs';
-import { spawn } from 'node:child_process';
 import { pino } from 'pino';
 import { GatewayClock } from '../../src/clock/gatewayClock.js';
-import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { systemTimeSource } from '../../src/clock/timeSource.js';
 import { SdNotifier, statusAssignment, systemdNotifySender, watchdogIntervalMs } from '../../src/ops/sdNotify.js';
 import { tempDir } from '../helpers/daemon.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { waitUntil } from '../helpers/wait.js';
 import { spawnDaemon } from './support/childDaemon.js';
-import { count, haveCommand, startNotifyReceiver, type NotifyReceiver } from './support/notifyReceiver.js';
+import { count, haveCommand, type NotifyReceiver, startNotifyReceiver } from './support/notifyReceiver.js';
 
 function captureLogger(): { logger: pino.Logger; lines: Array<Record<string, unknown>> } {
   const lines: Array<Record<string, unknown>> = [];
@@ -170,7 +170,7 @@ describe('sd_notify', () => {
     });
   });
 
-  describe('through systemd-notify to a real datagram socket', function () {
+  describe('through systemd-notify to a real datagram socket', () => {
     let receiver: NotifyReceiver | undefined;
     let dir: string;
 
@@ -252,7 +252,13 @@ describe('sd_notify', () => {
         // The default process metrics are on in the real daemon.
         const http = await daemon.waitForLog((l) => l.msg === 'health and metrics endpoint listening', 'http listening');
         const metrics = await (await fetch(`http://127.0.0.1:${String(http.port)}/metrics`)).text();
-        for (const name of ['process_resident_memory_bytes', 'process_cpu_seconds_total', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes', 'edgegate_build_info']) {
+        for (const name of [
+          'process_resident_memory_bytes',
+          'process_cpu_seconds_total',
+          'nodejs_eventloop_lag_seconds',
+          'nodejs_heap_size_used_bytes',
+          'edgegate_build_info',
+        ]) {
           assert.match(metrics, new RegExp(`^${name}`, 'm'), name);
         }
 
@@ -262,8 +268,15 @@ describe('sd_notify', () => {
         await receiver.waitFor((n) => count(n, 'STOPPING=1') === 1, 'STOPPING=1');
         const n = receiver.notifications();
         const stoppingAt = n.findIndex((m) => m.includes('STOPPING=1'));
-        assert.equal(n.findIndex((m) => m.includes('READY=1')), 0, 'READY=1 first');
-        assert.ok(n.slice(stoppingAt + 1).every((m) => !m.includes('WATCHDOG=1')), 'no WATCHDOG=1 after STOPPING=1');
+        assert.equal(
+          n.findIndex((m) => m.includes('READY=1')),
+          0,
+          'READY=1 first',
+        );
+        assert.ok(
+          n.slice(stoppingAt + 1).every((m) => !m.includes('WATCHDOG=1')),
+          'no WATCHDOG=1 after STOPPING=1',
+        );
         assert.ok(daemon.logs.some((l) => l.msg === 'systemd watchdog enabled' && l.intervalMs === 200));
         assert.ok(!daemon.logs.some((l) => l.msg === 'systemd notification failed'), 'every notification went through');
       } finally {

@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { waitUntil } from '../helpers/wait.js';
 import { SocatPair, unplugAll } from '../serial/support/socat.js';
 import { haveCommand } from './support/notifyReceiver.js';
-import { waitUntil } from '../helpers/wait.js';
 
 async function healthz(d: TestDaemon): Promise<{ status: number; body: Record<string, any> }> {
   const res = await fetch(`http://127.0.0.1:${d.httpPort}/healthz`);
@@ -22,13 +22,13 @@ function sample(text: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-
 describe('serial port states in health and metrics', function () {
   this.timeout(30_000);
   let dir: string;
   let pair: SocatPair;
   let d: TestDaemon;
-  const port = (body: Record<string, any>, name: string): Record<string, any> => (body.serial.ports as Array<Record<string, any>>).find((p) => p.name === name)!;
+  const port = (body: Record<string, any>, name: string): Record<string, any> =>
+    (body.serial.ports as Array<Record<string, any>>).find((p) => p.name === name)!;
 
   before(async function () {
     if (!haveCommand('socat')) {

@@ -8,7 +8,7 @@ import { formatDuration, formatHealth, healthUrlFromConfig, normalizeHealthUrl }
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { connectOk, end } from '../helpers/mqtt.js';
 import { hsToken } from '../helpers/tokens.js';
-import { REPO_ROOT, cleanEnv, cliArgs } from './support/childDaemon.js';
+import { cleanEnv, cliArgs, REPO_ROOT } from './support/childDaemon.js';
 
 const SECRET = 'status-cli-secret-0123456789abcdef';
 
@@ -43,10 +43,22 @@ describe('edgegate status', function () {
       assert.match(lines[0]!, /^edgegate \d+\.\d+\.\d+: HEALTHY \(pid \d+, up \d+s\)$/);
       assert.ok(lines.includes(`  listeners   tcp 127.0.0.1:${d.port}`), r.stdout);
       assert.ok(lines.includes('  clients     1 connected'), r.stdout);
-      assert.ok(lines.some((l) => /^ {2}clock {7}synced, offset \+0\.000 s/.test(l)), r.stdout);
-      assert.ok(lines.some((l) => l.startsWith('  bridge      ')), r.stdout);
-      assert.ok(lines.some((l) => l.startsWith('  serial      ')), r.stdout);
-      assert.ok(lines.some((l) => l.startsWith('  storage     persistent true')), r.stdout);
+      assert.ok(
+        lines.some((l) => /^ {2}clock {7}synced, offset \+0\.000 s/.test(l)),
+        r.stdout,
+      );
+      assert.ok(
+        lines.some((l) => l.startsWith('  bridge      ')),
+        r.stdout,
+      );
+      assert.ok(
+        lines.some((l) => l.startsWith('  serial      ')),
+        r.stdout,
+      );
+      assert.ok(
+        lines.some((l) => l.startsWith('  storage     persistent true')),
+        r.stdout,
+      );
       assert.ok(r.stdout.endsWith('\n'), 'the output ends with a newline');
     } finally {
       await end(client);
@@ -64,7 +76,11 @@ describe('edgegate status', function () {
   });
 
   it('exits 1 and says UNHEALTHY when the daemon answers 503', async () => {
-    d.daemon.status.register('test-probe', () => ({ ok: false }), () => false);
+    d.daemon.status.register(
+      'test-probe',
+      () => ({ ok: false }),
+      () => false,
+    );
     try {
       const r = await status(['--url', `http://127.0.0.1:${d.httpPort}/healthz`]);
       assert.equal(r.code, 1);
@@ -120,7 +136,12 @@ describe('edgegate status', function () {
           listeners: { tcp: { host: '0.0.0.0', port: 1883 }, tls: { host: '0.0.0.0', port: 8883 } },
           clientsConnected: 12,
           bridge: { state: 'connected', url: 'mqtts://cloud:8883', connectedSince: '2026-01-01T00:00:00.000Z', queue: { messages: 3, bytes: 120 } },
-          serial: { ports: [{ name: 'gps', state: 'open', path: '/dev/ttyUSB0', lines: { published: 10, invalid: 1 } }, { name: 'odd', open: true }] },
+          serial: {
+            ports: [
+              { name: 'gps', state: 'open', path: '/dev/ttyUSB0', lines: { published: 10, invalid: 1 } },
+              { name: 'odd', open: true },
+            ],
+          },
           clock: { status: 'skewed', offsetSec: -301.25 },
           weird: [1, null, { a: { b: { c: { d: 1 } } } }],
         },

@@ -4,13 +4,13 @@
 // admin key, and that its code is loaded only on the first request.
 import assert from 'node:assert/strict';
 import { decodeJwt } from 'jose';
-import { buildConfig } from '../../src/config/load.js';
 import { mintToken } from '../../src/cli/token.js';
+import { buildConfig } from '../../src/config/load.js';
 import { ConfigError } from '../../src/errors.js';
-import { startDaemon, tempDir, type TestDaemon } from '../helpers/daemon.js';
-import { closed, connect, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
 import { runCli } from '../cli/support.js';
-import { adminToken, httpRequest, pageDaemon, PageSessionClient, PAGE_SECRET, sensorToken } from './support/pageClient.js';
+import { startDaemon, type TestDaemon, tempDir } from '../helpers/daemon.js';
+import { closed, connect, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
+import { adminToken, httpRequest, PAGE_SECRET, PageSessionClient, pageDaemon, sensorToken } from './support/pageClient.js';
 
 type Json = Record<string, any>;
 
@@ -45,7 +45,12 @@ describe('status page API (loopback, no login)', function () {
     for (const tag of r.text.match(/<script[^>]*>/g) ?? []) assert.match(tag, /src="\/assets\//, `inline script: ${tag}`);
     assert.doesNotMatch(r.text, /\son[a-z]+=/i, 'no inline event handlers');
     assert.doesNotMatch(r.text, /https?:\/\/(?!127\.)/, 'nothing from elsewhere (no CDN)');
-    for (const [path, type] of [['/assets/app.js', 'text/javascript'], ['/assets/uPlot.iife.min.js', 'text/javascript'], ['/assets/uPlot.min.css', 'text/css'], ['/assets/app.css', 'text/css']] as const) {
+    for (const [path, type] of [
+      ['/assets/app.js', 'text/javascript'],
+      ['/assets/uPlot.iife.min.js', 'text/javascript'],
+      ['/assets/uPlot.min.css', 'text/css'],
+      ['/assets/app.css', 'text/css'],
+    ] as const) {
       const a = await httpRequest(d.httpPort!, path);
       assert.equal(a.status, 200, path);
       assert.ok(String(a.headers['content-type']).startsWith(type), path);
@@ -115,7 +120,11 @@ describe('status page API (loopback, no login)', function () {
     assert.equal((await page.post('/api/clients/disconnect', { clientId: 'victim' }, { 'Sec-Fetch-Site': 'cross-site' })).status, 403);
     assert.equal((await page.post('/api/clients/disconnect', { clientId: 'victim' }, { 'Content-Type': 'text/plain' })).status, 415);
     assert.equal(s.connected, true, 'none of those did anything');
-    const ok = await page.post('/api/clients/disconnect', { clientId: 'victim' }, { Origin: `http://127.0.0.1:${d.httpPort}`, 'Sec-Fetch-Site': 'same-origin' });
+    const ok = await page.post(
+      '/api/clients/disconnect',
+      { clientId: 'victim' },
+      { Origin: `http://127.0.0.1:${d.httpPort}`, 'Sec-Fetch-Site': 'same-origin' },
+    );
     assert.equal(ok.status, 200);
     await closed(s);
     assert.equal((await page.post('/api/clients/disconnect', { clientId: 'victim' })).status, 404, 'gone');
@@ -176,7 +185,11 @@ describe('status page API with a login (http.pageAuth "always")', function () {
     assert.equal(refused.status, 403);
     assert.equal(refused.json<Json>().reason, 'NOT_ADMIN');
     assert.equal((await page.login('not.a.token')).status, 401);
-    const wrongKey = await (await import('../helpers/tokens.js')).hsToken('another-secret', { sub: 'ops', exp: Math.floor(Date.now() / 1000) + 60, edgegate: { admin: true } });
+    const wrongKey = await (await import('../helpers/tokens.js')).hsToken('another-secret', {
+      sub: 'ops',
+      exp: Math.floor(Date.now() / 1000) + 60,
+      edgegate: { admin: true },
+    });
     assert.equal((await page.login(wrongKey)).json<Json>().reason, 'JWT_SIGNATURE');
     const anonymousCookie = page.cookie;
     const admin = await adminToken('ops');
@@ -192,7 +205,10 @@ describe('status page API with a login (http.pageAuth "always")', function () {
   });
 
   it('applies auth.jwt.verifyClaims without its %u / %c entries (a login has no MQTT user name or client id)', async () => {
-    const v = await startDaemon({ auth: { jwt: { secret: PAGE_SECRET, verifyClaims: { sub: '%u', iss: 'ops-ca' } } }, http: { enabled: true, pageAuth: 'always' } } as never);
+    const v = await startDaemon({
+      auth: { jwt: { secret: PAGE_SECRET, verifyClaims: { sub: '%u', iss: 'ops-ca' } } },
+      http: { enabled: true, pageAuth: 'always' },
+    } as never);
     try {
       const page = new PageSessionClient(v.httpPort!);
       await page.open();
@@ -258,7 +274,13 @@ describe('status page: no admin key', function () {
   it('`edgegate run` exits 2 naming http.host (http.pageAuth "always", JWKS only)', async () => {
     const dataDir = tempDir();
     const r = await runCli(['run'], {
-      NODE_CONFIG: JSON.stringify({ dataDir, log: { level: 'silent' }, listeners: { tcp: { host: '127.0.0.1', port: 0 } }, auth: jwksOnly, http: { host: '127.0.0.1', port: 0, pageAuth: 'always' } }),
+      NODE_CONFIG: JSON.stringify({
+        dataDir,
+        log: { level: 'silent' },
+        listeners: { tcp: { host: '127.0.0.1', port: 0 } },
+        auth: jwksOnly,
+        http: { host: '127.0.0.1', port: 0, pageAuth: 'always' },
+      }),
     });
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /http\.host: http\.pageAuth is "always", so the status page requires an admin token/);

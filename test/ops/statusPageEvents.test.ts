@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { GatewayClock } from '../../src/clock/gatewayClock.js';
-import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { EventStream } from '../../src/ops/page/eventStream.js';
 import type { Sample } from '../../src/ops/sampler.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 
 class FakeResponse extends EventEmitter {
   chunks: string[] = [];

@@ -3,9 +3,9 @@
 // bridge state with the time it was first seen. Driven by a fake clock.
 import assert from 'node:assert/strict';
 import { GatewayClock } from '../../src/clock/gatewayClock.js';
-import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { Metrics } from '../../src/metrics.js';
-import { capacityFor, SAMPLE_COLUMNS, StatusSampler, type Sample } from '../../src/ops/sampler.js';
+import { capacityFor, SAMPLE_COLUMNS, type Sample, StatusSampler } from '../../src/ops/sampler.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 
 function setup(options: { capacity?: number; bridge?: () => Record<string, unknown> | undefined } = {}) {
   const time = new FakeTimeSource(Date.parse('2026-12-01T12:00:00Z'));
@@ -31,7 +31,7 @@ describe('status page sampler', () => {
     assert.equal(capacityFor(60_000), 60);
   });
 
-  it('turns counters into rates per second over each interval, on the clock\'s timer', async () => {
+  it("turns counters into rates per second over each interval, on the clock's timer", async () => {
     const { time, metrics, sampler, setClients } = setup();
     await sampler.start();
     const seen: Sample[] = [];
@@ -103,7 +103,10 @@ describe('status page sampler', () => {
     assert.equal(sampler.count(), 4);
     const s = sampler.series();
     assert.deepEqual(s.clients, [7, 8, 9, 10]);
-    assert.deepEqual(s.t.map((t) => (t - Date.parse('2026-12-01T12:00:00Z')) / 5000), [7, 8, 9, 10]);
+    assert.deepEqual(
+      s.t.map((t) => (t - Date.parse('2026-12-01T12:00:00Z')) / 5000),
+      [7, 8, 9, 10],
+    );
     for (const c of SAMPLE_COLUMNS) assert.equal(s[c].length, 4, c);
     await sampler.stop();
   });

@@ -59,7 +59,17 @@ describe('status page JSON', () => {
       oldestQueuedAgeSec: 42,
       dropped: { overflow: 3 },
     };
-    const port = { name: 'weather', path: '/dev/ttyUSB0', state: 'open', format: 'kv', lines: { published: 10, invalid: 1, oversized: 0 }, errors: 0, lastError: null, lastLineAt: '2026-12-01T11:59:59.000Z', lastLine: 't=21.5' };
+    const port = {
+      name: 'weather',
+      path: '/dev/ttyUSB0',
+      state: 'open',
+      format: 'kv',
+      lines: { published: 10, invalid: 1, oversized: 0 },
+      errors: 0,
+      lastError: null,
+      lastLineAt: '2026-12-01T11:59:59.000Z',
+      lastLine: 't=21.5',
+    };
     const out = buildPageStatus({
       report: () => report({ bridge, serial: { ports: [port] } }),
       clients: () => [],
@@ -78,12 +88,22 @@ describe('status page JSON', () => {
       dropped: { overflow: 3 },
       lastError: 'connack timeout',
     });
-    assert.deepEqual(out.serial.ports[0], { name: 'weather', path: '/dev/ttyUSB0', state: 'open', format: 'kv', lines: port.lines, errors: 0, lastError: null, lastLineAt: port.lastLineAt, lastLine: 't=21.5' });
+    assert.deepEqual(out.serial.ports[0], {
+      name: 'weather',
+      path: '/dev/ttyUSB0',
+      state: 'open',
+      format: 'kv',
+      lines: port.lines,
+      errors: 0,
+      lastError: null,
+      lastLineAt: port.lastLineAt,
+      lastLine: 't=21.5',
+    });
     assert.equal(out.overview.version, '1.2.3');
     assert.deepEqual(out.overview.clock, { status: 'synced', offsetSec: 0 });
   });
 
-  it('takes a connected bridge\'s time from connectedSince, and a state the sampler has not seen yet has none', () => {
+  it("takes a connected bridge's time from connectedSince, and a state the sampler has not seen yet has none", () => {
     const connected = { enabled: true, state: 'connected', connectedSince: '2026-12-01T11:00:00.000Z', queue: {} };
     const status = (bridge: Record<string, unknown>, seen?: { state: string; sinceMs: number }) =>
       (buildPageStatus({ report: () => report({ bridge }), clients: () => [], bridgeState: () => seen, authRequired: true }) as Record<string, any>).bridge;

@@ -2,10 +2,10 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
-import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
-import { SYS_DEBOUNCE_MS, SYS_REFRESH_MS, stableReport, sysTopicValues } from '../../src/ops/sysTopics.js';
 import type { HealthReport } from '../../src/health.js';
+import { SYS_DEBOUNCE_MS, SYS_REFRESH_MS, stableReport, sysTopicValues } from '../../src/ops/sysTopics.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { collector, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
 import { hsToken } from '../helpers/tokens.js';
 
@@ -106,7 +106,11 @@ describe('$SYS/edgegate topics', () => {
   });
 
   it('reports an unhealthy component on the next refresh, and retains it for late subscribers', async () => {
-    d.daemon.status.register('test-probe', () => ({ ok: false }), () => false);
+    d.daemon.status.register(
+      'test-probe',
+      () => ({ ok: false }),
+      () => false,
+    );
     try {
       time.advance(SYS_REFRESH_MS);
       await waitForValue('healthy', 'false');
@@ -123,7 +127,7 @@ describe('$SYS/edgegate topics', () => {
     await waitForValue('healthy', 'true');
   });
 
-  it('clients cannot publish on the gateway\'s $SYS topics', async () => {
+  it("clients cannot publish on the gateway's $SYS topics", async () => {
     const intruder = await connectOk(d.port, { username: 'i', password: await hsToken(SECRET, { sub: 'i' }), clientId: 'intruder' });
     others.push(intruder);
     await publish(intruder, '$SYS/edgegate/healthy', 'hacked', { qos: 1, retain: true });
@@ -145,7 +149,12 @@ describe('$SYS values from a health report', () => {
     clientsConnected: 3,
     bridge: { state: 'connected', queue: { messages: 7, bytes: 70 } },
     clock: { status: 'skewed', offsetSec: -300.5, now: '2026-01-01T00:00:00.000Z' },
-    serial: { ports: [{ name: 'gps/0+', state: 'open', path: '/dev/ttyUSB0' }, { name: 'meter', state: 'closed' }] },
+    serial: {
+      ports: [
+        { name: 'gps/0+', state: 'open', path: '/dev/ttyUSB0' },
+        { name: 'meter', state: 'closed' },
+      ],
+    },
     storage: { persistent: false },
   } as unknown as HealthReport;
 

@@ -106,7 +106,7 @@ describe('systemd unit', () => {
     assert.match(UNIT_TEXT, /#\s+AmbientCapabilities=CAP_NET_BIND_SERVICE/, 'the low-port drop-in is documented');
   });
 
-  describe('with systemd-analyze', function () {
+  describe('with systemd-analyze', () => {
     let dir: string;
     before(function () {
       if (!haveCommand('systemd-analyze')) {

@@ -23,10 +23,10 @@ import { join } from 'node:path';
 import { cloudSubscriber } from '../bridge/support.js';
 import { freePort, Mosquitto } from '../helpers/mosquitto.js';
 import { skipUnlessFuse } from '../helpers/powerCut.js';
-import { between, cleanupAll, cliExit, CLOUD_FILTER, GatewayProcess, letRun, makeTempDir, removeTempDirs, rng, startGatewayCli } from './support/gateway.js';
+import { waitUntil } from '../helpers/wait.js';
+import { between, CLOUD_FILTER, cleanupAll, cliExit, GatewayProcess, letRun, makeTempDir, removeTempDirs, rng, startGatewayCli } from './support/gateway.js';
 import { Rig } from './support/scenario.js';
 import { checkRevocations, cloudLosses, connectMqtt, Ledger, Load, readSecret, sensorToken } from './support/workload.js';
-import { waitUntil } from '../helpers/wait.js';
 
 const SEED = Number(process.env.EDGEGATE_POWERCUT_SEED ?? 20261204);
 const CUTS = Number(process.env.EDGEGATE_POWERCUT_CUTS ?? 10);
@@ -54,7 +54,10 @@ function schedule(n: number, r: () => number): Kind[] {
 function ledgerFigures(l: Ledger): string {
   const retained = [...l.retained.values()].filter((e) => e.maxAcked >= 0).length;
   const refused = [...l.refusedByCode].map(([c, n]) => `0x${c.toString(16)}: ${n}`).join(', ') || 'none';
-  return `sent ${l.sent}, acknowledged ${l.acked} (bridged ${l.bridgedAcked.size}, session ${l.sessionAcked.size} x2 sessions, retained topics ${retained}), refused ${refused}, unanswered at cuts ${l.unanswered}`;
+  return (
+    `sent ${l.sent}, acknowledged ${l.acked} (bridged ${l.bridgedAcked.size}, session ${l.sessionAcked.size} ` +
+    `x2 sessions, retained topics ${retained}), refused ${refused}, unanswered at cuts ${l.unanswered}`
+  );
 }
 
 describe('power cuts: edgegate run on lazyfs, kill -9 + cut, boot on what survived', function () {
@@ -85,7 +88,10 @@ describe('power cuts: edgegate run on lazyfs, kill -9 + cut, boot on what surviv
     await rig.boot('boot after the first-start cut');
     await rig.checkAll('checks after the first-start cut', { queueCount: true });
     assert.equal(readSecret(rig.spec.dataDir).text, secret, 'the generated secret survived');
-    process.stdout.write(`      [powercut first-start] secret kept: ${readSecret(rig.spec.dataDir).text === secret}, boot ${rig.bootMs.join('/')} ms, violations ${rig.violations.length}\n`);
+    process.stdout.write(
+      `      [powercut first-start] secret kept: ${readSecret(rig.spec.dataDir).text === secret}, ` +
+        `boot ${rig.bootMs.join('/')} ms, violations ${rig.violations.length}\n`,
+    );
     assert.deepEqual(rig.violations, []);
   });
 
@@ -164,12 +170,12 @@ describe('power cuts: edgegate run on lazyfs, kill -9 + cut, boot on what surviv
     const sub = await cloudSubscriber(cloud, CLOUD_FILTER, 'cloud-collector');
     await rig.boot('final boot (cloud up)');
     await rig.checkAll('final checks', { queueCount: false });
-    await waitUntil(
-      () => cloudLosses(sub.inbox.messages, rig.ledger).lost.length === 0,
-      { timeoutMs: 90_000, what: 'every bridged message' },
-    ).catch(() => undefined);
+    await waitUntil(() => cloudLosses(sub.inbox.messages, rig.ledger).lost.length === 0, { timeoutMs: 90_000, what: 'every bridged message' }).catch(
+      () => undefined,
+    );
     const cloudResult = cloudLosses(sub.inbox.messages, rig.ledger);
-    if (cloudResult.lost.length) rig.violations.push(`cloud: ${cloudResult.lost.length} acknowledged bridged messages never delivered (${cloudResult.describe})`);
+    if (cloudResult.lost.length)
+      rig.violations.push(`cloud: ${cloudResult.lost.length} acknowledged bridged messages never delivered (${cloudResult.describe})`);
     sub.client.end(true);
 
     const sessDup = rig.subs.map((s) => `${s.clientId} ${s.duplicates}`).join(', ');
@@ -178,7 +184,8 @@ describe('power cuts: edgegate run on lazyfs, kill -9 + cut, boot on what surviv
       `      [powercut] seed ${SEED}: ${rig.cuts} cuts (kill first ${rig.order.killFirst}, cut first ${rig.order.cutFirst}) [${perCut.join(' ')}], ` +
         `${rig.bootMs.length} boots (max ${Math.max(...rig.bootMs)} ms); ${ledgerFigures(rig.ledger)}; ` +
         `LOST: bridged ${cloudResult.lost.length}, violations ${rig.violations.length}; duplicates: cloud ${cloudResult.duplicates}, sessions ${sessDup}; ` +
-        `revocations ${revs || 'none'}; floors ${rig.floors.length} monotonic; daemon error lines ${rig.daemonErrors.length}; ${Math.round((Date.now() - started) / 1000)} s\n`,
+        `revocations ${revs || 'none'}; floors ${rig.floors.length} monotonic; daemon error ` +
+        `lines ${rig.daemonErrors.length}; ${Math.round((Date.now() - started) / 1000)} s\n`,
     );
     const errs = [...new Set(rig.daemonErrors.map((e) => e.slice(0, 160)))];
     if (errs.length) process.stdout.write(`      [powercut] error lines the killed daemons logged (distinct): ${errs.join(' | ')}\n`);
@@ -221,18 +228,37 @@ describe('power cuts: edgegate run on lazyfs, kill -9 + cut, boot on what surviv
     rigB.violations.push(...(await checkRevocations(rigB.spec.port, rigB.token, rigB.ledger, 'nc token check')));
 
     process.stdout.write(
-      `      [powercut negative control] A: ${ledgerFigures(rig.ledger)}; LOST bridged ${lostA}, violations ${v.length}; B: violations ${rigB.violations.length}\n` +
+      `      [powercut negative control] A: ${ledgerFigures(rig.ledger)}; LOST bridged ` +
+        `${lostA}, violations ${v.length}; B: violations ${rigB.violations.length}\n` +
         [...v, ...rigB.violations].map((x) => `        - ${x.slice(0, 240)}`).join('\n') +
         '\n',
     );
     assert.ok(rig.ledger.bridgedAcked.size > 0, 'the load acknowledged bridged messages');
     assert.ok(lostA > 0, 'acknowledged bridged messages lost (cloud)');
-    assert.ok(v.some((x) => /bridge queue holds/.test(x)), 'queue count check fails');
-    assert.ok(v.some((x) => /not in bridge_outbox/.test(x)), 'card check finds the lost rows');
-    assert.ok(v.some((x) => /NOT delivered/.test(x)), 'session check fails');
-    assert.ok(v.some((x) => /retained .*(MISSING|OLDER)/.test(x)), 'retained check fails');
-    assert.ok(rigB.violations.some((x) => /secret CHANGED|secret is unreadable/.test(x)), 'secret check fails');
-    assert.ok(rigB.violations.some((x) => /REFUSED/.test(x)), 'a token minted before the cut is refused');
+    assert.ok(
+      v.some((x) => /bridge queue holds/.test(x)),
+      'queue count check fails',
+    );
+    assert.ok(
+      v.some((x) => /not in bridge_outbox/.test(x)),
+      'card check finds the lost rows',
+    );
+    assert.ok(
+      v.some((x) => /NOT delivered/.test(x)),
+      'session check fails',
+    );
+    assert.ok(
+      v.some((x) => /retained .*(MISSING|OLDER)/.test(x)),
+      'retained check fails',
+    );
+    assert.ok(
+      rigB.violations.some((x) => /secret CHANGED|secret is unreadable/.test(x)),
+      'secret check fails',
+    );
+    assert.ok(
+      rigB.violations.some((x) => /REFUSED/.test(x)),
+      'a token minted before the cut is refused',
+    );
   });
 });
 
@@ -273,13 +299,23 @@ describe('edgegate token revoke while the gateway is under load', function () {
     await load.settle(10_000);
     await load.abandon();
     // The daemon polls the revocation table (auth.revocation.pollIntervalSec 0.5) and says when it applied what it found.
-    const appliedJti = (): number => Math.max(0, ...gw.logLines().filter((l) => l.msg === 'revocations applied').map((l) => Number(l.revokedJti)));
+    const appliedJti = (): number =>
+      Math.max(
+        0,
+        ...gw
+          .logLines()
+          .filter((l) => l.msg === 'revocations applied')
+          .map((l) => Number(l.revokedJti)),
+      );
     await waitUntil(() => appliedJti() >= ledgerRev.revocations.length, { what: 'the daemon to apply the revocations' });
     const applied = await checkRevocations(spec.port, await sensorToken(secret, 'control'), ledgerRev, 'under load');
     gw.kill9();
     await gw.exited();
     process.stdout.write(`      [revoke under load] ${ledger.acked} messages acknowledged meanwhile; ${outcomes.join(' | ')}\n`);
     assert.deepEqual(applied, []);
-    assert.ok(outcomes.every((o) => o.startsWith('exit 0')), `token revoke under load: ${outcomes.join(' | ')}`);
+    assert.ok(
+      outcomes.every((o) => o.startsWith('exit 0')),
+      `token revoke under load: ${outcomes.join(' | ')}`,
+    );
   });
 });

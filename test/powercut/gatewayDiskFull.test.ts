@@ -10,8 +10,8 @@ import type { MqttClient } from 'mqtt';
 import { cloudSubscriber } from '../bridge/support.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { skipUnlessFuse } from '../helpers/powerCut.js';
-import { cleanupAll, CLOUD_FILTER, removeTempDirs, rng } from './support/gateway.js';
 import { waitUntil } from '../helpers/wait.js';
+import { CLOUD_FILTER, cleanupAll, removeTempDirs, rng } from './support/gateway.js';
 import { Rig } from './support/scenario.js';
 import { cloudLosses, connectMqtt, end, Load } from './support/workload.js';
 
@@ -61,8 +61,16 @@ describe('a full disk under load: edgegate run on lazyfs with a capacity', funct
   afterEach(async function () {
     // On a failure: what the daemon logged at warn and above (not the bridge's connection refusals).
     if (this.currentTest?.state === 'failed' && rig?.gw) {
-      const lines = rig.gw.log().split('\n').filter((l) => /"level":(40|50|60)/.test(l) && !/cannot connect to the cloud/.test(l));
-      process.stdout.write(`      daemon log (warn+), last 30 of ${lines.length}:\n${lines.slice(-30).map((l) => `        ${l.slice(0, 400)}`).join('\n')}\n`);
+      const lines = rig.gw
+        .log()
+        .split('\n')
+        .filter((l) => /"level":(40|50|60)/.test(l) && !/cannot connect to the cloud/.test(l));
+      process.stdout.write(
+        `      daemon log (warn+), last 30 of ${lines.length}:\n${lines
+          .slice(-30)
+          .map((l) => `        ${l.slice(0, 400)}`)
+          .join('\n')}\n`,
+      );
     }
     await cleanupAll();
     await cloud?.dispose();
@@ -89,7 +97,7 @@ describe('a full disk under load: edgegate run on lazyfs with a capacity', funct
     // 1. Before: the mixed load, all of it acknowledged.
     const load = await Load.start({ port, token: rig.token, ledger, cycle: 1, seed: SEED, versions: [4, 5] });
     await waitUntil(() => ledger.acked >= 1000, { timeoutMs: 30_000, what: 'a first load of 1000 acknowledged messages' });
-    assert.ok(await load.settle(45_000), "the first load settles (all answered)");
+    assert.ok(await load.settle(45_000), 'the first load settles (all answered)');
     await load.abandon();
     const ackedBefore = ledger.acked;
     const capacity = (await rig.fs.stats()).used + HEADROOM;
@@ -147,7 +155,11 @@ describe('a full disk under load: edgegate run on lazyfs with a capacity', funct
       if (o.acked) ledger.bridgedAcked.set(`full5.${i}`, 3);
       during.push(o);
     }
-    const during5 = { acked: during.filter((o) => o.acked).length, quota: during.filter((o) => o.code === QUOTA_EXCEEDED).length, codes: during.map((o) => (o.acked ? 'acked' : (o.code ?? o.error))) };
+    const during5 = {
+      acked: during.filter((o) => o.acked).length,
+      quota: during.filter((o) => o.code === QUOTA_EXCEEDED).length,
+      codes: during.map((o) => (o.acked ? 'acked' : (o.code ?? o.error))),
+    };
     mark(`MQTT 5 answers ${JSON.stringify(during5.codes)}`);
     const v4 = (await connectMqtt(port, { clientId: 'full-v4', protocolVersion: 4, username: 'full', password: rig.token })).client!;
     const v4closed = new Promise<boolean>((res) => {
@@ -192,14 +204,13 @@ describe('a full disk under load: edgegate run on lazyfs with a capacity', funct
     const load2 = await Load.start({ port, token: rig.token, ledger, cycle: 5, seed: SEED + 5, versions: [4, 5] });
     const ackedAt = ledger.acked;
     await waitUntil(() => ledger.acked >= ackedAt + 500, { timeoutMs: 30_000, what: '500 more acknowledged' });
-    assert.ok(await load2.settle(45_000), "the load after recovery settles");
+    assert.ok(await load2.settle(45_000), 'the load after recovery settles');
     await load2.abandon();
     // Storage counts as failing until 10 s pass without a failed commit (no flapping on a full card): then healthy again.
     let hAfter = await rig.gw!.healthz();
-    await waitUntil(
-      async () => (hAfter = await rig!.gw!.healthz()).httpStatus === 200,
-      { timeoutMs: 15_000, what: '/healthz ok', everyMs: 250 },
-    ).catch(() => undefined);
+    await waitUntil(async () => (hAfter = await rig!.gw!.healthz()).httpStatus === 200, { timeoutMs: 15_000, what: '/healthz ok', everyMs: 250 }).catch(
+      () => undefined,
+    );
     await Promise.all([end(v5, true), end(v4b, true), end(pub0, true), end(live.client, true)]);
     const daemonErrors = [...new Set(rig.gw!.errors().map((e) => e.slice(0, 200)))];
 
@@ -209,20 +220,25 @@ describe('a full disk under load: edgegate run on lazyfs with a capacity', funct
     const sub = await cloudSubscriber(cloud, CLOUD_FILTER, 'cloud-collector-full');
     await rig.boot('boot after the full disk');
     await rig.checkAll('checks after the full disk', { queueCount: false });
-    await waitUntil(
-      () => cloudLosses(sub.inbox.messages, ledger).lost.length === 0,
-      { timeoutMs: 60_000, what: 'every bridged message' },
-    ).catch(() => undefined);
+    await waitUntil(() => cloudLosses(sub.inbox.messages, ledger).lost.length === 0, { timeoutMs: 60_000, what: 'every bridged message' }).catch(
+      () => undefined,
+    );
     const cloudResult = cloudLosses(sub.inbox.messages, ledger);
-    if (cloudResult.lost.length) rig.violations.push(`cloud: ${cloudResult.lost.length} acknowledged bridged messages never delivered (${cloudResult.describe})`);
+    if (cloudResult.lost.length)
+      rig.violations.push(`cloud: ${cloudResult.lost.length} acknowledged bridged messages never delivered (${cloudResult.describe})`);
     sub.client.end(true);
 
     process.stdout.write(
-      `      [powercut disk-full] capacity ${capacity} B (used at boot ${boot.used} B; full at ${filled.used} B after ${n} fill messages of 4 KiB; first refusal ${JSON.stringify(firstRefusal)}); ` +
-        `acknowledged: ${ackedBefore} before the fill, ${ledger.bridgedAcked.size} bridged in all; while full: MQTT 5 (256 KiB) ${JSON.stringify(during5.codes)}, ` +
-        `MQTT 3.1.1 ${v4out.acked ? 'ACKED' : v4out.timeout ? 'no PUBACK' : v4out.error} + connection ${v4wasClosed ? 'closed' : 'kept'}; live QoS 0 routed ${liveDuringFull}/20 (refused messages routed locally: ${refusedRoutedLocally}); ` +
-        `/healthz polled while full: ${polls.unhealthy} unhealthy (${polls.withReason} with "disk full"), ${polls.ok} OK; after freeing, idle: ${hIdle.httpStatus}; after new messages: ${hAfter.httpStatus} (acknowledged again at try ${tries}); ` +
-        `LOST bridged ${cloudResult.lost.length}, duplicates ${cloudResult.duplicates}, violations ${rig.violations.length}; ${Math.round((Date.now() - started) / 1000)} s\n` +
+      `      [powercut disk-full] capacity ${capacity} B (used at boot ${boot.used} B; full at ` +
+        `${filled.used} B after ${n} fill messages of 4 KiB; first refusal ${JSON.stringify(firstRefusal)}); ` +
+        `acknowledged: ${ackedBefore} before the fill, ${ledger.bridgedAcked.size} ` +
+        `bridged in all; while full: MQTT 5 (256 KiB) ${JSON.stringify(during5.codes)}, ` +
+        `MQTT 3.1.1 ${v4out.acked ? 'ACKED' : v4out.timeout ? 'no PUBACK' : v4out.error} + connection ${v4wasClosed ? 'closed' : 'kept'}; ` +
+        `live QoS 0 routed ${liveDuringFull}/20 (refused messages routed locally: ${refusedRoutedLocally}); ` +
+        `/healthz polled while full: ${polls.unhealthy} unhealthy (${polls.withReason} with "disk full"), ${polls.ok} OK; after ` +
+        `freeing, idle: ${hIdle.httpStatus}; after new messages: ${hAfter.httpStatus} (acknowledged again at try ${tries}); ` +
+        `LOST bridged ${cloudResult.lost.length}, duplicates ${cloudResult.duplicates}, ` +
+        `violations ${rig.violations.length}; ${Math.round((Date.now() - started) / 1000)} s\n` +
         `      [powercut disk-full] /healthz transitions while full: ${events.join('; ')}\n` +
         `      [powercut disk-full] distinct error lines of the daemon: ${daemonErrors.join(' | ')}\n`,
     );
@@ -243,7 +259,8 @@ describe('a full disk under load: edgegate run on lazyfs with a capacity', funct
     const contract: string[] = [];
     if (polls.ok > 0) contract.push(`/healthz answered 200 (storage writable) ${polls.ok} times while the disk was full and messages were refused`);
     const codes = [firstRefusal, ...during].filter((o) => !o.acked).map((o) => o.code);
-    if (codes.some((c) => c !== QUOTA_EXCEEDED)) contract.push(`MQTT 5 refusals on a full disk were ${JSON.stringify(codes)}, not all 0x97 (151) Quota exceeded`);
+    if (codes.some((c) => c !== QUOTA_EXCEEDED))
+      contract.push(`MQTT 5 refusals on a full disk were ${JSON.stringify(codes)}, not all 0x97 (151) Quota exceeded`);
     assert.deepEqual(contract, [], 'a full disk is reported as such');
   });
 });

@@ -3,15 +3,32 @@
 // They also show the failures the project fixes: SQLite WAL with synchronous=NORMAL loses
 // committed transactions on a power cut, and writeFileSync without fsync leaves nothing.
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, fsyncSync, ftruncateSync, linkSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  ftruncateSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { GroupCommit } from '../../src/storage/groupCommit.js';
+import { WalSync } from '../../src/storage/walSync.js';
+import { fsyncDir, isMounted, type LazyFs, mountTempLazyFs, skipUnlessFuse, writeFileDurable } from '../helpers/powerCut.js';
 import { mulberry32 } from '../helpers/prng.js';
 import { waitUntil } from '../helpers/wait.js';
-import { WalSync } from '../../src/storage/walSync.js';
-import { fsyncDir, isMounted, mountTempLazyFs, skipUnlessFuse, writeFileDurable, type LazyFs } from '../helpers/powerCut.js';
 
 /** write + fsync (not the directory). */
 function writeAndFsync(file: string, data: string, flags = 'w'): void {
@@ -86,7 +103,6 @@ async function commitThenCut(fs: LazyFs, file: string, sync: Sync, n: number): P
 
 // ---------- a randomized check against an independent model of the same rules ----------
 
-
 interface Inode {
   data: Buffer; // what reads see
   durable: Buffer | null; // contents as of the last fsync (null: never: a durable name shows 0 bytes)
@@ -95,8 +111,14 @@ interface Inode {
 /** The rules, written independently of lazyfs.py: per-file fsync for data, per-directory fsync for names. */
 class Model {
   inodes = new Map<number, Inode>();
-  view = new Map<string, Map<string, number>>([['', new Map()], ['sub', new Map()]]);
-  durable = new Map<string, Map<string, number>>([['', new Map()], ['sub', new Map()]]);
+  view = new Map<string, Map<string, number>>([
+    ['', new Map()],
+    ['sub', new Map()],
+  ]);
+  durable = new Map<string, Map<string, number>>([
+    ['', new Map()],
+    ['sub', new Map()],
+  ]);
   private next = 1;
 
   lookup(dir: string, name: string): number | undefined {
@@ -212,8 +234,15 @@ function randomOps(fs: LazyFs, m: Model, rnd: () => number, count: number): void
     if (i % 25 === 0) {
       // reads through the mount see the view
       for (const d of dirs) {
-        for (const [n, ino] of m.view.get(d)!) assert.equal(readFileSync(at(d, n), 'latin1'), m.inodes.get(ino)!.data.toString('latin1'), `view of ${d}/${n} after op ${i}`);
-        assert.deepEqual(readdirSync(fs.path(d)).filter((n) => n !== 'sub').sort(), [...m.view.get(d)!.keys()].sort(), `listing of /${d} after op ${i}`);
+        for (const [n, ino] of m.view.get(d)!)
+          assert.equal(readFileSync(at(d, n), 'latin1'), m.inodes.get(ino)!.data.toString('latin1'), `view of ${d}/${n} after op ${i}`);
+        assert.deepEqual(
+          readdirSync(fs.path(d))
+            .filter((n) => n !== 'sub')
+            .sort(),
+          [...m.view.get(d)!.keys()].sort(),
+          `listing of /${d} after op ${i}`,
+        );
       }
     }
   }
@@ -255,7 +284,10 @@ describe('power-cut harness (lazyfs)', function () {
       const durable = readFileSync(join(fs.backing, 'f'));
       assert.equal(durable.length, 8002);
       assert.ok(durable.equals(view), 'BACKING differs from what was fsynced');
-      assert.equal(durable.subarray(1000, 8000).every((b) => b === 0), true);
+      assert.equal(
+        durable.subarray(1000, 8000).every((b) => b === 0),
+        true,
+      );
     });
 
     it('a file written, fsynced and its directory fsynced survives a cut', async () => {
@@ -500,32 +532,35 @@ describe('power-cut harness (lazyfs)', function () {
       assert.ok(r.rows < 101, `expected at least one of the 100 committed rows lost under NORMAL, ${r.rows - 1} survived`);
     });
 
-    it('the group commit of storage.sync full (NORMAL + fdatasync of the WAL off the event loop): every group whose committed() resolved survives a cut', async () => {
-      fs = await mountTempLazyFs();
-      const file = fs.path('q.db');
-      createBaseline(fs, file); // closed: the WAL is gone, the next commit creates it (a name nothing synced yet)
-      const db = openDb(file, 'FULL');
-      const walSync = new WalSync(file);
-      const group = new GroupCommit(db, { delayMs: 0, walSync });
-      const ins = db.prepare('INSERT INTO t (v) VALUES (?)');
-      let resolved = 0;
-      // 40 groups of 5 rows, each started before the previous one's fsync returned (they share fsyncs).
-      const groups: Array<Promise<void>> = [];
-      for (let g = 0; g < 40; g++) {
-        for (let i = 0; i < 5; i++) group.write(() => ins.run(`g${g} r${i} ${'x'.repeat(200)}`));
-        groups.push(group.committed().then(() => void resolved++));
-        await new Promise((r) => setImmediate(r));
-      }
-      await Promise.all(groups);
-      assert.equal(db.pragma('synchronous', { simple: true }), 2, 'the connection is FULL again between groups');
-      assert.ok(walSync.syncs >= 1 && walSync.syncs <= 40, `fsyncs shared by groups (${walSync.syncs})`);
-      await fs.cut();
-      closeDeadWal(walSync);
-      closeDead(db);
-      await fs.remount();
-      assert.equal(resolved, 40);
-      assert.deepEqual(reopenCount(file), { rows: 1 + 200, check: 'ok' });
-    });
+    it(
+      'the group commit of storage.sync full (NORMAL + fdatasync of the WAL off ' + 'the event loop): every group whose committed() resolved survives a cut',
+      async () => {
+        fs = await mountTempLazyFs();
+        const file = fs.path('q.db');
+        createBaseline(fs, file); // closed: the WAL is gone, the next commit creates it (a name nothing synced yet)
+        const db = openDb(file, 'FULL');
+        const walSync = new WalSync(file);
+        const group = new GroupCommit(db, { delayMs: 0, walSync });
+        const ins = db.prepare('INSERT INTO t (v) VALUES (?)');
+        let resolved = 0;
+        // 40 groups of 5 rows, each started before the previous one's fsync returned (they share fsyncs).
+        const groups: Array<Promise<void>> = [];
+        for (let g = 0; g < 40; g++) {
+          for (let i = 0; i < 5; i++) group.write(() => ins.run(`g${g} r${i} ${'x'.repeat(200)}`));
+          groups.push(group.committed().then(() => void resolved++));
+          await new Promise((r) => setImmediate(r));
+        }
+        await Promise.all(groups);
+        assert.equal(db.pragma('synchronous', { simple: true }), 2, 'the connection is FULL again between groups');
+        assert.ok(walSync.syncs >= 1 && walSync.syncs <= 40, `fsyncs shared by groups (${walSync.syncs})`);
+        await fs.cut();
+        closeDeadWal(walSync);
+        closeDead(db);
+        await fs.remount();
+        assert.equal(resolved, 40);
+        assert.deepEqual(reopenCount(file), { rows: 1 + 200, check: 'ok' });
+      },
+    );
 
     it('the same group commit under the negative control (fsync persists nothing) loses them: the test above can fail', async () => {
       fs = await mountTempLazyFs({ negativeControl: true });

@@ -47,12 +47,24 @@ describe('release packaging (sources)', function () {
     const deb = directives(await debUnit());
     assert.equal(deb.length, source.length);
     source.forEach((line, i) => {
-      if (/^(ExecStart|Documentation)=/.test(line)) assert.equal(deb[i], line.replaceAll('/opt/edgegate/docs/', '/usr/share/doc/edgegate/').replaceAll('/opt/edgegate/', '/usr/lib/edgegate/'));
+      if (/^(ExecStart|Documentation)=/.test(line))
+        assert.equal(deb[i], line.replaceAll('/opt/edgegate/docs/', '/usr/share/doc/edgegate/').replaceAll('/opt/edgegate/', '/usr/lib/edgegate/'));
       else assert.equal(deb[i], line);
     });
     assert.ok(deb.includes('ExecStart=/usr/bin/node --max-semi-space-size=2 --max-old-space-size=128 /usr/lib/edgegate/dist/cli/main.js run'));
     // The hardening, by name (a lost line would also break the comparison above).
-    for (const d of ['NoNewPrivileges=yes', 'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'DevicePolicy=closed', 'CapabilityBoundingSet=', 'SystemCallFilter=@system-service', 'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK', 'StateDirectory=edgegate', 'User=edgegate']) {
+    for (const d of [
+      'NoNewPrivileges=yes',
+      'ProtectSystem=strict',
+      'ProtectHome=yes',
+      'PrivateTmp=yes',
+      'DevicePolicy=closed',
+      'CapabilityBoundingSet=',
+      'SystemCallFilter=@system-service',
+      'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK',
+      'StateDirectory=edgegate',
+      'User=edgegate',
+    ]) {
       assert.ok(deb.includes(d), d);
     }
   });
@@ -88,7 +100,7 @@ describe('release artifacts (release/, when built)', function () {
     }
   };
   let skippedDpkg = false;
-  before(async function () {
+  before(async () => {
     skippedDpkg = (await run('sh', ['-c', 'command -v dpkg-deb'])).code !== 0;
   });
 
@@ -137,12 +149,29 @@ describe('release artifacts (release/, when built)', function () {
       ]) {
         assert.ok(byPath.has(f), f);
       }
-      assert.ok(entries.every((e) => e.owner === 'root/root'), 'owned by root');
+      assert.ok(
+        entries.every((e) => e.owner === 'root/root'),
+        'owned by root',
+      );
       assert.equal(byPath.get('/usr/bin/edgegate')!.mode, '-rwxr-xr-x');
       assert.equal(byPath.get('/etc/edgegate/local.json')!.mode, '-rw-r-----');
       const nodeArch = { amd64: 'x64', arm64: 'arm64', armhf: 'arm' }[arch]!;
-      const modules = entries.filter((e) => e.path.startsWith('/usr/lib/edgegate/node_modules/') && !e.mode.startsWith('d')).map((e) => e.path.slice('/usr/lib/edgegate/node_modules/'.length));
-      assert.deepEqual([...new Set(modules.map((m) => m.split('/').slice(0, m.startsWith('@') ? 2 : 1).join('/')))].sort(), ['@serialport/bindings-cpp', 'better-sqlite3', 'uplot']);
+      const modules = entries
+        .filter((e) => e.path.startsWith('/usr/lib/edgegate/node_modules/') && !e.mode.startsWith('d'))
+        .map((e) => e.path.slice('/usr/lib/edgegate/node_modules/'.length));
+      assert.deepEqual(
+        [
+          ...new Set(
+            modules.map((m) =>
+              m
+                .split('/')
+                .slice(0, m.startsWith('@') ? 2 : 1)
+                .join('/'),
+            ),
+          ),
+        ].sort(),
+        ['@serialport/bindings-cpp', 'better-sqlite3', 'uplot'],
+      );
       const prebuilds = modules.filter((m) => m.includes('/prebuilds/'));
       assert.ok(prebuilds.length > 0 && prebuilds.every((m) => m.includes(`/prebuilds/linux-${nodeArch}/`) && m.endsWith('.glibc.node')), prebuilds.join(', '));
       assert.ok(!entries.some((e) => e.path.startsWith('/opt/') || e.path.startsWith('/usr/local/')), 'nothing in /opt or /usr/local');
@@ -171,7 +200,10 @@ describe('release artifacts (release/, when built)', function () {
       assert.equal(pkg.version, `${version}+${String(info.commit)}`, '`edgegate --version` prints version+commit');
       const natives = files.filter((f) => f.endsWith('.node'));
       assert.ok(natives.includes(`${top}/node_modules/better-sqlite3/build/Release/better_sqlite3.node`));
-      assert.ok(natives.every((f) => f.endsWith('better_sqlite3.node') || f.includes(`/prebuilds/linux-${String(info.nodeArch)}/`)), natives.join(', '));
+      assert.ok(
+        natives.every((f) => f.endsWith('better_sqlite3.node') || f.includes(`/prebuilds/linux-${String(info.nodeArch)}/`)),
+        natives.join(', '),
+      );
     });
   }
 });

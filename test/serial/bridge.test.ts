@@ -5,8 +5,8 @@ import type { MqttClient } from 'mqtt';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { collector, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
-import { Device, SocatPair, unplugAll } from './support/socat.js';
 import { waitUntil } from '../helpers/wait.js';
+import { Device, SocatPair, unplugAll } from './support/socat.js';
 
 describe('serial ports over the cloud bridge (real Mosquitto)', function () {
   this.timeout(30_000);
@@ -44,10 +44,7 @@ describe('serial ports over the cloud bridge (real Mosquitto)', function () {
     } as never);
     // The bridge subscribes to its `in` rules before it publishes its retained "online" state.
     await waitUntil(() => cloudInbox.messages.some((m) => m.payload === 'online'), { timeoutMs: 10_000, what: 'the bridge online state' });
-    await waitUntil(
-      () => ((d.daemon.status.snapshot().serial as { ports: Array<{ state: string }> }).ports[0]!.state === 'open'),
-      { what: 'the port to open' },
-    );
+    await waitUntil(() => (d.daemon.status.snapshot().serial as { ports: Array<{ state: string }> }).ports[0]!.state === 'open', { what: 'the port to open' });
     device = await Device.open(pair.deviceSide);
   });
 
@@ -62,15 +59,24 @@ describe('serial ports over the cloud bridge (real Mosquitto)', function () {
   it('a reading from the device arrives at the cloud under the rule remote prefix', async () => {
     await device.write('kwh=1234.5 ok=true\n');
     await waitUntil(() => cloudInbox.messages.some((m) => m.topic === 'gw1/sensors/meter/data'), { timeoutMs: 10_000, what: 'the reading at the cloud' });
-    assert.deepEqual(cloudInbox.messages.filter((m) => m.topic === 'gw1/sensors/meter/data').map((m) => m.payload), ['{"kwh":1234.5,"ok":true}']);
+    assert.deepEqual(
+      cloudInbox.messages.filter((m) => m.topic === 'gw1/sensors/meter/data').map((m) => m.payload),
+      ['{"kwh":1234.5,"ok":true}'],
+    );
   });
 
   it('a burst of lines reaches the cloud complete and in order (QoS 1 through the durable queue)', async () => {
     const N = 500;
     await device.write(Array.from({ length: N }, (_, i) => `seq=${i}`).join('\n') + '\n');
-    const seqs = (): number[] => cloudInbox.messages.filter((m) => m.topic === 'gw1/sensors/meter/data' && m.payload.startsWith('{"seq"')).map((m) => (JSON.parse(m.payload) as { seq: number }).seq);
+    const seqs = (): number[] =>
+      cloudInbox.messages
+        .filter((m) => m.topic === 'gw1/sensors/meter/data' && m.payload.startsWith('{"seq"'))
+        .map((m) => (JSON.parse(m.payload) as { seq: number }).seq);
     await waitUntil(() => seqs().length >= N, { timeoutMs: 20_000, what: `${N} lines at the cloud (have ${seqs().length})` });
-    assert.deepEqual(seqs(), Array.from({ length: N }, (_, i) => i));
+    assert.deepEqual(
+      seqs(),
+      Array.from({ length: N }, (_, i) => i),
+    );
   });
 
   it('a command published in the cloud reaches the device', async () => {

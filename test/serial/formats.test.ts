@@ -9,7 +9,10 @@ const fmt = (format: 'json' | 'kv' | 'text', line: string | Buffer): string | { 
 describe('serial line formats', () => {
   describe('json', () => {
     it('publishes compact JSON, keeping strings and numbers exactly', () => {
-      assert.equal(fmt('json', ' { "t" : 21.50 , "name" : "a b\\" c" , "big": 12345678901234567890, "arr": [ 1, 2 ] } '), '{"t":21.50,"name":"a b\\" c","big":12345678901234567890,"arr":[1,2]}');
+      assert.equal(
+        fmt('json', ' { "t" : 21.50 , "name" : "a b\\" c" , "big": 12345678901234567890, "arr": [ 1, 2 ] } '),
+        '{"t":21.50,"name":"a b\\" c","big":12345678901234567890,"arr":[1,2]}',
+      );
       assert.equal(fmt('json', '{"t":1}'), '{"t":1}');
       assert.equal(fmt('json', '42'), '42');
       assert.equal(fmt('json', '"just text"'), '"just text"');
@@ -39,7 +42,10 @@ describe('serial line formats', () => {
     });
 
     it('keeps serial numbers, hex and odd values as strings', () => {
-      assert.equal(fmt('kv', 'id=00123 hex=0x1F inf=Infinity nan=NaN big=1e999 empty= null=null'), '{"id":"00123","hex":"0x1F","inf":"Infinity","nan":"NaN","big":"1e999","empty":"","null":"null"}');
+      assert.equal(
+        fmt('kv', 'id=00123 hex=0x1F inf=Infinity nan=NaN big=1e999 empty= null=null'),
+        '{"id":"00123","hex":"0x1F","inf":"Infinity","nan":"NaN","big":"1e999","empty":"","null":"null"}',
+      );
     });
 
     it('a repeated key keeps the last value; __proto__ is just a key', () => {
@@ -68,7 +74,7 @@ describe('serial line formats', () => {
     });
 
     it('an unterminated quote, or text glued to the closing quote, makes the line invalid', () => {
-      for (const bad of ['name="living room', 'a="x\\"', 'a="x" b="', 'a="x"y', 'a="' ]) assert.deepEqual(fmt('kv', bad), { reason: 'SERIAL_INVALID_KV' }, bad);
+      for (const bad of ['name="living room', 'a="x\\"', 'a="x" b="', 'a="x"y', 'a="']) assert.deepEqual(fmt('kv', bad), { reason: 'SERIAL_INVALID_KV' }, bad);
       // A quote that does not open the value is an ordinary character (as before).
       assert.equal(fmt('kv', 'a=b"c'), '{"a":"b\\"c"}');
     });

@@ -20,7 +20,10 @@ describe('serial line framer', () => {
 
   it('keeps an incomplete line until its delimiter arrives, byte by byte', () => {
     const f = new LineFramer('\n', 64);
-    const r = run(f, [...'{"t":1}\n{"t":2}'].map((c) => c));
+    const r = run(
+      f,
+      [...'{"t":1}\n{"t":2}'].map((c) => c),
+    );
     assert.deepEqual(r.lines, ['{"t":1}']);
     assert.equal(f.bufferedBytes, 7);
     assert.deepEqual(run(f, ['\n']).lines, ['{"t":2}']);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { buildConfig } from '../../src/config/load.js';
-import { ConfigError } from '../../src/errors.js';
 import { expandTopic } from '../../src/config/serialPorts.js';
+import { ConfigError } from '../../src/errors.js';
 
 const problems = (ports: unknown[]): Array<{ path: string; message: string }> => {
   try {
@@ -17,8 +17,20 @@ describe('serial port configuration', () => {
   it('fills every default of the contract', () => {
     const [p] = buildConfig({ serial: { ports: [{ name: 'rs485', path: '/dev/ttyUSB0' }] } } as never).serial.ports;
     assert.deepEqual(p, {
-      name: 'rs485', path: '/dev/ttyUSB0', baudRate: 9600, dataBits: 8, parity: 'none', stopBits: 1, delimiter: '\n', format: 'json',
-      topic: 'sensors/%n/data', qos: 0, retain: false, commandTopic: '', maxLineBytes: 1024, reopen: { minSec: 1, maxSec: 30 },
+      name: 'rs485',
+      path: '/dev/ttyUSB0',
+      baudRate: 9600,
+      dataBits: 8,
+      parity: 'none',
+      stopBits: 1,
+      delimiter: '\n',
+      format: 'json',
+      topic: 'sensors/%n/data',
+      qos: 0,
+      retain: false,
+      commandTopic: '',
+      maxLineBytes: 1024,
+      reopen: { minSec: 1, maxSec: 30 },
     });
   });
 
@@ -27,12 +39,21 @@ describe('serial port configuration', () => {
   });
 
   it('refuses a publish topic with wildcards (also through the name)', () => {
-    assert.deepEqual(problems([{ name: 'a', path: '/dev/x', topic: 'sensors/+/data' }]).map((p) => p.path), ['serial.ports[0].topic']);
-    assert.deepEqual(problems([{ name: 'a#', path: '/dev/x' }]).map((p) => p.path), ['serial.ports[0].topic']);
+    assert.deepEqual(
+      problems([{ name: 'a', path: '/dev/x', topic: 'sensors/+/data' }]).map((p) => p.path),
+      ['serial.ports[0].topic'],
+    );
+    assert.deepEqual(
+      problems([{ name: 'a#', path: '/dev/x' }]).map((p) => p.path),
+      ['serial.ports[0].topic'],
+    );
   });
 
   it('refuses an invalid command filter and one that matches the port own topic (a loop)', () => {
-    assert.deepEqual(problems([{ name: 'a', path: '/dev/x', commandTopic: 'cmd/#/x' }]).map((p) => p.path), ['serial.ports[0].commandTopic']);
+    assert.deepEqual(
+      problems([{ name: 'a', path: '/dev/x', commandTopic: 'cmd/#/x' }]).map((p) => p.path),
+      ['serial.ports[0].commandTopic'],
+    );
     const loop = problems([{ name: 'a', path: '/dev/x', commandTopic: 'sensors/%n/#' }]);
     assert.equal(loop[0]?.path, 'serial.ports[0].commandTopic');
     assert.match(loop[0]!.message, /loop/);

@@ -6,12 +6,12 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
+import type { PublishOrigin } from '../../src/broker/broker.js';
 import { startDaemon, type TestDaemon } from '../helpers/daemon.js';
 import { collector, connectOk, end, publish, subscribe } from '../helpers/mqtt.js';
 import { hsToken, nowSec } from '../helpers/tokens.js';
-import type { PublishOrigin } from '../../src/broker/broker.js';
-import { Device, SocatPair, unplugAll } from './support/socat.js';
 import { waitUntil } from '../helpers/wait.js';
+import { Device, SocatPair, unplugAll } from './support/socat.js';
 
 const SECRET = 'serial-test-secret-0123456789abcdef';
 const REOPEN = { minSec: 0.05, maxSec: 0.2 };
@@ -45,10 +45,8 @@ describe('serial ports end to end over socat PTYs', function () {
   const counts = new Map<string, number>();
   const count = (topic: string): number => counts.get(topic) ?? 0;
   const onTopic = (topic: string): string[] => inbox.messages.filter((m) => m.topic === topic).map((m) => m.payload);
-  const waitForOn = (topic: string, n: number, ms = 5000): Promise<void> => waitUntil(
-    () => count(topic) >= n,
-    { timeoutMs: ms, what: `${n} messages on ${topic} (have ${count(topic)})` },
-  );
+  const waitForOn = (topic: string, n: number, ms = 5000): Promise<void> =>
+    waitUntil(() => count(topic) >= n, { timeoutMs: ms, what: `${n} messages on ${topic} (have ${count(topic)})` });
   const plugDevice = async (name: string): Promise<void> => {
     await pairs[name]!.plug();
     await waitUntil(() => status(name).state === 'open', { what: `${name} to open` });
@@ -103,7 +101,11 @@ describe('serial ports end to end over socat PTYs', function () {
     assert.deepEqual(onTopic('sensors/js/data'), ['{"t":21.5,"unit":"C"}']);
     assert.deepEqual(onTopic('sensors/kv/data'), ['{"t":21.5,"h":40,"ok":true}']);
     assert.deepEqual(onTopic('text/tx'), ['hello serial world']);
-    assert.deepEqual(origins.find((o) => o.kind === 'internal' && o.source === 'serial:js'), { kind: 'internal', source: 'serial:js' }, 'publish interceptors (the bridge) see serial messages');
+    assert.deepEqual(
+      origins.find((o) => o.kind === 'internal' && o.source === 'serial:js'),
+      { kind: 'internal', source: 'serial:js' },
+      'publish interceptors (the bridge) see serial messages',
+    );
   });
 
   it('retains a retain:true port message for later subscribers', async () => {
@@ -122,7 +124,10 @@ describe('serial ports end to end over socat PTYs', function () {
     await waitForOn('sensors/js/data', before + 2);
     assert.deepEqual(onTopic('sensors/js/data').slice(before), ['{"seq":1}', '{"seq":2}']);
     assert.equal(status('js').lines.invalid, invalid + 2);
-    assert.ok(d.logs.some((l) => l.port === 'js' && l.reason === 'SERIAL_INVALID_JSON'), 'logged with the port name');
+    assert.ok(
+      d.logs.some((l) => l.port === 'js' && l.reason === 'SERIAL_INVALID_JSON'),
+      'logged with the port name',
+    );
   });
 
   it('survives 100 KB of noise without a delimiter and publishes the next valid line', async () => {

@@ -33,7 +33,10 @@ describe('serial publish queue', () => {
     blocked = undefined;
     gate();
     await q.drain();
-    assert.deepEqual(started, Array.from({ length: 12 }, (_, i) => String(i)));
+    assert.deepEqual(
+      started,
+      Array.from({ length: 12 }, (_, i) => String(i)),
+    );
     assert.equal(completed.length, 12);
     assert.deepEqual(events, ['pause@10', 'resume@1']);
     assert.equal(maxInFlight, 4);

@@ -2,15 +2,15 @@
 // formats, reopen backoff, once-per-state-change logging, commands and counters.
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import type { AedesPublishPacket } from 'aedes';
+import { pino } from 'pino';
+import type { InternalPacket } from '../../src/broker/broker.js';
 import { GatewayClock } from '../../src/clock/gatewayClock.js';
-import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { buildConfig } from '../../src/config/load.js';
 import type { SerialPortConfig } from '../../src/config/types.js';
 import { Metrics } from '../../src/metrics.js';
-import type { InternalPacket } from '../../src/broker/broker.js';
-import { SerialSensor, type SerialBroker } from '../../src/serial/serialSensor.js';
+import { type SerialBroker, SerialSensor } from '../../src/serial/serialSensor.js';
+import { FakeTimeSource } from '../helpers/fakeTimeSource.js';
 import { MockPorts } from './support/mockPorts.js';
 
 const settle = async (rounds = 10): Promise<void> => {
@@ -31,7 +31,19 @@ class RecordingBroker implements SerialBroker {
     return () => (this.subs = this.subs.filter((s) => s !== sub));
   }
   command(topic: string, payload: string): void {
-    for (const s of this.subs) if (s.filter === topic) s.handler({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 0, retain: false, dup: false, messageId: 0, brokerId: 'x', brokerCounter: 0 } as unknown as AedesPublishPacket);
+    for (const s of this.subs)
+      if (s.filter === topic)
+        s.handler({
+          cmd: 'publish',
+          topic,
+          payload: Buffer.from(payload),
+          qos: 0,
+          retain: false,
+          dup: false,
+          messageId: 0,
+          brokerId: 'x',
+          brokerCounter: 0,
+        } as unknown as AedesPublishPacket);
   }
   subscriptions(): number {
     return this.subs.length;
@@ -55,7 +67,12 @@ describe('serial sensor over binding-mock', () => {
   let sensor: SerialSensor | undefined;
 
   const make = (port: Record<string, unknown> = {}): SerialSensor => {
-    const sink = new Writable({ write: (c: Buffer, _e, cb) => (c.toString().split('\n').filter(Boolean).forEach((l) => logs.push(JSON.parse(l))), cb()) });
+    const sink = new Writable({
+      write: (c: Buffer, _e, cb) => {
+        for (const l of c.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(l));
+        cb();
+      },
+    });
     const logger = pino({ level: 'debug' }, sink);
     sensor = new SerialSensor(portConfig(port), { broker, clock, logger, metrics, factory: mocks.factory });
     return sensor;
@@ -91,7 +108,10 @@ describe('serial sensor over binding-mock', () => {
     mocks.binding('/dev/mock1').emitData(':3}\n');
     await settle();
     assert.deepEqual(broker.payloads(), ['{"t":1}', '{"t":2}', '{"t":3}']);
-    assert.deepEqual(broker.published[0], { message: { topic: 'site/p1/reading', payload: Buffer.from('{"t":1}'), qos: 1, retain: true }, source: 'serial:p1' });
+    assert.deepEqual(broker.published[0], {
+      message: { topic: 'site/p1/reading', payload: Buffer.from('{"t":1}'), qos: 1, retain: true },
+      source: 'serial:p1',
+    });
     assert.equal(await metric('edgegate_serial_lines_total', { port: 'p1', result: 'published' }), 3);
     assert.equal(await metric('edgegate_serial_lines_total', { port: 'p1', result: 'invalid' }), 1);
     const drop = logs.find((l) => l.reason === 'SERIAL_INVALID_JSON');
@@ -128,10 +148,10 @@ describe('serial sensor over binding-mock', () => {
     await settle();
     assert.deepEqual(broker.payloads(), ['hello']);
     assert.equal(await metric('edgegate_serial_lines_total', { port: 'p1', result: 'oversized' }), 1);
-    assert.deepEqual((s.status().lines as Record<string, number>), { published: 1, invalid: 0, oversized: 1 });
+    assert.deepEqual(s.status().lines as Record<string, number>, { published: 1, invalid: 0, oversized: 1 });
   });
 
-  it('reports when the last line came and (for the status page\'s expander) its first 256 bytes', async () => {
+  it("reports when the last line came and (for the status page's expander) its first 256 bytes", async () => {
     mocks.create('/dev/mock1');
     const s = make({ format: 'text' });
     await s.start();
@@ -153,7 +173,15 @@ describe('serial sensor over binding-mock', () => {
     assert.equal(s.status().state, 'waiting');
     assert.equal(mocks.opens, 1);
     // Backoff 1, 2, 4, 8, 8 s (maxSec 8).
-    for (const [advance, opens] of [[999, 1], [1, 2], [1999, 2], [1, 3], [4000, 4], [8000, 5], [8000, 6]] as const) {
+    for (const [advance, opens] of [
+      [999, 1],
+      [1, 2],
+      [1999, 2],
+      [1, 3],
+      [4000, 4],
+      [8000, 5],
+      [8000, 6],
+    ] as const) {
       time.advance(advance);
       await settle();
       assert.equal(mocks.opens, opens, `after +${advance} ms`);
@@ -191,7 +219,10 @@ describe('serial sensor over binding-mock', () => {
       assert.equal((s.status().lastError as { code: string }).code, code, message);
     }
     const warned = logs.filter((l) => l.msg === 'serial port unavailable; retrying with backoff');
-    assert.deepEqual(warned.map((l) => l.code), ['EACCES', 'EBUSY', 'ENOTTY', 'ENOENT', 'ERROR']);
+    assert.deepEqual(
+      warned.map((l) => l.code),
+      ['EACCES', 'EBUSY', 'ENOTTY', 'ENOENT', 'ERROR'],
+    );
     assert.equal(warned[0]!.hint, 'add the user running edgegate to the dialout group');
     mocks.failWith('/dev/mock1', undefined);
     time.advance(1000);

@@ -4,11 +4,11 @@
 // fsync order itself is checked through the real CLI in test/cli/durableWrites.test.ts.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { setImmediate as nextTurn } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
 import { mkdirDurableSync, writeFileAtomicSync } from '../../src/storage/atomicFile.js';
 import { tempDir } from '../helpers/daemon.js';
 
@@ -63,7 +63,10 @@ describe('writeFileAtomicSync', function () {
     const file = join(dir, 'jwt-secret');
     writeFileAtomicSync(file, 'first\n', { mode: 0o600, overwrite: false });
     assert.equal(readFileSync(file, 'utf8'), 'first\n');
-    assert.throws(() => writeFileAtomicSync(file, 'second\n', { mode: 0o600, overwrite: false }), (err: NodeJS.ErrnoException) => err.code === 'EEXIST');
+    assert.throws(
+      () => writeFileAtomicSync(file, 'second\n', { mode: 0o600, overwrite: false }),
+      (err: NodeJS.ErrnoException) => err.code === 'EEXIST',
+    );
     assert.equal(readFileSync(file, 'utf8'), 'first\n');
     assert.deepEqual(strays(dir, ['jwt-secret']), []);
   });
@@ -71,7 +74,10 @@ describe('writeFileAtomicSync', function () {
   it('a rename that fails after the data was written (target is a directory): the error is thrown, the temporary file removed', () => {
     const target = join(dir, 'busy');
     mkdirSync(join(target, 'inside'), { recursive: true });
-    assert.throws(() => writeFileAtomicSync(target, 'x'.repeat(100_000), { mode: 0o600 }), (err: NodeJS.ErrnoException) => ['EISDIR', 'ENOTEMPTY', 'EEXIST'].includes(err.code ?? ''));
+    assert.throws(
+      () => writeFileAtomicSync(target, 'x'.repeat(100_000), { mode: 0o600 }),
+      (err: NodeJS.ErrnoException) => ['EISDIR', 'ENOTEMPTY', 'EEXIST'].includes(err.code ?? ''),
+    );
     assert.deepEqual(readdirSync(target), ['inside']);
     assert.deepEqual(strays(dir, ['busy']), []);
   });
@@ -89,7 +95,10 @@ describe('writeFileAtomicSync', function () {
       writeFileSync(file, 'old\n', { mode: 0o600 });
       if (isRoot) assert.equal(spawnSync('mount', ['-o', 'remount,ro', at]).status, 0, 'remount read-only');
       else chmodSync(at, 0o500);
-      assert.throws(() => writeFileAtomicSync(file, 'new\n', { mode: 0o600 }), (err: NodeJS.ErrnoException) => ['EROFS', 'EACCES'].includes(err.code ?? ''));
+      assert.throws(
+        () => writeFileAtomicSync(file, 'new\n', { mode: 0o600 }),
+        (err: NodeJS.ErrnoException) => ['EROFS', 'EACCES'].includes(err.code ?? ''),
+      );
       assert.equal(readFileSync(file, 'utf8'), 'old\n');
       assert.deepEqual(strays(at, ['fleet-state.json']), []);
     } finally {
@@ -107,7 +116,10 @@ describe('writeFileAtomicSync', function () {
     try {
       const file = join(at, 'jwt-secret');
       writeFileAtomicSync(file, 'old secret\n', { mode: 0o600 });
-      assert.throws(() => writeFileAtomicSync(file, Buffer.alloc(1024 * 1024, 0x61), { mode: 0o600 }), (err: NodeJS.ErrnoException) => err.code === 'ENOSPC');
+      assert.throws(
+        () => writeFileAtomicSync(file, Buffer.alloc(1024 * 1024, 0x61), { mode: 0o600 }),
+        (err: NodeJS.ErrnoException) => err.code === 'ENOSPC',
+      );
       assert.equal(readFileSync(file, 'utf8'), 'old secret\n');
       assert.deepEqual(strays(at, ['jwt-secret']), []);
       // The space the failed write took is free again: a normal write fits.

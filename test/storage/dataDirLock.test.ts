@@ -4,10 +4,10 @@
 // data directory. The cross-process cases (a second `edgegate run`, kill -9)
 // are in test/cli/dataDirLock.test.ts.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../../src/errors.js';
-import { LOCK_FILE, PID_FILE, lockDataDir } from '../../src/storage/dataDirLock.js';
+import { LOCK_FILE, lockDataDir, PID_FILE } from '../../src/storage/dataDirLock.js';
 import { startDaemon, tempDir } from '../helpers/daemon.js';
 import { connect, end } from '../helpers/mqtt.js';
 import { hsToken } from '../helpers/tokens.js';
@@ -51,22 +51,26 @@ describe('data directory lock', function () {
     const before = readFileSync(join(dir, LOCK_FILE));
     assert.throws(
       () => lockDataDir(dir),
-      (err: unknown) => err instanceof ConfigError && err.problems[0]!.path === 'dataDir' && /cannot lock .*edgegate\.lock.*delete it while no edgegate runs/.test(err.message),
+      (err: unknown) =>
+        err instanceof ConfigError && err.problems[0]!.path === 'dataDir' && /cannot lock .*edgegate\.lock.*delete it while no edgegate runs/.test(err.message),
     );
     assert.deepEqual(readFileSync(join(dir, LOCK_FILE)), before);
   });
 
-  it('two daemons in one process on one data directory: the second start fails at dataDir, the first keeps serving; after it stops, a new one starts', async () => {
-    const first = await startDaemon({ auth: { jwt: { secret: SECRET } } }, { dataDir: dir });
-    try {
-      await assert.rejects(startDaemon({ auth: { jwt: { secret: SECRET } } }, { dataDir: dir }), refusal(dir, process.pid));
-      const out = await connect(first.port, { username: 'u', password: await hsToken(SECRET, { sub: 'u' }) });
-      assert.equal(out.returnCode, 0, 'the first daemon still serves');
-      await end(out.client);
-    } finally {
-      await first.stop();
-    }
-    const next = await startDaemon({ auth: { jwt: { secret: SECRET } } }, { dataDir: dir });
-    await next.stop();
-  });
+  it(
+    'two daemons in one process on one data directory: the second start fails ' + 'at dataDir, the first keeps serving; after it stops, a new one starts',
+    async () => {
+      const first = await startDaemon({ auth: { jwt: { secret: SECRET } } }, { dataDir: dir });
+      try {
+        await assert.rejects(startDaemon({ auth: { jwt: { secret: SECRET } } }, { dataDir: dir }), refusal(dir, process.pid));
+        const out = await connect(first.port, { username: 'u', password: await hsToken(SECRET, { sub: 'u' }) });
+        assert.equal(out.returnCode, 0, 'the first daemon still serves');
+        await end(out.client);
+      } finally {
+        await first.stop();
+      }
+      const next = await startDaemon({ auth: { jwt: { secret: SECRET } } }, { dataDir: dir });
+      await next.stop();
+    },
+  );
 });

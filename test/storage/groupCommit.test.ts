@@ -4,9 +4,9 @@
 // failing write is undone alone, a failing COMMIT rejects every waiter and tells
 // the owners, and the next group works again.
 import assert from 'node:assert/strict';
-import Database from 'better-sqlite3';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { openDatabase, type Sqlite } from '../../src/storage/database.js';
 import { FAILING_FOR_MS, GroupCommit } from '../../src/storage/groupCommit.js';
 import { tempDir } from '../helpers/daemon.js';
@@ -49,10 +49,12 @@ describe('GroupCommit', () => {
   it('a write that throws is undone alone; the rest of the group commits', async () => {
     const group = new GroupCommit(db, { delayMs: 0 });
     group.write(() => db.prepare('INSERT INTO t (x) VALUES (1)').run());
-    assert.throws(() => group.write(() => {
-      db.prepare('INSERT INTO t (x) VALUES (2)').run();
-      db.prepare('INSERT INTO t (x) VALUES (1)').run(); // UNIQUE: the whole write goes, 2 with it
-    }));
+    assert.throws(() =>
+      group.write(() => {
+        db.prepare('INSERT INTO t (x) VALUES (2)').run();
+        db.prepare('INSERT INTO t (x) VALUES (1)').run(); // UNIQUE: the whole write goes, 2 with it
+      }),
+    );
     group.write(() => db.prepare('INSERT INTO t (x) VALUES (3)').run());
     await group.committed();
     assert.deepEqual(observer.prepare('SELECT x FROM t ORDER BY x').pluck().all(), [1, 3]);

@@ -1,8 +1,8 @@
 // Opens many MQTT connections at once against a server and measures how fast
 // they are accepted. Uses raw sockets with a prebuilt CONNECT (see mqttWire.ts),
 // MQTT 3.1.1 or 5.0 (ConnectFields.protocolVersion).
-import { connect as tcpConnect, type Socket } from 'node:net';
-import { connackCode, connectPacket, firstPacket, type ConnectFields } from './mqttWire.js';
+import { type Socket, connect as tcpConnect } from 'node:net';
+import { type ConnectFields, connackCode, connectPacket, firstPacket } from './mqttWire.js';
 
 export interface ConnectManyOptions {
   port: number;

@@ -7,11 +7,39 @@
 //  - rssKiB / peakRssKiB / cpuTimeMs / measureCpu: /proc figures of a process
 //  - freePort
 //  - median / sleep
-export { bundleEntry, type Bundle } from './bundle.js';
-export { closeAll, connectMany, connectOne, type ConnectManyOptions, type ConnectManyResult } from './connectClients.js';
+export { type Bundle, bundleEntry } from './bundle.js';
+export { type ConnectManyOptions, type ConnectManyResult, closeAll, connectMany, connectOne } from './connectClients.js';
 export { freePort } from './freePort.js';
-export { median, sleep } from './stats.js';
-export { connackCode, connackProperties, connectPacket, decodeRemainingLength, encodeRemainingLength, firstPacket, type ConnectFields, type ConnectProperties5 } from './mqttWire.js';
-export { aedesSpeaksMqtt5, baselineBuild, builtCli, cliPackageRoot, edgegateBuild, installedVersion, REPO_ROOT, type BaselineBuild, type EdgegateBuild } from './paths.js';
+export {
+  type ConnectFields,
+  type ConnectProperties5,
+  connackCode,
+  connackProperties,
+  connectPacket,
+  decodeRemainingLength,
+  encodeRemainingLength,
+  firstPacket,
+} from './mqttWire.js';
+export {
+  aedesSpeaksMqtt5,
+  type BaselineBuild,
+  baselineBuild,
+  builtCli,
+  cliPackageRoot,
+  type EdgegateBuild,
+  edgegateBuild,
+  installedVersion,
+  REPO_ROOT,
+} from './paths.js';
 export { cpuSplitMs, cpuTimeMs, formatMiB, measureCpu, peakRssKiB, rssKiB } from './procStats.js';
-export { EDGEGATE_CLI, spawnEdgegate, spawnPlainAedes, spawnServer, type EdgegateProcess, type ServerProcess, type SpawnEdgegateOptions, type SpawnServerOptions } from './spawnServer.js';
+export {
+  EDGEGATE_CLI,
+  type EdgegateProcess,
+  type ServerProcess,
+  type SpawnEdgegateOptions,
+  type SpawnServerOptions,
+  spawnEdgegate,
+  spawnPlainAedes,
+  spawnServer,
+} from './spawnServer.js';
+export { median, sleep } from './stats.js';

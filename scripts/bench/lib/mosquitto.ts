@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from './freePort.js';
-import { spawnServer, type ServerProcess } from './spawnServer.js';
+import { type ServerProcess, spawnServer } from './spawnServer.js';
 
 export const MOSQUITTO = '/usr/sbin/mosquitto';
 

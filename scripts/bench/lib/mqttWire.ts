@@ -138,7 +138,7 @@ export function connackProperties(connack: Buffer): Map<number, number | string 
     else if ([0x11, 0x27].includes(id)) props.set(id, ((at += 4), packet.readUInt32BE(at - 4)));
     else if ([0x12, 0x15, 0x1a, 0x1c, 0x1f].includes(id)) props.set(id, bytes().toString('utf8'));
     else if (id === 0x16) props.set(id, Buffer.from(bytes()));
-    else if (id === 0x26) (bytes(), bytes());
+    else if (id === 0x26) bytes(), bytes();
     else return undefined;
   }
   return props;

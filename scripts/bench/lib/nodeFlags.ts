@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { REPO_ROOT } from './paths.js';
 
 export function unitNodeFlags(unitFile = join(REPO_ROOT, 'systemd', 'edgegate.service')): string[] {
-  const line = readFileSync(unitFile, 'utf8').split('\n').find((l) => l.startsWith('ExecStart='));
+  const line = readFileSync(unitFile, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('ExecStart='));
   if (!line) throw new Error(`no ExecStart= in ${unitFile}`);
   const words = line.slice('ExecStart='.length).trim().split(/\s+/);
   return words.slice(1).filter((w) => w.startsWith('--'));

@@ -1,7 +1,7 @@
 // Starts servers under test as SEPARATE child processes on loopback, so that
 // their memory and CPU (read from /proc) are theirs alone: the edgegate daemon
 // through its real CLI (`edgegate run`), plain aedes, or any command.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -155,7 +155,10 @@ export async function spawnEdgegate(opts: SpawnEdgegateOptions = {}): Promise<Ed
     http: { enabled: false },
     ...user,
     dataDir,
-    listeners: { ...(user.listeners as object | undefined), tcp: { enabled: true, host: '127.0.0.1', port, ...((user.listeners as { tcp?: object } | undefined)?.tcp ?? {}) } },
+    listeners: {
+      ...(user.listeners as object | undefined),
+      tcp: { enabled: true, host: '127.0.0.1', port, ...((user.listeners as { tcp?: object } | undefined)?.tcp ?? {}) },
+    },
   };
   const packageRoot = opts.cliFile && existsSync(join(cliPackageRoot(opts.cliFile), 'config')) ? cliPackageRoot(opts.cliFile) : REPO_ROOT;
   const proc = await spawnServer({

@@ -12,11 +12,11 @@
 import { Readable } from 'node:stream';
 import { migrate, type Sqlite } from '../../storage/database.js';
 import type { GroupCommit } from '../../storage/groupCommit.js';
+import { type QueuedPacket, QueueStore } from './queueStore.js';
 import { RetainedStore } from './retainedStore.js';
 import { BROKER_MIGRATIONS } from './schema.js';
 import { NEVER_EXPIRES, SessionStore } from './sessionStore.js';
-import { SubscriptionStore, type StoredSubscription } from './subscriptionStore.js';
-import { QueueStore, type QueuedPacket } from './queueStore.js';
+import { type StoredSubscription, SubscriptionStore } from './subscriptionStore.js';
 import { WILL_ALLOWED, WillStore } from './willStore.js';
 
 export interface BrokerPersistenceOptions {

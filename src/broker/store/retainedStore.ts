@@ -5,9 +5,10 @@
 // delivered as usual but not retained (onRefused counts and logs it). Retained
 // `$SYS/...` status is the gateway's own, republished every few seconds and at each
 // start: kept in memory only, so it costs the card nothing.
+
+import { topicMatches } from '../../mqtt/topics.js';
 import type { Sqlite } from '../../storage/database.js';
 import type { GroupCommit } from '../../storage/groupCommit.js';
-import { topicMatches } from '../../mqtt/topics.js';
 import { decodePacket, encodePacket } from './codec.js';
 
 export interface RetainedMessage {

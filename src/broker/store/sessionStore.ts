@@ -20,10 +20,16 @@ export class SessionStore {
     this.stmts = {
       upsert: db.prepare(
         `INSERT INTO broker_sessions (client_id, protocol_version, expiry_sec, disconnected_at) VALUES (?, ?, ?, ?)
-         ON CONFLICT(client_id) DO UPDATE SET protocol_version = excluded.protocol_version, expiry_sec = excluded.expiry_sec, disconnected_at = excluded.disconnected_at`,
+         ON CONFLICT(client_id) DO UPDATE SET protocol_version = excluded.protocol_version, expiry_sec = excluded.expiry_sec,
+           disconnected_at = excluded.disconnected_at`,
       ),
       remove: db.prepare('DELETE FROM broker_sessions WHERE client_id = ?'),
-      due: db.prepare(`SELECT client_id FROM broker_sessions WHERE disconnected_at IS NOT NULL AND expiry_sec < ${NEVER_EXPIRES} AND disconnected_at + expiry_sec * 1000 <= ?`).pluck(),
+      due: db
+        .prepare(
+          `SELECT client_id FROM broker_sessions WHERE disconnected_at IS NOT NULL AND ` +
+            `expiry_sec < ${NEVER_EXPIRES} AND disconnected_at + expiry_sec * 1000 <= ?`,
+        )
+        .pluck(),
       connectedAtStop: db.prepare('UPDATE broker_sessions SET disconnected_at = ? WHERE disconnected_at IS NULL'),
     };
     this.reload();

@@ -61,7 +61,12 @@ export class SubscriptionStore {
     this.index = new MemoryPersistence();
     await this.index.setup(broker);
     const byClient = new Map<string, StoredSubscription[]>();
-    const rows = this.db.prepare('SELECT client_id, topic, qos, options FROM broker_subscriptions ORDER BY rowid').iterate() as Iterable<{ client_id: string; topic: string; qos: number; options: string }>;
+    const rows = this.db.prepare('SELECT client_id, topic, qos, options FROM broker_subscriptions ORDER BY rowid').iterate() as Iterable<{
+      client_id: string;
+      topic: string;
+      qos: number;
+      options: string;
+    }>;
     for (const r of rows) {
       const list = byClient.get(r.client_id) ?? [];
       list.push({ topic: r.topic, qos: r.qos, ...(JSON.parse(r.options) as Omit<StoredSubscription, 'topic' | 'qos'>) });

@@ -21,15 +21,19 @@ export const listenersSpec = obj({
     requestClientCert: bool(false, 'require and verify a client certificate against `caFile` (in addition to the JWT)'),
   }),
   ws: obj({
-    enabled: bool(false,
+    enabled: bool(
+      false,
       'MQTT over WebSocket (subprotocol `mqtt`; `mqttv3.1` accepted). The same JWT authentication, ACLs, expiry, revocation, rate limiting (by the TCP ' +
-      'peer address), packet size limit, bridge and `$SYS` as on TCP. The WebSocket library is loaded only when this or `listeners.wss` is enabled'),
+        'peer address), packet size limit, bridge and `$SYS` as on TCP. The WebSocket library is loaded only when this or `listeners.wss` is enabled',
+    ),
     host: str({ nonEmpty: true, default: ANY_ADDRESS, description: 'address to bind' }),
     port: port(8083, 'port (0 = any free port; `edgegate status` shows the one bound)'),
     path: str({ nonEmpty: true, default: WS_PATH, description: 'URL path of the upgrade (query string ignored); an upgrade on any other path gets HTTP 404' }),
-    allowedOrigins: list(str({ nonEmpty: true }), { description:
-      'when non-empty, an upgrade whose `Origin` header is not listed (exact match, e.g. `https://dash.example.com`; case-insensitive) is refused with ' +
-      'HTTP 403. An upgrade without `Origin` (not from a browser) is let through, as in EMQX; the token is still required' }),
+    allowedOrigins: list(str({ nonEmpty: true }), {
+      description:
+        'when non-empty, an upgrade whose `Origin` header is not listed (exact match, e.g. `https://dash.example.com`; case-insensitive) is refused with ' +
+        'HTTP 403. An upgrade without `Origin` (not from a browser) is let through, as in EMQX; the token is still required',
+    }),
   }),
   wss: obj({
     enabled: bool(false, 'MQTT over WebSocket with TLS (1.2 or newer only)'),

@@ -10,8 +10,11 @@ const portSpec = obj({
   parity: oneOf(['none', 'even', 'odd', 'mark', 'space'], 'none', 'parity bit'),
   stopBits: numOf([1, 1.5, 2], 1, 'stop bits'),
   delimiter: str({ default: '\n', nonEmpty: true, description: 'line delimiter (`\\r\\n` handled)' }),
-  format: oneOf(['json', 'kv', 'text'], 'json',
-    '`json` (line must be JSON; published compact), `kv` (`t=21.5 h=40 name="living room"` → `{"t":21.5,"h":40,"name":"living room"}`), `text`'),
+  format: oneOf(
+    ['json', 'kv', 'text'],
+    'json',
+    '`json` (line must be JSON; published compact), `kv` (`t=21.5 h=40 name="living room"` → `{"t":21.5,"h":40,"name":"living room"}`), `text`',
+  ),
   topic: str({ default: 'sensors/%n/data', nonEmpty: true, description: 'publish topic template' }),
   qos: numOf([0, 1], 0, 'QoS of the published lines'),
   retain: bool(false, 'publish retained'),

@@ -21,9 +21,7 @@ export interface AdminLoginDeps {
   revocations: () => RevocationStore | undefined;
 }
 
-export type LoginResult =
-  | { ok: true; admin: AdminIdentity; expiresAtMs: number | null }
-  | { ok: false; status: 401 | 403 | 429; reason: string };
+export type LoginResult = { ok: true; admin: AdminIdentity; expiresAtMs: number | null } | { ok: false; status: 401 | 403 | 429; reason: string };
 
 const MAX_FAILURES = 10;
 const WINDOW_MS = 60_000;

@@ -3,7 +3,7 @@
 // revoke` (so `edgegate token revocations` lists them and the daemon's watcher
 // refuses the token from then on), and matching clients are disconnected now.
 import type { Session } from '../../auth/authenticator.js';
-import { checkValue, RevocationListFull, type RevocationKind, type RevocationStore } from '../../auth/revocations.js';
+import { checkValue, type RevocationKind, RevocationListFull, type RevocationStore } from '../../auth/revocations.js';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { AdminIdentity } from './pageSessions.js';
@@ -34,7 +34,10 @@ export class PageActions {
   disconnect(clientId: unknown, by: AdminIdentity | undefined): ActionResult {
     if (typeof clientId !== 'string' || clientId === '') return { status: 400, body: { error: 'clientId must be a non-empty string' } };
     const done = this.deps.broker.disconnectClient(clientId, 'ADMIN_DISCONNECT');
-    this.deps.logger.info({ clientId, by: by?.subject ?? 'local' }, done ? 'client disconnected from the status page' : 'disconnect from the status page: no such client');
+    this.deps.logger.info(
+      { clientId, by: by?.subject ?? 'local' },
+      done ? 'client disconnected from the status page' : 'disconnect from the status page: no such client',
+    );
     return done ? { status: 200, body: { disconnected: 1 } } : { status: 404, body: { error: 'no connected client with that id' } };
   }
 
@@ -47,7 +50,8 @@ export class PageActions {
     }
     const store = this.deps.revocations();
     if (!store) return { status: 503, body: { error: 'the database is unusable: revocations cannot be stored' } };
-    const why = typeof reason === 'string' && reason.trim() !== '' ? reason.trim().slice(0, 200) : `from the status page${by?.subject ? ` by ${by.subject}` : ''}`;
+    const why =
+      typeof reason === 'string' && reason.trim() !== '' ? reason.trim().slice(0, 200) : `from the status page${by?.subject ? ` by ${by.subject}` : ''}`;
     let added: boolean;
     try {
       added = store.revoke(kind, value, why, this.deps.now(), this.deps.maxRevocations);

@@ -3,7 +3,7 @@
 // (with the CSRF header and the SameSite=Strict cookie) keep other sites out.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
-import { parseJsonObject, type JsonObject } from '../../json.js';
+import { type JsonObject, parseJsonObject } from '../../json.js';
 import { isLoopbackHost } from '../pageAuthPolicy.js';
 
 const MAX_BODY_BYTES = 16 * 1024;
@@ -23,7 +23,14 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'Cache-Control': 'no-store',
 };
 
-export function reply(req: IncomingMessage, res: ServerResponse, status: number, contentType: string, body: Buffer | string, extra: Record<string, string | string[]> = {}): void {
+export function reply(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  body: Buffer | string,
+  extra: Record<string, string | string[]> = {},
+): void {
   const bytes = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
   res.writeHead(status, { ...SECURITY_HEADERS, ...extra, 'Content-Type': contentType, 'Content-Length': bytes.length });
   res.end(req.method === 'HEAD' ? undefined : bytes);

@@ -19,15 +19,15 @@ import type { RevocationStore } from '../../auth/revocations.js';
 import type { ClientView } from '../../broker/sessions.js';
 import type { GatewayClock } from '../../clock/gatewayClock.js';
 import type { HttpConfig, JwtConfig } from '../../config/types.js';
-import type { Logger } from '../../log.js';
 import type { HealthReport } from '../../health.js';
+import type { Logger } from '../../log.js';
 import { pageAuthRequired } from '../pageAuthPolicy.js';
 import type { StatusSampler } from '../sampler.js';
 import { AdminLogin } from './adminLogin.js';
 import { EventStream } from './eventStream.js';
 import { PageActions, type PageBroker } from './pageActions.js';
-import { json, loopbackHostHeader, overTls, readJson, reply, sameOrigin, SECURITY_HEADERS } from './pageHttp.js';
-import { csrfValid, PageSessions, sessionCookie, type PageSession } from './pageSessions.js';
+import { json, loopbackHostHeader, overTls, readJson, reply, SECURITY_HEADERS, sameOrigin } from './pageHttp.js';
+import { csrfValid, type PageSession, PageSessions, sessionCookie } from './pageSessions.js';
 import { buildPageStatus } from './pageStatus.js';
 import { StaticAssets } from './staticAssets.js';
 
@@ -59,7 +59,13 @@ export class PageServer {
   constructor(private readonly deps: PageDeps) {
     this.authRequired = pageAuthRequired(deps.http);
     this.sessions = new PageSessions(() => deps.clock.now());
-    this.login = new AdminLogin({ keys: deps.keys, rules: deps.jwt, now: () => deps.clock.now(), monotonic: () => deps.clock.monotonic(), revocations: deps.revocations });
+    this.login = new AdminLogin({
+      keys: deps.keys,
+      rules: deps.jwt,
+      now: () => deps.clock.now(),
+      monotonic: () => deps.clock.monotonic(),
+      revocations: deps.revocations,
+    });
     this.actions = new PageActions({
       broker: deps.broker,
       revocations: deps.revocations,
@@ -145,7 +151,13 @@ export class PageServer {
       session = this.sessions.create();
       headers['Set-Cookie'] = sessionCookie(session, overTls(req), this.deps.clock.now());
     }
-    json(req, res, 200, { authRequired: this.authRequired, loggedIn: session.admin !== undefined, subject: session.admin?.subject ?? null, csrf: session.csrf }, headers);
+    json(
+      req,
+      res,
+      200,
+      { authRequired: this.authRequired, loggedIn: session.admin !== undefined, subject: session.admin?.subject ?? null, csrf: session.csrf },
+      headers,
+    );
   }
 
   private async doLogin(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -157,13 +169,24 @@ export class PageServer {
     const result = await this.login.login(body.token, address);
     if (!result.ok) {
       this.deps.logger.warn({ reason: result.reason, address }, 'status page login refused');
-      const error = result.status === 403 ? 'not an admin token (no "edgegate": {"admin": true} claim)' : result.status === 429 ? 'too many failed logins: wait a minute' : `token refused: ${result.reason}`;
+      const error =
+        result.status === 403
+          ? 'not an admin token (no "edgegate": {"admin": true} claim)'
+          : result.status === 429
+            ? 'too many failed logins: wait a minute'
+            : `token refused: ${result.reason}`;
       return json(req, res, result.status, { error, reason: result.reason });
     }
     this.sessions.end(current);
     const session = this.sessions.create(result.admin, result.expiresAtMs ?? undefined);
     this.deps.logger.info({ sub: result.admin.subject, address }, 'status page login');
-    json(req, res, 200, { loggedIn: true, subject: result.admin.subject, csrf: session.csrf }, { 'Set-Cookie': sessionCookie(session, overTls(req), this.deps.clock.now()) });
+    json(
+      req,
+      res,
+      200,
+      { loggedIn: true, subject: result.admin.subject, csrf: session.csrf },
+      { 'Set-Cookie': sessionCookie(session, overTls(req), this.deps.clock.now()) },
+    );
   }
 
   /** Reading the page's data: an admin session when a login is required, nothing more otherwise (loopback only). */

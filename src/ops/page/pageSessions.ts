@@ -63,7 +63,7 @@ export class PageSessions {
   /** Ends every admin session matching (a revoked admin token); returns how many. */
   endWhere(match: (admin: AdminIdentity) => boolean): number {
     let n = 0;
-    for (const [id, s] of this.sessions) if (s.admin && match(s.admin)) (this.sessions.delete(id), n++);
+    for (const [id, s] of this.sessions) if (s.admin && match(s.admin)) this.sessions.delete(id), n++;
     return n;
   }
 

@@ -57,14 +57,23 @@ export function buildPageStatus(src: PageStatusSources): Record<string, unknown>
       clientsConnected: r.clientsConnected,
       authRequired: src.authRequired,
     },
-    sensors: src.clients().map((c) => ({ ...c, connectedAt: new Date(c.connectedAtMs).toISOString(), expiresAt: c.expiresAtMs === null ? null : new Date(c.expiresAtMs).toISOString() })),
+    sensors: src.clients().map((c) => ({
+      ...c,
+      connectedAt: new Date(c.connectedAtMs).toISOString(),
+      expiresAt: c.expiresAtMs === null ? null : new Date(c.expiresAtMs).toISOString(),
+    })),
     bridge:
       bridge.enabled === true
         ? {
             enabled: true,
             state: bridge.state,
             // Observed by the sampler (within its interval); connectedSince is exact while connected.
-            stateSince: bridge.state === 'connected' && bridge.connectedSince ? bridge.connectedSince : observed && observed.state === bridge.state ? new Date(observed.sinceMs).toISOString() : null,
+            stateSince:
+              bridge.state === 'connected' && bridge.connectedSince
+                ? bridge.connectedSince
+                : observed && observed.state === bridge.state
+                  ? new Date(observed.sinceMs).toISOString()
+                  : null,
             url: bridge.url,
             clientId: bridge.clientId,
             rules: bridge.rules ?? [],

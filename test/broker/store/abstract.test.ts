@@ -8,7 +8,11 @@ import { REPO_ROOT } from '../../cli/support.js';
 describe("aedes-persistence's abstract test suite against the SQLite persistence", function () {
   this.timeout(120_000);
   it('passes every test', () => {
-    const run = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', join(REPO_ROOT, 'test', 'broker', 'store', 'abstractSuite.ts')], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 110_000 });
+    const run = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', '--test', '--test-reporter=tap', join(REPO_ROOT, 'test', 'broker', 'store', 'abstractSuite.ts')],
+      { cwd: REPO_ROOT, encoding: 'utf8', timeout: 110_000 },
+    );
     const tap = run.stdout;
     const count = (name: string): number => Number(new RegExp(`^# ${name} (\\d+)$`, 'm').exec(tap)?.[1] ?? -1);
     const failed = tap.split('\n').filter((l) => l.startsWith('not ok'));

@@ -7,10 +7,10 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import type { MqttClient } from 'mqtt';
-import { FakeTimeSource } from '../../helpers/fakeTimeSource.js';
-import type { ConfigOverrides } from '../../../src/config/types.js';
-import { startDaemon, tempDir, type TestDaemon } from '../../helpers/daemon.js';
 import mqtt from 'mqtt';
+import type { ConfigOverrides } from '../../../src/config/types.js';
+import { startDaemon, type TestDaemon, tempDir } from '../../helpers/daemon.js';
+import { FakeTimeSource } from '../../helpers/fakeTimeSource.js';
 import { collector, connectOk, end, publish, subscribe, takeMarker } from '../../helpers/mqtt.js';
 import { hsToken } from '../../helpers/tokens.js';
 import { waitUntil } from '../../helpers/wait.js';
@@ -31,10 +31,20 @@ describe('broker state across a restart', function () {
     await d?.stop();
     return start(extra);
   };
-  const client = async (clientId: string, opts: Record<string, unknown> = {}): Promise<MqttClient> => connectOk(d!.port, { username: 'u', password: await token(), clientId, ...opts });
+  const client = async (clientId: string, opts: Record<string, unknown> = {}): Promise<MqttClient> =>
+    connectOk(d!.port, { username: 'u', password: await token(), clientId, ...opts });
   /** An MQTT 3.1.1 clean session 0 CONNECT: the client, with its messages collected from the start, and the CONNACK's session present flag. */
   const resume = async (clientId: string): Promise<{ c: MqttClient; sessionPresent: boolean; got: ReturnType<typeof collector> }> => {
-    const c = mqtt.connect({ host: '127.0.0.1', port: d!.port, protocolVersion: 4, clean: false, clientId, username: 'u', password: await token(), reconnectPeriod: 0 });
+    const c = mqtt.connect({
+      host: '127.0.0.1',
+      port: d!.port,
+      protocolVersion: 4,
+      clean: false,
+      clientId,
+      username: 'u',
+      password: await token(),
+      reconnectPeriod: 0,
+    });
     const got = collector(c);
     const connack = await new Promise<{ sessionPresent: boolean }>((resolve, reject) => (c.once('connect', resolve), c.once('error', reject)));
     return { c, sessionPresent: connack.sessionPresent, got };
@@ -65,7 +75,10 @@ describe('broker state across a restart', function () {
     // A live message after the retained ones: a stray retained copy would come before it.
     await publish(sub, 'home/marker', 'after', { qos: 1 });
     await takeMarker(got.messages, (m) => m.topic === 'home/marker');
-    assert.deepEqual(got.messages.map((m) => `${m.topic}=${m.payload}:${m.retain}`), ['home/kitchen/temp=21.5:true']);
+    assert.deepEqual(
+      got.messages.map((m) => `${m.topic}=${m.payload}:${m.retain}`),
+      ['home/kitchen/temp=21.5:true'],
+    );
     await end(sub);
   });
 
@@ -87,7 +100,13 @@ describe('broker state across a restart', function () {
 
   it('an MQTT 5 session with a Session Expiry Interval comes back after a restart; once its interval has passed it is gone', async () => {
     await start();
-    const v5 = await connect5Ok(d!.port, { username: 'u', password: await token(), clientId: 'v5-session', clean: false, properties: { sessionExpiryInterval: 600 } });
+    const v5 = await connect5Ok(d!.port, {
+      username: 'u',
+      password: await token(),
+      clientId: 'v5-session',
+      clean: false,
+      properties: { sessionExpiryInterval: 600 },
+    });
     await subscribe(v5, 'v5/#', 1);
     v5.end(true);
     await waitUntil(() => !d!.daemon.broker!.clientOf('v5-session'), { what: 'the session closed' });
@@ -134,28 +153,34 @@ describe('broker state across a restart', function () {
     await got.waitFor(3);
     await publish(back, 'q/marker', 'after', { qos: 1 });
     await takeMarker(got.messages, (m) => m.topic === 'q/marker');
-    assert.deepEqual(got.messages.map((m) => m.payload), ['m2', 'm3', 'm4']);
+    assert.deepEqual(
+      got.messages.map((m) => m.payload),
+      ['m2', 'm3', 'm4'],
+    );
     assert.equal((await d!.daemon.metrics.brokerQueueDropped.get()).values[0]?.value, 2);
     assert.ok(d!.logs.some((l) => String(l.msg).includes('broker.queueLimit reached')));
     await end(back);
   });
 
-  it('broker.persistence.maxRetained: a retained message on a new topic beyond it is delivered but not kept (counted); existing topics still update', async () => {
-    await start({ broker: { persistence: { maxRetained: 2 } } });
-    const pub = await client('r-pub');
-    for (const t of ['r/a', 'r/b', 'r/c']) await publish(pub, t, t, { qos: 1, retain: true });
-    await publish(pub, 'r/a', 'a2', { qos: 1, retain: true });
-    await end(pub);
-    assert.equal((await d!.daemon.metrics.brokerRetainedDropped.get()).values[0]?.value, 1);
-    const sub = await client('r-sub');
-    const got = collector(sub);
-    await subscribe(sub, 'r/#', 1);
-    await got.waitFor(2);
-    await publish(sub, 'r/marker', 'after', { qos: 1 });
-    await takeMarker(got.messages, (m) => m.topic === 'r/marker');
-    assert.deepEqual(got.messages.map((m) => `${m.topic}=${m.payload}`).sort(), ['r/a=a2', 'r/b=r/b']);
-    await end(sub);
-  });
+  it(
+    'broker.persistence.maxRetained: a retained message on a new topic beyond ' + 'it is delivered but not kept (counted); existing topics still update',
+    async () => {
+      await start({ broker: { persistence: { maxRetained: 2 } } });
+      const pub = await client('r-pub');
+      for (const t of ['r/a', 'r/b', 'r/c']) await publish(pub, t, t, { qos: 1, retain: true });
+      await publish(pub, 'r/a', 'a2', { qos: 1, retain: true });
+      await end(pub);
+      assert.equal((await d!.daemon.metrics.brokerRetainedDropped.get()).values[0]?.value, 1);
+      const sub = await client('r-sub');
+      const got = collector(sub);
+      await subscribe(sub, 'r/#', 1);
+      await got.waitFor(2);
+      await publish(sub, 'r/marker', 'after', { qos: 1 });
+      await takeMarker(got.messages, (m) => m.topic === 'r/marker');
+      assert.deepEqual(got.messages.map((m) => `${m.topic}=${m.payload}`).sort(), ['r/a=a2', 'r/b=r/b']);
+      await end(sub);
+    },
+  );
 
   it('inbound QoS 2: a message received (PUBREC) before a restart, sent again (DUP) and released after it, is delivered once', async () => {
     await start();
@@ -184,7 +209,11 @@ describe('broker state across a restart', function () {
     const back = await resume('q2-sub');
     assert.equal(back.sessionPresent, true);
     await takeMarker(back.got.messages, (m) => m.topic === 'q2/marker');
-    assert.deepEqual(back.got.messages.map((m) => m.payload), [], 'not a second time');
+    assert.deepEqual(
+      back.got.messages.map((m) => m.payload),
+      [],
+      'not a second time',
+    );
     again.end();
     await end(back.c);
   });

@@ -36,7 +36,14 @@ export async function expectRefused(d: TestDaemon, token: string | undefined, re
   assert.equal(line.reason, reason, `reason in ${JSON.stringify(line)}`);
   assert.equal(line.address, '127.0.0.1');
   for (const secret of [token, opts.username]) {
-    if (secret && secret.length > 20) assert.ok(!d.logText().includes(secret), `the token must never be logged: ${d.logText().split('\n').find((l) => l.includes(secret))}`);
+    if (secret && secret.length > 20)
+      assert.ok(
+        !d.logText().includes(secret),
+        `the token must never be logged: ${d
+          .logText()
+          .split('\n')
+          .find((l) => l.includes(secret))}`,
+      );
   }
 }
 

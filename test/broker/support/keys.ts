@@ -1,10 +1,10 @@
 // Key material for tests: key pairs of every supported type, self-signed X.509
 // certificates (openssl), and tokens signed with jose or with plain node:crypto.
 import { execFileSync } from 'node:child_process';
-import { createHmac, generateKeyPairSync, sign, type KeyObject } from 'node:crypto';
+import { createHmac, generateKeyPairSync, type KeyObject, sign } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { SignJWT, type JWTPayload } from 'jose';
+import { type JWTPayload, SignJWT } from 'jose';
 import { b64url } from '../../helpers/tokens.js';
 
 export type PairKind = 'rsa' | 'ec-p256' | 'ec-p384' | 'ed25519';
@@ -47,7 +47,25 @@ export function selfSignedCert(dir: string, name: string, pair: Pair, cn = '127.
   const keyFile = join(dir, `${name}.key.pem`);
   const certFile = join(dir, `${name}.cert.pem`);
   writeFileSync(keyFile, pair.privatePem, { mode: 0o600 });
-  execFileSync('openssl', ['req', '-x509', '-new', '-key', keyFile, '-out', certFile, '-days', '2', '-subj', `/CN=${cn}`, '-addext', `subjectAltName=${/^[\d.]+$/.test(cn) ? 'IP' : 'DNS'}:${cn}`], { stdio: 'pipe' });
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-new',
+      '-key',
+      keyFile,
+      '-out',
+      certFile,
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${cn}`,
+      '-addext',
+      `subjectAltName=${/^[\d.]+$/.test(cn) ? 'IP' : 'DNS'}:${cn}`,
+    ],
+    { stdio: 'pipe' },
+  );
   return { certFile, keyFile };
 }
 

@@ -25,7 +25,10 @@ export function run(command: string, args: string[], timeoutMs = 10_000, input?:
   });
 }
 
-export function mosquittoPub(port: number, opts: { username?: string; password?: string; clientId?: string; topic: string; message: string; qos?: 0 | 1; extra?: string[] }): Promise<RunResult> {
+export function mosquittoPub(
+  port: number,
+  opts: { username?: string; password?: string; clientId?: string; topic: string; message: string; qos?: 0 | 1; extra?: string[] },
+): Promise<RunResult> {
   const args = ['-h', '127.0.0.1', '-p', String(port), '-t', opts.topic, '-m', opts.message, '-q', String(opts.qos ?? 0), '-V', 'mqttv311'];
   if (opts.clientId) args.push('-i', opts.clientId);
   if (opts.username !== undefined) args.push('-u', opts.username);
@@ -34,8 +37,25 @@ export function mosquittoPub(port: number, opts: { username?: string; password?:
 }
 
 /** mosquitto_sub waiting for `count` messages (-C) or `waitSec` (-W); -v prints "topic payload". */
-export function mosquittoSub(port: number, opts: { username?: string; password?: string; clientId?: string; topic: string; count?: number; waitSec?: number; extra?: string[] }): Promise<RunResult> {
-  const args = ['-h', '127.0.0.1', '-p', String(port), '-t', opts.topic, '-v', '-V', 'mqttv311', '-C', String(opts.count ?? 1), '-W', String(opts.waitSec ?? 5)];
+export function mosquittoSub(
+  port: number,
+  opts: { username?: string; password?: string; clientId?: string; topic: string; count?: number; waitSec?: number; extra?: string[] },
+): Promise<RunResult> {
+  const args = [
+    '-h',
+    '127.0.0.1',
+    '-p',
+    String(port),
+    '-t',
+    opts.topic,
+    '-v',
+    '-V',
+    'mqttv311',
+    '-C',
+    String(opts.count ?? 1),
+    '-W',
+    String(opts.waitSec ?? 5),
+  ];
   if (opts.clientId) args.push('-i', opts.clientId);
   if (opts.username !== undefined) args.push('-u', opts.username);
   if (opts.password !== undefined) args.push('-P', opts.password);

@@ -1,9 +1,10 @@
 // MQTT 5 clients for the broker suites: mqtt.js with protocolVersion 5 (its CONNACK,
 // PUBACK and DISCONNECT reason codes), and a raw client speaking mqtt-packet's v5
 // encoding for what mqtt.js will not send (AUTH, bad aliases, odd properties).
-import mqttPacket, { type Packet } from 'mqtt-packet';
+
+import { type Socket, connect as tcpConnect } from 'node:net';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { connect as tcpConnect, type Socket } from 'node:net';
+import mqttPacket, { type Packet } from 'mqtt-packet';
 
 export interface V5Outcome {
   client?: MqttClient;
@@ -47,7 +48,12 @@ export function serverDisconnect(client: MqttClient, ms = 5000): Promise<number 
 }
 
 /** PUBLISH and resolve with the PUBACK/PUBREC reason code (0 on success) and its Reason String, read from the packet itself. */
-export function publish5(client: MqttClient, topic: string, payload: string | Buffer, opts: Parameters<MqttClient['publish']>[2] = {}): Promise<{ reasonCode: number; reasonString?: string }> {
+export function publish5(
+  client: MqttClient,
+  topic: string,
+  payload: string | Buffer,
+  opts: Parameters<MqttClient['publish']>[2] = {},
+): Promise<{ reasonCode: number; reasonString?: string }> {
   return new Promise((resolve, reject) => {
     let ack: { reasonCode?: number; properties?: { reasonString?: string } } | undefined;
     const onPacket = (p: { cmd: string }): void => {

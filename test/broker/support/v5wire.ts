@@ -6,24 +6,28 @@
 // (data types), 2.1 (fixed header), 2.2.2 (properties), 3.x (each packet).
 import assert from 'node:assert/strict';
 import { readFileSync, rmSync } from 'node:fs';
-import mqttPacket, { type Packet } from 'mqtt-packet';
-import type { MqttClient } from 'mqtt';
 import { connect as tcpConnect } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
+import type { MqttClient } from 'mqtt';
+import mqttPacket, { type Packet } from 'mqtt-packet';
 import WebSocket from 'ws';
-import { startDaemon, tempDir, type TestDaemon } from '../../helpers/daemon.js';
+/** Variable Byte Integer (MQTT 5 section 1.5.5; the remaining length's encoding). */
+import { encodeRemainingLength as vbi } from '../../../scripts/bench/lib/mqttWire.js';
+import { startDaemon, type TestDaemon, tempDir } from '../../helpers/daemon.js';
 import { collector, end, subscribe } from '../../helpers/mqtt.js';
 import { makeTestPki } from '../../helpers/pki.js';
 import { hsToken, nowSec } from '../../helpers/tokens.js';
 import { waitUntil } from '../../helpers/wait.js';
 import { connect5Ok } from './mqtt5.js';
 
-/** Variable Byte Integer (MQTT 5 section 1.5.5; the remaining length's encoding). */
-import { encodeRemainingLength as vbi } from '../../../scripts/bench/lib/mqttWire.js';
-
 export { vbi };
+
 const u16 = (n: number): Buffer => Buffer.from([(n >> 8) & 0xff, n & 0xff]);
-const u32 = (n: number): Buffer => { const b = Buffer.alloc(4); b.writeUInt32BE(n >>> 0); return b; };
+const u32 = (n: number): Buffer => {
+  const b = Buffer.alloc(4);
+  b.writeUInt32BE(n >>> 0);
+  return b;
+};
 /** UTF-8 string / Binary Data: two-byte length, then the bytes (sections 1.5.4, 1.5.6). */
 export const str = (s: string | Buffer): Buffer => Buffer.concat([u16(Buffer.byteLength(s)), Buffer.from(s)]);
 
@@ -38,15 +42,33 @@ export const prop = {
 };
 /** Property identifiers used here (table 2-4). */
 export const P = {
-  payloadFormat: 0x01, messageExpiry: 0x02, contentType: 0x03, responseTopic: 0x08, correlationData: 0x09,
-  subscriptionId: 0x0b, sessionExpiry: 0x11, authMethod: 0x15, authData: 0x16, requestProblemInfo: 0x17,
-  requestResponseInfo: 0x19, receiveMaximum: 0x21, topicAliasMaximum: 0x22, topicAlias: 0x23, maximumPacketSize: 0x27,
+  payloadFormat: 0x01,
+  messageExpiry: 0x02,
+  contentType: 0x03,
+  responseTopic: 0x08,
+  correlationData: 0x09,
+  subscriptionId: 0x0b,
+  sessionExpiry: 0x11,
+  authMethod: 0x15,
+  authData: 0x16,
+  requestProblemInfo: 0x17,
+  requestResponseInfo: 0x19,
+  receiveMaximum: 0x21,
+  topicAliasMaximum: 0x22,
+  topicAlias: 0x23,
+  maximumPacketSize: 0x27,
 } as const;
 /** A properties block: its Variable Byte Integer length, then the properties (section 2.2.2.1). */
-export const props = (...parts: Buffer[]): Buffer => { const body = Buffer.concat(parts); return Buffer.concat([vbi(body.length), body]); };
+export const props = (...parts: Buffer[]): Buffer => {
+  const body = Buffer.concat(parts);
+  return Buffer.concat([vbi(body.length), body]);
+};
 
 /** Fixed header (type and flags byte, remaining length) + body (section 2.1). */
-export const packet = (first: number, ...body: Buffer[]): Buffer => { const b = Buffer.concat(body); return Buffer.concat([Buffer.from([first]), vbi(b.length), b]); };
+export const packet = (first: number, ...body: Buffer[]): Buffer => {
+  const b = Buffer.concat(body);
+  return Buffer.concat([Buffer.from([first]), vbi(b.length), b]);
+};
 
 export interface ConnectFields {
   clientId: string;
@@ -65,13 +87,23 @@ export function connectV5(f: ConnectFields): Buffer {
   let flags = 0x02 | 0x80 | (f.password !== undefined ? 0x40 : 0) | (f.will ? 0x04 : 0);
   if (f.flags !== undefined) flags = f.flags;
   const willPart = f.will ? [...(level === 5 ? [f.will.properties ?? props()] : []), str(f.will.topic), str(f.will.payload)] : [];
-  return packet(0x10, str('MQTT'), Buffer.from([level, flags]), u16(30), ...(level === 5 ? [f.properties ?? props()] : []), str(f.clientId), ...willPart, str('u'), ...(f.password !== undefined ? [str(f.password)] : []));
+  return packet(
+    0x10,
+    str('MQTT'),
+    Buffer.from([level, flags]),
+    u16(30),
+    ...(level === 5 ? [f.properties ?? props()] : []),
+    str(f.clientId),
+    ...willPart,
+    str('u'),
+    ...(f.password !== undefined ? [str(f.password)] : []),
+  );
 }
 
 /** PUBLISH (section 3.3); `first` overrides the fixed header byte (0x30 | dup<<3 | qos<<1 | retain). */
 export function publishV5(topic: string, payload: string | Buffer, o: { qos?: number; id?: number; properties?: Buffer; first?: number } = {}): Buffer {
   const qos = o.qos ?? 0;
-  const first = o.first ?? (0x30 | (qos << 1));
+  const first = o.first ?? 0x30 | (qos << 1);
   return packet(first, str(topic), ...(qos > 0 || o.id !== undefined ? [u16(o.id ?? 1)] : []), o.properties ?? props(), Buffer.from(payload));
 }
 
@@ -84,7 +116,12 @@ export function subscribeV5(id: number, filters: Array<[string, number]>, proper
 export const authV5 = (reasonCode: number, properties = props()): Buffer => packet(0xf0, Buffer.from([reasonCode]), properties);
 
 export type Transport = 'tcp' | 'tls' | 'ws';
-export interface Endpoints { tcp: number; tls: number; ws: number; ca: Buffer }
+export interface Endpoints {
+  tcp: number;
+  tls: number;
+  ws: number;
+  ca: Buffer;
+}
 
 /** What the server did with one raw connection: every byte it sent, whether it closed, and those bytes as packets. */
 export interface Outcome {
@@ -100,22 +137,35 @@ export class RawConn {
   private readonly got: Buffer[] = [];
   private closedFlag = false;
   private waiters: Array<() => void> = [];
-  private constructor(private readonly writeFn: (b: Buffer) => void, private readonly destroyFn: () => void, private readonly level: number) {}
+  private constructor(
+    private readonly writeFn: (b: Buffer) => void,
+    private readonly destroyFn: () => void,
+    private readonly level: number,
+  ) {}
 
   /** `level`: the protocol level the server's bytes are read with (4: MQTT 3.1.1, 5: MQTT 5). */
   static open(via: Transport, ep: Endpoints, level = 5): Promise<RawConn> {
     return new Promise((resolve, reject) => {
       if (via === 'ws') {
         const ws = new WebSocket(`ws://127.0.0.1:${ep.ws}/mqtt`, 'mqtt');
-        const c = new RawConn((b) => ws.readyState === WebSocket.OPEN && ws.send(b), () => ws.terminate(), level);
+        const c = new RawConn(
+          (b) => ws.readyState === WebSocket.OPEN && ws.send(b),
+          () => ws.terminate(),
+          level,
+        );
         ws.on('message', (d: Buffer) => c.data(d));
         ws.on('close', () => c.close());
         ws.on('error', (e) => (c.closedFlag ? undefined : reject(e)));
         ws.on('open', () => resolve(c));
         return;
       }
-      const s = via === 'tcp' ? tcpConnect({ host: '127.0.0.1', port: ep.tcp }) : tlsConnect({ host: '127.0.0.1', port: ep.tls, ca: ep.ca, servername: 'localhost' });
-      const c = new RawConn((b) => void (s.destroyed || s.write(b)), () => s.destroy(), level);
+      const s =
+        via === 'tcp' ? tcpConnect({ host: '127.0.0.1', port: ep.tcp }) : tlsConnect({ host: '127.0.0.1', port: ep.tls, ca: ep.ca, servername: 'localhost' });
+      const c = new RawConn(
+        (b) => void (s.destroyed || s.write(b)),
+        () => s.destroy(),
+        level,
+      );
       s.setNoDelay(true);
       s.on('data', (d: Buffer) => c.data(d));
       s.on('close', () => c.close());
@@ -151,7 +201,8 @@ export class RawConn {
       // mqtt-packet 9 refuses DISCONNECT 0x8C (Bad authentication method), which MQTT 5.0
       // Table 3-10 lets a server send: keep the packet it had read (as RawV5 does).
       const p = (parser as unknown as { packet?: Outcome['packets'][number] }).packet;
-      if (p?.cmd === 'disconnect' && /disconnect reason code/.test(e.message)) packets.push({ cmd: 'disconnect', reasonCode: p.reasonCode } as Outcome['packets'][number]);
+      if (p?.cmd === 'disconnect' && /disconnect reason code/.test(e.message))
+        packets.push({ cmd: 'disconnect', reasonCode: p.reasonCode } as Outcome['packets'][number]);
       else parseError ??= e.message;
     });
     parser.parse(bytes);
@@ -196,7 +247,13 @@ export class FuzzTarget {
   private readonly onRejection = (err: unknown): void => void this.failures.push(`unhandled rejection: ${(err as Error)?.stack ?? String(err)}`);
   private logsChecked = 0;
   private serial = 0;
-  private constructor(readonly d: TestDaemon, readonly ep: Endpoints, readonly token: string, readonly bystander: MqttClient, private readonly dir: string) {
+  private constructor(
+    readonly d: TestDaemon,
+    readonly ep: Endpoints,
+    readonly token: string,
+    readonly bystander: MqttClient,
+    private readonly dir: string,
+  ) {
     process.on('uncaughtException', this.onUncaught);
     process.on('unhandledRejection', this.onRejection);
     bystander.on('message', (topic, payload, p) => this.received.push({ topic, payload, properties: p.properties as Record<string, unknown> | undefined }));
@@ -259,13 +316,20 @@ export class FuzzTarget {
    * connection and waits for the broker to forget `clientId`. `until` and the result
    * see the server's packets after the pre-CONNECT's CONNACK.
    */
-  async exchange(via: Transport, o: { clientId: string; pre?: Buffer; bytes: Buffer; level?: number; ms?: number; until?: (o: Outcome) => boolean }): Promise<Outcome> {
+  async exchange(
+    via: Transport,
+    o: { clientId: string; pre?: Buffer; bytes: Buffer; level?: number; ms?: number; until?: (o: Outcome) => boolean },
+  ): Promise<Outcome> {
     const conn = await RawConn.open(via, this.ep, o.level ?? 5);
     let before = 0;
     if (o.pre) {
       conn.write(o.pre);
       const first = await conn.settle(3000, (x) => x.packets.length > 0);
-      assert.deepEqual(first.packets.map((p) => [p.cmd, p.reasonCode ?? p.returnCode]), [['connack', 0]], `the CONNECT before the case (${via})`);
+      assert.deepEqual(
+        first.packets.map((p) => [p.cmd, p.reasonCode ?? p.returnCode]),
+        [['connack', 0]],
+        `the CONNECT before the case (${via})`,
+      );
       before = first.packets.length;
     }
     conn.write(o.bytes);

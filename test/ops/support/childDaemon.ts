@@ -1,6 +1,6 @@
 // The real `edgegate` CLI in a child process (TypeScript through tsx), as
 // systemd would run it: configuration from NODE_CONFIG, logs on stderr.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));

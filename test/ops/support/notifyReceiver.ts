@@ -4,7 +4,7 @@
 // newlines escaped. It reads without an ancillary buffer, so file descriptors
 // passed along (systemd-notify's BARRIER=1 pipe) are closed at once, just as
 // systemd closes them once the message is processed.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 const RECEIVER = String.raw`

@@ -1,8 +1,8 @@
 // A small HTTP client for the status page's API (node:http, so that tests can
 // set any header a browser or an attacker would: Host, Origin, Cookie).
 import { request } from 'node:http';
-import { startDaemon, type TestDaemon } from '../../helpers/daemon.js';
 import type { ConfigOverrides } from '../../../src/config/types.js';
+import { startDaemon, type TestDaemon } from '../../helpers/daemon.js';
 import { hsToken, nowSec } from '../../helpers/tokens.js';
 
 export const PAGE_SECRET = 'status-page-test-secret';
@@ -14,7 +14,11 @@ export interface PageResponse {
   json<T = Record<string, unknown>>(): T;
 }
 
-export function httpRequest(port: number, path: string, options: { method?: string; headers?: Record<string, string>; body?: unknown } = {}): Promise<PageResponse> {
+export function httpRequest(
+  port: number,
+  path: string,
+  options: { method?: string; headers?: Record<string, string>; body?: unknown } = {},
+): Promise<PageResponse> {
   const body = options.body === undefined ? undefined : JSON.stringify(options.body);
   return new Promise((resolve, reject) => {
     const req = request(

@@ -16,13 +16,24 @@
 //   - cut first, then kill 0–15 ms later (~1/3): the disk dies a moment before the
 //     CPU, so the daemon runs on a dead disk (ENOTCONN on every write and fsync): it
 //     must not acknowledge anything whose commit failed.
-import { join } from 'node:path';
+
 import type { ChildProcess } from 'node:child_process';
-import { mountTempLazyFs, type LazyFs } from '../../helpers/powerCut.js';
+import { join } from 'node:path';
 import { freePort } from '../../helpers/mosquitto.js';
+import { type LazyFs, mountTempLazyFs } from '../../helpers/powerCut.js';
 import { waitUntil } from '../../helpers/wait.js';
-import { cliExit, GatewayProcess, makeTempDir, letRun, startGatewayCli, between, type GatewaySpec, type CliChild } from './gateway.js';
-import { checkRetained, checkRevocations, checkSessions, durableLosses, Ledger, readDurableState, readSecret, SessionSubscriber, type Load } from './workload.js';
+import { between, type CliChild, cliExit, GatewayProcess, type GatewaySpec, letRun, makeTempDir, startGatewayCli } from './gateway.js';
+import {
+  checkRetained,
+  checkRevocations,
+  checkSessions,
+  durableLosses,
+  Ledger,
+  type Load,
+  readDurableState,
+  readSecret,
+  SessionSubscriber,
+} from './workload.js';
 
 export const BOOT_BOUND_MS = 25_000;
 
@@ -135,7 +146,8 @@ export class Rig {
     if (opts.queueCount) {
       const h = await this.gw!.healthz();
       const queued = Number(h.body.bridge?.queue?.messages);
-      if (!(queued >= this.ledger.bridgedAcked.size)) v.push(`${tag}: bridge queue holds ${queued} messages, fewer than the ${this.ledger.bridgedAcked.size} acknowledged`);
+      if (!(queued >= this.ledger.bridgedAcked.size))
+        v.push(`${tag}: bridge queue holds ${queued} messages, fewer than the ${this.ledger.bridgedAcked.size} acknowledged`);
     }
     v.push(...(await checkRevocations(port, this.token, this.ledger, tag)));
     v.push(...(await checkRetained(port, this.token, this.ledger, tag)));
@@ -149,7 +161,11 @@ export class Rig {
    * progress) and lazyfs's cut, in an order drawn from `r` (see the top of this file);
    * then the card is read (isolating any loss to this cut) and the next boot mounts it.
    */
-  async powerCut(tag: string, r: () => number, opts: { load?: Load; others?: ChildProcess[]; bridged?: boolean; afterKill?: () => void } = {}): Promise<string[]> {
+  async powerCut(
+    tag: string,
+    r: () => number,
+    opts: { load?: Load; others?: ChildProcess[]; bridged?: boolean; afterKill?: () => void } = {},
+  ): Promise<string[]> {
     const gw = this.gw;
     const killAll = (): void => {
       gw?.kill9();
@@ -172,7 +188,7 @@ export class Rig {
     // The killed commands' last output (an exit 0, a "revoked" line) read before judging it.
     await Promise.all((opts.others ?? []).map((o) => cliExit(o as CliChild, 10_000).catch(() => undefined)));
     const drained = (o: ChildProcess): boolean => (o.stdout?.closed ?? true) && (o.stderr?.closed ?? true);
-    await waitUntil(() => (opts.others ?? []).every(drained), { what: 'the killed commands\' output' }).catch(() => undefined);
+    await waitUntil(() => (opts.others ?? []).every(drained), { what: "the killed commands' output" }).catch(() => undefined);
     opts.afterKill?.();
     if (gw) {
       await gw.exited();
@@ -190,8 +206,13 @@ export class Rig {
       if (st.floorMs === undefined) {
         if (this.floorLowerBound > 0) v.push(`${tag}: durable time floor MISSING (a boot persisted one)`);
       } else {
-        if (prev !== undefined && st.floorMs < prev) v.push(`${tag}: durable time floor went BACKWARDS: ${new Date(st.floorMs).toISOString()} < ${new Date(prev).toISOString()}`);
-        if (st.floorMs < this.floorLowerBound) v.push(`${tag}: durable time floor ${new Date(st.floorMs).toISOString()} is below what an earlier boot persisted (>= ${new Date(this.floorLowerBound).toISOString()})`);
+        if (prev !== undefined && st.floorMs < prev)
+          v.push(`${tag}: durable time floor went BACKWARDS: ${new Date(st.floorMs).toISOString()} < ${new Date(prev).toISOString()}`);
+        if (st.floorMs < this.floorLowerBound)
+          v.push(
+            `${tag}: durable time floor ${new Date(st.floorMs).toISOString()} is below what ` +
+              `an earlier boot persisted (>= ${new Date(this.floorLowerBound).toISOString()})`,
+          );
         this.floors.push(st.floorMs);
       }
     }
@@ -210,7 +231,12 @@ export class Rig {
       // Called right after the cut: an exit 0 (or its "revoked" line) seen before it acknowledged the revocation.
       settle: () => {
         rev.acked = cli.exitCode === 0 || /^revoked: /m.test(cli.out.stdout);
-        rev.exit = cli.exitCode !== null ? `exit ${cli.exitCode}${cli.exitCode !== 0 ? `: ${cli.out.stderr.trim().slice(0, 200)}` : ''}` : cli.signalCode ? `killed by the cut (${cli.signalCode})` : 'running';
+        rev.exit =
+          cli.exitCode !== null
+            ? `exit ${cli.exitCode}${cli.exitCode !== 0 ? `: ${cli.out.stderr.trim().slice(0, 200)}` : ''}`
+            : cli.signalCode
+              ? `killed by the cut (${cli.signalCode})`
+              : 'running';
       },
     };
   }

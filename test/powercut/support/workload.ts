@@ -164,7 +164,7 @@ class Publisher {
 
   private pump(): void {
     const c = this.client;
-    while (this.issuing && c && c.connected && !c.disconnecting && this.inflight < this.o.window) this.issue(c);
+    while (this.issuing && c?.connected && !c.disconnecting && this.inflight < this.o.window) this.issue(c);
   }
 
   private issue(c: MqttClient): void {
@@ -298,7 +298,10 @@ export class SessionSubscriber {
         if (n > 1) this.duplicates++;
       });
       const t = setTimeout(() => (client.end(true), reject(new Error(`${this.clientId}: no CONNACK`))), 8000);
-      client.once('connect', (connack) => (clearTimeout(t), client.on('error', () => undefined), resolve({ client, sessionPresent: connack.sessionPresent === true })));
+      client.once(
+        'connect',
+        (connack) => (clearTimeout(t), client.on('error', () => undefined), resolve({ client, sessionPresent: connack.sessionPresent === true })),
+      );
       client.once('error', (err) => (clearTimeout(t), client.end(true), reject(err)));
     });
     this.client = c.client;
@@ -342,7 +345,8 @@ export async function checkRetained(port: number, token: string, ledger: Ledger,
   for (const [topic, e] of want) {
     const value = got.get(topic);
     if (value === undefined) v.push(`${tag}: retained ${topic}: MISSING (last acknowledged ${e.maxAcked}, acked in cycle ${e.ackedCycle})`);
-    else if (value < e.maxAcked) v.push(`${tag}: retained ${topic}: ${value} is OLDER than the last acknowledged ${e.maxAcked} (acked in cycle ${e.ackedCycle})`);
+    else if (value < e.maxAcked)
+      v.push(`${tag}: retained ${topic}: ${value} is OLDER than the last acknowledged ${e.maxAcked} (acked in cycle ${e.ackedCycle})`);
     else if (value > e.maxSent) v.push(`${tag}: retained ${topic}: ${value} was never sent (max sent ${e.maxSent})`);
   }
   return v;
@@ -366,7 +370,8 @@ export async function checkSessions(port: number, token: string, ledger: Ledger,
       await waitUntil(() => s.missing(ledger).length === 0 || stalled(), { timeoutMs: 30_000, what: `${s.clientId}: its queue` }).catch(() => undefined);
       await s.disconnect();
       const missing = s.missing(ledger);
-      if (missing.length > 0) v.push(`${tag}: ${s.clientId}: ${missing.length} acknowledged messages NOT delivered (e.g. ${describeIds(missing, ledger.sessionAcked)})`);
+      if (missing.length > 0)
+        v.push(`${tag}: ${s.clientId}: ${missing.length} acknowledged messages NOT delivered (e.g. ${describeIds(missing, ledger.sessionAcked)})`);
     }),
   );
   return v;
@@ -435,9 +440,11 @@ export function readDurableState(backingDataDir: string): DurableState {
     const d = new Database(join(tmp, 'edgegate.db'));
     try {
       st.quickCheck = String(d.pragma('quick_check', { simple: true }));
-      const tables = new Set((d.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[]));
+      const tables = new Set(d.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all() as string[]);
       if (tables.has('bridge_outbox')) for (const p of d.prepare('SELECT payload FROM bridge_outbox').pluck().all() as Buffer[]) st.outbox.add(idOf(p));
-      if (tables.has('broker_retained')) for (const r of d.prepare('SELECT topic, payload FROM broker_retained').all() as Array<{ topic: string; payload: Buffer }>) st.retained.set(r.topic, Number(idOf(r.payload)));
+      if (tables.has('broker_retained'))
+        for (const r of d.prepare('SELECT topic, payload FROM broker_retained').all() as Array<{ topic: string; payload: Buffer }>)
+          st.retained.set(r.topic, Number(idOf(r.payload)));
       if (tables.has('broker_outgoing')) {
         for (const r of d.prepare('SELECT client_id, payload FROM broker_outgoing').all() as Array<{ client_id: string; payload: Buffer | null }>) {
           let s = st.outgoing.get(r.client_id);
@@ -445,8 +452,10 @@ export function readDurableState(backingDataDir: string): DurableState {
           if (r.payload) s.add(idOf(r.payload));
         }
       }
-      if (tables.has('auth_revocations')) for (const j of d.prepare("SELECT value FROM auth_revocations WHERE kind = 'jti'").pluck().all() as string[]) st.revokedJti.add(j);
-      if (tables.has('clock_time_floor')) st.floorMs = (d.prepare('SELECT wall_ms FROM clock_time_floor WHERE id = 1').pluck().get() as number | undefined) ?? undefined;
+      if (tables.has('auth_revocations'))
+        for (const j of d.prepare("SELECT value FROM auth_revocations WHERE kind = 'jti'").pluck().all() as string[]) st.revokedJti.add(j);
+      if (tables.has('clock_time_floor'))
+        st.floorMs = (d.prepare('SELECT wall_ms FROM clock_time_floor WHERE id = 1').pluck().get() as number | undefined) ?? undefined;
     } finally {
       d.close();
     }
@@ -469,18 +478,25 @@ export function durableLosses(st: DurableState, ledger: Ledger, subs: SessionSub
   if (st.quickCheck !== 'ok') v.push(`${tag}: durable state: PRAGMA quick_check = ${st.quickCheck}`);
   if (opts.bridged) {
     const lost = [...ledger.bridgedAcked.keys()].filter((id) => !st.outbox.has(id));
-    if (lost.length) v.push(`${tag}: durable state: ${lost.length} acknowledged bridged messages not in bridge_outbox (${describeIds(lost, ledger.bridgedAcked)})`);
+    if (lost.length)
+      v.push(`${tag}: durable state: ${lost.length} acknowledged bridged messages not in bridge_outbox (${describeIds(lost, ledger.bridgedAcked)})`);
   }
   for (const [topic, e] of ledger.retained) {
     if (e.maxAcked < 0) continue;
     const d = st.retained.get(topic);
-    if (d === undefined || d < e.maxAcked) v.push(`${tag}: durable state: retained ${topic} = ${d ?? 'none'} < acknowledged ${e.maxAcked} (cycle ${e.ackedCycle})`);
+    if (d === undefined || d < e.maxAcked)
+      v.push(`${tag}: durable state: retained ${topic} = ${d ?? 'none'} < acknowledged ${e.maxAcked} (cycle ${e.ackedCycle})`);
   }
   for (const s of subs) {
     const q = st.outgoing.get(s.clientId) ?? new Set<string>();
     const lost = s.missing(ledger).filter((id) => !q.has(id));
-    if (lost.length) v.push(`${tag}: durable state: ${lost.length} acknowledged messages for ${s.clientId} neither delivered nor in broker_outgoing (${describeIds(lost, ledger.sessionAcked)})`);
+    if (lost.length)
+      v.push(
+        `${tag}: durable state: ${lost.length} acknowledged messages for ${s.clientId} ` +
+          `neither delivered nor in broker_outgoing (${describeIds(lost, ledger.sessionAcked)})`,
+      );
   }
-  for (const r of ledger.revocations.filter((x) => x.acked)) if (!st.revokedJti.has(r.jti)) v.push(`${tag}: durable state: acknowledged revocation ${r.jti} not in auth_revocations`);
+  for (const r of ledger.revocations.filter((x) => x.acked))
+    if (!st.revokedJti.has(r.jti)) v.push(`${tag}: durable state: acknowledged revocation ${r.jti} not in auth_revocations`);
   return v;
 }

@@ -2,13 +2,12 @@
 // plays the device on `deviceSide`. "Unplugging" is killing socat (it removes both
 // links and the daemon's side reads EIO); "plugging back" is starting it again on
 // the same link paths, which then point at new /dev/pts/N.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SerialPort } from 'serialport';
 import { settlesWithin, waitUntil } from '../../helpers/wait.js';
-
 
 const started = new Set<SocatPair>();
 // Should mocha exit before the after hooks ran (--exit, a crash), no socat outlives it.
@@ -22,7 +21,10 @@ export class SocatPair {
   private child?: ChildProcess;
   private exited?: Promise<void>;
 
-  constructor(readonly dir: string, name: string) {
+  constructor(
+    readonly dir: string,
+    name: string,
+  ) {
     this.daemonSide = join(dir, `${name}-gw`);
     this.deviceSide = join(dir, `${name}-dev`);
   }

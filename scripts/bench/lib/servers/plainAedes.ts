@@ -1,8 +1,9 @@
 // Plain aedes with no authentication, as a baseline for benchmarks. Run as a
 // child process: `node --import tsx scripts/bench/lib/servers/plainAedes.ts <port>`.
 // Prints "ready <port>" on stdout once listening; exits on SIGTERM/SIGINT.
-import { Aedes } from 'aedes';
+
 import { createServer } from 'node:net';
+import { Aedes } from 'aedes';
 
 const port = Number(process.argv[2] ?? 0);
 const broker = await Aedes.createBroker({ id: 'plain-aedes', heartbeatInterval: 60_000 });
