@@ -19,7 +19,7 @@ import { buildPipeline } from './pipeline.js';
 import { RowPublisher } from './rowPublisher.js';
 import { TopicRules } from './rules.js';
 import type { OutboxSender } from './sender.js';
-import { createUplinkClient } from './uplinkClient.js';
+import { createUplinkClient, endUplinkClient } from './uplinkClient.js';
 import { UplinkCredentialSource, type UplinkCredentials } from './uplinkCredentials.js';
 import { attemptOptions, bridgeModeOnConnect, loadUplinkTls, type UplinkTls } from './uplinkOptions.js';
 
@@ -117,7 +117,7 @@ export class Bridge implements Component {
     this.sender.detach();
     this.rowPublisher?.close();
     this.rowPublisher = undefined;
-    if (client) await this.end(client, 1000);
+    if (client) await endUplinkClient(client, 1000);
     this.client = undefined;
     this.ctx.metrics.bridgeConnected.set(0);
     await this.publishLocalState('offline');
@@ -248,19 +248,6 @@ export class Bridge implements Component {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.sender.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
     clearTimeout(timer);
-  }
-
-  private end(client: MqttClient, ms: number): Promise<void> {
-    return new Promise<void>((resolve) => {
-      const t = setTimeout(() => {
-        client.end(true);
-        resolve();
-      }, ms);
-      client.end(false, {}, () => {
-        clearTimeout(t);
-        resolve();
-      });
-    });
   }
 
   private async publishLocalState(state: 'online' | 'offline'): Promise<void> {

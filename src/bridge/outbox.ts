@@ -10,6 +10,7 @@
 import type { Sqlite } from '../storage/database.js';
 import { type Deferred, deferred } from '../storage/deferred.js';
 import type { GroupCommit } from '../storage/groupCommit.js';
+import { CommitTimer, type Scheduled } from './commitTimer.js';
 import { applyBatch, type OutboxBounds, type PendingRemoval } from './outboxBatch.js';
 import { type OutboxMessage, type OutboxRow, OutboxTable, rowBytes } from './outboxTable.js';
 
@@ -44,10 +45,6 @@ export interface OutboxOptions extends OutboxLimits {
   group?: GroupCommit;
 }
 
-interface Scheduled {
-  cancel(): void;
-}
-
 /** Rows a single transaction may take before committing anyway (bounds latency and memory). */
 const MAX_BATCH = 4096;
 /**
@@ -67,8 +64,7 @@ export class Outbox {
   private insertTimer?: Scheduled;
   private removalTimer?: Scheduled;
   private closed = false;
-  /** A microtask commit ran in this event-loop turn (reset in the turn's check phase). */
-  private turnCommitted = false;
+  private readonly timer = new CommitTimer();
   private readonly table: OutboxTable;
   messages = 0;
   bytes = 0;
@@ -195,7 +191,7 @@ export class Outbox {
   private afterRemoval(): void {
     if (this.closed || this.removals.length >= MAX_BATCH) this.flush();
     // A pending commit of deletions alone must not keep a process alive (unref).
-    else this.removalTimer ??= this.schedule(Math.max(this.options.commitDelayMs, REMOVAL_DELAY_MS), () => this.commit(true), true);
+    else this.removalTimer ??= this.timer.after(Math.max(this.options.commitDelayMs, REMOVAL_DELAY_MS), () => this.commit(true), true);
   }
 
   private commit(withRemovals: boolean): void {
@@ -222,14 +218,7 @@ export class Outbox {
       this.write(() => (result = applyBatch(this.table, removals, inserts, this.options, { messages: this.messages, bytes: this.bytes })));
     } catch (err) {
       // The transaction rolled back: nothing of this batch is stored (disk full, I/O error).
-      this.options.onError(err);
-      if (inserts.length > 0)
-        this.options.onDrop(
-          'error',
-          inserts.length,
-          inserts.reduce((s, r) => s + rowBytes(r), 0),
-        );
-      batch?.reject(err);
+      this.failed(err, inserts, batch);
       return;
     }
     const { committed, dropped, droppedThrough } = result!;
@@ -257,15 +246,20 @@ export class Outbox {
       } catch {
         /* I/O error */
       }
-      this.options.onError(err);
-      if (inserts.length > 0)
-        this.options.onDrop(
-          'error',
-          inserts.length,
-          inserts.reduce((s, r) => s + rowBytes(r), 0),
-        );
-      batch?.reject(err);
+      this.failed(err, inserts, batch);
     });
+  }
+
+  /** Nothing of the batch is stored (disk full, I/O error): its new rows count as dropped, and its waiters hear why. */
+  private failed(err: unknown, inserts: OutboxRow[], batch: Deferred | undefined): void {
+    this.options.onError(err);
+    if (inserts.length > 0)
+      this.options.onDrop(
+        'error',
+        inserts.length,
+        inserts.reduce((s, r) => s + rowBytes(r), 0),
+      );
+    batch?.reject(err);
   }
 
   /** Runs `fn` in the open group commit, or in a transaction of its own when there is none. */
@@ -274,15 +268,7 @@ export class Outbox {
     else this.table.transaction(fn);
   }
 
-  /**
-   * When the group commit of new rows runs. synchronous=NORMAL (no delay): the
-   * first group of an event-loop turn commits in a microtask, as soon as the code
-   * that queued it is done: aedes parses a whole socket read synchronously, so a
-   * sensor's window is one group, and its PUBACKs leave without waiting for the
-   * turn's check phase (a sensor keeping N messages in flight waits for them).
-   * Later groups in the same turn (other sensors' reads) wait for the check phase
-   * and commit together: at most two commits per turn however many sensors.
-   */
+  /** When new rows commit: in the group that commits next, or on their own (CommitTimer). */
   private scheduleInserts(): Scheduled {
     // With the group commit, the rows are written by its beforeCommit hook, in the group that commits next.
     if (this.options.group) {
@@ -294,25 +280,6 @@ export class Outbox {
       }
       return { cancel: () => undefined };
     }
-    const delayMs = this.options.commitDelayMs;
-    if (delayMs > 0 || this.turnCommitted) return this.schedule(delayMs, () => this.commit(false));
-    let cancelled = false;
-    queueMicrotask(() => {
-      if (cancelled) return;
-      this.turnCommitted = true;
-      setImmediate(() => (this.turnCommitted = false));
-      this.commit(false);
-    });
-    return { cancel: () => (cancelled = true) };
-  }
-
-  private schedule(delayMs: number, fn: () => void, unref = false): Scheduled {
-    if (delayMs <= 0) {
-      const handle = setImmediate(fn);
-      return { cancel: () => clearImmediate(handle) };
-    }
-    const handle = setTimeout(fn, delayMs);
-    if (unref) handle.unref();
-    return { cancel: () => clearTimeout(handle) };
+    return this.timer.forInserts(this.options.commitDelayMs, () => this.commit(false));
   }
 }

@@ -32,3 +32,17 @@ export function createUplinkClient(url: string, options: IClientOptions): MqttCl
   const build = secure ? buildTlsStream : buildTcpStream;
   return new MqttClient((client) => build(client, opts), opts);
 }
+
+/** Ends the connection cleanly (DISCONNECT), or forcibly once `ms` have passed. */
+export function endUplinkClient(client: MqttClient, ms: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setTimeout(() => {
+      client.end(true);
+      resolve();
+    }, ms);
+    client.end(false, {}, () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+}

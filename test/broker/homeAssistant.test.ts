@@ -131,6 +131,13 @@ describe('Home Assistant: paho-mqtt 1.6.1 over MQTT 5 against edgegate', functio
   const now = (): number => Math.floor(time.systemNow() / 1000);
   const token = (sub: string, acl: Record<string, string[]>, exp = now() + 3600): Promise<string> => hsToken(SECRET, { sub, exp, acl });
   const HA_ACL = { all: ['homeassistant/#', 'edgegate/#'] };
+  /** mosquitto_sub over MQTT 5: `count` messages of `topic` printed with `format`, or exit after 5 s. */
+  const mosquittoSubV5 = (password: string, topic: string, format: string, count: number) =>
+    run(
+      'mosquitto_sub',
+      ['-V', 'mqttv5', '-h', '127.0.0.1', '-p', String(d.port), '-u', 'u', '-P', password, '-t', topic, '-F', format, '-C', String(count), '-W', '5'],
+      10_000,
+    );
   const running: Paho[] = [];
   const paho = (cfg: Record<string, unknown>): Paho => {
     const p = new Paho({ port: d.port, username: 'homeassistant', ...cfg });
@@ -218,30 +225,7 @@ describe('Home Assistant: paho-mqtt 1.6.1 over MQTT 5 against edgegate', functio
       );
       later.end(true);
 
-      const sub = await run(
-        'mosquitto_sub',
-        [
-          '-V',
-          'mqttv5',
-          '-h',
-          '127.0.0.1',
-          '-p',
-          String(d.port),
-          '-u',
-          'u',
-          '-P',
-          await token('cli', { sub: ['homeassistant/#'] }),
-          '-t',
-          'homeassistant/#',
-          '-F',
-          '%r\t%t\t%p',
-          '-C',
-          String(RETAINED.size),
-          '-W',
-          '5',
-        ],
-        10_000,
-      );
+      const sub = await mosquittoSubV5(await token('cli', { sub: ['homeassistant/#'] }), 'homeassistant/#', '%r\t%t\t%p', RETAINED.size);
       assert.equal(sub.code, 0, sub.stderr);
       const lines = sub.stdout
         .trim()
@@ -273,30 +257,7 @@ describe('Home Assistant: paho-mqtt 1.6.1 over MQTT 5 against edgegate', functio
       await seen.waitFor(2);
       assert.equal(seen.messages[1]!.payload, 'offline');
       watcher.end(true);
-      const after = await run(
-        'mosquitto_sub',
-        [
-          '-V',
-          'mqttv5',
-          '-h',
-          '127.0.0.1',
-          '-p',
-          String(d.port),
-          '-u',
-          'u',
-          '-P',
-          await token('cli2', { sub: ['homeassistant/#'] }),
-          '-t',
-          'homeassistant/status',
-          '-F',
-          '%r %p',
-          '-C',
-          '1',
-          '-W',
-          '5',
-        ],
-        10_000,
-      );
+      const after = await mosquittoSubV5(await token('cli2', { sub: ['homeassistant/#'] }), 'homeassistant/status', '%r %p', 1);
       assert.equal(after.stdout.trim(), '1 offline', after.stderr);
     });
   });
