@@ -202,8 +202,9 @@ function compileClaim(claim: unknown): RuleTemplate[] {
     }
     return rules;
   }
-  if (typeof claim === 'object' && claim !== null) {
-    for (const [key, filters] of Object.entries(claim as Record<string, unknown>)) {
+  const byAction = jsonObject(claim);
+  if (byAction) {
+    for (const [key, filters] of Object.entries(byAction)) {
       const action = ACTIONS[key];
       if (!action || !Array.isArray(filters)) throw new AuthRefusal('JWT_ACL_INVALID', `unknown key ${JSON.stringify(key).slice(0, 40)} or not a list`);
       for (const f of filters) add('allow', action, f);

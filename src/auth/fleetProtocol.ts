@@ -9,6 +9,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK } from 'jose';
 import { EdgegateError } from '../errors.js';
+import { jsonObject } from '../json.js';
 import { checkValue, type RevocationKind } from './revocations.js';
 
 export const EVENT_TYP = 'edgegate-revocation';
@@ -74,8 +75,9 @@ export async function fleetKeyId(key: KeyObject): Promise<string> {
 }
 
 function record(value: unknown, what: string): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new FleetRefusal('malformed', `${what} is not a JSON object`);
-  return value as Record<string, unknown>;
+  const object = jsonObject(value);
+  if (!object) throw new FleetRefusal('malformed', `${what} is not a JSON object`);
+  return object;
 }
 
 function finiteNumber(value: unknown, name: string): number {
